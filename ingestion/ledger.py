@@ -1,0 +1,80 @@
+"""The batch ledger in `ops`: what arrived, what was loaded, rejected or skipped, and when.
+
+The loader is the only writer. Readers (the run summary, `observatorio explain`, the
+data-quality marts) query `ops.batch_ledger` and `ops.file_receipts` directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+
+def loaded_batch_for(conn: psycopg.Connection, source: str, sha256: str) -> str | None:
+    """The batch that already published this exact content, if any."""
+    row = conn.execute(
+        "select batch_id from ops.batch_ledger"
+        " where source = %s and file_sha256 = %s and status = 'loaded'",
+        (source, sha256),
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
+def start_batch(conn: psycopg.Connection, batch: dict[str, Any]) -> None:
+    """Open (or re-open, after a crash or an earlier rejection) the batch's ledger row."""
+    conn.execute(
+        """
+        insert into ops.batch_ledger
+            (batch_id, source, source_file, source_query, file_sha256, file_bytes, status)
+        values (%(batch_id)s, %(source)s, %(source_file)s, %(source_query)s,
+                %(file_sha256)s, %(file_bytes)s, 'loading')
+        on conflict (batch_id) do update set
+            source_file = excluded.source_file,
+            status = 'loading', rows_read = 0, rows_loaded = 0, rows_quarantined = 0,
+            has_warnings = false, warnings = '{}', error = null,
+            started_at = now(), validated_at = null, finished_at = null
+        where ops.batch_ledger.status <> 'loaded'
+        """,
+        batch,
+    )
+
+
+def finish_batch(
+    conn: psycopg.Connection,
+    batch_id: str,
+    status: str,
+    rows_read: int,
+    rows_loaded: int,
+    rows_quarantined: int,
+    warnings: list[str],
+    error: str | None = None,
+) -> None:
+    conn.execute(
+        """
+        update ops.batch_ledger set
+            status = %s, rows_read = %s, rows_loaded = %s, rows_quarantined = %s,
+            has_warnings = %s, warnings = %s, error = %s,
+            validated_at = coalesce(validated_at, now()), finished_at = now()
+        where batch_id = %s
+        """,
+        (status, rows_read, rows_loaded, rows_quarantined, bool(warnings), warnings, error,
+         batch_id),
+    )
+
+
+def record_receipt(
+    conn: psycopg.Connection,
+    source: str,
+    file_name: str,
+    sha256: str,
+    size: int,
+    batch_id: str,
+    outcome: str,
+) -> None:
+    conn.execute(
+        "insert into ops.file_receipts"
+        " (source, file_name, file_sha256, file_bytes, batch_id, outcome)"
+        " values (%s, %s, %s, %s, %s, %s)",
+        (source, file_name, sha256, size, batch_id, outcome),
+    )

@@ -1,0 +1,415 @@
+"""Loading a file batch: stage it, let the gate judge it, then publish it or reject it.
+
+`stage_file` fingerprints the file, skips content that was already loaded, parses it
+against its contract and COPYs good records into a per-batch table in `ingest` (bad ones
+into its quarantine twin). `publish_batch` moves the batch into `raw.<source>__<entity>`
+and closes the ledger row in one transaction, so a crash anywhere leaves the whole batch
+or nothing. `ingest_file` chains the steps for the CLI; the DAGs call them one per task.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import psycopg
+from psycopg import sql
+
+from ingestion import ledger
+from ingestion.contract import Contract, load_contract
+from ingestion.parse import BatchError, Problem, Record, fingerprint, parse_records
+from observatorio.settings import Settings, get_settings
+from observatorio.warehouse import connect, ensure_warehouse
+
+log = logging.getLogger(__name__)
+
+Status = Literal["loaded", "skipped", "rejected"]
+PROVENANCE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("_batch_id", "text not null"),
+    ("_source_file", "text"),
+    ("_source_query", "text"),
+    ("_source_row", "bigint not null"),
+    ("_file_sha256", "text"),
+    ("_ingested_at", "timestamptz not null"),
+    ("_extra", "jsonb"),
+)
+UNSAFE_NAME_PARTS = ("/", "\\", "\x00")
+
+
+class BatchRejected(RuntimeError):
+    """A batch was rejected; the message names the file and why, for task logs and the CLI."""
+
+    def __init__(self, result: BatchResult) -> None:
+        super().__init__(result.message)
+        self.result = result
+
+
+@dataclass
+class BatchResult:
+    batch_id: str
+    source: str
+    file: str
+    status: Status
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    warnings: list[str] = field(default_factory=list)
+    message: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "status": self.status,
+            "rows_read": self.rows_read,
+            "rows_loaded": self.rows_loaded,
+            "rows_quarantined": self.rows_quarantined,
+        }
+
+
+@dataclass
+class StagedBatch:
+    """A parsed batch waiting in `ingest` for the gate; plain data so it can go through XCom."""
+
+    batch_id: str
+    source: str
+    file: str
+    file_sha256: str
+    file_bytes: int
+    staging_table: str
+    rows_read: int
+    rows_staged: int
+    rows_quarantined: int
+    warnings: list[str]
+
+    @property
+    def quarantine_table(self) -> str:
+        return f"{self.staging_table}__q"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StagedBatch:
+        return cls(**data)
+
+
+def check_file_name(name: str) -> str:
+    """Refuse names that could escape a folder when the file is archived or rejected."""
+    if not name or name in (".", "..") or any(p in name for p in UNSAFE_NAME_PARTS):
+        raise BatchError(f"{name!r}: unsafe file name (path separators or NUL are not allowed)")
+    if name.startswith("..") or "/.." in name:
+        raise BatchError(f"{name!r}: unsafe file name")
+    return name
+
+
+def batch_id_for(contract: Contract, sha256: str) -> str:
+    # Deterministic: the same content is the same batch, whatever the file is called.
+    return f"{contract.name}-{sha256[:16]}"
+
+
+def ensure_raw_table(conn: psycopg.Connection, contract: Contract) -> None:
+    """Create `raw.<source>__<entity>` from the contract, adding columns the contract gained."""
+    columns = [*contract.output_columns(), *PROVENANCE_COLUMNS]
+    conn.execute(
+        sql.SQL("create table if not exists raw.{} ({})").format(
+            sql.Identifier(contract.name),
+            sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns
+            ),
+        )
+    )
+    for name, sql_type in columns:
+        conn.execute(
+            sql.SQL("alter table raw.{} add column if not exists {} {}").format(
+                sql.Identifier(contract.name), sql.Identifier(name),
+                sql.SQL(sql_type.replace(" not null", "")),
+            )
+        )
+
+
+def _create_staging(conn: psycopg.Connection, contract: Contract, table: str) -> None:
+    columns = [*contract.output_columns(), *PROVENANCE_COLUMNS]
+    for name in (table, f"{table}__q"):
+        conn.execute(sql.SQL("drop table if exists ingest.{}").format(sql.Identifier(name)))
+    conn.execute(
+        sql.SQL("create unlogged table ingest.{} ({})").format(
+            sql.Identifier(table),
+            sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns
+            ),
+        )
+    )
+    conn.execute(
+        sql.SQL(
+            "create unlogged table ingest.{} (source_row bigint not null, column_name text,"
+            " reason text not null, offending_value text)"
+        ).format(sql.Identifier(f"{table}__q"))
+    )
+
+
+def _result_for_skip(contract: Contract, path: Path, batch_id: str, loaded: str) -> BatchResult:
+    return BatchResult(
+        batch_id=loaded, source=contract.name, file=path.name, status="skipped",
+        message=f"{path.name}: same content as batch {loaded}, already loaded; skipped",
+    )
+
+
+def stage_file(
+    source: str, path: Path, settings: Settings | None = None
+) -> StagedBatch | BatchResult:
+    """Parse and stage a file. Returns a BatchResult when it ends early (skipped or rejected)."""
+    settings = settings or get_settings()
+    contract = load_contract(source)
+    check_file_name(path.name)
+    if not path.is_file():
+        raise BatchError(f"{path}: no such file")
+    ensure_warehouse(settings)
+    try:
+        print_ = fingerprint(path, contract.encodings)
+    except BatchError as exc:
+        return _reject_unstaged(contract, path, str(exc), settings)
+    batch_id = batch_id_for(contract, print_.sha256)
+    with connect(settings) as conn:
+        loaded = ledger.loaded_batch_for(conn, contract.name, print_.sha256)
+        if loaded is not None:
+            ledger.record_receipt(conn, contract.name, path.name, print_.sha256, print_.size,
+                                  loaded, "skipped")
+            return _result_for_skip(contract, path, batch_id, loaded)
+        ledger.start_batch(conn, {
+            "batch_id": batch_id, "source": contract.name, "source_file": path.name,
+            "source_query": None, "file_sha256": print_.sha256, "file_bytes": print_.size,
+        })
+    table = batch_id.replace("-", "__")
+    try:
+        counts = _copy_into_staging(contract, path, print_.encoding, batch_id, print_.sha256,
+                                    table, settings)
+    except BatchError as exc:
+        return _reject_unstaged(contract, path, str(exc), settings, batch_id, print_.sha256,
+                                print_.size)
+    rows_read, rows_staged, rows_quarantined, warnings = counts
+    staged = StagedBatch(
+        batch_id=batch_id, source=contract.name, file=str(path), file_sha256=print_.sha256,
+        file_bytes=print_.size, staging_table=table, rows_read=rows_read,
+        rows_staged=rows_staged, rows_quarantined=rows_quarantined, warnings=warnings,
+    )
+    if rows_read and rows_quarantined / rows_read > contract.quarantine_threshold:
+        share = rows_quarantined / rows_read
+        return reject_batch(
+            staged,
+            f"{path.name}: {rows_quarantined} of {rows_read} rows ({share:.1%}) broke the "
+            f"contract, above the threshold of {contract.quarantine_threshold:.0%}",
+            settings,
+        )
+    return staged
+
+
+def _copy_into_staging(
+    contract: Contract,
+    path: Path,
+    encoding: str,
+    batch_id: str,
+    sha256: str,
+    table: str,
+    settings: Settings,
+) -> tuple[int, int, int, list[str]]:
+    key = settings.pseudonym_key()
+    out_names = [n for n, _ in contract.output_columns()]
+    good_cols = [*out_names, "_batch_id", "_source_file", "_source_row", "_file_sha256",
+                 "_ingested_at", "_extra"]
+    rows_read = rows_staged = 0
+    quarantined_rows: set[int] = set()
+    # Two connections: COPY of good rows and COPY of quarantine entries stream side by side.
+    with connect(settings) as conn, connect(settings) as qconn:
+        _create_staging(conn, contract, table)
+        conn.commit()
+        plan, records = parse_records(path, contract, encoding, key)
+        copy_good = sql.SQL("copy ingest.{} ({}) from stdin").format(
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, good_cols))
+        )
+        copy_bad = sql.SQL(
+            "copy ingest.{} (source_row, column_name, reason, offending_value) from stdin"
+        ).format(sql.Identifier(f"{table}__q"))
+        now = conn.execute("select now()").fetchone()[0]  # type: ignore[index]
+        with conn.cursor().copy(copy_good) as good, qconn.cursor().copy(copy_bad) as bad:
+            for item in records:
+                rows_read += 1
+                if isinstance(item, Record):
+                    extra = json.dumps(item.extra, ensure_ascii=False) if item.extra else None
+                    good.write_row(
+                        (*item.values, batch_id, path.name, item.row, sha256, now, extra)
+                    )
+                    rows_staged += 1
+                else:
+                    _write_problems(bad, item, quarantined_rows)
+        conn.commit()
+        qconn.commit()
+    return rows_read, rows_staged, len(quarantined_rows), plan.warnings
+
+
+def _write_problems(copy: Any, problems: list[Problem], rows: set[int]) -> None:
+    for problem in problems:
+        rows.add(problem.row)
+        copy.write_row((problem.row, problem.column, problem.reason, problem.value))
+
+
+def _reject_unstaged(
+    contract: Contract,
+    path: Path,
+    reason: str,
+    settings: Settings,
+    batch_id: str | None = None,
+    sha256: str | None = None,
+    size: int | None = None,
+) -> BatchResult:
+    if sha256 is None:
+        sha256, size = _raw_sha(path)
+        batch_id = batch_id_for(contract, sha256)
+    assert batch_id is not None and size is not None
+    with connect(settings) as conn:
+        ledger.start_batch(conn, {
+            "batch_id": batch_id, "source": contract.name, "source_file": path.name,
+            "source_query": None, "file_sha256": sha256, "file_bytes": size,
+        })
+        ledger.finish_batch(conn, batch_id, "rejected", 0, 0, 0, [], reason)
+        ledger.record_receipt(conn, contract.name, path.name, sha256, size, batch_id, "rejected")
+    return BatchResult(batch_id=batch_id, source=contract.name, file=path.name,
+                       status="rejected", message=reason)
+
+
+def _raw_sha(path: Path) -> tuple[str, int]:
+    import hashlib
+
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _drop_staging(conn: psycopg.Connection, staged: StagedBatch) -> None:
+    for name in (staged.staging_table, staged.quarantine_table):
+        conn.execute(sql.SQL("drop table if exists ingest.{}").format(sql.Identifier(name)))
+
+
+def _copy_quarantine(conn: psycopg.Connection, staged: StagedBatch) -> None:
+    conn.execute(
+        sql.SQL(
+            "insert into ops.quarantine"
+            " (batch_id, source, source_row, column_name, reason, offending_value)"
+            " select %s, %s, source_row, column_name, reason, offending_value"
+            " from ingest.{} order by source_row"
+        ).format(sql.Identifier(staged.quarantine_table)),
+        (staged.batch_id, staged.source),
+    )
+
+
+def reject_batch(staged: StagedBatch, reason: str, settings: Settings | None = None) -> BatchResult:
+    """Close a staged batch as rejected: nothing reaches `raw`, quarantine is kept for review."""
+    settings = settings or get_settings()
+    with connect(settings) as conn:
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (staged.batch_id,))
+        conn.execute("delete from ops.quarantine where batch_id = %s", (staged.batch_id,))
+        _copy_quarantine(conn, staged)
+        ledger.finish_batch(conn, staged.batch_id, "rejected", staged.rows_read, 0,
+                            staged.rows_quarantined, staged.warnings, reason)
+        ledger.record_receipt(conn, staged.source, Path(staged.file).name, staged.file_sha256,
+                              staged.file_bytes, staged.batch_id, "rejected")
+        _drop_staging(conn, staged)
+    return BatchResult(
+        batch_id=staged.batch_id, source=staged.source, file=Path(staged.file).name,
+        status="rejected", rows_read=staged.rows_read, rows_quarantined=staged.rows_quarantined,
+        warnings=staged.warnings, message=reason,
+    )
+
+
+def publish_batch(
+    staged: StagedBatch, warnings: list[str] | None = None, settings: Settings | None = None
+) -> BatchResult:
+    """Publish a staged batch to raw and close its ledger row, in one transaction."""
+    settings = settings or get_settings()
+    contract = load_contract(staged.source)
+    all_warnings = [*staged.warnings, *(warnings or [])]
+    with connect(settings) as conn:
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (staged.batch_id,))
+        if ledger.loaded_batch_for(conn, staged.source, staged.file_sha256):
+            # Another worker published the same content first: this run is a re-send.
+            _drop_staging(conn, staged)
+            ledger.record_receipt(conn, staged.source, Path(staged.file).name,
+                                  staged.file_sha256, staged.file_bytes, staged.batch_id,
+                                  "skipped")
+            return BatchResult(batch_id=staged.batch_id, source=staged.source,
+                               file=Path(staged.file).name, status="skipped",
+                               message="already published by a concurrent run")
+        ensure_raw_table(conn, contract)
+        columns = [n for n, _ in contract.output_columns()] + [n for n, _ in PROVENANCE_COLUMNS]
+        column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
+        cursor = conn.execute(
+            sql.SQL("insert into raw.{} ({}) select {} from ingest.{}").format(
+                sql.Identifier(contract.name), column_list, column_list,
+                sql.Identifier(staged.staging_table),
+            )
+        )
+        rows_loaded = cursor.rowcount
+        conn.execute("delete from ops.quarantine where batch_id = %s", (staged.batch_id,))
+        _copy_quarantine(conn, staged)
+        ledger.finish_batch(conn, staged.batch_id, "loaded", staged.rows_read, rows_loaded,
+                            staged.rows_quarantined, all_warnings)
+        ledger.record_receipt(conn, staged.source, Path(staged.file).name, staged.file_sha256,
+                              staged.file_bytes, staged.batch_id, "loaded")
+        _drop_staging(conn, staged)
+    return BatchResult(
+        batch_id=staged.batch_id, source=staged.source, file=Path(staged.file).name,
+        status="loaded", rows_read=staged.rows_read, rows_loaded=rows_loaded,
+        rows_quarantined=staged.rows_quarantined, warnings=all_warnings,
+        message=f"{Path(staged.file).name}: loaded {rows_loaded} rows, "
+        f"quarantined {staged.rows_quarantined}",
+    )
+
+
+def move_file(path: Path, status: Status, source: str, settings: Settings | None = None) -> Path:
+    """Move a finished file to `archive/<source>/` or `rejected/<source>/`."""
+    settings = settings or get_settings()
+    base = settings.rejected_dir if status == "rejected" else settings.archive_dir
+    target_dir = base / source
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / check_file_name(path.name)
+    if target.exists():
+        target = target_dir / f"{path.stem}.{int(target.stat().st_mtime_ns)}{path.suffix}"
+    shutil.move(str(path), target)
+    return target
+
+
+def ingest_file(
+    source: str, path: Path, settings: Settings | None = None, move: bool = False
+) -> BatchResult:
+    """Stage, gate and publish (or reject) one file: the whole path, for the CLI and tests."""
+    settings = settings or get_settings()
+    staged = stage_file(source, path, settings)
+    if isinstance(staged, BatchResult):
+        result = staged
+    else:
+        verdict = gate_staged(staged, settings)
+        result = verdict if isinstance(verdict, BatchResult) else publish_batch(
+            staged, verdict, settings)
+    if move:
+        move_file(path, result.status, source, settings)
+    return result
+
+
+def gate_staged(staged: StagedBatch, settings: Settings | None = None) -> BatchResult | list[str]:
+    """Run the gate: a rejected BatchResult on critical failures, else the warnings to flag."""
+    from expectations.gate import validate_batch
+
+    settings = settings or get_settings()
+    outcome = validate_batch(staged, settings)
+    log.info("gate %s: %s (Data Docs: file://%s)", staged.batch_id, outcome.summary(),
+             outcome.docs_index)
+    if outcome.rejects:
+        return reject_batch(staged, f"{Path(staged.file).name}: {outcome.summary()}", settings)
+    return outcome.warnings()

@@ -1,0 +1,348 @@
+"""Streaming, typed parsing of delimited exports against their contract.
+
+Reads a file (plain or gzip) once to fingerprint it and detect its encoding, then once
+more as a stream of records: memory stays flat whatever the file size. Each record comes
+out either as a tuple of typed warehouse values (persons already pseudonymised) or as the
+list of problems that send it to quarantine. The loader consumes `parse_records`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import hashlib
+import io
+import re
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import IO, Any
+
+from ingestion.contract import Column, Contract
+from ingestion.pseudonymise import (
+    normalise_name,
+    pseudonymise_name,
+    pseudonymise_national_id,
+    pseudonymise_value,
+)
+
+CHUNK = 1 << 20
+# csv's default field limit (128 KiB) is far above any legitimate cell; keep it as a guard.
+csv.field_size_limit(1 << 17)
+
+
+class BatchError(ValueError):
+    """The whole file cannot be ingested; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why one record (row) or one cell of it cannot be loaded."""
+
+    row: int
+    column: str | None
+    reason: str
+    value: str | None
+
+
+@dataclass(frozen=True)
+class FileFingerprint:
+    sha256: str
+    size: int
+    encoding: str
+
+
+@dataclass
+class HeaderPlan:
+    """Where each contract column sits in the file, and what else the file carries."""
+
+    indices: dict[str, int]
+    extra: dict[str, int]
+    width: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def _open_bytes(path: Path) -> IO[bytes]:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")
+    return path.open("rb")
+
+
+def fingerprint(path: Path, encodings: tuple[str, ...]) -> FileFingerprint:
+    """SHA-256 and size of the file as delivered, and the first allowed encoding that fits."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return FileFingerprint(digest.hexdigest(), size, detect_encoding(path, encodings))
+
+
+def detect_encoding(path: Path, encodings: tuple[str, ...]) -> str:
+    """UTF-8 with BOM, then UTF-8, then cp1252/latin-1, restricted to what the contract allows."""
+    try:
+        with _open_bytes(path) as handle:
+            head = handle.read(4)
+            if head.startswith(codecs.BOM_UTF8) and "utf-8-sig" in encodings:
+                return "utf-8-sig"
+            decoder = codecs.getincrementaldecoder("utf-8")()
+            handle.seek(0)
+            try:
+                while chunk := handle.read(CHUNK):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+                utf8_ok = True
+            except UnicodeDecodeError:
+                utf8_ok = False
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise BatchError(f"{path.name}: the gzip stream is truncated or corrupt ({exc})") from exc
+    if utf8_ok and "utf-8" in encodings:
+        return "utf-8"
+    for fallback in ("cp1252", "latin-1"):
+        if fallback in encodings:
+            return fallback
+    raise BatchError(f"{path.name}: not valid UTF-8 and the contract allows only {encodings}")
+
+
+def _fold_header(name: str) -> str:
+    return normalise_name(name).replace(" ", "_").lower()
+
+
+def plan_header(path: Path, header: list[str], contract: Contract) -> HeaderPlan:
+    """Map the file's header to the contract, applying the schema-drift policy."""
+    if not header or header == [""]:
+        raise BatchError(f"{path.name}: the header row is empty")
+    folded = [_fold_header(h) for h in header]
+    seen: dict[str, int] = {}
+    for position, name in enumerate(folded):
+        if name in seen:
+            raise BatchError(
+                f"{path.name}: duplicate header name {header[position]!r} "
+                f"in columns {seen[name] + 1} and {position + 1}"
+            )
+        seen[name] = position
+    indices: dict[str, int] = {}
+    for column in contract.columns:
+        position = seen.get(_fold_header(column.source))
+        if position is None:
+            if column.required:
+                raise BatchError(
+                    f"{path.name}: required column {column.source!r} is missing from the header"
+                )
+            continue
+        indices[column.name] = position
+    known = set(indices.values())
+    extra = {header[i]: i for i in range(len(header)) if i not in known}
+    warnings: list[str] = []
+    if extra:
+        names = ", ".join(repr(name) for name in extra)
+        if contract.unknown_columns == "fail":
+            raise BatchError(f"{path.name}: unexpected columns {names} (contract policy: fail)")
+        warnings.append(f"{path.name}: unexpected columns {names} kept in _extra")
+    return HeaderPlan(indices=indices, extra=extra, width=len(header), warnings=warnings)
+
+
+Converter = Callable[[str], Any]
+
+
+def _converter(column: Column) -> Converter:
+    kind = column.type
+    if kind == "text":
+        return str
+    if kind in ("integer", "bigint"):
+        return int
+    if kind == "numeric":
+        return lambda v: Decimal(v.replace(",", "."))
+    if kind == "date":
+        fmt = column.format or "%Y-%m-%d"
+        return lambda v: datetime.strptime(v, fmt).date()
+    if kind == "timestamp":
+        fmt = column.format or "%Y-%m-%dT%H:%M:%S"
+        return lambda v: datetime.strptime(v, fmt)
+    if kind == "time":
+        fmt = column.format or "%H:%M"
+        return lambda v: datetime.strptime(v, fmt).time()
+    if kind == "boolean":
+        truth = {"1": True, "true": True, "si": True, "sí": True, "s": True, "yes": True,
+                 "0": False, "false": False, "no": False, "n": False}
+        return lambda v: truth[v.strip().lower()]
+    raise AssertionError(kind)
+
+
+@dataclass
+class _CompiledColumn:
+    column: Column
+    position: int | None
+    convert: Converter
+    pattern: re.Pattern[str] | None
+    allowed: frozenset[str] | None
+
+
+def _expected(column: Column) -> str:
+    if column.format:
+        return f"a {column.type} in format {column.format}"
+    return f"a {column.type}"
+
+
+def _check(col: _CompiledColumn, raw: str) -> tuple[Any, str | None]:
+    """(typed value, None) or (None, reason)."""
+    column = col.column
+    if "\x00" in raw:
+        return None, "contains a NUL byte"
+    if col.pattern is not None and not col.pattern.match(raw):
+        return None, f"does not match pattern {column.pattern}"
+    if col.allowed is not None and raw not in col.allowed:
+        return None, f"not one of the allowed codes {sorted(col.allowed)}"
+    try:
+        value = col.convert(raw)
+    except (ValueError, KeyError, InvalidOperation):
+        return None, f"expected {_expected(column)}"
+    if column.min is not None and value < column.min:
+        return None, f"below the minimum {column.min}"
+    if column.max is not None and value > column.max:
+        return None, f"above the maximum {column.max}"
+    return value, None
+
+
+def _emit(col: _CompiledColumn, value: Any, raw: str, key: bytes) -> list[Any]:
+    rule = col.column.person
+    if rule is None or rule.action == "keep":
+        return [value]
+    if rule.action == "drop":
+        return []
+    if rule.action == "year":
+        return [value.year if isinstance(value, (date, datetime)) else None]
+    if rule.kind == "name":
+        pseudonym, tokens = pseudonymise_name(key, raw) if raw else (None, [])
+        return [pseudonym, tokens]
+    if rule.kind == "national_id":
+        return list(pseudonymise_national_id(key, raw))
+    return [pseudonymise_value(key, raw) if raw else None]
+
+
+def _shown_value(col: _CompiledColumn, raw: str, key: bytes) -> str:
+    # A quarantined cell that identifies a person is stored as a pseudonym, never raw.
+    if col.column.person is not None and col.column.person.action != "keep":
+        return "hmac:" + pseudonymise_value(key, raw)[:16]
+    return raw.replace("\x00", "\\0")[:200]
+
+
+@dataclass(frozen=True)
+class Record:
+    row: int
+    values: list[Any]
+    extra: dict[str, str] | None
+
+
+def _text_stream(path: Path, encoding: str) -> io.TextIOWrapper:
+    return io.TextIOWrapper(_open_bytes(path), encoding=encoding, newline="")
+
+
+def parse_records(
+    path: Path, contract: Contract, encoding: str, key: bytes
+) -> tuple[HeaderPlan, Iterator[Record | list[Problem]]]:
+    """Read the header (errors raise BatchError) and return an iterator over the records.
+
+    Records are numbered from 1 after the header; a record may span several physical lines
+    when a quoted field holds line breaks.
+    """
+    stream = _text_stream(path, encoding)
+    reader = csv.reader(stream, delimiter=contract.delimiter, quotechar='"', strict=False)
+    try:
+        header = next(reader, None)
+    except (EOFError, zlib.error, gzip.BadGzipFile, csv.Error) as exc:
+        stream.close()
+        raise BatchError(f"{path.name}: cannot read the header: {exc}") from exc
+    if header is None:
+        stream.close()
+        raise BatchError(f"{path.name}: the file is empty (no header row)")
+    plan = plan_header(path, header, contract)
+    compiled = [
+        _CompiledColumn(
+            column=c,
+            position=plan.indices.get(c.name),
+            convert=_converter(c),
+            pattern=re.compile(c.pattern) if c.pattern else None,
+            allowed=frozenset(c.allowed) if c.allowed is not None else None,
+        )
+        for c in contract.columns
+    ]
+    return plan, _records(path, stream, reader, plan, compiled, key)
+
+
+def _records(
+    path: Path,
+    stream: io.TextIOWrapper,
+    reader: Any,
+    plan: HeaderPlan,
+    compiled: list[_CompiledColumn],
+    key: bytes,
+) -> Iterator[Record | list[Problem]]:
+    row = 0
+    with stream:
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                raise BatchError(
+                    f"{path.name}: the gzip stream is truncated or corrupt after record {row} "
+                    f"({exc})"
+                ) from exc
+            except csv.Error as exc:
+                row += 1
+                yield [Problem(row, None, f"unreadable record: {exc}", None)]
+                continue
+            row += 1
+            if not fields:
+                # A blank physical line is not a record; csv yields [] for it.
+                row -= 1
+                continue
+            if len(fields) != plan.width:
+                yield [Problem(row, None,
+                               f"wrong field count: expected {plan.width}, got {len(fields)}",
+                               _shown_record(fields, compiled, key))]
+                continue
+            yield _typed_record(row, fields, plan, compiled, key)
+
+
+def _shown_record(fields: list[str], compiled: list[_CompiledColumn], key: bytes) -> str:
+    # A ragged record cannot be split into its columns reliably, so when the contract has
+    # person columns the whole record is shown only as a pseudonym.
+    joined = "|".join(fields)
+    if any(c.column.person is not None for c in compiled):
+        return "hmac:" + pseudonymise_value(key, joined)[:16]
+    return joined.replace("\x00", "\\0")[:200]
+
+
+def _typed_record(
+    row: int,
+    fields: list[str],
+    plan: HeaderPlan,
+    compiled: list[_CompiledColumn],
+    key: bytes,
+) -> Record | list[Problem]:
+    values: list[Any] = []
+    problems: list[Problem] = []
+    for col in compiled:
+        raw = fields[col.position].strip() if col.position is not None else ""
+        if raw == "":
+            if col.column.required:
+                problems.append(Problem(row, col.column.source, "required value is missing", ""))
+            values.extend(_emit(col, None, "", key))
+            continue
+        value, reason = _check(col, raw)
+        if reason is not None:
+            problems.append(Problem(row, col.column.source, reason, _shown_value(col, raw, key)))
+            continue
+        values.extend(_emit(col, value, raw, key))
+    if problems:
+        return problems
+    extra = {name: fields[i] for name, i in plan.extra.items()} if plan.extra else None
+    return Record(row=row, values=values, extra=extra)

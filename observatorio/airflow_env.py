@@ -1,0 +1,90 @@
+"""How Observatorio configures Airflow: one function returns the whole environment.
+
+AIRFLOW_HOME lives under OBSERVATORIO_HOME; the dags folder, executor, parallelism, the
+execution API URL and the metadata database (a database named `airflow` on the warehouse
+server) are set here. The CLI (`observatorio airflow ...`), `make airflow`, `make run` and
+the tests all start Airflow with exactly this environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from observatorio.settings import Settings, get_settings
+from observatorio.transform import dbt_environment
+from observatorio.warehouse import sqlalchemy_url, warehouse_url
+
+ADMIN_USER = "admin"
+
+
+def _secret(settings: Settings, name: str) -> str:
+    """A random secret generated once per OBSERVATORIO_HOME and kept there."""
+    path = settings.airflow_home / "secrets.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if name not in stored:
+        stored[name] = secrets.token_urlsafe(24)
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)
+    return stored[name]
+
+
+def admin_password(settings: Settings | None = None) -> str:
+    return _secret(settings or get_settings(), "admin_password")
+
+
+def _passwords_file(settings: Settings) -> Path:
+    path = settings.airflow_home / "simple_auth_manager_passwords.json"
+    path.write_text(json.dumps({ADMIN_USER: admin_password(settings)}))
+    path.chmod(0o600)
+    return path
+
+
+def airflow_environment(settings: Settings | None = None, executor: str = "LocalExecutor") -> dict[str, str]:
+    """Every variable Airflow needs, derived from the settings (nothing else configures it)."""
+    settings = settings or get_settings()
+    metadata = sqlalchemy_url(warehouse_url(settings), driver="psycopg2",
+                              database=settings.airflow_db)
+    api = f"http://127.0.0.1:{settings.airflow_port}"
+    env = {
+        "AIRFLOW_HOME": str(settings.airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_dir),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": executor,
+        # Two cores: a few task processes at once, more only queue and thrash.
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(_passwords_file(settings)),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(settings.airflow_port),
+        "AIRFLOW__API__BASE_URL": api,
+        "AIRFLOW__API_AUTH__JWT_SECRET": _secret(settings, "jwt_secret"),
+        "AIRFLOW__API__SECRET_KEY": _secret(settings, "api_secret_key"),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "OBSERVATORIO_HOME": str(settings.home),
+        "GX_ANALYTICS_ENABLED": "false",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(settings.project_dir), os.environ.get("PYTHONPATH", "")) if p
+        ),
+    }
+    if settings.warehouse_url:
+        env["OBSERVATORIO_WAREHOUSE_URL"] = settings.warehouse_url
+    env.update({k: v for k, v in dbt_environment(settings).items() if k.startswith("DBT_")})
+    return env
+
+
+def apply(settings: Settings | None = None, executor: str = "LocalExecutor") -> dict[str, str]:
+    """Put the Airflow environment into this process (before `import airflow`)."""
+    env = airflow_environment(settings, executor)
+    os.environ.update(env)
+    return env

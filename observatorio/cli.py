@@ -1,0 +1,196 @@
+"""`observatorio`: the command line for the warehouse, ingestion, the main job and Airflow."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from observatorio import warehouse
+from observatorio.settings import get_settings
+
+app = typer.Typer(help="Observatorio: citizen-security data warehouse.", no_args_is_help=True)
+warehouse_app = typer.Typer(help="Manage the warehouse server.", no_args_is_help=True)
+app.add_typer(warehouse_app, name="warehouse")
+console = Console()
+err_console = Console(stderr=True)
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+@warehouse_app.command("start")
+def warehouse_start() -> None:
+    """Start the embedded warehouse (or check the external one) and create the schemas."""
+    console.print(warehouse.ensure_warehouse())
+
+
+@warehouse_app.command("stop")
+def warehouse_stop() -> None:
+    """Stop the embedded warehouse."""
+    stopped = warehouse.stop_embedded()
+    console.print("stopped" if stopped else "not running (or external)")
+
+
+@warehouse_app.command("status")
+def warehouse_status() -> None:
+    """Say whether the warehouse is embedded or external, and whether it is up."""
+    state = warehouse.status()
+    kind = "embedded" if state.embedded else "external"
+    console.print(f"{kind} warehouse {'running' if state.running else 'stopped'}: {state.url}")
+    if not state.running:
+        raise typer.Exit(1)
+
+
+@warehouse_app.command("url")
+def warehouse_url() -> None:
+    """Print the warehouse URL (for psql, BI tools and scripts)."""
+    print(warehouse.warehouse_url())
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(help="Contract name, e.g. police__reports")],
+    path: Annotated[Path, typer.Argument(help="The file to ingest")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Ingest one file outside Airflow, through the same code the DAG runs.
+
+    Exits 0 when the batch is loaded or skipped, 2 when it is rejected.
+    """
+    from ingestion.loader import ingest_file
+    from ingestion.parse import BatchError
+
+    try:
+        result = ingest_file(source, path)
+    except BatchError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if as_json:
+        print(json.dumps(result.as_json()))
+    else:
+        console.print(f"{result.status}: {result.message}")
+        for warning in result.warnings:
+            console.print(f"[yellow]warning:[/yellow] {warning}")
+    if result.status == "rejected":
+        if not as_json:
+            err_console.print(f"[red]rejected:[/red] {result.message}")
+        raise typer.Exit(2)
+
+
+@app.command()
+def run() -> None:
+    """The main job: land the demo exports and run every DAG for real through Airflow."""
+    from observatorio.run import RunError, run_main_job
+
+    settings = get_settings()
+    try:
+        summary = run_main_job(settings)
+    except RunError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    rows = Table(title="Rows per layer")
+    rows.add_column("table")
+    rows.add_column("rows", justify="right")
+    for table, count in summary.rows.items():
+        rows.add_row(table, f"{count:,}")
+    console.print(rows)
+    batches = ", ".join(f"{summary.batches.get(k, 0)} {k}" for k in ("loaded", "rejected", "skipped"))
+    console.print(f"Batches this run: {batches}  (loaded = accepted)")
+    for dag_id, state in summary.dag_runs.items():
+        console.print(f"DAG {dag_id}: {state}")
+    for path in summary.extracts:
+        console.print(f"Extract: {path}")
+    console.print(f"Finished in {summary.seconds:.1f} s. Warehouse: {warehouse.warehouse_url(settings)}")
+    console.print("Open the Airflow UI with `make airflow` (it prints the URL and the login).")
+
+
+@app.command(context_settings=PASS_THROUGH)
+def airflow(ctx: typer.Context) -> None:
+    """Run the Airflow CLI with Observatorio's environment: `observatorio airflow dags list`."""
+    from observatorio import airflow_env
+    from observatorio.run import migrate_airflow
+
+    settings = get_settings()
+    warehouse.ensure_warehouse(settings)
+    migrate_airflow(settings)
+    env = {**os.environ, **airflow_env.airflow_environment(settings)}
+    completed = subprocess.run([sys.executable, "-m", "airflow", *ctx.args], env=env)
+    raise typer.Exit(completed.returncode)
+
+
+@app.command(context_settings=PASS_THROUGH)
+def dbt(ctx: typer.Context) -> None:
+    """Run dbt on the project against the warehouse: `observatorio dbt build`."""
+    from observatorio.transform import DbtError, run_dbt
+
+    warehouse.ensure_warehouse()
+    try:
+        run_dbt(list(ctx.args))
+    except DbtError as exc:
+        err_console.print(str(exc))
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def ui() -> None:
+    """Serve the Airflow UI on 127.0.0.1 until Ctrl-C; stopping it stops every child process."""
+    from observatorio import airflow_env
+    from observatorio.run import migrate_airflow
+
+    settings = get_settings()
+    warehouse.ensure_warehouse(settings)
+    migrate_airflow(settings)
+    env = {**os.environ, **airflow_env.airflow_environment(settings)}
+    log_path = settings.airflow_home / "standalone.log"
+    with log_path.open("ab") as log:
+        # Its own session: one signal to the group stops api-server, scheduler and the rest.
+        proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{settings.airflow_port}"
+    console.print(f"Airflow UI: {url}   login: {airflow_env.ADMIN_USER} / "
+                  f"{airflow_env.admin_password(settings)}   (log: {log_path})")
+    console.print("Press Ctrl-C to stop.")
+
+    def stop(*_: object) -> None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+        raise typer.Exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while proc.poll() is None:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        stop()
+    raise typer.Exit(proc.returncode or 0)
+
+
+@app.command()
+def extract(
+    name: Annotated[str, typer.Argument(help="Extract spec, e.g. ministerio_seguridad")],
+    period: Annotated[str | None, typer.Option(help="Deliver one past period, e.g. 2025-10")] = None,
+) -> None:
+    """Deliver one extract now (or re-deliver a past period) to its channel."""
+    from observatorio.extracts import deliver
+
+    warehouse.ensure_warehouse()
+    console.print(str(deliver(name, period)))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

