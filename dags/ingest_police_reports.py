@@ -6,16 +6,17 @@
 
 **What, in order:**
 1. `claim_files` atomically claims every landed `denuncias_*.csv` file.
-2. `stage` (one mapped task per file) fingerprints the file, skips content already loaded,
+2. `stage` fingerprints each file (one file = one batch), skips content already loaded,
    parses it against `ingestion/contracts/police__reports.yaml`, pseudonymises persons and
    COPYs rows into a per-batch table in `ingest` (bad rows into quarantine).
 3. `gate` runs the Great Expectations suite `expectations/suites/police__reports.py` inside
-   PostgreSQL. Critical failures reject the batch; warnings flag it.
-4. `publish` moves the batch into `raw.police__reports` in one transaction and emits the
-   `raw.police__reports` Asset, which schedules `build_warehouse`.
+   PostgreSQL on every staged batch. Critical failures reject a batch; warnings flag it.
+4. `publish` moves each passing batch into `raw.police__reports`, one transaction per batch,
+   and emits the `raw.police__reports` Asset, which schedules `build_warehouse`.
+5. `report` counts loaded, skipped and rejected batches, and fails the run if any was rejected.
 
-**When it fails:** a red `gate` or `stage` means the batch was rejected: the log names
-the file, the failed expectations and sample row numbers; the file is in
+**When it fails:** a red `report` means a batch was rejected (the others of the run were
+published): the log names each file, the failed expectations and sample row numbers; the file is in
 `$OBSERVATORIO_HOME/rejected/police__reports/`; `ops.batch_ledger.error` holds the reason and
 `ops.quarantine` the bad rows. Fix the export at the source and drop it again (a corrected
 file is a new batch). Nothing from a rejected batch reaches `raw`.
@@ -50,36 +51,36 @@ def ingest_police_reports() -> None:
         return claim(SOURCE)
 
     @task
-    def stage(path: str) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException
+    def stage(paths: list[str]) -> dict[str, Any]:
+        from ingestion.tasks import stage as stage_files
 
-        from ingestion.loader import BatchRejected
-        from ingestion.tasks import stage as stage_step
-
-        try:
-            return stage_step(SOURCE, path)
-        except BatchRejected as exc:
-            raise AirflowFailException(str(exc)) from exc
+        return stage_files(SOURCE, paths)
 
     @task
     def gate(step: dict[str, Any]) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException
+        from ingestion.tasks import gate as gate_batches
 
-        from ingestion.loader import BatchRejected
-        from ingestion.tasks import gate as gate_step
-
-        try:
-            return gate_step(step)
-        except BatchRejected as exc:
-            raise AirflowFailException(str(exc)) from exc
+        return gate_batches(step)
 
     @task(outlets=[raw_asset(SOURCE)])
     def publish(step: dict[str, Any]) -> dict[str, Any]:
-        from ingestion.tasks import publish as publish_step
+        from ingestion.tasks import publish as publish_batches
 
-        return publish_step(step)
+        return publish_batches(step)
 
-    publish.expand(step=gate.expand(step=stage.expand(path=claim_files())))
+    @task
+    def report(step: dict[str, Any]) -> dict[str, int]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from ingestion.loader import BatchRejected
+        from ingestion.tasks import report as report_run
+
+        try:
+            return report_run(step)
+        except BatchRejected as exc:
+            raise AirflowFailException(f"rejected: {exc}") from exc
+
+    report(publish(gate(stage(claim_files()))))
 
 
 ingest_police_reports()

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from psycopg import sql
+
 from expectations.context import SuiteContext, recent_batch_rows
 from observatorio.settings import Settings, get_settings
 from observatorio.warehouse import connect, sqlalchemy_url, warehouse_url
@@ -124,83 +126,175 @@ def _observed(result: dict[str, Any]) -> str | None:
     return text[:500]
 
 
-def _outcomes(validation: Any) -> list[ExpectationOutcome]:
+def _locate_rows(
+    settings: Settings, schema: str, table: str, index_column: str, values: list[Any]
+) -> list[int]:
+    """Rows holding the given unexpected value combinations.
+
+    GX returns no row indices for compound-column expectations on SQL engines, only the
+    offending values; this finds the rows that carry them, inside PostgreSQL.
+    """
+    combos = [v for v in values if isinstance(v, dict) and v]
+    if not combos:
+        return []
+    columns = sorted(combos[0])
+    predicate = sql.SQL(" or ").join(
+        sql.SQL("({})").format(
+            sql.SQL(" and ").join(
+                sql.SQL("{} is not distinct from %s").format(sql.Identifier(c)) for c in columns
+            )
+        )
+        for _ in combos
+    )
+    query = sql.SQL("select {} from {}.{} where {} order by 1 limit %s").format(
+        sql.Identifier(index_column), sql.Identifier(schema), sql.Identifier(table), predicate
+    )
+    params = [combo.get(c) for combo in combos for c in columns] + [SAMPLE_ROWS]
+    with connect(settings) as conn:
+        return [int(r[0]) for r in conn.execute(query, params).fetchall()]
+
+
+def _outcomes(
+    validation: Any, locate: Callable[[list[Any]], list[int]] | None = None
+) -> list[ExpectationOutcome]:
     outcomes = []
     for item in validation.results:
         config = item.expectation_config
         result = item.result or {}
         severity = str(getattr(config, "severity", "critical") or "critical")
-        outcomes.append(ExpectationOutcome(
-            expectation_type=str(config.type),
-            column=_column_of(config),
-            severity=severity.split(".")[-1].lower(),
-            success=bool(item.success),
-            observed_value=_observed(result),
-            unexpected_count=result.get("unexpected_count"),
-            sample_rows=_sample_rows(result),
-        ))
+        rows = _sample_rows(result)
+        if not item.success and not rows and locate is not None:
+            rows = locate(result.get("partial_unexpected_list") or [])
+        outcomes.append(
+            ExpectationOutcome(
+                expectation_type=str(config.type),
+                column=_column_of(config),
+                severity=severity.split(".")[-1].lower(),
+                success=bool(item.success),
+                observed_value=_observed(result),
+                unexpected_count=result.get("unexpected_count"),
+                sample_rows=rows,
+            )
+        )
     return outcomes
 
 
-def validate_table(
-    build_suite: Callable[[], gx.ExpectationSuite],
-    schema: str,
-    table: str,
-    batch_id: str | None,
-    settings: Settings | None = None,
-    index_column: str | None = "_source_row",
-) -> GateOutcome:
-    """Validate one PostgreSQL table with a suite (SQL runs in the database), store results.
+@dataclass(frozen=True)
+class GateTarget:
+    """One table to validate with one suite (a staged batch, or a mart after dbt)."""
 
-    The suite is built by `build_suite` once the GX context exists: GX binds suites to the
-    active context when expectations are added.
+    build_suite: Callable[[], gx.ExpectationSuite]
+    suite_name: str
+    schema: str
+    table: str
+    batch_id: str | None = None
+    index_column: str | None = "_source_row"
+
+
+def validate_tables(
+    targets: list[GateTarget], settings: Settings | None = None
+) -> list[GateOutcome]:
+    """Validate tables inside PostgreSQL, all in one GX context and one checkpoint run.
+
+    One context for many tables matters: building a context, a datasource and Data Docs
+    costs more than validating a day's batch. Suites are built once the context exists
+    (GX binds suites to the active context) and once per suite name. Results are stored
+    in `ops.validation_results`; Data Docs are rebuilt once.
     """
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
 
+    if not targets:
+        return []
     settings = settings or get_settings()
     context = _gx_context(settings)
     source = context.data_sources.add_postgres(
         name="warehouse", connection_string=sqlalchemy_url(warehouse_url(settings))
     )
-    asset = source.add_table_asset(name=table, table_name=table, schema_name=schema)
-    batch_definition = asset.add_batch_definition_whole_table("whole_table")
-    suite = context.suites.add(build_suite())
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{suite.name}__{table}", data=batch_definition, suite=suite)
+    suites: dict[str, Any] = {}
+    definitions = []
+    for target in targets:
+        if target.suite_name not in suites:
+            suites[target.suite_name] = context.suites.add(target.build_suite())
+        asset = source.add_table_asset(
+            name=target.table, table_name=target.table, schema_name=target.schema
+        )
+        definitions.append(
+            context.validation_definitions.add(
+                gx.ValidationDefinition(
+                    name=f"{target.suite_name}__{target.table}",
+                    data=asset.add_batch_definition_whole_table("whole_table"),
+                    suite=suites[target.suite_name],
+                )
+            )
+        )
+    index_columns = sorted({t.index_column for t in targets if t.index_column})
+    result_format: dict[str, Any] = {
+        "result_format": "SUMMARY",
+        "partial_unexpected_count": SAMPLE_ROWS,
+    }
+    if index_columns:
+        result_format["unexpected_index_column_names"] = index_columns
+    # No UpdateDataDocsAction: it rebuilds the whole site after every validation. The site
+    # is built once, below, for the whole run.
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name=f"gate__{uuid.uuid4().hex[:12]}",
+            validation_definitions=definitions,
+            result_format=result_format,
+        )
     )
-    result_format: dict[str, Any] = {"result_format": "SUMMARY",
-                                     "partial_unexpected_count": SAMPLE_ROWS}
-    if index_column:
-        result_format["unexpected_index_column_names"] = [index_column]
-    checkpoint = context.checkpoints.add(gx.Checkpoint(
-        name=f"gate__{table}",
-        validation_definitions=[definition],
-        actions=[UpdateDataDocsAction(name="docs", site_names=[DOCS_SITE])],
-        result_format=result_format,
-    ))
     run = checkpoint.run()
-    validation = next(iter(run.run_results.values()))
-    outcome = GateOutcome(
-        run_id=uuid.uuid4().hex, suite_name=suite.name, batch_id=batch_id,
-        results=_outcomes(validation),
-        docs_index=str(settings.gx_docs_dir / "index.html"),
-    )
-    store_outcome(outcome, settings)
-    log.info("Great Expectations Data Docs: file://%s", outcome.docs_index)
-    return outcome
+    context.build_data_docs(site_names=[DOCS_SITE])
+    by_asset = {
+        str(v.meta["active_batch_definition"]["data_asset_name"]): v
+        for v in run.run_results.values()
+    }
+    outcomes = []
+    for target in targets:
+        column = target.index_column
+        locate = (
+            (
+                lambda values, t=target, c=column: _locate_rows(
+                    settings, t.schema, t.table, c, values
+                )
+            )
+            if column
+            else None
+        )
+        outcomes.append(
+            GateOutcome(
+                run_id=uuid.uuid4().hex,
+                suite_name=target.suite_name,
+                batch_id=target.batch_id,
+                results=_outcomes(by_asset[target.table], locate),
+                docs_index=str(settings.gx_docs_dir / "index.html"),
+            )
+        )
+    store_outcomes(outcomes, settings)
+    log.info("Great Expectations Data Docs: file://%s", settings.gx_docs_dir / "index.html")
+    return outcomes
 
 
-def store_outcome(outcome: GateOutcome, settings: Settings | None = None) -> None:
+def store_outcomes(outcomes: list[GateOutcome], settings: Settings | None = None) -> None:
     with connect(settings) as conn, conn.cursor() as cur:
         cur.executemany(
             "insert into ops.validation_results (run_id, batch_id, suite_name,"
             " expectation_type, column_name, severity, success, observed_value,"
             " unexpected_count, sample_rows) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
-                (outcome.run_id, outcome.batch_id, outcome.suite_name, r.expectation_type,
-                 r.column, r.severity, r.success, r.observed_value, r.unexpected_count,
-                 ",".join(map(str, r.sample_rows)) or None)
+                (
+                    outcome.run_id,
+                    outcome.batch_id,
+                    outcome.suite_name,
+                    r.expectation_type,
+                    r.column,
+                    r.severity,
+                    r.success,
+                    r.observed_value,
+                    r.unexpected_count,
+                    ",".join(map(str, r.sample_rows)) or None,
+                )
+                for outcome in outcomes
                 for r in outcome.results
             ],
         )
@@ -215,8 +309,27 @@ def suite_factory(source: str, settings: Settings | None = None) -> Callable[[],
     return lambda: module.build_suite(context)
 
 
+def validate_batches(
+    staged: list[StagedBatch], settings: Settings | None = None
+) -> list[GateOutcome]:
+    """The gate for staged batches, one verdict each, in one GX run."""
+    settings = settings or get_settings()
+    factories = {source: suite_factory(source, settings) for source in {b.source for b in staged}}
+    return validate_tables(
+        [
+            GateTarget(
+                build_suite=factories[b.source],
+                suite_name=b.source,
+                schema="ingest",
+                table=b.staging_table,
+                batch_id=b.batch_id,
+            )
+            for b in staged
+        ],
+        settings,
+    )
+
+
 def validate_batch(staged: StagedBatch, settings: Settings | None = None) -> GateOutcome:
     """The gate for one staged batch."""
-    settings = settings or get_settings()
-    factory = suite_factory(staged.source, settings)
-    return validate_table(factory, "ingest", staged.staging_table, staged.batch_id, settings)
+    return validate_batches([staged], settings)[0]

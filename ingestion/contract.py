@@ -22,7 +22,14 @@ PersonAction = Literal["pseudonymise", "drop", "keep", "year"]
 PersonKind = Literal["national_id", "name", "other"]
 
 COLUMN_TYPES: tuple[str, ...] = (
-    "text", "integer", "bigint", "numeric", "date", "timestamp", "time", "boolean",
+    "text",
+    "integer",
+    "bigint",
+    "numeric",
+    "date",
+    "timestamp",
+    "time",
+    "boolean",
 )
 SQL_TYPES: dict[str, str] = {
     "text": "text",
@@ -109,7 +116,15 @@ class Contract:
 
 def _column(raw: dict[str, Any], where: str) -> Column:
     unknown = set(raw) - {
-        "name", "source", "type", "required", "format", "pattern", "allowed", "min", "max",
+        "name",
+        "source",
+        "type",
+        "required",
+        "format",
+        "pattern",
+        "allowed",
+        "min",
+        "max",
         "person",
     }
     if unknown:

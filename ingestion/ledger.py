@@ -58,8 +58,16 @@ def finish_batch(
             validated_at = coalesce(validated_at, now()), finished_at = now()
         where batch_id = %s
         """,
-        (status, rows_read, rows_loaded, rows_quarantined, bool(warnings), warnings, error,
-         batch_id),
+        (
+            status,
+            rows_read,
+            rows_loaded,
+            rows_quarantined,
+            bool(warnings),
+            warnings,
+            error,
+            batch_id,
+        ),
     )
 
 

@@ -125,7 +125,8 @@ def ensure_raw_table(conn: psycopg.Connection, contract: Contract) -> None:
     for name, sql_type in columns:
         conn.execute(
             sql.SQL("alter table raw.{} add column if not exists {} {}").format(
-                sql.Identifier(contract.name), sql.Identifier(name),
+                sql.Identifier(contract.name),
+                sql.Identifier(name),
                 sql.SQL(sql_type.replace(" not null", "")),
             )
         )
@@ -153,15 +154,25 @@ def _create_staging(conn: psycopg.Connection, contract: Contract, table: str) ->
 
 def _result_for_skip(contract: Contract, path: Path, batch_id: str, loaded: str) -> BatchResult:
     return BatchResult(
-        batch_id=loaded, source=contract.name, file=path.name, status="skipped",
-        message=f"{path.name}: same content as batch {loaded}, already loaded; skipped",
+        batch_id=loaded,
+        source=contract.name,
+        file=path.name,
+        status="skipped",
+        message=f"{path.name}: same content as batch {loaded}, already loaded or staged; skipped",
     )
 
 
 def stage_file(
-    source: str, path: Path, settings: Settings | None = None
+    source: str,
+    path: Path,
+    settings: Settings | None = None,
+    staged_in_run: set[str] | None = None,
 ) -> StagedBatch | BatchResult:
-    """Parse and stage a file. Returns a BatchResult when it ends early (skipped or rejected)."""
+    """Parse and stage a file. Returns a BatchResult when it ends early (skipped or rejected).
+
+    `staged_in_run` holds the batch ids already staged by the same run, so a re-sent copy
+    claimed together with its original is skipped rather than staged twice.
+    """
     settings = settings or get_settings()
     contract = load_contract(source)
     check_file_name(path.name)
@@ -175,26 +186,47 @@ def stage_file(
     batch_id = batch_id_for(contract, print_.sha256)
     with connect(settings) as conn:
         loaded = ledger.loaded_batch_for(conn, contract.name, print_.sha256)
+        if loaded is None and staged_in_run is not None and batch_id in staged_in_run:
+            loaded = batch_id
         if loaded is not None:
-            ledger.record_receipt(conn, contract.name, path.name, print_.sha256, print_.size,
-                                  loaded, "skipped")
+            ledger.record_receipt(
+                conn, contract.name, path.name, print_.sha256, print_.size, loaded, "skipped"
+            )
             return _result_for_skip(contract, path, batch_id, loaded)
-        ledger.start_batch(conn, {
-            "batch_id": batch_id, "source": contract.name, "source_file": path.name,
-            "source_query": None, "file_sha256": print_.sha256, "file_bytes": print_.size,
-        })
+        ledger.start_batch(
+            conn,
+            {
+                "batch_id": batch_id,
+                "source": contract.name,
+                "source_file": path.name,
+                "source_query": None,
+                "file_sha256": print_.sha256,
+                "file_bytes": print_.size,
+            },
+        )
     table = batch_id.replace("-", "__")
     try:
-        counts = _copy_into_staging(contract, path, print_.encoding, batch_id, print_.sha256,
-                                    table, settings)
+        counts = _copy_into_staging(
+            contract, path, print_.encoding, batch_id, print_.sha256, table, settings
+        )
     except BatchError as exc:
-        return _reject_unstaged(contract, path, str(exc), settings, batch_id, print_.sha256,
-                                print_.size)
+        return _reject_unstaged(
+            contract, path, str(exc), settings, batch_id, print_.sha256, print_.size
+        )
     rows_read, rows_staged, rows_quarantined, warnings = counts
+    if staged_in_run is not None:
+        staged_in_run.add(batch_id)
     staged = StagedBatch(
-        batch_id=batch_id, source=contract.name, file=str(path), file_sha256=print_.sha256,
-        file_bytes=print_.size, staging_table=table, rows_read=rows_read,
-        rows_staged=rows_staged, rows_quarantined=rows_quarantined, warnings=warnings,
+        batch_id=batch_id,
+        source=contract.name,
+        file=str(path),
+        file_sha256=print_.sha256,
+        file_bytes=print_.size,
+        staging_table=table,
+        rows_read=rows_read,
+        rows_staged=rows_staged,
+        rows_quarantined=rows_quarantined,
+        warnings=warnings,
     )
     if rows_read and rows_quarantined / rows_read > contract.quarantine_threshold:
         share = rows_quarantined / rows_read
@@ -218,8 +250,15 @@ def _copy_into_staging(
 ) -> tuple[int, int, int, list[str]]:
     key = settings.pseudonym_key()
     out_names = [n for n, _ in contract.output_columns()]
-    good_cols = [*out_names, "_batch_id", "_source_file", "_source_row", "_file_sha256",
-                 "_ingested_at", "_extra"]
+    good_cols = [
+        *out_names,
+        "_batch_id",
+        "_source_file",
+        "_source_row",
+        "_file_sha256",
+        "_ingested_at",
+        "_extra",
+    ]
     rows_read = rows_staged = 0
     quarantined_rows: set[int] = set()
     # Two connections: COPY of good rows and COPY of quarantine entries stream side by side.
@@ -270,14 +309,22 @@ def _reject_unstaged(
         batch_id = batch_id_for(contract, sha256)
     assert batch_id is not None and size is not None
     with connect(settings) as conn:
-        ledger.start_batch(conn, {
-            "batch_id": batch_id, "source": contract.name, "source_file": path.name,
-            "source_query": None, "file_sha256": sha256, "file_bytes": size,
-        })
+        ledger.start_batch(
+            conn,
+            {
+                "batch_id": batch_id,
+                "source": contract.name,
+                "source_file": path.name,
+                "source_query": None,
+                "file_sha256": sha256,
+                "file_bytes": size,
+            },
+        )
         ledger.finish_batch(conn, batch_id, "rejected", 0, 0, 0, [], reason)
         ledger.record_receipt(conn, contract.name, path.name, sha256, size, batch_id, "rejected")
-    return BatchResult(batch_id=batch_id, source=contract.name, file=path.name,
-                       status="rejected", message=reason)
+    return BatchResult(
+        batch_id=batch_id, source=contract.name, file=path.name, status="rejected", message=reason
+    )
 
 
 def _raw_sha(path: Path) -> tuple[str, int]:
@@ -316,15 +363,35 @@ def reject_batch(staged: StagedBatch, reason: str, settings: Settings | None = N
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (staged.batch_id,))
         conn.execute("delete from ops.quarantine where batch_id = %s", (staged.batch_id,))
         _copy_quarantine(conn, staged)
-        ledger.finish_batch(conn, staged.batch_id, "rejected", staged.rows_read, 0,
-                            staged.rows_quarantined, staged.warnings, reason)
-        ledger.record_receipt(conn, staged.source, Path(staged.file).name, staged.file_sha256,
-                              staged.file_bytes, staged.batch_id, "rejected")
+        ledger.finish_batch(
+            conn,
+            staged.batch_id,
+            "rejected",
+            staged.rows_read,
+            0,
+            staged.rows_quarantined,
+            staged.warnings,
+            reason,
+        )
+        ledger.record_receipt(
+            conn,
+            staged.source,
+            Path(staged.file).name,
+            staged.file_sha256,
+            staged.file_bytes,
+            staged.batch_id,
+            "rejected",
+        )
         _drop_staging(conn, staged)
     return BatchResult(
-        batch_id=staged.batch_id, source=staged.source, file=Path(staged.file).name,
-        status="rejected", rows_read=staged.rows_read, rows_quarantined=staged.rows_quarantined,
-        warnings=staged.warnings, message=reason,
+        batch_id=staged.batch_id,
+        source=staged.source,
+        file=Path(staged.file).name,
+        status="rejected",
+        rows_read=staged.rows_read,
+        rows_quarantined=staged.rows_quarantined,
+        warnings=staged.warnings,
+        message=reason,
     )
 
 
@@ -340,33 +407,64 @@ def publish_batch(
         if ledger.loaded_batch_for(conn, staged.source, staged.file_sha256):
             # Another worker published the same content first: this run is a re-send.
             _drop_staging(conn, staged)
-            ledger.record_receipt(conn, staged.source, Path(staged.file).name,
-                                  staged.file_sha256, staged.file_bytes, staged.batch_id,
-                                  "skipped")
-            return BatchResult(batch_id=staged.batch_id, source=staged.source,
-                               file=Path(staged.file).name, status="skipped",
-                               message="already published by a concurrent run")
+            ledger.record_receipt(
+                conn,
+                staged.source,
+                Path(staged.file).name,
+                staged.file_sha256,
+                staged.file_bytes,
+                staged.batch_id,
+                "skipped",
+            )
+            return BatchResult(
+                batch_id=staged.batch_id,
+                source=staged.source,
+                file=Path(staged.file).name,
+                status="skipped",
+                message="already published by a concurrent run",
+            )
         ensure_raw_table(conn, contract)
         columns = [n for n, _ in contract.output_columns()] + [n for n, _ in PROVENANCE_COLUMNS]
         column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
         cursor = conn.execute(
             sql.SQL("insert into raw.{} ({}) select {} from ingest.{}").format(
-                sql.Identifier(contract.name), column_list, column_list,
+                sql.Identifier(contract.name),
+                column_list,
+                column_list,
                 sql.Identifier(staged.staging_table),
             )
         )
         rows_loaded = cursor.rowcount
         conn.execute("delete from ops.quarantine where batch_id = %s", (staged.batch_id,))
         _copy_quarantine(conn, staged)
-        ledger.finish_batch(conn, staged.batch_id, "loaded", staged.rows_read, rows_loaded,
-                            staged.rows_quarantined, all_warnings)
-        ledger.record_receipt(conn, staged.source, Path(staged.file).name, staged.file_sha256,
-                              staged.file_bytes, staged.batch_id, "loaded")
+        ledger.finish_batch(
+            conn,
+            staged.batch_id,
+            "loaded",
+            staged.rows_read,
+            rows_loaded,
+            staged.rows_quarantined,
+            all_warnings,
+        )
+        ledger.record_receipt(
+            conn,
+            staged.source,
+            Path(staged.file).name,
+            staged.file_sha256,
+            staged.file_bytes,
+            staged.batch_id,
+            "loaded",
+        )
         _drop_staging(conn, staged)
     return BatchResult(
-        batch_id=staged.batch_id, source=staged.source, file=Path(staged.file).name,
-        status="loaded", rows_read=staged.rows_read, rows_loaded=rows_loaded,
-        rows_quarantined=staged.rows_quarantined, warnings=all_warnings,
+        batch_id=staged.batch_id,
+        source=staged.source,
+        file=Path(staged.file).name,
+        status="loaded",
+        rows_read=staged.rows_read,
+        rows_loaded=rows_loaded,
+        rows_quarantined=staged.rows_quarantined,
+        warnings=all_warnings,
         message=f"{Path(staged.file).name}: loaded {rows_loaded} rows, "
         f"quarantined {staged.rows_quarantined}",
     )
@@ -395,21 +493,47 @@ def ingest_file(
         result = staged
     else:
         verdict = gate_staged(staged, settings)
-        result = verdict if isinstance(verdict, BatchResult) else publish_batch(
-            staged, verdict, settings)
+        result = (
+            verdict
+            if isinstance(verdict, BatchResult)
+            else publish_batch(staged, verdict, settings)
+        )
     if move:
         move_file(path, result.status, source, settings)
     return result
 
 
-def gate_staged(staged: StagedBatch, settings: Settings | None = None) -> BatchResult | list[str]:
-    """Run the gate: a rejected BatchResult on critical failures, else the warnings to flag."""
-    from expectations.gate import validate_batch
+def gate_batches(
+    staged: list[StagedBatch], settings: Settings | None = None
+) -> list[BatchResult | list[str]]:
+    """Gate staged batches in one GX run: each is rejected (a BatchResult) or passes with
+    the warnings to flag it with."""
+    from expectations.gate import validate_batches
 
     settings = settings or get_settings()
-    outcome = validate_batch(staged, settings)
-    log.info("gate %s: %s (Data Docs: file://%s)", staged.batch_id, outcome.summary(),
-             outcome.docs_index)
-    if outcome.rejects:
-        return reject_batch(staged, f"{Path(staged.file).name}: {outcome.summary()}", settings)
-    return outcome.warnings()
+    # A header-only file is a day with nothing to report: there is nothing to validate, and
+    # it is published as an empty batch with a warning, so the silence stays visible.
+    with_rows = [b for b in staged if b.rows_staged > 0]
+    outcomes = dict(
+        zip((b.batch_id for b in with_rows), validate_batches(with_rows, settings), strict=True)
+    )
+    verdicts: list[BatchResult | list[str]] = []
+    for batch in staged:
+        outcome = outcomes.get(batch.batch_id)
+        if outcome is None:
+            verdicts.append([f"{Path(batch.file).name}: header only, no records (empty batch)"])
+            continue
+        log.info("gate %s: %s", batch.batch_id, outcome.summary())
+        if outcome.rejects:
+            reason = f"{Path(batch.file).name}: {outcome.summary()}"
+            verdicts.append(reject_batch(batch, reason, settings))
+        else:
+            verdicts.append(outcome.warnings())
+    if staged:
+        log.info("Great Expectations Data Docs: file://%s", settings.gx_docs_dir / "index.html")
+    return verdicts
+
+
+def gate_staged(staged: StagedBatch, settings: Settings | None = None) -> BatchResult | list[str]:
+    """Gate one staged batch (see gate_batches)."""
+    return gate_batches([staged], settings)[0]

@@ -68,7 +68,7 @@ class HeaderPlan:
 
 def _open_bytes(path: Path) -> IO[bytes]:
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]
     return path.open("rb")
 
 
@@ -128,14 +128,14 @@ def plan_header(path: Path, header: list[str], contract: Contract) -> HeaderPlan
         seen[name] = position
     indices: dict[str, int] = {}
     for column in contract.columns:
-        position = seen.get(_fold_header(column.source))
-        if position is None:
+        found = seen.get(_fold_header(column.source))
+        if found is None:
             if column.required:
                 raise BatchError(
                     f"{path.name}: required column {column.source!r} is missing from the header"
                 )
             continue
-        indices[column.name] = position
+        indices[column.name] = found
     known = set(indices.values())
     extra = {header[i]: i for i in range(len(header)) if i not in known}
     warnings: list[str] = []
@@ -168,8 +168,18 @@ def _converter(column: Column) -> Converter:
         fmt = column.format or "%H:%M"
         return lambda v: datetime.strptime(v, fmt).time()
     if kind == "boolean":
-        truth = {"1": True, "true": True, "si": True, "sí": True, "s": True, "yes": True,
-                 "0": False, "false": False, "no": False, "n": False}
+        truth = {
+            "1": True,
+            "true": True,
+            "si": True,
+            "sí": True,
+            "s": True,
+            "yes": True,
+            "0": False,
+            "false": False,
+            "no": False,
+            "n": False,
+        }
         return lambda v: truth[v.strip().lower()]
     raise AssertionError(kind)
 
@@ -305,9 +315,14 @@ def _records(
                 row -= 1
                 continue
             if len(fields) != plan.width:
-                yield [Problem(row, None,
-                               f"wrong field count: expected {plan.width}, got {len(fields)}",
-                               _shown_record(fields, compiled, key))]
+                yield [
+                    Problem(
+                        row,
+                        None,
+                        f"wrong field count: expected {plan.width}, got {len(fields)}",
+                        _shown_record(fields, compiled, key),
+                    )
+                ]
                 continue
             yield _typed_record(row, fields, plan, compiled, key)
 

@@ -1,8 +1,9 @@
-"""The ingest DAGs' task bodies: claim, stage, gate, publish, each a plain-dict step.
+"""The ingest DAGs' task bodies: claim, stage, gate, publish and report, over a run's files.
 
-Each step takes and returns JSON-able dicts (batch ids, counts, file paths; never a person's
-data), so Airflow can pass them through XCom and map them over claimed files. A rejected
-batch moves its file to `rejected/` and raises BatchRejected, which fails the task visibly.
+Each step takes and returns JSON-able dicts (batch ids, counts, file paths; never a
+person's data), so Airflow passes them through XCom. A run handles every file it claimed:
+good batches are published (and the Asset emitted) even when another file of the same run
+is rejected; `report` then fails the run, naming each rejected file and why.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from ingestion.loader import (
     BatchRejected,
     BatchResult,
     StagedBatch,
-    gate_staged,
+    gate_batches,
     move_file,
     publish_batch,
     stage_file,
 )
 from observatorio.settings import get_settings
 
-__all__ = ["claim", "gate", "publish", "stage"]
+__all__ = ["claim", "gate", "publish", "report", "stage"]
 
 
 def claim(source: str) -> list[str]:
@@ -33,31 +34,54 @@ def claim(source: str) -> list[str]:
 def _finish(result: BatchResult, path: str) -> dict[str, Any]:
     if Path(path).exists():
         move_file(Path(path), result.status, result.source)
-    if result.status == "rejected":
-        raise BatchRejected(result)
-    return {"result": asdict(result)}
+    return asdict(result)
 
 
-def stage(source: str, path: str) -> dict[str, Any]:
-    outcome = stage_file(source, Path(path), get_settings())
-    if isinstance(outcome, BatchResult):
-        return _finish(outcome, path)
-    return {"staged": outcome.to_dict()}
+def stage(source: str, paths: list[str]) -> dict[str, Any]:
+    """Parse and stage each claimed file; files that end early (skipped, rejected) finish here."""
+    settings = get_settings()
+    staged: list[dict[str, Any]] = []
+    done: list[dict[str, Any]] = []
+    in_run: set[str] = set()
+    for path in paths:
+        outcome = stage_file(source, Path(path), settings, in_run)
+        if isinstance(outcome, BatchResult):
+            done.append(_finish(outcome, path))
+        else:
+            staged.append(outcome.to_dict())
+    return {"staged": staged, "done": done}
 
 
 def gate(step: dict[str, Any]) -> dict[str, Any]:
-    if "staged" not in step:
-        return step
-    staged = StagedBatch.from_dict(step["staged"])
-    verdict = gate_staged(staged, get_settings())
-    if isinstance(verdict, BatchResult):
-        return _finish(verdict, staged.file)
-    return {"staged": step["staged"], "warnings": verdict}
+    """Run the Great Expectations gate over every staged batch of the run, in one GX run."""
+    staged = [StagedBatch.from_dict(s) for s in step["staged"]]
+    passed: list[dict[str, Any]] = []
+    done = list(step["done"])
+    for batch, verdict in zip(staged, gate_batches(staged, get_settings()), strict=True):
+        if isinstance(verdict, BatchResult):
+            done.append(_finish(verdict, batch.file))
+        else:
+            passed.append({"staged": batch.to_dict(), "warnings": verdict})
+    return {"passed": passed, "done": done}
 
 
 def publish(step: dict[str, Any]) -> dict[str, Any]:
-    if "staged" not in step:
-        return step
-    staged = StagedBatch.from_dict(step["staged"])
-    result = publish_batch(staged, step.get("warnings", []), get_settings())
-    return _finish(result, staged.file)
+    """Publish every batch that passed the gate, each in its own transaction."""
+    settings = get_settings()
+    done = list(step["done"])
+    for item in step["passed"]:
+        batch = StagedBatch.from_dict(item["staged"])
+        done.append(_finish(publish_batch(batch, item["warnings"], settings), batch.file))
+    return {"done": done}
+
+
+def report(step: dict[str, Any]) -> dict[str, int]:
+    """Count the run's outcomes; raise BatchRejected (failing the run) if any batch was rejected."""
+    results = [BatchResult(**r) for r in step["done"]]
+    counts = {s: sum(r.status == s for r in results) for s in ("loaded", "skipped", "rejected")}
+    rejected = [r for r in results if r.status == "rejected"]
+    if rejected:
+        first = rejected[0]
+        first.message = "; ".join(r.message for r in rejected)
+        raise BatchRejected(first)
+    return counts

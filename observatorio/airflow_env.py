@@ -43,11 +43,14 @@ def _passwords_file(settings: Settings) -> Path:
     return path
 
 
-def airflow_environment(settings: Settings | None = None, executor: str = "LocalExecutor") -> dict[str, str]:
+def airflow_environment(
+    settings: Settings | None = None, executor: str = "LocalExecutor"
+) -> dict[str, str]:
     """Every variable Airflow needs, derived from the settings (nothing else configures it)."""
     settings = settings or get_settings()
-    metadata = sqlalchemy_url(warehouse_url(settings), driver="psycopg2",
-                              database=settings.airflow_db)
+    metadata = sqlalchemy_url(
+        warehouse_url(settings), driver="psycopg2", database=settings.airflow_db
+    )
     api = f"http://127.0.0.1:{settings.airflow_port}"
     env = {
         "AIRFLOW_HOME": str(settings.airflow_home),

@@ -88,13 +88,20 @@ def ingest(
 @app.command()
 def run() -> None:
     """The main job: land the demo exports and run every DAG for real through Airflow."""
-    from observatorio.run import RunError, run_main_job
+    from datetime import datetime
+
+    from observatorio.run import output_to, run_main_job
 
     settings = get_settings()
+    log_path = settings.home / "logs" / f"run-{datetime.now():%Y%m%dT%H%M%S}.log"
+    console.print(f"Running the pipeline through Airflow (full log: {log_path}) ...")
     try:
-        summary = run_main_job(settings)
-    except RunError as exc:
-        err_console.print(f"[red]{exc}[/red]")
+        with output_to(log_path):
+            summary = run_main_job(settings)
+    except Exception as exc:
+        tail = log_path.read_text(errors="replace").splitlines()[-30:]
+        err_console.print("\n".join(tail))
+        err_console.print(f"[red]{type(exc).__name__}: {exc}[/red]\nFull log: {log_path}")
         raise typer.Exit(1) from exc
     rows = Table(title="Rows per layer")
     rows.add_column("table")
@@ -102,13 +109,17 @@ def run() -> None:
     for table, count in summary.rows.items():
         rows.add_row(table, f"{count:,}")
     console.print(rows)
-    batches = ", ".join(f"{summary.batches.get(k, 0)} {k}" for k in ("loaded", "rejected", "skipped"))
+    batches = ", ".join(
+        f"{summary.batches.get(k, 0)} {k}" for k in ("loaded", "rejected", "skipped")
+    )
     console.print(f"Batches this run: {batches}  (loaded = accepted)")
     for dag_id, state in summary.dag_runs.items():
         console.print(f"DAG {dag_id}: {state}")
     for path in summary.extracts:
         console.print(f"Extract: {path}")
-    console.print(f"Finished in {summary.seconds:.1f} s. Warehouse: {warehouse.warehouse_url(settings)}")
+    console.print(
+        f"Finished in {summary.seconds:.1f} s. Warehouse: {warehouse.warehouse_url(settings)}"
+    )
     console.print("Open the Airflow UI with `make airflow` (it prints the URL and the login).")
 
 
@@ -152,11 +163,18 @@ def ui() -> None:
     log_path = settings.airflow_home / "standalone.log"
     with log_path.open("ab") as log:
         # Its own session: one signal to the group stops api-server, scheduler and the rest.
-        proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "airflow", "standalone"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{settings.airflow_port}"
-    console.print(f"Airflow UI: {url}   login: {airflow_env.ADMIN_USER} / "
-                  f"{airflow_env.admin_password(settings)}   (log: {log_path})")
+    console.print(
+        f"Airflow UI: {url}   login: {airflow_env.ADMIN_USER} / "
+        f"{airflow_env.admin_password(settings)}   (log: {log_path})"
+    )
     console.print("Press Ctrl-C to stop.")
 
     def stop(*_: object) -> None:
@@ -176,10 +194,24 @@ def ui() -> None:
     raise typer.Exit(proc.returncode or 0)
 
 
+@app.command(context_settings=PASS_THROUGH, add_help_option=False)
+def simulate(ctx: typer.Context) -> None:
+    """The synthetic country: `observatorio simulate --seed 1 --scale small --out DIR`.
+
+    Options: --seed, --scale {tiny,small,medium,large}, --start, --days, --out,
+    --messiness, --justice-url, --serve (see simulator/README.md).
+    """
+    from simulator.cli import main as simulator_main
+
+    raise typer.Exit(simulator_main(list(ctx.args)))
+
+
 @app.command()
 def extract(
     name: Annotated[str, typer.Argument(help="Extract spec, e.g. ministerio_seguridad")],
-    period: Annotated[str | None, typer.Option(help="Deliver one past period, e.g. 2025-10")] = None,
+    period: Annotated[
+        str | None, typer.Option(help="Deliver one past period, e.g. 2025-10")
+    ] = None,
 ) -> None:
     """Deliver one extract now (or re-deliver a past period) to its channel."""
     from observatorio.extracts import deliver

@@ -67,12 +67,17 @@ def load_spec(name: str) -> ExtractSpec:
             for c in raw["columns"]
         )
         return ExtractSpec(
-            recipient=raw["recipient"], description=raw.get("description", ""),
-            mart=raw["mart"], columns=columns, path=path,
+            recipient=raw["recipient"],
+            description=raw.get("description", ""),
+            mart=raw["mart"],
+            columns=columns,
+            path=path,
             period_column=raw.get("period_column"),
             filters={k: [str(v) for v in vs] for k, vs in (raw.get("filters") or {}).items()},
-            order_by=tuple(raw.get("order_by", ())), format=raw.get("format", "csv"),
-            language=raw.get("language", "es"), schedule=raw.get("schedule", "@monthly"),
+            order_by=tuple(raw.get("order_by", ())),
+            format=raw.get("format", "csv"),
+            language=raw.get("language", "es"),
+            schedule=raw.get("schedule", "@monthly"),
             channel=raw.get("channel", "outbox"),
         )
     except KeyError as exc:
@@ -97,11 +102,14 @@ def _query(spec: ExtractSpec, period: str | None) -> tuple[sql.Composed, list[An
     where = sql.SQL(" where ") + sql.SQL(" and ").join(conditions) if conditions else sql.SQL("")
     order = (
         sql.SQL(" order by ") + sql.SQL(", ").join(map(sql.Identifier, spec.order_by))
-        if spec.order_by else sql.SQL("")
+        if spec.order_by
+        else sql.SQL("")
     )
     query = sql.SQL("select {} from marts.{}{}{}").format(
         sql.SQL(", ").join(sql.Identifier(c.name) for c in spec.columns),
-        sql.Identifier(spec.mart), where, order,
+        sql.Identifier(spec.mart),
+        where,
+        order,
     )
     return query, params
 
@@ -148,20 +156,22 @@ def _write_csv(path: Path, header: list[str], rows: list[tuple[Any, ...]]) -> No
 
 def _dictionary(spec: ExtractSpec, node: dict[str, Any]) -> list[tuple[str, ...]]:
     documented = node.get("columns", {})
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for column in spec.columns:
         doc = documented.get(column.name, {})
-        rows.append((
-            column.header(spec.language), column.name, str(doc.get("data_type") or ""),
-            " ".join(str(doc.get("description") or "").split()),
-            f"marts.{spec.mart}",
-        ))
+        rows.append(
+            (
+                column.header(spec.language),
+                column.name,
+                str(doc.get("data_type") or ""),
+                " ".join(str(doc.get("description") or "").split()),
+                f"marts.{spec.mart}",
+            )
+        )
     return rows
 
 
-def _lineage(
-    conn: psycopg.Connection, sources: list[str], as_of: datetime
-) -> dict[str, Any]:
+def _lineage(conn: psycopg.Connection, sources: list[str], as_of: datetime) -> dict[str, Any]:
     batches = conn.execute(
         "select batch_id, source, source_file, file_sha256, rows_loaded, finished_at"
         " from ops.batch_ledger where status = 'loaded' and source = any(%s)"
@@ -172,8 +182,14 @@ def _lineage(
         "as_of": as_of.isoformat(),
         "sources": sources,
         "batches": [
-            {"batch_id": b[0], "source": b[1], "source_file": b[2], "file_sha256": b[3],
-             "rows_loaded": b[4], "loaded_at": b[5].isoformat()}
+            {
+                "batch_id": b[0],
+                "source": b[1],
+                "source_file": b[2],
+                "file_sha256": b[3],
+                "rows_loaded": b[4],
+                "loaded_at": b[5].isoformat(),
+            }
             for b in batches
         ],
     }
@@ -207,13 +223,26 @@ def deliver(name: str, period: str | None = None, settings: Settings | None = No
             lineage_file.write_text(json.dumps(lineage, indent=2, ensure_ascii=False))
             files = [
                 {"file": p.name, "rows": n, "sha256": _sha256(p)}
-                for p, n in ((data_file, len(rows)), (dictionary_file, len(spec.columns)),
-                             (lineage_file, len(lineage["batches"])))
+                for p, n in (
+                    (data_file, len(rows)),
+                    (dictionary_file, len(spec.columns)),
+                    (lineage_file, len(lineage["batches"])),
+                )
             ]
-            (folder / "manifest.json").write_text(json.dumps({
-                "recipient": spec.recipient, "spec": spec.path.name, "mart": spec.mart,
-                "period": period, "as_of": as_of.isoformat(), "files": files,
-            }, indent=2, ensure_ascii=False))
+            (folder / "manifest.json").write_text(
+                json.dumps(
+                    {
+                        "recipient": spec.recipient,
+                        "spec": spec.path.name,
+                        "mart": spec.mart,
+                        "period": period,
+                        "as_of": as_of.isoformat(),
+                        "files": files,
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
         except Exception as exc:
             conn.rollback()
             _audit(conn, spec, period, None, [], 0, False, str(exc))
@@ -236,6 +265,15 @@ def _audit(
     conn.execute(
         "insert into ops.deliveries (recipient, spec_file, period, channel, location, files,"
         " rows_delivered, success, error) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (spec.recipient, spec.path.name, period, spec.channel, str(folder) if folder else None,
-         json.dumps(files), rows, success, error),
+        (
+            spec.recipient,
+            spec.path.name,
+            period,
+            spec.channel,
+            str(folder) if folder else None,
+            json.dumps(files),
+            rows,
+            success,
+            error,
+        ),
     )

@@ -1,18 +1,22 @@
 """The main job behind `make run`: one real pass through the whole flow, driven by Airflow.
 
-Starts the warehouse, lands the demo exports, migrates Airflow's metadata database, runs
-the DAGs for real with `dag.test()` (ingest → build_warehouse → deliver_extracts) and
+Starts the warehouse, has the simulator produce the demo country's exports (once per seed),
+lands them as the source systems would, migrates Airflow's metadata database, runs the
+DAGs for real with `dag.test()` (ingest → build_warehouse → deliver_extracts) and
 summarises what each layer holds. Running it again loads nothing twice.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +24,49 @@ from observatorio import airflow_env
 from observatorio.settings import Settings, get_settings
 from observatorio.warehouse import connect, ensure_warehouse
 
-SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
 PIPELINE = ("ingest_police_reports", "build_warehouse", "deliver_extracts")
+
+
+@dataclass(frozen=True)
+class Demo:
+    """The simulated country `make run` ingests: small scale, one year, a fixed seed."""
+
+    seed: int = 2024
+    scale: str = "small"
+    start: date = date(2024, 1, 1)
+    days: int = 365
+
+    def folder(self, settings: Settings) -> Path:
+        return settings.home / "simulator" / f"{self.scale}-seed{self.seed}-{self.days}d"
 
 
 class RunError(RuntimeError):
     """A DAG run of the main job failed; the message names the DAG and its failed tasks."""
+
+
+@contextmanager
+def output_to(log_path: Path) -> Iterator[None]:
+    """Send this process's stdout and stderr (Airflow, dbt and GX logs) to a file.
+
+    File descriptors are redirected, not just sys.stdout, because task logs are written by
+    handlers that captured the original streams.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with log_path.open("ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 @dataclass
@@ -37,14 +78,25 @@ class RunSummary:
     extracts: list[str] = field(default_factory=list)
 
 
-def land_demo_exports(settings: Settings, source_dir: Path = SAMPLES_DIR) -> int:
-    """Copy the demo exports into the landing folder, as a source system would drop them."""
+def simulate(settings: Settings, demo: Demo) -> Path:
+    """Generate the demo country once; the same seed gives byte-identical exports."""
+    from simulator import generate
+
+    folder = demo.folder(settings)
+    if not (folder / "truth" / "summary.json").is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        generate(folder, seed=demo.seed, scale=demo.scale, start=demo.start, days=demo.days)
+    return folder
+
+
+def land_exports(settings: Settings, simulation: Path) -> int:
+    """Drop the police exports into the landing folder, as the police system does."""
     from ingestion.landing import inbox
 
+    target = inbox("police__reports", settings)
+    target.mkdir(parents=True, exist_ok=True)
     copied = 0
-    for path in sorted((source_dir / "police" / "reports").glob("denuncias_*.csv")):
-        target = inbox("police__reports", settings)
-        target.mkdir(parents=True, exist_ok=True)
+    for path in sorted((simulation / "exports" / "police" / "reports").glob("denuncias_*.csv")):
         shutil.copy2(path, target / path.name)
         copied += 1
     return copied
@@ -59,14 +111,16 @@ def migrate_airflow(settings: Settings) -> None:
     if marker.exists() and settings.is_embedded:
         return
     env = airflow_env.airflow_environment(settings)
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
-                   env={**_base_env(), **env}, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        env={**_base_env(), **env},
+        stdout=subprocess.DEVNULL,
+    )
     marker.touch()
 
 
 def _base_env() -> dict[str, str]:
-    import os
-
     return dict(os.environ)
 
 
@@ -81,41 +135,46 @@ def run_dag(dag_id: str, settings: Settings) -> str:
     dag_run = dag.test()
     state = str(dag_run.state)
     if state != "success":
-        failed = [
-            ti.task_id for ti in dag_run.get_task_instances() if str(ti.state) == "failed"
-        ]
+        failed = [ti.task_id for ti in dag_run.get_task_instances() if str(ti.state) == "failed"]
         raise RunError(f"DAG {dag_id} ended {state}; failed tasks: {', '.join(failed)}")
     return state
 
 
 def collect_summary(settings: Settings, since: datetime, summary: RunSummary) -> RunSummary:
     with connect(settings) as conn:
-        for table in ("raw.police__reports", "staging.stg_police__reports",
-                      "marts.fct_crime_reports", "marts.mart_crime_reports_monthly"):
-            row = conn.execute(f"select count(*) from {table}").fetchone()  # noqa: S608
+        for table in (
+            "raw.police__reports",
+            "staging.stg_police__reports",
+            "marts.fct_crime_reports",
+            "marts.mart_crime_reports_monthly",
+        ):
+            row = conn.execute(f"select count(*) from {table}").fetchone()
             summary.rows[table] = int(row[0]) if row else 0
         for outcome, count in conn.execute(
             "select outcome, count(*) from ops.file_receipts where received_at >= %s"
-            " group by outcome", (since,)
+            " group by outcome",
+            (since,),
         ).fetchall():
             summary.batches[str(outcome)] = int(count)
         summary.extracts = [
-            str(r[0]) for r in conn.execute(
+            str(r[0])
+            for r in conn.execute(
                 "select location from ops.deliveries where success and delivered_at >= %s"
-                " order by delivered_at", (since,)
+                " order by delivered_at",
+                (since,),
             ).fetchall()
         ]
     return summary
 
 
-def run_main_job(settings: Settings | None = None) -> RunSummary:
+def run_main_job(settings: Settings | None = None, demo: Demo | None = None) -> RunSummary:
     settings = settings or get_settings()
     started = time.monotonic()
     ensure_warehouse(settings)
     with connect(settings) as conn:
         row = conn.execute("select now()").fetchone()
         since: Any = row[0] if row else None
-    land_demo_exports(settings)
+    land_exports(settings, simulate(settings, demo or Demo()))
     migrate_airflow(settings)
     airflow_env.apply(settings)
     summary = RunSummary()

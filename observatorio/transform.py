@@ -70,8 +70,13 @@ def run_dbt(args: list[str], settings: Settings | None = None) -> Any:
     settings = settings or get_settings()
     with _environment(dbt_environment(settings)):
         result = dbtRunner().invoke(
-            [*args, "--project-dir", str(settings.dbt_project_dir),
-             "--profiles-dir", str(settings.dbt_project_dir)]
+            [
+                *args,
+                "--project-dir",
+                str(settings.dbt_project_dir),
+                "--profiles-dir",
+                str(settings.dbt_project_dir),
+            ]
         )
     if not result.success:
         detail = "\n".join(_failures(result)) or str(result.exception)

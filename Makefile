@@ -1,0 +1,56 @@
+# Observatorio: the two commands that matter are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# The demo and the tests use synthetic data only, so the public demo pseudonym key is allowed.
+export OBSERVATORIO_DEMO ?= 1
+export GX_ANALYTICS_ENABLED := false
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export XDG_RUNTIME_DIR ?= /tmp/observatorio-runtime-$(shell id -u)
+
+.PHONY: install run test lint airflow docs warehouse-stop clean bench-ingest
+
+$(STAMP): pyproject.toml constraints.txt
+	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,mysql]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job, on the embedded warehouse: land exports, run every DAG through Airflow.
+run: $(STAMP)
+	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
+	$(BIN)/observatorio run
+
+## The whole test suite against real PostgreSQL, dbt, Great Expectations and Airflow.
+test: $(STAMP)
+	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	cd dbt_project && ../$(BIN)/sqlfluff lint models
+
+## The Airflow UI on 127.0.0.1 (prints the URL and the login; Ctrl-C stops everything).
+airflow: $(STAMP)
+	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
+	$(BIN)/observatorio ui
+
+docs: $(STAMP)
+	$(BIN)/observatorio dbt docs generate
+	@echo "dbt docs: $$($(BIN)/python -c 'from observatorio.settings import get_settings; print(get_settings().dbt_target_dir)')/index.html"
+
+warehouse-stop: $(STAMP)
+	$(BIN)/observatorio warehouse stop
+
+clean: warehouse-stop
+	rm -rf .observatorio
+
+bench-ingest: $(STAMP)
+	$(BIN)/python -m bench.ingest

@@ -1,0 +1,152 @@
+"""Test session setup: an isolated warehouse and Airflow home for the whole suite.
+
+With OBSERVATORIO_WAREHOUSE_URL unset, the suite runs on its own embedded PostgreSQL under
+`.observatorio/test-<pid>` on a free port, so concurrent sessions never share a server; it
+is stopped and deleted when the session ends. With it set, the suite
+creates a database `<name>_test` beside the one named (and `airflow_test` for Airflow's
+metadata), so `make test` never touches the data of the warehouse it is pointed at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_HOME = ROOT / ".observatorio" / f"test-{os.getpid()}"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _configure_environment() -> None:
+    from sqlalchemy.engine import make_url
+
+    os.environ["OBSERVATORIO_HOME"] = str(TEST_HOME)
+    os.environ["OBSERVATORIO_DEMO"] = "1"
+    os.environ["OBSERVATORIO_WAREHOUSE_PORT"] = str(_free_port())
+    os.environ["OBSERVATORIO_AIRFLOW_PORT"] = str(_free_port())
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"
+    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    external = os.environ.get("OBSERVATORIO_WAREHOUSE_URL")
+    if external:
+        url = make_url(external)
+        test_db = f"{url.database}_test"
+        os.environ["OBSERVATORIO_WAREHOUSE_URL"] = url.set(database=test_db).render_as_string(
+            hide_password=False
+        )
+        os.environ["OBSERVATORIO_AIRFLOW_DB"] = "airflow_test"
+        os.environ["OBSERVATORIO_TEST_ADMIN_URL"] = url.set(database="postgres").render_as_string(
+            hide_password=False
+        )
+
+
+def _recreate_external_databases() -> None:
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    admin = os.environ["OBSERVATORIO_TEST_ADMIN_URL"]
+    databases = [
+        make_url(os.environ["OBSERVATORIO_WAREHOUSE_URL"]).database,
+        os.environ["OBSERVATORIO_AIRFLOW_DB"],
+    ]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for name in databases:
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+
+
+_configure_environment()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from observatorio import warehouse
+    from observatorio.settings import get_settings
+
+    settings = get_settings()
+    if settings.is_embedded:
+        warehouse.reset_embedded(settings)
+    shutil.rmtree(TEST_HOME, ignore_errors=True)
+    TEST_HOME.mkdir(parents=True, exist_ok=True)
+    if not settings.is_embedded:
+        _recreate_external_databases()
+    # Airflow reads its configuration once, at import: set it before any test imports it.
+    from observatorio import airflow_env
+
+    airflow_env.apply(settings)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from observatorio import warehouse
+    from observatorio.settings import get_settings
+
+    settings = get_settings()
+    if "airflow.settings" in sys.modules:
+        # Close Airflow's pooled connections before the server goes away, not at exit.
+        sys.modules["airflow.settings"].dispose_orm()
+    if settings.is_embedded:
+        warehouse.stop_embedded(settings)
+        shutil.rmtree(TEST_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def settings():  # type: ignore[no-untyped-def]
+    from observatorio.settings import get_settings
+
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def warehouse_url(settings) -> str:  # type: ignore[no-untyped-def]
+    from observatorio.warehouse import ensure_warehouse
+
+    return ensure_warehouse(settings)
+
+
+@pytest.fixture
+def db(warehouse_url: str) -> Iterator[object]:
+    import psycopg
+
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def clean_warehouse(db) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """Empty raw, ops and ingest so a test sees only its own batches."""
+    _truncate(db)
+    yield db
+
+
+def _truncate(conn) -> None:  # type: ignore[no-untyped-def]
+    rows = conn.execute(
+        "select format('%I.%I', schemaname, tablename) from pg_tables"
+        " where schemaname in ('raw', 'ingest')"
+    ).fetchall()
+    for (table,) in rows:
+        conn.execute(f"drop table if exists {table} cascade")
+    conn.execute(
+        "truncate ops.batch_ledger, ops.file_receipts, ops.quarantine,"
+        " ops.validation_results, ops.deliveries restart identity"
+    )
+
+
+@pytest.fixture(scope="session")
+def airflow_db(warehouse_url: str, settings):  # type: ignore[no-untyped-def]
+    """Airflow's metadata database, migrated once per session."""
+    from observatorio.run import migrate_airflow
+
+    migrate_airflow(settings)
+    return settings

@@ -1,0 +1,60 @@
+"""dbt build on the real warehouse: seeds, models, contracts and tests, then the mart rows."""
+
+from ingestion.loader import ingest_file
+from observatorio.transform import build
+from tests.police_files import national_id, report_row, write_reports
+
+
+def test_dbt_build_classifies_resolves_and_keeps_latest_versions(
+    clean_warehouse, tmp_path, settings
+):
+    day1 = [
+        report_row(1, codigo_delito="CP-121", delito="Homicidio simple"),
+        # An assault on a woman by her partner, first recorded as grievous injury ...
+        report_row(
+            2,
+            codigo_delito="CP-130",
+            delito="Lesiones graves",
+            sexo_victima="F",
+            relacion_agresor="pareja",
+            cedula_victima=national_id(200000002),
+        ),
+        # ... and a clerk who typed the municipality's name where the code belongs.
+        report_row(3, codigo_municipio="Concepcion", municipio="Concepción"),
+    ]
+    day2 = [
+        # The victim died: the police re-send the row, reclassified, recorded later.
+        report_row(
+            2,
+            codigo_delito="CP-123",
+            delito="Femicidio",
+            sexo_victima="F",
+            relacion_agresor="pareja",
+            fecha_registro="06/01/2024 08:00",
+            cedula_victima=national_id(200000002),
+        ),
+        report_row(4, codigo_delito="CP-299", delito="Otros delitos no especificados"),
+    ]
+    for name, rows in (("denuncias_20240105.csv", day1), ("denuncias_20240106.csv", day2)):
+        path = write_reports(tmp_path / name, rows)
+        assert ingest_file("police__reports", path, settings).status == "loaded"
+    results = build(settings)
+    assert all(str(r.status) in {"success", "pass"} for r in results.results)
+    db = clean_warehouse
+    facts = {
+        r[0]: r[1:]
+        for r in db.execute(
+            "select report_id, iccs_code, is_femicide, version_count, municipality_code,"
+            " is_municipality_from_name, is_classified from marts.fct_crime_reports"
+        ).fetchall()
+    }
+    assert facts["DEN-2024-0000001"][0] == "0101"
+    assert facts["DEN-2024-0000002"][:3] == ("0101", True, 2)
+    assert facts["DEN-2024-0000003"][3:5] == ("01008", True)
+    # CP-299 has no agreed ICCS mapping: kept, flagged, never silently dropped.
+    assert facts["DEN-2024-0000004"][0] is None and facts["DEN-2024-0000004"][5] is False
+    raw = db.execute("select count(*) from raw.police__reports").fetchone()[0]
+    mart_total = db.execute("select sum(victims) from marts.mart_crime_reports_monthly").fetchone()[
+        0
+    ]
+    assert (raw, len(facts), mart_total) == (5, 4, 4)

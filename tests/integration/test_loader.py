@@ -1,0 +1,121 @@
+"""Loading batches into the real warehouse: ledger, provenance, dedup, quarantine, rejection."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from ingestion.loader import ingest_file
+from ingestion.parse import BatchError
+from tests.police_files import report_row, write_reports
+
+SOURCE = "police__reports"
+
+
+def test_loaded_batch_has_provenance_and_a_ledger_row(clean_warehouse, tmp_path, settings):
+    path = write_reports(tmp_path / "denuncias_20240105.csv", [report_row(i) for i in range(1, 8)])
+    result = ingest_file(SOURCE, path, settings)
+    assert (result.status, result.rows_read, result.rows_loaded) == ("loaded", 7, 7)
+    db = clean_warehouse
+    rows = db.execute(
+        "select _batch_id, _source_file, _source_row, _file_sha256, _ingested_at is not null"
+        " from raw.police__reports order by _source_row"
+    ).fetchall()
+    assert [r[2] for r in rows] == list(range(1, 8))
+    assert {r[0] for r in rows} == {result.batch_id}
+    assert {r[1] for r in rows} == {"denuncias_20240105.csv"}
+    ledger = db.execute(
+        "select status, rows_read, rows_loaded, rows_quarantined, file_sha256, file_bytes"
+        " from ops.batch_ledger where batch_id = %s",
+        (result.batch_id,),
+    ).fetchone()
+    assert ledger[:4] == ("loaded", 7, 7, 0)
+    assert ledger[4] == rows[0][3] and ledger[5] == path.stat().st_size
+
+
+def test_no_raw_identifier_reaches_the_warehouse(clean_warehouse, tmp_path, settings):
+    row = report_row(1, nombre_victima="Zacarías Quintanilla", cedula_victima="123456789-K")
+    ingest_file(SOURCE, write_reports(tmp_path / "d.csv", [row]), settings)
+    dump = json.dumps(
+        clean_warehouse.execute("select to_jsonb(r) from raw.police__reports r").fetchall(),
+        default=str,
+    )
+    assert "Zacar" not in dump and "QUINTANILLA" not in dump and "123456789" not in dump
+
+
+def test_same_content_under_new_name_is_skipped_and_changed_file_is_new(
+    clean_warehouse, tmp_path, settings
+):
+    first = write_reports(tmp_path / "denuncias_a.csv", [report_row(1), report_row(2)])
+    assert ingest_file(SOURCE, first, settings).status == "loaded"
+    resent = tmp_path / "denuncias_a_reenvio.csv"
+    shutil.copy(first, resent)
+    skipped = ingest_file(SOURCE, resent, settings)
+    assert skipped.status == "skipped"
+    changed = write_reports(tmp_path / "denuncias_a.csv", [report_row(1), report_row(3)])
+    assert ingest_file(SOURCE, changed, settings).status == "loaded"
+    count = clean_warehouse.execute("select count(*) from raw.police__reports").fetchone()[0]
+    assert count == 4
+    outcomes = clean_warehouse.execute(
+        "select outcome from ops.file_receipts order by receipt_id"
+    ).fetchall()
+    assert [o[0] for o in outcomes] == ["loaded", "skipped", "loaded"]
+
+
+def test_bad_rows_are_quarantined_and_counts_add_up(clean_warehouse, tmp_path, settings):
+    rows = [report_row(i) for i in range(1, 41)]
+    rows[9] = report_row(10, fecha_hecho="2024-01-04")
+    result = ingest_file(SOURCE, write_reports(tmp_path / "d.csv", rows), settings)
+    assert result.status == "loaded"
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (40, 39, 1)
+    entry = clean_warehouse.execute(
+        "select source_row, column_name, reason, offending_value from ops.quarantine"
+    ).fetchone()
+    assert entry[0] == 10 and entry[1] == "fecha_hecho" and entry[3] == "2024-01-04"
+
+
+def test_too_many_bad_rows_reject_the_whole_batch(clean_warehouse, tmp_path, settings):
+    rows = [report_row(i, edad_victima="-1" if i % 4 == 0 else "30") for i in range(1, 21)]
+    result = ingest_file(SOURCE, write_reports(tmp_path / "d.csv", rows), settings)
+    assert result.status == "rejected" and "threshold" in result.message
+    db = clean_warehouse
+    assert db.execute("select to_regclass('raw.police__reports')").fetchone()[0] is None
+    assert db.execute("select count(*) from ops.quarantine").fetchone()[0] == 5
+    status = db.execute("select status, error from ops.batch_ledger").fetchone()
+    assert status[0] == "rejected" and "25.0%" in status[1]
+
+
+def test_unsafe_file_name_is_refused(clean_warehouse, tmp_path, settings):
+    (tmp_path / "sub").mkdir()
+    path = write_reports(tmp_path / "..denuncias.csv", [report_row(1)])
+    with pytest.raises(BatchError, match="unsafe file name"):
+        ingest_file(SOURCE, path, settings)
+
+
+def test_cli_json_reports_loaded_skipped_and_rejected(clean_warehouse, tmp_path):
+    good = write_reports(tmp_path / "good.csv", [report_row(1)])
+    bad = write_reports(
+        tmp_path / "bad.csv",
+        [report_row(1, fecha_hecho="01/01/2099", fecha_registro="01/01/2099 10:00")],
+    )
+    cli = [sys.executable, "-m", "observatorio.cli", "ingest", SOURCE]
+
+    def run(path):
+        done = subprocess.run([*cli, str(path), "--json"], capture_output=True, text=True)
+        return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
+
+    code, loaded = run(good)
+    assert code == 0 and loaded["status"] == "loaded" and loaded["rows_loaded"] == 1
+    assert set(loaded) == {"batch_id", "status", "rows_read", "rows_loaded", "rows_quarantined"}
+    code, skipped = run(good)
+    assert code == 0 and skipped["status"] == "skipped"
+    code, rejected = run(bad)
+    assert code == 2 and rejected["status"] == "rejected"
+
+
+def test_header_only_file_is_an_empty_batch_with_a_warning(clean_warehouse, tmp_path, settings):
+    result = ingest_file(SOURCE, write_reports(tmp_path / "denuncias_quiet.csv", []), settings)
+    assert (result.status, result.rows_read, result.rows_loaded) == ("loaded", 0, 0)
+    assert result.warnings == ["denuncias_quiet.csv: header only, no records (empty batch)"]

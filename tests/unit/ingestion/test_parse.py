@@ -1,0 +1,148 @@
+"""The parser against real files with the bad inputs police exports really contain."""
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from ingestion.contract import load_contract
+from ingestion.parse import BatchError, Problem, Record, detect_encoding, parse_records
+from tests.police_files import HEADER, report_row, write_reports
+
+KEY = b"k" * 32
+CONTRACT = load_contract("police__reports")
+
+
+def parse(path: Path) -> tuple[list[Record], list[list[Problem]], list[str]]:
+    encoding = detect_encoding(path, CONTRACT.encodings)
+    plan, items = parse_records(path, CONTRACT, encoding, KEY)
+    records, problems = [], []
+    for item in items:
+        (records if isinstance(item, Record) else problems).append(item)
+    return records, problems, plan.warnings
+
+
+def test_good_cp1252_file_parses_typed_and_pseudonymised(tmp_path):
+    path = write_reports(tmp_path / "denuncias_1.csv", [report_row(i) for i in range(1, 6)])
+    assert detect_encoding(path, CONTRACT.encodings) == "cp1252"
+    records, problems, _ = parse(path)
+    assert not problems and [r.row for r in records] == [1, 2, 3, 4, 5]
+    names = [n for n, _ in CONTRACT.output_columns()]
+    first = dict(zip(names, records[0].values, strict=True))
+    assert first["report_id"] == "DEN-2024-0000001"
+    assert str(first["incident_date"]) == "2024-01-04"
+    assert first["victim_national_id_status"] == "valid"
+    assert "Núñez" not in str(records[0].values) and "NUNEZ" not in str(records[0].values)
+    assert "place" in first and first["place"] == "vía pública"
+
+
+def test_utf8_bom_is_detected_and_accents_survive(tmp_path):
+    path = write_reports(tmp_path / "d.csv", [report_row(1)], encoding="utf-8-sig")
+    assert detect_encoding(path, CONTRACT.encodings) == "utf-8-sig"
+    records, problems, _ = parse(path)
+    assert not problems and "vía pública" in records[0].values
+
+
+def test_bad_cells_are_reported_per_cell_with_row_and_column(tmp_path):
+    rows = [
+        report_row(1),
+        report_row(2, fecha_hecho="31/02/2024"),
+        report_row(3, edad_victima="300", sexo_victima="X"),
+        report_row(4, numero_denuncia=""),
+        report_row(5, codigo_delito="HOMICIDIO"),
+    ]
+    records, problems, _ = parse(write_reports(tmp_path / "d.csv", rows))
+    assert [r.row for r in records] == [1]
+    flat = {(p.row, p.column): p for group in problems for p in group}
+    assert flat[(2, "fecha_hecho")].value == "31/02/2024"
+    assert "dd" in flat[(2, "fecha_hecho")].reason or "%d" in flat[(2, "fecha_hecho")].reason
+    assert "maximum" in flat[(3, "edad_victima")].reason
+    assert "allowed" in flat[(3, "sexo_victima")].reason
+    assert flat[(4, "numero_denuncia")].reason == "required value is missing"
+    assert "pattern" in flat[(5, "codigo_delito")].reason
+
+
+def test_person_values_in_quarantine_are_pseudonymised(tmp_path):
+    rows = [report_row(1, fecha_nacimiento_victima="99/99/1990")]
+    _, problems, _ = parse(write_reports(tmp_path / "d.csv", rows))
+    (problem,) = problems[0]
+    assert problem.column == "fecha_nacimiento_victima"
+    assert problem.value is not None and problem.value.startswith("hmac:")
+    assert "1990" not in problem.value
+
+
+def test_ragged_rows_and_nul_bytes_are_quarantined(tmp_path):
+    path = tmp_path / "d.csv"
+    write_reports(path, [report_row(1), report_row(2)[:-3], report_row(3)])
+    with path.open("ab") as handle:
+        handle.write(";".join(report_row(4, lugar="otro\x00")).encode("cp1252") + b"\r\n")
+    records, problems, _ = parse(path)
+    assert [r.row for r in records] == [1, 3]
+    reasons = {group[0].row: group[0].reason for group in problems}
+    assert reasons[2] == "wrong field count: expected 17, got 14"
+    assert "NUL" in reasons[4]
+
+
+def test_quotes_and_crlf_inside_fields_keep_record_numbers(tmp_path):
+    rows = [report_row(1, lugar='vivienda "la casa";\r\nsegundo piso'), report_row(2)]
+    records, problems, _ = parse(write_reports(tmp_path / "d.csv", rows))
+    assert not problems
+    assert [r.row for r in records] == [1, 2]
+    assert 'vivienda "la casa";\r\nsegundo piso' in records[0].values
+
+
+def test_trailing_partial_line_is_quarantined_not_lost(tmp_path):
+    path = write_reports(tmp_path / "d.csv", [report_row(1)])
+    with path.open("ab") as handle:
+        handle.write(b"DEN-2024-0000002;1;05/01/2024 10:00;04/0")
+    records, problems, _ = parse(path)
+    assert len(records) == 1
+    assert problems[0][0].row == 2 and "field count" in problems[0][0].reason
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"numero_denuncia;numero_denuncia;victima_nro\r\n", "duplicate header"),
+        (b"victima_nro;fecha_registro\r\n", "required column 'numero_denuncia' is missing"),
+    ],
+)
+def test_unusable_headers_reject_the_file_naming_it(tmp_path, content, message):
+    path = tmp_path / "denuncias_bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(BatchError, match=message) as caught:
+        parse(path)
+    assert "denuncias_bad.csv" in str(caught.value)
+
+
+def test_header_only_file_has_no_records(tmp_path):
+    records, problems, _ = parse(write_reports(tmp_path / "d.csv", []))
+    assert records == [] and problems == []
+
+
+def test_hostile_and_long_column_names_are_kept_as_data_not_sql(tmp_path):
+    hostile = 'a"; drop table x;--'
+    long_name = "c" * 70
+    header = [*HEADER, hostile, long_name]
+    rows = [[*report_row(1), "v1", "v2"]]
+    records, problems, warnings = parse(write_reports(tmp_path / "d.csv", rows, header=header))
+    assert not problems
+    assert records[0].extra == {hostile: "v1", long_name: "v2"}
+    assert hostile in warnings[0]
+
+
+def test_truncated_gzip_is_a_clear_batch_error(tmp_path):
+    path = write_reports(tmp_path / "d.csv.gz", [report_row(i) for i in range(1, 2000)])
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(BatchError, match="truncated or corrupt"):
+        parse(path)
+
+
+def test_gzip_file_parses_like_plain(tmp_path):
+    path = write_reports(tmp_path / "d.csv.gz", [report_row(i) for i in range(1, 4)])
+    with gzip.open(path, "rb") as handle:
+        assert handle.read(15).startswith(b"numero_denuncia")
+    records, problems, _ = parse(path)
+    assert len(records) == 3 and not problems

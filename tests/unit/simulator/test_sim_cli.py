@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import json
+
+from simulator.cli import main
+
+
+def test_cli_generates_a_run(tmp_path, capsys):
+    code = main(
+        [
+            "--seed",
+            "5",
+            "--scale",
+            "tiny",
+            "--start",
+            "2024-01-01",
+            "--days",
+            "30",
+            "--out",
+            str(tmp_path),
+            "--messiness",
+            "0",
+        ]
+    )
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert printed["events"] > 0
+    assert (tmp_path / "truth" / "indicators.csv").is_file()
+    assert len(list((tmp_path / "exports" / "police" / "reports").glob("*.csv"))) == 30

@@ -1,0 +1,142 @@
+"""The truth's indicator numerators equal what can be counted back from the exports."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+
+import pytest
+
+from simulator.config import DefectRates
+from simulator.health import is_homicide_cause, is_legal_intervention_cause
+from simulator.reference import municipalities, municipality_aliases, penal_code
+from simulator.truth import INDICATORS
+
+HOMICIDE = {c for c, o in penal_code().items() if o.iccs_code == "0101"}
+SEXUAL = {c for c, o in penal_code().items() if o.iccs_code.startswith("03")}
+NAMES = {m.name: m.code for m in municipalities()} | {
+    alias: code for code, alias, _ in municipality_aliases()
+}
+
+
+def muni(value: str) -> str:
+    return value if value.isdigit() else NAMES[value]
+
+
+def month(dmy: str) -> str:
+    return f"{dmy[6:10]}-{dmy[3:5]}"
+
+
+def read_truth(run) -> Counter[tuple[str, str, str]]:
+    with (run.out / "truth" / "indicators.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["sex"] for r in rows} == {"all"} and {r["age_group"] for r in rows} == {"all"}
+    return Counter(
+        {
+            (r["indicator_code"], r["municipality_code"], r["month"]): int(r["value"])
+            for r in rows
+            if r["value"] != "0"
+        }
+    )
+
+
+def recount(run) -> Counter[tuple[str, str, str]]:
+    counts: Counter[tuple[str, str, str]] = Counter()
+    latest: dict[tuple[str, str], dict[str, str]] = {}
+    for row in run.police_rows(resends=True):
+        key = (row["numero_denuncia"], row["victima_nro"])
+        stamp = (
+            row["fecha_registro"][6:10],
+            row["fecha_registro"][3:5],
+            row["fecha_registro"][:2],
+            row["fecha_registro"][11:],
+        )
+        if key not in latest or stamp > latest[key]["_stamp"]:  # type: ignore[operator]
+            latest[key] = {**row, "_stamp": stamp}  # type: ignore[dict-item]
+    reports: dict[str, set[str]] = {
+        "intrafamily_violence_reports": set(),
+        "sexual_violence_reports": set(),
+    }
+    for row in latest.values():
+        where = (muni(row["codigo_municipio"]), month(row["fecha_hecho"]))
+        code = row["codigo_delito"]
+        if code in HOMICIDE:
+            counts[("homicide_count_police", *where)] += 1
+        if code == "CP-123":
+            counts[("femicide_count", *where)] += 1
+        if (
+            code == "CP-133"
+            and row["numero_denuncia"] not in reports["intrafamily_violence_reports"]
+        ):
+            reports["intrafamily_violence_reports"].add(row["numero_denuncia"])
+            counts[("intrafamily_violence_reports", *where)] += 1
+        if code in SEXUAL and row["numero_denuncia"] not in reports["sexual_violence_reports"]:
+            reports["sexual_violence_reports"].add(row["numero_denuncia"])
+            counts[("sexual_violence_reports", *where)] += 1
+    for entity, indicator, id_column in (
+        ("detentions", "detentions_count", "numero_detencion"),
+        ("complaints", "police_complaints_count", "numero_queja"),
+        ("use_of_force", "use_of_force_incidents", "numero_incidente"),
+    ):
+        seen: set[str] = set()
+        date_column = "fecha_detencion" if entity == "detentions" else "fecha_registro"
+        if entity == "use_of_force":
+            date_column = "fecha_hecho"
+        for row in run.police_rows(entity, resends=True):
+            if row[id_column] not in seen:
+                seen.add(row[id_column])
+                counts[(indicator, muni(row["codigo_municipio"]), month(row[date_column]))] += 1
+    for record in run.health("forensic_deaths"):
+        where = (record["codigo_municipio"], record["fecha_defuncion"][:7])
+        if is_homicide_cause(record["causa_basica_cie10"]):
+            counts[("homicide_count_health", *where)] += 1
+        if is_legal_intervention_cause(record["causa_basica_cie10"]):
+            counts[("legal_intervention_deaths", *where)] += 1
+    events = {e["event_id"]: e for e in run.truth("events")}
+    for victim in run.truth("victims"):
+        event = events[victim["event_id"]]
+        if event["crime_type"] == "homicide":
+            counts[("homicide_true", event["municipality_code"], event["event_date"][:7])] += 1
+    return +counts
+
+
+@pytest.mark.parametrize("fixture", ["tiny_run", "busy_run", "clean_run"])
+def test_indicators_equal_the_exported_records(fixture, request):
+    run = request.getfixturevalue(fixture)
+    truth, recounted = read_truth(run), recount(run)
+    for indicator in INDICATORS:
+        mine = {k: v for k, v in truth.items() if k[0] == indicator}
+        theirs = {k: v for k, v in recounted.items() if k[0] == indicator}
+        assert mine == theirs, indicator
+    assert sum(v for k, v in truth.items() if k[0] == "homicide_true") > 0
+
+
+def test_truth_lists_every_event_and_victim(busy_run):
+    events = busy_run.truth("events")
+    assert len(events) == busy_run.summary["events"]
+    victims = busy_run.truth("victims")
+    assert sum(int(e["n_victims"]) for e in events) == len(victims)
+    homicide_victims = [v for v in victims if v["died"] == "true"]
+    rates = DefectRates()
+    # The gaps between systems show up in the truth.
+    hidden = [v for v in homicide_victims if not v["police_report_number"]]
+    nn = [v for v in homicide_victims if v["identified"] == "false"]
+    no_autopsy = [v for v in homicide_victims if not v["forensic_record_id"]]
+    assert hidden and nn and no_autopsy
+    assert len(nn) <= 3 * rates.unidentified_body * len(homicide_victims) + 10
+    assert any(v["hospital_admission_id"] for v in homicide_victims)
+
+
+def test_icd_codes_written_inconsistently_at_rate(busy_run):
+    canonical = {
+        d["forensic_record_id"]: d["icd10_cause"]
+        for d in busy_run.truth("deaths")
+        if d["forensic_record_id"]
+    }
+    records = busy_run.health("forensic_deaths")
+    changed = sum(r["causa_basica_cie10"] != canonical[r["id_registro"]] for r in records)
+    rate = DefectRates().icd_format_variant
+    assert abs(changed / len(records) - rate) < 0.06
+    variants = {r["causa_basica_cie10"] for r in records}
+    assert any("." not in v and len(v) == 4 for v in variants)
+    assert any(v.islower() for v in variants if v[0].isalpha())
