@@ -24,13 +24,9 @@ file is a new batch). Nothing from a rejected batch reaches `raw`.
 
 from __future__ import annotations
 
-from typing import Any
+from airflow.sdk import dag
 
-from airflow.sdk import dag, task
-
-from observatorio.orchestration import DEFAULT_ARGS, START_DATE, raw_asset
-
-SOURCE = "police__reports"
+from observatorio.orchestration import DEFAULT_ARGS, START_DATE, ingest_landed_files
 
 
 @dag(
@@ -44,43 +40,7 @@ SOURCE = "police__reports"
     doc_md=__doc__,
 )
 def ingest_police_reports() -> None:
-    @task
-    def claim_files() -> list[str]:
-        from ingestion.tasks import claim
-
-        return claim(SOURCE)
-
-    @task
-    def stage(paths: list[str]) -> dict[str, Any]:
-        from ingestion.tasks import stage as stage_files
-
-        return stage_files(SOURCE, paths)
-
-    @task
-    def gate(step: dict[str, Any]) -> dict[str, Any]:
-        from ingestion.tasks import gate as gate_batches
-
-        return gate_batches(step)
-
-    @task(outlets=[raw_asset(SOURCE)])
-    def publish(step: dict[str, Any]) -> dict[str, Any]:
-        from ingestion.tasks import publish as publish_batches
-
-        return publish_batches(step)
-
-    @task
-    def report(step: dict[str, Any]) -> dict[str, int]:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from ingestion.loader import BatchRejected
-        from ingestion.tasks import report as report_run
-
-        try:
-            return report_run(step)
-        except BatchRejected as exc:
-            raise AirflowFailException(f"rejected: {exc}") from exc
-
-    report(publish(gate(stage(claim_files()))))
+    ingest_landed_files("police__reports")
 
 
 ingest_police_reports()

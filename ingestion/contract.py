@@ -99,7 +99,12 @@ class Contract:
     cursor: tuple[str, ...] = ()
     unknown_columns: Literal["fail", "keep"] = "fail"
     quarantine_threshold: float = 0.05
+    records_path: str | None = None
     path: Path | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.format not in ("csv", "jsonl", "json"):
+            raise ContractError(f"{self.path}: format must be csv, jsonl or json")
 
     @property
     def name(self) -> str:
@@ -171,6 +176,7 @@ def parse_contract(data: dict[str, Any], path: Path | None = None) -> Contract:
             cursor=tuple(data.get("cursor", ())),
             unknown_columns=data.get("unknown_columns", "fail"),
             quarantine_threshold=float(data.get("quarantine_threshold", 0.05)),
+            records_path=data.get("records_path"),
             path=path,
         )
     except KeyError as exc:

@@ -13,6 +13,7 @@ import csv
 import gzip
 import hashlib
 import io
+import json
 import re
 import zlib
 from collections.abc import Callable, Iterator
@@ -253,14 +254,30 @@ def _text_stream(path: Path, encoding: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(_open_bytes(path), encoding=encoding, newline="")
 
 
+def _compile(contract: Contract, plan: HeaderPlan) -> list[_CompiledColumn]:
+    return [
+        _CompiledColumn(
+            column=c,
+            position=plan.indices.get(c.name),
+            convert=_converter(c),
+            pattern=re.compile(c.pattern) if c.pattern else None,
+            allowed=frozenset(c.allowed) if c.allowed is not None else None,
+        )
+        for c in contract.columns
+    ]
+
+
 def parse_records(
     path: Path, contract: Contract, encoding: str, key: bytes
 ) -> tuple[HeaderPlan, Iterator[Record | list[Problem]]]:
     """Read the header (errors raise BatchError) and return an iterator over the records.
 
-    Records are numbered from 1 after the header; a record may span several physical lines
-    when a quoted field holds line breaks.
+    Delimited files: records are numbered from 1 after the header; a record may span several
+    physical lines when a quoted field holds line breaks. JSON (`format: jsonl`, one object a
+    line, or `format: json`, a list at `records_path`): records are numbered from 1 in order.
     """
+    if contract.format in ("jsonl", "json"):
+        return _parse_json(path, contract, encoding, key)
     stream = _text_stream(path, encoding)
     reader = csv.reader(stream, delimiter=contract.delimiter, quotechar='"', strict=False)
     try:
@@ -272,17 +289,87 @@ def parse_records(
         stream.close()
         raise BatchError(f"{path.name}: the file is empty (no header row)")
     plan = plan_header(path, header, contract)
-    compiled = [
-        _CompiledColumn(
-            column=c,
-            position=plan.indices.get(c.name),
-            convert=_converter(c),
-            pattern=re.compile(c.pattern) if c.pattern else None,
-            allowed=frozenset(c.allowed) if c.allowed is not None else None,
-        )
-        for c in contract.columns
-    ]
-    return plan, _records(path, stream, reader, plan, compiled, key)
+    return plan, _records(path, stream, reader, plan, _compile(contract, plan), key)
+
+
+def _json_text(value: Any) -> str:
+    """A JSON value as the text the typed converters read (they are shared with CSV)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def _lookup(obj: dict[str, Any], dotted: str) -> Any:
+    current: Any = obj
+    for part in dotted.split("."):
+        if not isinstance(current, dict):
+            return None
+        current = current.get(part)
+    return current
+
+
+def _json_objects(path: Path, contract: Contract, encoding: str) -> Iterator[Any]:
+    """The records of a JSON file: one object a line (jsonl) or a list inside a document."""
+    with _text_stream(path, encoding) as stream:
+        if contract.format == "jsonl":
+            for line in stream:
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        yield exc
+            return
+        try:
+            document = json.load(stream)
+        except json.JSONDecodeError as exc:
+            raise BatchError(f"{path.name}: not valid JSON ({exc})") from exc
+    records = _lookup(document, contract.records_path) if contract.records_path else document
+    if not isinstance(records, list):
+        where = contract.records_path or "the top level"
+        raise BatchError(f"{path.name}: expected a list of records at {where}")
+    yield from records
+
+
+def _parse_json(
+    path: Path, contract: Contract, encoding: str, key: bytes
+) -> tuple[HeaderPlan, Iterator[Record | list[Problem]]]:
+    sources = [c.source for c in contract.columns]
+    plan = HeaderPlan(
+        indices={c.name: i for i, c in enumerate(contract.columns)}, extra={}, width=len(sources)
+    )
+    compiled = _compile(contract, plan)
+    top_level = {s.split(".")[0] for s in sources}
+
+    def records() -> Iterator[Record | list[Problem]]:
+        try:
+            for row, obj in enumerate(_json_objects(path, contract, encoding), start=1):
+                if not isinstance(obj, dict):
+                    reason = (
+                        f"not a JSON object: {obj}"
+                        if isinstance(obj, Exception)
+                        else ("not a JSON object")
+                    )
+                    yield [Problem(row, None, reason, None)]
+                    continue
+                unknown = sorted(set(obj) - top_level)
+                if unknown and contract.unknown_columns == "fail":
+                    raise BatchError(
+                        f"{path.name}: record {row} has unexpected keys {unknown} "
+                        "(contract policy: fail)"
+                    )
+                fields = [_json_text(_lookup(obj, source)) for source in sources]
+                item = _typed_record(row, fields, plan, compiled, key)
+                if isinstance(item, Record) and unknown:
+                    item = Record(row, item.values, {k: _json_text(obj[k]) for k in unknown})
+                yield item
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise BatchError(f"{path.name}: the gzip stream is truncated or corrupt") from exc
+
+    return plan, records()
 
 
 def _records(

@@ -1,10 +1,16 @@
-"""Defaults and Assets shared by the DAG files: only airflow.sdk, cheap to import at parse time."""
+"""Defaults, Assets and the ingest task group shared by the DAG files.
+
+Only `airflow.sdk` is imported here, and the heavy packages only inside task bodies, so the
+DAG files that use it stay cheap to parse. Each ingest DAG calls `ingest_landed_files` once
+per source entity it owns; connector tasks (SQL, REST) that land extracts go before it.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from airflow.sdk import Asset
+from airflow.sdk import Asset, task, task_group
 
 START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -23,3 +29,54 @@ def raw_asset(source: str) -> Asset:
 
 
 MARTS = Asset(name="marts", uri="observatorio://warehouse/marts")
+
+
+def ingest_landed_files(source: str) -> Any:
+    """claim → stage → gate → publish → report for one contract, as a task group.
+
+    `publish` emits the source's raw Asset; `report` fails the run, naming each file and
+    expectation, if any batch of the run was rejected (the others are still published).
+    """
+
+    @task_group(group_id=source)
+    def ingest() -> Any:
+        @task
+        def claim_files() -> list[str]:
+            from ingestion.tasks import claim
+
+            return claim(source)
+
+        @task
+        def stage(paths: list[str]) -> dict[str, Any]:
+            from ingestion.tasks import stage as stage_files
+
+            return stage_files(source, paths)
+
+        @task
+        def gate(step: dict[str, Any]) -> dict[str, Any]:
+            from ingestion.tasks import gate as gate_batches
+
+            return gate_batches(step)
+
+        @task(outlets=[raw_asset(source)])
+        def publish(step: dict[str, Any]) -> dict[str, Any]:
+            from ingestion.tasks import publish as publish_batches
+
+            return publish_batches(step)
+
+        @task
+        def report(step: dict[str, Any]) -> dict[str, int]:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from ingestion.loader import BatchRejected
+            from ingestion.tasks import report as report_run
+
+            try:
+                return report_run(step)
+            except BatchRejected as exc:
+                raise AirflowFailException(f"rejected: {exc}") from exc
+
+        # TaskFlow passes XComArgs where the functions declare their resolved types.
+        return report(publish(gate(stage(claim_files()))))  # type: ignore[arg-type]
+
+    return ingest()

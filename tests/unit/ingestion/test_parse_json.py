@@ -1,0 +1,63 @@
+"""JSON-lines and JSON document extracts (what the SQL and REST connectors land)."""
+
+import json
+
+import pytest
+
+from ingestion.contract import parse_contract
+from ingestion.parse import BatchError, Record, parse_records
+
+KEY = b"k" * 32
+
+
+def contract(fmt: str, **extra):
+    return parse_contract(
+        {
+            "source": "health",
+            "entity": "deaths",
+            "format": fmt,
+            "unknown_columns": "keep",
+            "columns": [
+                {"name": "record_id", "source": "id", "type": "text", "required": True},
+                {"name": "death_date", "source": "fecha.defuncion", "type": "date"},
+                {"name": "age", "source": "edad", "type": "integer", "max": 110},
+                {
+                    "name": "victim_name",
+                    "source": "nombre",
+                    "type": "text",
+                    "person": {"action": "pseudonymise", "kind": "name"},
+                },
+            ],
+            **extra,
+        }
+    )
+
+
+def parse(path, c):
+    _, items = parse_records(path, c, "utf-8", KEY)
+    return list(items)
+
+
+def test_jsonl_records_are_typed_numbered_and_extra_keys_kept(tmp_path):
+    path = tmp_path / "deaths.jsonl"
+    lines = [
+        {"id": "F-1", "fecha": {"defuncion": "2024-03-01"}, "edad": 30, "nombre": "Ana Ruiz"},
+        {"id": "F-2", "fecha": {"defuncion": "2024-03-02"}, "edad": 200, "nombre": None},
+        {"id": "F-3", "edad": None, "nuevo_campo": [1, 2]},
+    ]
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n\nnot json\n")
+    items = parse(path, contract("jsonl"))
+    assert isinstance(items[0], Record) and items[0].values[0] == "F-1"
+    assert str(items[0].values[1]) == "2024-03-01" and "Ana" not in str(items[0].values)
+    assert items[1][0].column == "edad" and "maximum" in items[1][0].reason
+    assert isinstance(items[2], Record) and items[2].extra == {"nuevo_campo": "[1, 2]"}
+    assert items[3][0].row == 4 and "not a JSON object" in items[3][0].reason
+
+
+def test_json_document_reads_the_list_at_records_path(tmp_path):
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps({"meta": {}, "data": {"rows": [{"id": "A"}, {"id": "B"}]}}))
+    items = parse(path, contract("json", records_path="data.rows"))
+    assert [i.values[0] for i in items] == ["A", "B"]
+    with pytest.raises(BatchError, match="expected a list of records at meta"):
+        parse(path, contract("json", records_path="meta"))
