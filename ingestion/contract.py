@@ -100,6 +100,9 @@ class Contract:
     unknown_columns: Literal["fail", "keep"] = "fail"
     quarantine_threshold: float = 0.05
     records_path: str | None = None
+    # For file-drop sources: where the simulator writes this export, as a glob under
+    # `<simulation>/exports/` (used by `make run` to land the demo country's files).
+    export_path: str | None = None
     path: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -177,6 +180,7 @@ def parse_contract(data: dict[str, Any], path: Path | None = None) -> Contract:
             unknown_columns=data.get("unknown_columns", "fail"),
             quarantine_threshold=float(data.get("quarantine_threshold", 0.05)),
             records_path=data.get("records_path"),
+            export_path=data.get("export_path"),
             path=path,
         )
     except KeyError as exc:

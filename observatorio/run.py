@@ -90,15 +90,24 @@ def simulate(settings: Settings, demo: Demo) -> Path:
 
 
 def land_exports(settings: Settings, simulation: Path) -> int:
-    """Drop the police exports into the landing folder, as the police system does."""
+    """Drop the simulated file exports into the landing folder, as the source systems do.
+
+    Every contract that names an `export_path` (a glob under the simulation's `exports/`)
+    is a file-drop source; SQL and REST sources are pulled by their connectors instead.
+    """
+    from ingestion.contract import available_contracts, load_contract
     from ingestion.landing import inbox
 
-    target = inbox("police__reports", settings)
-    target.mkdir(parents=True, exist_ok=True)
     copied = 0
-    for path in sorted((simulation / "exports" / "police" / "reports").glob("denuncias_*.csv")):
-        shutil.copy2(path, target / path.name)
-        copied += 1
+    for name in available_contracts():
+        contract = load_contract(name)
+        if not contract.export_path:
+            continue
+        target = inbox(name, settings)
+        target.mkdir(parents=True, exist_ok=True)
+        for path in sorted((simulation / "exports").glob(contract.export_path)):
+            shutil.copy2(path, target / path.name)
+            copied += 1
     return copied
 
 

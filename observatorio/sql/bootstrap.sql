@@ -88,3 +88,10 @@ create table if not exists ops.deliveries (
     error text,
     delivered_at timestamptz not null default now()
 );
+
+-- Where each incremental connector (SQL, REST) stopped: its cursor, kept per source entity.
+create table if not exists ops.watermarks (
+    source text primary key,
+    cursor_value jsonb not null,
+    updated_at timestamptz not null default now()
+);

@@ -1,0 +1,32 @@
+"""Cursors of the incremental connectors, kept in `ops.watermarks`.
+
+A SQL or REST pull reads its watermark, extracts everything after it (minus an overlap
+window for late commits), lands the extract as a file and advances the watermark only after
+the file is safely written: a crash re-reads, and content dedup makes re-reads harmless.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from observatorio.settings import Settings
+from observatorio.warehouse import connect
+
+
+def read(source: str, settings: Settings | None = None) -> dict[str, Any] | None:
+    with connect(settings) as conn:
+        row = conn.execute(
+            "select cursor_value from ops.watermarks where source = %s", (source,)
+        ).fetchone()
+    return dict(row[0]) if row else None
+
+
+def advance(source: str, cursor: dict[str, Any], settings: Settings | None = None) -> None:
+    with connect(settings) as conn:
+        conn.execute(
+            "insert into ops.watermarks (source, cursor_value) values (%s, %s)"
+            " on conflict (source) do update set cursor_value = excluded.cursor_value,"
+            " updated_at = now()",
+            (source, json.dumps(cursor, default=str)),
+        )
