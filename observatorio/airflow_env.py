@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sys
 from pathlib import Path
 
 from observatorio.settings import Settings, get_settings
@@ -76,6 +77,8 @@ def airflow_environment(
         "OBSERVATORIO_HOME": str(settings.home),
         "GX_ANALYTICS_ENABLED": "false",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # `airflow standalone` and Celery start their components as `airflow` from PATH.
+        "PATH": os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", ""))),
         "PYTHONPATH": os.pathsep.join(
             p for p in (str(settings.project_dir), os.environ.get("PYTHONPATH", "")) if p
         ),
