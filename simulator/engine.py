@@ -38,8 +38,12 @@ from simulator.world import Person, PersonFactory
 
 HOMICIDE_CODES = frozenset(c for c, o in penal_code().items() if o.iccs_code == "0101")
 SEXUAL_VIOLENCE_CODES = frozenset(c for c, o in penal_code().items() if o.iccs_code[:2] == "03")
-FEMICIDE_CODE = "CP-123"
-INTRAFAMILY_CODE = "CP-133"
+# Acts against the person (ICCS sections 01-03): with a family relationship they count as
+# intrafamily violence, the warehouse's statistical definition (not only the legal CP-133).
+PERSON_CODES = frozenset(
+    c for c, o in penal_code().items() if o.iccs_code[:2] in {"01", "02", "03"}
+)
+FAMILY_RELATIONSHIPS = frozenset({"pareja", "expareja", "familiar"})
 ASSAULT_CODE = "CP-130"  # what a homicide is first recorded as while the victim is alive
 # Deaths per 100,000 inhabitants per year at the base scale, for deaths that are not crimes.
 _OTHER_DEATH_RATES = (("suicidio", 6.0), ("accidente", 25.0), ("indeterminada", 2.0))
@@ -285,18 +289,21 @@ class Simulation:
                     final_code = code
             if final_code is not None:
                 exported[victim.seq] = (report.number, final_code)
-                self._count_police(muni, event.day, final_code)
-        if any(code == INTRAFAMILY_CODE for _, code in exported.values()):
+                self._count_police(muni, event.day, final_code, fields.sexo, event.relationship)
+        is_family = event.relationship in FAMILY_RELATIONSHIPS
+        if is_family and any(code in PERSON_CODES for _, code in exported.values()):
             self.truth.indicators.add("intrafamily_violence_reports", muni, event.day)
         if any(code in SEXUAL_VIOLENCE_CODES for _, code in exported.values()):
             self.truth.indicators.add("sexual_violence_reports", muni, event.day)
         return exported
 
-    def _count_police(self, muni: str, day: date, code: str) -> None:
+    def _count_police(self, muni: str, day: date, code: str, sex: str, relationship: str) -> None:
         if code in HOMICIDE_CODES:
             self.truth.indicators.add("homicide_count_police", muni, day)
-        if code == FEMICIDE_CODE:
-            self.truth.indicators.add("femicide_count", muni, day)
+            # Femicide, as the warehouse defines it: an intentional homicide of a woman by a
+            # partner, former partner or family member, from what the police row says.
+            if sex == "F" and relationship in FAMILY_RELATIONSHIPS:
+                self.truth.indicators.add("femicide_count", muni, day)
 
     def _detentions(self, event: Event, report: _Report) -> list[Person]:
         rng = self.rng

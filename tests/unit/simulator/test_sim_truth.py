@@ -14,6 +14,8 @@ from simulator.truth import INDICATORS
 
 HOMICIDE = {c for c, o in penal_code().items() if o.iccs_code == "0101"}
 SEXUAL = {c for c, o in penal_code().items() if o.iccs_code.startswith("03")}
+PERSON = {c for c, o in penal_code().items() if o.iccs_code[:2] in {"01", "02", "03"}}
+FAMILY = {"pareja", "expareja", "familiar"}
 NAMES = {m.name: m.code for m in municipalities()} | {
     alias: code for code, alias, _ in municipality_aliases()
 }
@@ -62,10 +64,12 @@ def recount(run) -> Counter[tuple[str, str, str]]:
         code = row["codigo_delito"]
         if code in HOMICIDE:
             counts[("homicide_count_police", *where)] += 1
-        if code == "CP-123":
+        family = row["relacion_agresor"] in FAMILY
+        if code in HOMICIDE and family and row["sexo_victima"] == "F":
             counts[("femicide_count", *where)] += 1
         if (
-            code == "CP-133"
+            code in PERSON
+            and family
             and row["numero_denuncia"] not in reports["intrafamily_violence_reports"]
         ):
             reports["intrafamily_violence_reports"].add(row["numero_denuncia"])
