@@ -132,6 +132,22 @@ def ensure_raw_table(conn: psycopg.Connection, contract: Contract) -> None:
         )
 
 
+def ensure_raw_tables(settings: Settings | None = None) -> list[str]:
+    """Create every contract's raw table, empty if no batch arrived yet.
+
+    dbt sources must exist before a source's first batch does, so the warehouse builds
+    (with empty facts) from day one; called before every dbt command.
+    """
+    from ingestion.contract import available_contracts
+
+    names = available_contracts()
+    with connect(settings) as conn:
+        conn.execute("select pg_advisory_xact_lock(hashtext('observatorio.raw_tables'))")
+        for name in names:
+            ensure_raw_table(conn, load_contract(name))
+    return names
+
+
 def _create_staging(conn: psycopg.Connection, contract: Contract, table: str) -> None:
     columns = [*contract.output_columns(), *PROVENANCE_COLUMNS]
     for name in (table, f"{table}__q"):

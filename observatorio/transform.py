@@ -67,7 +67,10 @@ def run_dbt(args: list[str], settings: Settings | None = None) -> Any:
     """Invoke dbt in-process (`dbtRunner`); raise DbtError naming the failing nodes."""
     from dbt.cli.main import dbtRunner
 
+    from ingestion.loader import ensure_raw_tables
+
     settings = settings or get_settings()
+    ensure_raw_tables(settings)
     with _environment(dbt_environment(settings)):
         result = dbtRunner().invoke(
             [
