@@ -1,0 +1,49 @@
+{#- Until the first pull publishes a batch, raw.justice__parties does not exist; the source is
+    then empty (typed from _justice__sources.yml) rather than missing, so `dbt build` of
+    the whole project never depends on which sources have arrived. -#}
+{%- set raw_table = source('justice', 'justice__parties') -%}
+{%- set raw_exists = (load_relation(raw_table) is not none) if execute else true -%}
+
+with
+
+source as (
+
+    {% if raw_exists -%}
+    select * from {{ raw_table }}
+    {%- else -%}
+    select
+        {%- for column in graph.sources['source.observatorio.justice.justice__parties'].columns.values() %}
+        cast(null as {{ column.data_type }}) as {{ column.name }}{{ "," if not loop.last }}
+        {%- endfor %}
+    where false
+    {%- endif %}
+
+),
+
+renamed as (
+
+    select
+        party_id,
+        case_id,
+        role as party_role,
+        national_id_pseudonym as person_id_pseudonym,
+        national_id_status as person_id_status,
+        full_name_pseudonym as person_name_pseudonym,
+        full_name_tokens as person_name_tokens,
+        coalesce(sex, 'I') as sex,
+        birth_year,
+        procedural_status,
+        created_at,
+        updated_at,
+        _batch_id as batch_id,
+        _source_file as source_file,
+        _source_query as source_query,
+        _source_row as source_row,
+        _file_sha256 as file_sha256,
+        _ingested_at as ingested_at
+
+    from source
+
+)
+
+select * from renamed
