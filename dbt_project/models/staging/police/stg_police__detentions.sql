@@ -1,0 +1,40 @@
+with
+
+source as (
+
+    select * from {{ source('police_ops', 'police__detentions') }}
+
+),
+
+renamed as (
+
+    select
+        detention_id,
+        recorded_at,
+        detention_date,
+        detention_time,
+        municipality_reported,
+        municipality_name,
+        report_id,
+        offence_code as national_offence_code,
+        offence_name as national_offence_name,
+        detainee_national_id_pseudonym as detainee_id_pseudonym,
+        detainee_national_id_status as detainee_id_status,
+        detainee_name_pseudonym,
+        detainee_name_tokens,
+        coalesce(detainee_sex, 'I') as detainee_sex,
+        detainee_age,
+        coalesce(legal_basis, 'sin dato') as legal_basis,
+        hours_held,
+        handed_to_prosecutor as is_handed_to_prosecutor,
+        _batch_id as batch_id,
+        _source_file as source_file,
+        _source_row as source_row,
+        _file_sha256 as file_sha256,
+        _ingested_at as ingested_at
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,161 @@
+"""Gate for the victimisation survey (`raw.survey__responses`), as its statistician checks it.
+
+A survey file is a weighted sample: one broken stratum biases every estimate, so most
+checks are critical. The crime types come from the questionnaire (`CRIME_TYPES`).
+"""
+
+from __future__ import annotations
+
+import great_expectations as gx
+import great_expectations.expectations as gxe
+from great_expectations.expectations.metadata_types import FailureSeverity
+from great_expectations.expectations.row_conditions import Column
+
+from expectations.context import SuiteContext, seed_values
+
+# Crime types the questionnaire asks about (every type with person victims but homicide).
+CRIME_TYPES = [
+    "attempted_homicide",
+    "assault",
+    "sexual_violence",
+    "intrafamily_violence",
+    "robbery",
+    "burglary",
+    "theft",
+    "vehicle_theft",
+    "extortion",
+    "kidnapping",
+    "threats",
+    "fraud",
+    "property_damage",
+]
+# The columns a staged batch must have: the contract's output plus provenance.
+COLUMNS = [
+    "respondent_id",
+    "survey_year",
+    "municipality_code",
+    "municipality_name",
+    "sex",
+    "age_group",
+    "weight",
+    *[f"{prefix}_{t}" for t in CRIME_TYPES for prefix in ("victim", "reported")],
+    "_batch_id",
+    "_source_file",
+    "_source_query",
+    "_source_row",
+    "_file_sha256",
+    "_ingested_at",
+    "_extra",
+]
+# Five-year groups from 15 (the survey's population is 15 and over).
+AGE_GROUPS = [f"{a:02d}-{a + 4:02d}" for a in range(15, 80, 5)] + ["80+"]
+FIRST_SURVEY_YEAR = 2000
+# Respondents are spread over both sexes by design: a share outside this band is a broken file.
+MIN_SHARE_PER_SEX = 0.3
+ID_MATCHES_YEAR = (
+    "select * from {batch} where cast(left(respondent_id, 4) as integer) <> survey_year"
+)
+
+
+def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
+    suite = gx.ExpectationSuite(name=context.suite_name)
+    critical, warning, info = (
+        FailureSeverity.CRITICAL,
+        FailureSeverity.WARNING,
+        FailureSeverity.INFO,
+    )
+
+    # Schema and keys.
+    suite.add_expectation(
+        gxe.ExpectTableColumnsToMatchSet(column_set=COLUMNS, exact_match=True, severity=critical)
+    )
+    for column in ("respondent_id", "survey_year", "municipality_code", "sex", "weight"):
+        suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column, severity=critical))
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeUnique(column="respondent_id", severity=critical)
+    )
+
+    # One survey year per file, never a future one, and ids numbered within that year.
+    suite.add_expectation(
+        gxe.ExpectColumnUniqueValueCountToBeBetween(
+            column="survey_year", min_value=1, max_value=1, severity=critical
+        )
+    )
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeBetween(
+            column="survey_year",
+            min_value=FIRST_SURVEY_YEAR,
+            max_value=context.today.year,
+            severity=critical,
+        )
+    )
+    suite.add_expectation(
+        gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query=ID_MATCHES_YEAR,
+            description="A respondent id starts with the survey year (`YYYY-NNNNNN`).",
+            severity=warning,
+        )
+    )
+
+    # Strata: municipality, sex and age group are the weighting cells; all must be known.
+    municipalities = sorted(seed_values("ref_municipalities", "municipality_code"))
+    if municipalities:
+        suite.add_expectation(
+            gxe.ExpectColumnValuesToBeInSet(
+                column="municipality_code", value_set=municipalities, severity=critical
+            )
+        )
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeInSet(column="sex", value_set=["M", "F"], severity=critical)
+    )
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeInSet(column="age_group", value_set=AGE_GROUPS, severity=critical)
+    )
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeBetween(
+            column="weight", min_value=0, strict_min=True, severity=critical
+        )
+    )
+
+    # Cross-field: "reported to the police" is asked only of victims, and always of them.
+    for crime_type in CRIME_TYPES:
+        victim, reported = f"victim_{crime_type}", f"reported_{crime_type}"
+        not_victim, was_victim = (Column(victim) == answer for answer in (False, True))
+        suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=victim, severity=critical))
+        suite.add_expectation(
+            gxe.ExpectColumnValuesToBeNull(
+                column=reported,
+                row_condition=not_victim,
+                severity=critical,
+            )
+        )
+        suite.add_expectation(
+            gxe.ExpectColumnValuesToNotBeNull(
+                column=reported,
+                row_condition=was_victim,
+                severity=critical,
+            )
+        )
+
+    # Distributions: both sexes well represented; most people were not robbed this year.
+    for sex in ("M", "F"):
+        suite.add_expectation(
+            gxe.ExpectColumnValuesToBeInSet(
+                column="sex", value_set=[sex], mostly=MIN_SHARE_PER_SEX, severity=warning
+            )
+        )
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeInSet(
+            column="victim_robbery", value_set=[False], mostly=0.5, severity=info
+        )
+    )
+
+    # Volume against history: a survey 80 % smaller than the previous years' is suspect.
+    typical = context.typical_batch_rows
+    if typical:
+        suite.add_expectation(
+            gxe.ExpectTableRowCountToBeBetween(min_value=max(1, typical // 5), severity=warning)
+        )
+    else:
+        suite.add_expectation(gxe.ExpectTableRowCountToBeBetween(min_value=1, severity=critical))
+    return suite
