@@ -103,12 +103,20 @@ def run() -> None:
         err_console.print("\n".join(tail))
         err_console.print(f"[red]{type(exc).__name__}: {exc}[/red]\nFull log: {log_path}")
         raise typer.Exit(1) from exc
-    rows = Table(title="Rows per layer")
-    rows.add_column("table")
-    rows.add_column("rows", justify="right")
-    for table, count in summary.rows.items():
-        rows.add_row(table, f"{count:,}")
-    console.print(rows)
+    layers = Table(title="Rows per layer")
+    for column in ("layer", "tables", "rows"):
+        layers.add_column(column, justify="left" if column == "layer" else "right")
+    for layer in ("raw", "staging", "intermediate", "marts"):
+        counts = [n for name, n in summary.rows.items() if name.startswith(f"{layer}.")]
+        layers.add_row(layer, str(len(counts)), f"{sum(counts):,}")
+    console.print(layers)
+    marts = Table(title="Marts")
+    marts.add_column("table")
+    marts.add_column("rows", justify="right")
+    for name, count in summary.rows.items():
+        if name.startswith("marts."):
+            marts.add_row(name, f"{count:,}")
+    console.print(marts)
     batches = ", ".join(
         f"{summary.batches.get(k, 0)} {k}" for k in ("loaded", "rejected", "skipped")
     )
@@ -117,9 +125,9 @@ def run() -> None:
         console.print(f"DAG {dag_id}: {state}")
     for path in summary.extracts:
         console.print(f"Extract: {path}")
-    console.print(
-        f"Finished in {summary.seconds:.1f} s. Warehouse: {warehouse.warehouse_url(settings)}"
-    )
+    url = warehouse.warehouse_url(settings)
+    console.print(f"Finished in {summary.seconds:.1f} s. Warehouse: {url}")
+    console.print(f"Full log: {log_path}")
     console.print("Open the Airflow UI with `make airflow` (it prints the URL and the login).")
 
 
@@ -213,11 +221,45 @@ def extract(
         str | None, typer.Option(help="Deliver one past period, e.g. 2025-10")
     ] = None,
 ) -> None:
-    """Deliver one extract now (or re-deliver a past period) to its channel."""
-    from observatorio.extracts import deliver
+    """Deliver one extract now (or re-deliver a past period) to its channel.
+
+    Exits 1 with the reason when the spec is invalid or the delivery fails; the failure is
+    recorded in ops.deliveries either way.
+    """
+    from observatorio.extracts import ExtractError, deliver
 
     warehouse.ensure_warehouse()
-    console.print(str(deliver(name, period)))
+    try:
+        delivery = deliver(name, period)
+    except ExtractError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"{delivery.spec.recipient}: {delivery.rows:,} rows, "
+        f"{delivery.suppressed_cells:,} cells suppressed, via {delivery.spec.channel.type}"
+    )
+    for entry in delivery.files:
+        console.print(f"  {entry['file']}  {entry['bytes']:,} bytes  sha256 {entry['sha256']}")
+    print(str(delivery.remote_location or delivery.folder))
+
+
+@app.command()
+def bulletin(
+    period: Annotated[
+        str | None, typer.Option(help="The month, e.g. 2025-10 (default: the latest)")
+    ] = None,
+) -> None:
+    """Build the monthly bulletin (HTML and PDF) in the outbox."""
+    from observatorio.bulletin import BulletinError, publish_bulletin
+
+    warehouse.ensure_warehouse()
+    try:
+        result = publish_bulletin(period)
+    except BulletinError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"Bulletin {result.period}: {result.html}")
+    console.print(f"PDF: {result.pdf}")
 
 
 def main() -> None:

@@ -1,0 +1,211 @@
+"""The monthly bulletin from an indicator table with the mart's exact column set: charts drawn
+only from existing data, disclosure control on its numbers, a PDF that renders (pdftoppm), and
+the deliver_extracts DAG (one task per spec plus the bulletin) run with dag.test()."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from observatorio.bulletin import BulletinError, publish_bulletin
+from tests.integration.test_extracts import ensure_police_marts
+
+TABLE = "bulletin_test.mart_indicators_monthly"
+ARTIFACT = Path(__file__).parents[1] / "artifacts" / "bulletin.png"
+MONTHS = [f"2025-{m:02d}" for m in range(5, 11)]
+MUNICIPALITIES = [f"0{d}0{m:02d}" for d in (1, 2) for m in range(1, 7)]
+TINY = "02006"  # one homicide a month in a small town: its rate must never be shown
+
+
+def _rows() -> list[tuple]:
+    """Indicators in the mart's long shape: counts, rates, shares, a funnel, priorities."""
+    rng = random.Random(8)
+    rows = []
+    for month_index, month in enumerate(MONTHS):
+        for muni in MUNICIPALITIES:
+            population = 2_000 if muni == TINY else rng.randint(40_000, 400_000)
+            women = population // 2
+            police = 1 if muni == TINY else rng.randint(3, 40)
+            health = police if muni == TINY else police + rng.randint(0, 4)
+            reconciled = police if muni == TINY else max(police, health) + rng.randint(0, 2)
+            femicides = rng.randint(0, 1)
+            intrafamily = rng.randint(5, 80)
+
+            def add(code, numerator, denominator, value, source, muni=muni, month=month):
+                rows.append(
+                    (code, muni, month, "all", "all", numerator, denominator, value, source)
+                )
+
+            add("homicide_count_police", police, None, police, "police")
+            for code, count, source in (
+                ("homicide_rate_police", police, "police"),
+                ("homicide_rate_health", health, "health"),
+                ("homicide_rate_reconciled", reconciled, "reconciled"),
+            ):
+                add(code, count, population, count * 100_000 / population, source)
+            add("femicide_rate", femicides, women, femicides * 100_000 / women, "police")
+            add(
+                "intrafamily_violence_rate",
+                intrafamily,
+                population,
+                intrafamily * 100_000 / population,
+                "police",
+            )
+            for stage, share in (("reports", 1.0), ("cases", 0.6), ("indictments", 0.25)):
+                add(
+                    f"justice_{stage}",
+                    int(200 * share) + month_index,
+                    None,
+                    int(200 * share) + month_index,
+                    "justice",
+                )
+            add("justice_convictions", 3, None, 3, "justice")  # small everywhere
+            for crime, reported in (("robbery", 0.4), ("theft", 0.3), ("extortion", 0.1)):
+                victims = rng.randint(200, 400)
+                got = int(victims * reported)
+                add(f"dark_figure_{crime}", got, victims, 1 - got / victims, "survey")
+            add("reporting_coverage", 1, 1, 1.0, "police")
+            for topic in ("homicidios", "robos", "violencia_intrafamiliar"):
+                votes = rng.randint(0, 300) + month_index * 10
+                add(f"priority_votes_{topic}", votes, None, votes, "consultations")
+    return rows
+
+
+@pytest.fixture
+def indicators(db):
+    db.execute("drop schema if exists bulletin_test cascade")
+    db.execute("create schema bulletin_test")
+    db.execute(
+        f"create table {TABLE} (indicator_code text, municipality_code text, month text,"
+        " sex text, age_group text, numerator numeric, denominator numeric, value numeric,"
+        " source text)"
+    )
+    with db.cursor() as cursor:
+        cursor.executemany(
+            f"insert into {TABLE} values (%s, %s, %s, %s, %s, %s, %s, %s, %s)", _rows()
+        )
+    yield TABLE
+    db.execute("drop schema bulletin_test cascade")
+
+
+def _png(pdf: Path, out: Path) -> Path:
+    if not shutil.which("pdftoppm"):
+        pytest.skip("pdftoppm is not installed (apt-get install -y poppler-utils)")
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "60",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-singlefile",
+            str(pdf),
+            str(out.with_suffix("")),
+        ],
+        check=True,
+    )
+    return out
+
+
+def _assert_not_blank(path: Path) -> None:
+    from PIL import Image
+
+    image = Image.open(path).convert("L")
+    low, high = image.getextrema()
+    assert high - low > 100, "the page is blank"
+    dark = sum(1 for p in image.getdata() if p < 128)
+    assert dark > 0.005 * image.width * image.height
+
+
+def test_bulletin_draws_every_panel_protects_numbers_and_prints(settings, indicators, db, tmp_path):
+    result = publish_bulletin("2025-10", settings, indicators=indicators)
+    assert {k: v for k, v in result.panels.items() if k != "police_victims"} == {
+        "homicide_by_source": "drawn",
+        "municipality_ranking": "drawn",
+        "gender_violence": "drawn",
+        "justice_funnel": "drawn",
+        "dark_figure": "drawn",
+        "data_quality": "drawn",
+        "citizen_priorities": "drawn",
+    }
+    html = result.html.read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") >= 7
+    # The small town's 12-month rate rests on 6 homicides: suppressed, shown with the marker.
+    assert f'<td>{TINY} · homicide_rate_reconciled (reconciled)</td><td class="num">*</td>' in html
+    # Convictions are 3 a month in each municipality (hidden there) but 216 in the country:
+    # a national total that large is published.
+    assert '<td>convictions (justice)</td><td class="num">216</td>' in html
+    # Under ten femicides a month in the whole country: the national figure is hidden too.
+    assert '<td>femicide_rate (police)</td><td class="num">*</td>' in html
+    assert (result.folder / "graficos" / "homicide_by_source.png").is_file()
+    assert result.pdf.read_bytes().startswith(b"%PDF")
+    png = _png(result.pdf, tmp_path / "page.png")
+    _assert_not_blank(png)
+    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
+    _png(result.pdf, ARTIFACT)
+    row = db.execute(
+        "select recipient, spec_name, format, success, jsonb_array_length(files)"
+        " from ops.deliveries where spec_name = 'bulletin' order by delivery_id desc limit 1"
+    ).fetchone()
+    assert row == ("boletin", "bulletin", "html+pdf", True, 2)
+
+
+def test_panels_without_data_say_so(settings, db, tmp_path):
+    db.execute("drop schema if exists bulletin_empty cascade")
+    result = publish_bulletin("2025-10", settings, indicators="bulletin_empty.nothing")
+    assert set(result.panels.values()) <= {"missing", "drawn"}
+    assert result.panels["homicide_by_source"] == "missing"
+    html = result.html.read_text(encoding="utf-8")
+    assert html.count("no data yet") >= 7
+    _assert_not_blank(_png(result.pdf, tmp_path / "empty.png"))
+
+
+def test_missing_chromium_fails_clearly_and_is_audited(settings, indicators, db, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("OBSERVATORIO_CHROMIUM", raising=False)
+    with pytest.raises(BulletinError, match="apt-get install -y chromium"):
+        publish_bulletin("2025-10", settings, indicators=indicators)
+    row = db.execute(
+        "select success, error from ops.deliveries where spec_name = 'bulletin'"
+        " order by delivery_id desc limit 1"
+    ).fetchone()
+    assert row[0] is False and "Chromium" in row[1]
+    assert not list((settings.outbox_dir / "boletin").glob(".*partial"))
+
+
+@pytest.mark.slow
+def test_deliver_extracts_dag_runs_one_task_per_spec_and_the_bulletin(
+    airflow_db, db, tmp_path_factory
+):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from observatorio.extracts import available_specs
+
+    settings = airflow_db
+    ensure_police_marts(settings, tmp_path_factory.mktemp("dag"))
+    db.execute("truncate ops.deliveries")
+    bag = DagBag(dag_folder=str(settings.dags_dir / "deliver_extracts.py"))
+    assert bag.import_errors == {}
+    dag_run = bag.dags["deliver_extracts"].test()
+    assert str(dag_run.state) == "success"
+    instances = dag_run.get_task_instances()
+    mapped = [ti for ti in instances if ti.task_id == "deliver"]
+    assert len(mapped) == len(available_specs())
+    assert all(str(ti.state) == "success" for ti in instances)
+    delivered = db.execute(
+        "select spec_name, triggered_by from ops.deliveries where success order by spec_name"
+    ).fetchall()
+    assert delivered == sorted(
+        [(n, "schedule") for n in available_specs()] + [("bulletin", "schedule")]
+    )
+    # A second run in the same month sends nothing again (each spec is "not due").
+    assert str(bag.dags["deliver_extracts"].test().state) == "success"
+    count = db.execute("select count(*) from ops.deliveries").fetchone()[0]
+    assert count == len(delivered)

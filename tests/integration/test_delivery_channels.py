@@ -1,0 +1,274 @@
+"""Delivery channels for real: a zip through Airflow's SFTP hook to an asyncssh SFTP server on
+127.0.0.1, and through Airflow's SMTP hook to a small SMTP server, both started in the test."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import hashlib
+import io
+import json
+import threading
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from observatorio.extracts import ExtractError, deliver
+from tests.integration.test_extracts import ensure_police_marts
+
+SPEC = Path(__file__).parents[2] / "extracts" / "ministerio_seguridad.yaml"
+USER, PASSWORD = "observatorio", "sftp-test-password"
+
+
+class _Loop:
+    """An asyncio loop in a thread, for servers the synchronous hooks talk to."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine):  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[_Loop]:
+    runner = _Loop()
+    yield runner
+    runner.stop()
+
+
+@pytest.fixture(scope="module")
+def marts(warehouse_url, settings, tmp_path_factory):
+    ensure_police_marts(settings, tmp_path_factory.mktemp("channels"))
+    return settings
+
+
+@pytest.fixture
+def sftp_server(loop, tmp_path, monkeypatch):
+    import asyncssh
+
+    root = tmp_path / "sftp_root"
+    root.mkdir()
+
+    class Server(asyncssh.SSHServer):
+        def begin_auth(self, username: str) -> bool:
+            return True
+
+        def password_auth_supported(self) -> bool:
+            return True
+
+        def validate_password(self, username: str, password: str) -> bool:
+            return (username, password) == (USER, PASSWORD)
+
+    async def start():  # type: ignore[no-untyped-def]
+        return await asyncssh.create_server(
+            Server,
+            "127.0.0.1",
+            0,
+            server_host_keys=[asyncssh.generate_private_key("ssh-ed25519")],
+            sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=str(root).encode()),
+        )
+
+    server = loop.run(start())
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SFTP_MINISTERIO",
+        json.dumps(
+            {
+                "conn_type": "sftp",
+                "host": "127.0.0.1",
+                "port": port,
+                "login": USER,
+                "password": PASSWORD,
+                "extra": {"no_host_key_check": True},
+            }
+        ),
+    )
+    yield root, port
+    server.close()
+
+
+class _SmtpServer:
+    """Just enough SMTP (RFC 5321) to receive messages: EHLO, MAIL, RCPT, DATA, QUIT."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async def reply(line: str) -> None:
+            writer.write(line.encode() + b"\r\n")
+            await writer.drain()
+
+        await reply("220 localhost test SMTP")
+        sender, recipients = "", []
+        while line := await reader.readline():
+            command = line.decode().strip()
+            verb = command[:4].upper()
+            if verb == "EHLO":
+                await reply("250-localhost")
+                await reply("250 8BITMIME")
+            elif verb == "HELO":
+                await reply("250 localhost")
+            elif verb == "MAIL":
+                sender, recipients = command.split(":", 1)[1].strip(" <>"), []
+                await reply("250 OK")
+            elif verb == "RCPT":
+                recipients.append(command.split(":", 1)[1].strip(" <>"))
+                await reply("250 OK")
+            elif verb == "DATA":
+                await reply("354 End data with <CR><LF>.<CR><LF>")
+                body = bytearray()
+                while (chunk := await reader.readline()) != b".\r\n":
+                    body += chunk[1:] if chunk.startswith(b"..") else chunk
+                self.messages.append((sender, recipients, bytes(body)))
+                await reply("250 OK queued")
+            elif verb == "QUIT":
+                await reply("221 Bye")
+                break
+            else:
+                await reply("250 OK")
+        writer.close()
+
+
+@pytest.fixture
+def smtp_server(loop, monkeypatch):
+    receiver = _SmtpServer()
+    server = loop.run(asyncio.start_server(receiver.handle, "127.0.0.1", 0))
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_OBSERVATORIO",
+        json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": port,
+                "extra": {
+                    "disable_ssl": True,
+                    "disable_tls": True,
+                    "from_email": "observatorio@example.org",
+                    "retry_limit": 0,
+                },
+            }
+        ),
+    )
+    yield receiver
+    server.close()
+
+
+def _spec(tmp_path: Path, name: str, channel: dict, **overrides) -> str:
+    spec = yaml.safe_load(SPEC.read_text())
+    spec["recipient"] = name
+    spec["channel"] = channel
+    spec.update(overrides)
+    folder = tmp_path / "specs"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True))
+    return name
+
+
+def _check_zip(data: bytes, delivery) -> None:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        manifest = json.loads(archive.read(f"{delivery.folder.name}/manifest.json"))
+        for entry in manifest["files"]:
+            content = archive.read(f"{delivery.folder.name}/{entry['file']}")
+            assert hashlib.sha256(content).hexdigest() == entry["sha256"]
+    assert {n.split("/")[-1] for n in names} >= {
+        "manifest.json",
+        "lineage.json",
+        "diccionario_de_datos.csv",
+    }
+
+
+def test_sftp_delivery_lands_a_complete_zip_and_is_audited(marts, sftp_server, tmp_path, db):
+    root, port = sftp_server
+    name = _spec(
+        tmp_path,
+        "ministerio_sftp",
+        {"type": "sftp", "conn_id": "sftp_ministerio", "remote_dir": "/entrada"},
+    )
+    delivery = deliver(name, period="2025-10", settings=marts, specs_dir=tmp_path / "specs")
+    landed = root / "entrada" / delivery.archive.name
+    assert landed.is_file() and not list(root.rglob("*.part"))
+    assert landed.read_bytes() == delivery.archive.read_bytes()
+    _check_zip(landed.read_bytes(), delivery)
+    assert delivery.remote_location == f"sftp://127.0.0.1:{port}/entrada/{landed.name}"
+    row = db.execute(
+        "select channel, success, remote_location, archive_sha256, bytes_delivered"
+        " from ops.deliveries where spec_name = %s",
+        (name,),
+    ).fetchone()
+    assert row == (
+        "sftp",
+        True,
+        delivery.remote_location,
+        hashlib.sha256(landed.read_bytes()).hexdigest(),
+        landed.stat().st_size,
+    )
+
+
+def test_sftp_with_a_wrong_password_fails_and_is_audited(
+    marts, sftp_server, tmp_path, db, monkeypatch
+):
+    conn = json.loads(__import__("os").environ["AIRFLOW_CONN_SFTP_MINISTERIO"])
+    conn["password"] = "wrong"
+    monkeypatch.setenv("AIRFLOW_CONN_SFTP_MINISTERIO", json.dumps(conn))
+    name = _spec(tmp_path, "ministerio_sftp_mal", {"type": "sftp", "conn_id": "sftp_ministerio"})
+    with pytest.raises(Exception, match=r"(?i)auth"):
+        deliver(name, period="2025-10", settings=marts, specs_dir=tmp_path / "specs")
+    row = db.execute(
+        "select success, error from ops.deliveries where spec_name = %s", (name,)
+    ).fetchone()
+    assert row[0] is False and "auth" in row[1].lower()
+
+
+def test_email_delivery_attaches_the_zip(marts, smtp_server, tmp_path, db):
+    name = _spec(
+        tmp_path,
+        "ministerio_correo",
+        {
+            "type": "email",
+            "conn_id": "smtp_observatorio",
+            "to": ["estadistica@ministerio.example"],
+            "subject": "Extracto mensual",
+        },
+        format="xlsx",
+    )
+    delivery = deliver(name, period="2025-10", settings=marts, specs_dir=tmp_path / "specs")
+    assert len(smtp_server.messages) == 1
+    sender, recipients, raw = smtp_server.messages[0]
+    assert (sender, recipients) == ("observatorio@example.org", ["estadistica@ministerio.example"])
+    message = email.message_from_bytes(raw)
+    assert message["Subject"] == "Extracto mensual"
+    attachments = [p for p in message.walk() if p.get_filename()]
+    assert [a.get_filename() for a in attachments] == [delivery.archive.name]
+    data = attachments[0].get_payload(decode=True)
+    assert data == delivery.archive.read_bytes()
+    _check_zip(data, delivery)
+    body = next(p for p in message.walk() if p.get_content_type() == "text/html")
+    assert hashlib.sha256(data).hexdigest() in body.get_payload(decode=True).decode()
+    row = db.execute(
+        "select channel, format, success, remote_location from ops.deliveries where spec_name = %s",
+        (name,),
+    ).fetchone()
+    assert row == ("email", "xlsx", True, "mailto:estadistica@ministerio.example")
+
+
+def test_email_refuses_an_attachment_above_its_limit(marts, smtp_server, tmp_path):
+    name = _spec(
+        tmp_path,
+        "ministerio_correo_grande",
+        {"type": "email", "conn_id": "smtp_observatorio", "to": ["a@b.example"], "max_bytes": 10},
+    )
+    with pytest.raises(ExtractError, match="above the email channel's max_bytes"):
+        deliver(name, settings=marts, specs_dir=tmp_path / "specs")
+    assert smtp_server.messages == []
