@@ -1,0 +1,1 @@
+"""On-demand performance harnesses (`python -m bench.<name>`)."""

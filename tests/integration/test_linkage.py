@@ -1,0 +1,261 @@
+"""Victim record linkage on the simulator: quality against its truth, NN bodies, incremental
+runs, and the register in PostgreSQL feeding the reconciliation marts through dbt."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from bench.linkage import pairwise_scores, simulation_records
+from observatorio import linkage
+from simulator import generate
+
+
+@pytest.fixture(scope="module")
+def key() -> bytes:
+    from observatorio.settings import get_settings
+
+    return get_settings().pseudonym_key()
+
+
+@pytest.fixture(scope="module")
+def small_sim(tmp_path_factory) -> tuple[pd.DataFrame, pd.Series]:
+    # Small scale, four months: ~1,100 records with every defect on, in about 2 s.
+    out = tmp_path_factory.mktemp("sim-small")
+    generate(out, seed=7, scale="small", start=date(2024, 1, 1), days=120)
+    return simulation_records(out)
+
+
+@pytest.fixture(scope="module")
+def tiny_sim(tmp_path_factory) -> tuple[pd.DataFrame, pd.Series]:
+    out = tmp_path_factory.mktemp("sim-tiny")
+    generate(out, seed=42, scale="tiny", start=date(2024, 1, 1), days=365)
+    return simulation_records(out)
+
+
+@pytest.fixture(scope="module")
+def small_result(small_sim, key) -> linkage.LinkageResult:
+    records, _ = small_sim
+    return linkage.link_records(
+        records, unidentified_names=linkage.unidentified_name_pseudonyms(key)
+    )
+
+
+def _victims_of(result: linkage.LinkageResult) -> pd.Series:
+    return result.records.set_index("unique_id")["victim_id"]
+
+
+def test_pairwise_precision_and_recall_meet_the_goal(small_sim, small_result):
+    _, truth = small_sim
+    scores = pairwise_scores(_victims_of(small_result), truth)
+    assert scores["true_pairs"] > 1000
+    assert scores["precision"] >= 0.99, scores
+    assert scores["recall"] >= 0.98, scores
+
+
+def test_tiny_scale_links_precisely(tiny_sim, key):
+    records, truth = tiny_sim
+    result = linkage.link_records(
+        records, unidentified_names=linkage.unidentified_name_pseudonyms(key)
+    )
+    scores = pairwise_scores(_victims_of(result), truth)
+    # 87 true pairs: two NN late deaths (attack and death on different days) stay apart.
+    assert scores["precision"] >= 0.99, scores
+    assert scores["recall"] >= 0.97, scores
+
+
+def test_a_victim_has_one_record_per_system_so_nn_bodies_never_merge(small_result):
+    records = small_result.records
+    per_system = records.groupby(["victim_id", "source_dataset"]).size()
+    assert per_system.max() == 1
+    bodies = records[records["is_unidentified"] & (records["source_dataset"] == "forensic")]
+    assert len(bodies) > 5
+    assert not bodies["victim_id"].duplicated().any()
+
+
+def test_unidentified_records_link_only_with_evidence(small_result, small_sim):
+    records = small_result.records.set_index("unique_id")
+    links = small_result.links
+    nn = records["is_unidentified"]
+    touching = links[
+        nn.reindex(links["unique_id_l"]).to_numpy() | nn.reindex(links["unique_id_r"]).to_numpy()
+    ]
+    assert len(touching) > 0
+    for link in touching.itertuples():
+        left, right = records.loc[link.unique_id_l], records.loc[link.unique_id_r]
+        assert left["municipality_code"] == right["municipality_code"]
+        if link.rule == "report_number":
+            assert left["report_id"] == right["report_id"]
+        else:
+            assert abs(left["event_day"] - right["event_day"]) <= 1
+    # And every one of them is right.
+    _, truth = small_sim
+    assert (
+        truth.reindex(touching["unique_id_l"]).to_numpy()
+        == truth.reindex(touching["unique_id_r"]).to_numpy()
+    ).all()
+
+
+def test_strict_policy_never_links_nn_to_nn(small_sim, key):
+    records, _ = small_sim
+    result = linkage.link_records(
+        records,
+        linkage.LinkageConfig(unidentified_policy="strict"),
+        unidentified_names=linkage.unidentified_name_pseudonyms(key),
+    )
+    nn = result.records.set_index("unique_id")["is_unidentified"]
+    both = (
+        nn.reindex(result.links["unique_id_l"]).to_numpy()
+        & nn.reindex(result.links["unique_id_r"]).to_numpy()
+    )
+    assert not both.any()
+
+
+def test_two_nn_bodies_on_the_same_day_and_place_stay_unlinked():
+    base = {
+        "id_pseudonym": None,
+        "name_pseudonym": None,
+        "name_tokens": [],
+        "sex": "M",
+        "birth_year": None,
+        "age": None,
+        "event_date": date(2024, 3, 1),
+        "municipality_code": "01001",
+        "is_unidentified": True,
+    }
+    records = pd.DataFrame(
+        [
+            {
+                **base,
+                "unique_id": "police:1",
+                "source_dataset": "police",
+                "classification": "CP-121",
+            },
+            {
+                **base,
+                "unique_id": "forensic:1",
+                "source_dataset": "forensic",
+                "classification": "X95.4",
+            },
+            {
+                **base,
+                "unique_id": "forensic:2",
+                "source_dataset": "forensic",
+                "classification": "X99.4",
+            },
+        ]
+    )
+    prepared = linkage.prepare_records(records)
+    links = linkage.unidentified_pairs(prepared, linkage.LinkageConfig())
+    # Two bodies, one report: ambiguous, so no link at all.
+    assert links.empty
+    single = linkage.unidentified_pairs(prepared.iloc[:2], linkage.LinkageConfig())
+    assert single[["unique_id_l", "unique_id_r"]].values.tolist() == [["forensic:1", "police:1"]]
+
+
+def test_final_status_and_reasons(small_result):
+    victims = small_result.victims.set_index("victim_id")
+    statuses = set(victims["final_status"])
+    assert {"confirmed_homicide", "homicide_single_source", "undetermined_intent"} <= statuses
+    confirmed = victims[victims["final_status"] == "confirmed_homicide"]
+    assert (confirmed["homicide_sources"] >= 2).all()
+    no_autopsy = victims[victims["is_police_without_autopsy"]]
+    assert (no_autopsy["has_police_record"] & ~no_autopsy["has_forensic_record"]).all()
+    assert linkage.classify_intent("y87.1") == "homicide"
+    assert linkage.classify_intent("Y35.0") == "legal_intervention"
+    assert linkage.classify_intent("Y28") == "undetermined"
+    assert linkage.classify_intent("CP-130") == "other"
+
+
+def test_incremental_linking_matches_a_full_relink(small_sim, small_result, key):
+    records, truth = small_sim
+    names = linkage.unidentified_name_pseudonyms(key)
+    model = small_result.model
+    cut = pd.Timestamp("2024-03-15").date()
+    first = records[pd.to_datetime(records["event_date"]).dt.date < cut]
+    second = records[~records["unique_id"].isin(first["unique_id"])]
+    assert len(first) > 300 and len(second) > 300
+    initial = linkage.link_records(first, model=model, unidentified_names=names)
+    stored = initial.records.loc[:, [*linkage.INPUT_COLUMNS, "report_id", "victim_id"]]
+    incremental = linkage.link_new_records(
+        stored, initial.links, records, model, unidentified_names=names
+    )
+    full = linkage.link_records(records, model=model, unidentified_names=names)
+    # Existing victims keep their ids.
+    kept = incremental.records.set_index("unique_id")["victim_id"].reindex(stored["unique_id"])
+    assert (kept.to_numpy() == stored["victim_id"].to_numpy()).mean() > 0.99
+    # Same partition as a full re-link with the same model, up to greedy order at most.
+    agreement = pairwise_scores(_victims_of(incremental), _victims_of(full))
+    assert agreement["f1"] >= 0.995, agreement
+    assert pairwise_scores(_victims_of(incremental), truth)["recall"] >= 0.98
+
+
+def test_register_in_postgres_feeds_the_reconciliation_marts(tiny_sim, settings, db):
+    records, _ = tiny_sim
+    _publish_as_intermediate(db, records[pd.to_datetime(records["event_date"]).dt.month <= 8])
+    first = linkage.update_register(settings)
+    assert first["mode"] == "full" and first["records"] > 40
+    _publish_as_intermediate(db, records)
+    second = linkage.update_register(settings)
+    assert second["mode"] == "incremental"
+    assert second["new_records"] == len(records) - first["records"]
+    stored = db.execute("select count(*) from ops.victim_register_records").fetchone()[0]
+    victims = db.execute("select count(*) from ops.victim_register").fetchone()[0]
+    assert stored == len(records) and victims == second["victims"]
+    missing = linkage.review_list("police", db)
+    assert len(missing) > 0
+    assert not missing["systems"].map(lambda s: "police" in s).any()
+
+    from observatorio.transform import run_dbt
+
+    run_dbt(
+        ["build", "--select", "tag:victim_register", "--vars", "{victim_register: true}"],
+        settings,
+    )
+    homicides, police = db.execute(
+        "select sum(reconciled_homicides), sum(police_records)"
+        " from marts.mart_homicide_reconciliation"
+    ).fetchone()
+    expected = db.execute(
+        "select count(*) from ops.victim_register"
+        " where final_status in ('confirmed_homicide', 'homicide_single_source')"
+    ).fetchone()[0]
+    assert homicides == expected
+    assert int(police) == int((records["source_dataset"] == "police").sum())
+
+
+def _publish_as_intermediate(db, records: pd.DataFrame) -> None:
+    """Stand-in for dbt's int_homicide_victim_records, built from the simulator exports."""
+    db.execute("create schema if not exists intermediate")
+    db.execute("drop table if exists intermediate.int_homicide_victim_records cascade")
+    db.execute(
+        "create table intermediate.int_homicide_victim_records (unique_id text primary key,"
+        " source_dataset text, id_pseudonym text, name_pseudonym text, name_tokens text[],"
+        " sex text, birth_year integer, age integer, event_date date,"
+        " municipality_code text, classification text, is_unidentified boolean,"
+        " report_id text)"
+    )
+    columns = [*linkage.INPUT_COLUMNS, "report_id"]
+    with db.cursor().copy(
+        f"copy intermediate.int_homicide_victim_records ({', '.join(columns)}) from stdin"
+    ) as copy:
+        for row in records.loc[:, columns].itertuples(index=False, name=None):
+            copy.write_row([_plain(v) for v in row])
+
+
+def _plain(value):
+    if isinstance(value, list):
+        return value
+    if pd.isna(value):
+        return None
+    return int(value) if isinstance(value, float) else value
+
+
+def test_invalid_input_names_the_column():
+    frame = pd.DataFrame([{c: None for c in linkage.INPUT_COLUMNS}])
+    frame["unique_id"] = "x:1"
+    frame["source_dataset"] = "court"
+    with pytest.raises(linkage.LinkageError, match="source_dataset"):
+        linkage.prepare_records(frame)
