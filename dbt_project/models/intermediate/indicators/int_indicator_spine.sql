@@ -1,0 +1,74 @@
+-- Every municipality × month of the reporting period, with its population: the frame that
+-- makes every indicator dense (a month without cases is a 0, never a missing row).
+with
+
+municipalities as (
+
+    select * from {{ ref('ref_municipalities') }}
+
+),
+
+population as (
+
+    select * from {{ ref('ref_population') }}
+
+),
+
+reports as (
+
+    select * from {{ ref('fct_crime_reports') }}
+
+),
+
+period as (
+
+    select
+        cast(date_trunc('month', min(incident_date)) as date) as first_month,
+        cast(date_trunc('month', max(incident_date)) as date) as last_month
+
+    from reports
+
+),
+
+months as (
+
+    select cast(month_start as date) as month_start
+    from period
+    cross join lateral generate_series(
+        period.first_month, period.last_month, interval '1 month'
+    ) as series (month_start)
+
+),
+
+population_by_year as (
+
+    select
+        municipality_code,
+        year,
+        sum(population) as population,
+        sum(population) filter (where sex = 'F') as female_population
+
+    from population
+    group by 1, 2
+
+),
+
+final as (
+
+    select
+        municipalities.municipality_code,
+        to_char(months.month_start, 'YYYY-MM') as month,
+        months.month_start,
+        population_by_year.population,
+        population_by_year.female_population
+
+    from municipalities
+    cross join months
+    left join population_by_year
+        on
+            municipalities.municipality_code = population_by_year.municipality_code
+            and extract(year from months.month_start) = population_by_year.year
+
+)
+
+select * from final
