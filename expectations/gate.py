@@ -13,7 +13,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
@@ -58,6 +58,7 @@ class GateOutcome:
     batch_id: str | None
     results: list[ExpectationOutcome] = field(default_factory=list)
     docs_index: str | None = None
+    scope: str = "batch"
 
     def failed(self, severity: str) -> list[ExpectationOutcome]:
         return [r for r in self.results if not r.success and r.severity == severity]
@@ -67,7 +68,8 @@ class GateOutcome:
         return bool(self.failed("critical"))
 
     def warnings(self) -> list[str]:
-        return [f"{self.suite_name}: {r.describe()}" for r in self.failed("warning")]
+        where = "" if self.scope == "batch" else f" ({self.scope})"
+        return [f"{self.suite_name}{where}: {r.describe()}" for r in self.failed("warning")]
 
     def summary(self) -> str:
         critical = self.failed("critical")
@@ -192,7 +194,7 @@ class GateTarget:
 
 
 def validate_tables(
-    targets: list[GateTarget], settings: Settings | None = None
+    targets: list[GateTarget], settings: Settings | None = None, store: bool = True
 ) -> list[GateOutcome]:
     """Validate tables inside PostgreSQL, all in one GX context and one checkpoint run.
 
@@ -270,7 +272,8 @@ def validate_tables(
                 docs_index=str(settings.gx_docs_dir / "index.html"),
             )
         )
-    store_outcomes(outcomes, settings)
+    if store:
+        store_outcomes(outcomes, settings)
     log.info("Great Expectations Data Docs: file://%s", settings.gx_docs_dir / "index.html")
     return outcomes
 
@@ -280,7 +283,8 @@ def store_outcomes(outcomes: list[GateOutcome], settings: Settings | None = None
         cur.executemany(
             "insert into ops.validation_results (run_id, batch_id, suite_name,"
             " expectation_type, column_name, severity, success, observed_value,"
-            " unexpected_count, sample_rows) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " unexpected_count, sample_rows, scope)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
                 (
                     outcome.run_id,
@@ -293,6 +297,7 @@ def store_outcomes(outcomes: list[GateOutcome], settings: Settings | None = None
                     r.observed_value,
                     r.unexpected_count,
                     ",".join(map(str, r.sample_rows)) or None,
+                    outcome.scope,
                 )
                 for outcome in outcomes
                 for r in outcome.results
@@ -309,25 +314,108 @@ def suite_factory(source: str, settings: Settings | None = None) -> Callable[[],
     return lambda: module.build_suite(context)
 
 
+# From this many batches of one source in a run, validate them together first (a backfill
+# or a day of many files): one GX validation instead of one per file.
+COMBINE_FROM = 4
+
+
+def _targets(staged: list[StagedBatch], factory: Callable[[], Any]) -> list[GateTarget]:
+    return [
+        GateTarget(
+            build_suite=factory,
+            suite_name=b.source,
+            schema="ingest",
+            table=b.staging_table,
+            batch_id=b.batch_id,
+        )
+        for b in staged
+    ]
+
+
+def _combined_view(staged: list[StagedBatch], settings: Settings) -> str:
+    name = f"{staged[0].source}__run_{uuid.uuid4().hex[:12]}"
+    union = sql.SQL(" union all ").join(
+        sql.SQL("select * from ingest.{}").format(sql.Identifier(b.staging_table)) for b in staged
+    )
+    with connect(settings) as conn:
+        conn.execute(sql.SQL("create view ingest.{} as {}").format(sql.Identifier(name), union))
+    return name
+
+
+def _drop_view(name: str, settings: Settings) -> None:
+    with connect(settings) as conn:
+        conn.execute(sql.SQL("drop view if exists ingest.{}").format(sql.Identifier(name)))
+
+
+def _validate_together(
+    staged: list[StagedBatch], factory: Callable[[], Any], settings: Settings
+) -> list[GateOutcome]:
+    """Validate a source's batches of one run as one view; per batch only if that fails.
+
+    Critical expectations are row-level or monotone (schema, not null, uniqueness, values in
+    a set or range, maximum date), so a pass on the union is a pass for every batch. On a
+    critical failure each batch is validated alone, so only the offending files are
+    rejected. Warnings found on the union flag every batch of the run ("run-level").
+    """
+    view = _combined_view(staged, settings)
+    try:
+        (combined,) = validate_tables(
+            [
+                GateTarget(
+                    build_suite=factory,
+                    suite_name=staged[0].source,
+                    schema="ingest",
+                    table=view,
+                    batch_id=None,
+                )
+            ],
+            settings,
+            store=False,
+        )
+    finally:
+        _drop_view(view, settings)
+    if combined.rejects:
+        log.info(
+            "%s: critical failure across %d batches; validating each batch alone",
+            staged[0].source,
+            len(staged),
+        )
+        return validate_tables(_targets(staged, factory), settings)
+    outcomes = [
+        GateOutcome(
+            run_id=combined.run_id,
+            suite_name=combined.suite_name,
+            batch_id=b.batch_id,
+            results=[replace(r, sample_rows=[]) for r in combined.results],
+            docs_index=combined.docs_index,
+            scope=f"run-level, {len(staged)} batches",
+        )
+        for b in staged
+    ]
+    store_outcomes(outcomes, settings)
+    return outcomes
+
+
 def validate_batches(
     staged: list[StagedBatch], settings: Settings | None = None
 ) -> list[GateOutcome]:
-    """The gate for staged batches, one verdict each, in one GX run."""
+    """The gate for staged batches: one verdict each, in as few GX validations as possible."""
     settings = settings or get_settings()
-    factories = {source: suite_factory(source, settings) for source in {b.source for b in staged}}
-    return validate_tables(
-        [
-            GateTarget(
-                build_suite=factories[b.source],
-                suite_name=b.source,
-                schema="ingest",
-                table=b.staging_table,
-                batch_id=b.batch_id,
-            )
-            for b in staged
-        ],
-        settings,
-    )
+    by_source: dict[str, list[StagedBatch]] = {}
+    for batch in staged:
+        by_source.setdefault(batch.source, []).append(batch)
+    verdicts: dict[str, GateOutcome] = {}
+    alone: list[GateTarget] = []
+    for source, batches in by_source.items():
+        factory = suite_factory(source, settings)
+        if len(batches) >= COMBINE_FROM:
+            for outcome in _validate_together(batches, factory, settings):
+                verdicts[str(outcome.batch_id)] = outcome
+        else:
+            alone.extend(_targets(batches, factory))
+    for outcome in validate_tables(alone, settings):
+        verdicts[str(outcome.batch_id)] = outcome
+    return [verdicts[b.batch_id] for b in staged]
 
 
 def validate_batch(staged: StagedBatch, settings: Settings | None = None) -> GateOutcome:

@@ -95,3 +95,7 @@ create table if not exists ops.watermarks (
     cursor_value jsonb not null,
     updated_at timestamptz not null default now()
 );
+
+-- `batch` when the batch was validated alone; `run-level, N batches` when the batches of one
+-- run were validated together (see expectations.gate).
+alter table ops.validation_results add column if not exists scope text not null default 'batch';
