@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -159,15 +160,17 @@ def _converter(column: Column) -> Converter:
         return int
     if kind == "numeric":
         return lambda v: Decimal(v.replace(",", "."))
+    # strptime is the slowest step of a row, and a year of exports has few distinct dates:
+    # each converter remembers what it parsed (invalid values still raise every time).
     if kind == "date":
         fmt = column.format or "%Y-%m-%d"
-        return lambda v: datetime.strptime(v, fmt).date()
+        return lru_cache(maxsize=1 << 16)(lambda v: datetime.strptime(v, fmt).date())
     if kind == "timestamp":
         fmt = column.format or "%Y-%m-%dT%H:%M:%S"
-        return lambda v: datetime.strptime(v, fmt)
+        return lru_cache(maxsize=1 << 16)(lambda v: datetime.strptime(v, fmt))
     if kind == "time":
         fmt = column.format or "%H:%M"
-        return lambda v: datetime.strptime(v, fmt).time()
+        return lru_cache(maxsize=1 << 12)(lambda v: datetime.strptime(v, fmt).time())
     if kind == "boolean":
         truth = {
             "1": True,

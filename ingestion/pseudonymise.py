@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import re
 import unicodedata
+from functools import lru_cache
 
 _NOT_NAME = re.compile(r"[^A-Z0-9 ]+")
 _SPACES = re.compile(r"\s+")
@@ -77,8 +78,14 @@ def pseudonymise_name(key: bytes, raw: str) -> tuple[str | None, list[str]]:
     normalised = normalise_name(raw)
     if not normalised:
         return None, []
-    tokens = sorted({_hmac_hex(key, "name_token", t)[:TOKEN_HEX_CHARS] for t in normalised.split()})
+    tokens = sorted({_token_pseudonym(key, t) for t in normalised.split()})
     return _hmac_hex(key, "name", normalised), tokens
+
+
+@lru_cache(maxsize=1 << 16)
+def _token_pseudonym(key: bytes, token: str) -> str:
+    # Name tokens repeat endlessly (María, Pérez): hash each once per process and key.
+    return _hmac_hex(key, "name_token", token)[:TOKEN_HEX_CHARS]
 
 
 def pseudonymise_value(key: bytes, raw: str) -> str:
