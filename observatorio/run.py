@@ -24,7 +24,19 @@ from observatorio import airflow_env
 from observatorio.settings import Settings, get_settings
 from observatorio.warehouse import connect, ensure_warehouse
 
-PIPELINE = ("ingest_police_reports", "build_warehouse", "deliver_extracts")
+# Every source system first, then the warehouse, then deliveries: the order the Assets
+# would trigger them in, run one after the other.
+PIPELINE = (
+    "ingest_police_reports",
+    "ingest_police_detentions",
+    "ingest_justice",
+    "ingest_health",
+    "ingest_survey",
+    "ingest_consultations",
+    "build_warehouse",
+    "deliver_extracts",
+)
+JUSTICE_SOURCE_DATABASE = "justice_source"
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,41 @@ def land_exports(settings: Settings, simulation: Path) -> int:
     return copied
 
 
+@contextmanager
+def demo_source_systems(settings: Settings, simulation: Path) -> Iterator[dict[str, str]]:
+    """Stand up the simulated justice database and health API for the connectors to pull from.
+
+    The justice system becomes a database of its own on the warehouse server, brought to its
+    final state; the health API is served on 127.0.0.1 with a few 429/503 answers, so the
+    connector's retries run for real. The connectors find them through the same variables a
+    deployment would set.
+    """
+    from observatorio.warehouse import create_database, sqlalchemy_url, warehouse_url
+    from simulator.health_api import DEFAULT_TOKEN, serve
+    from simulator.justice import load_database
+
+    justice_url = sqlalchemy_url(warehouse_url(settings), database=JUSTICE_SOURCE_DATABASE)
+    create_database(settings, JUSTICE_SOURCE_DATABASE)
+    load_database(simulation, justice_url)
+    server = serve(simulation, token=DEFAULT_TOKEN, failure_rate=0.02, retry_after=0)
+    env = {
+        "OBSERVATORIO_JUSTICE_URL": justice_url,
+        "OBSERVATORIO_HEALTH_API_URL": server.url,
+        "OBSERVATORIO_HEALTH_API_TOKEN": DEFAULT_TOKEN,
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield env
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def migrate_airflow(settings: Settings) -> None:
     """`airflow db migrate`, skipped when this OBSERVATORIO_HOME is already on this version."""
     import importlib.metadata
@@ -149,16 +196,27 @@ def run_dag(dag_id: str, settings: Settings) -> str:
     return state
 
 
+def _relations(conn: Any, schema: str) -> list[str]:
+    rows = conn.execute(
+        "select table_name from information_schema.tables where table_schema = %s"
+        " order by table_name",
+        (schema,),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
 def collect_summary(settings: Settings, since: datetime, summary: RunSummary) -> RunSummary:
+    """Rows per table of every layer, the batches of this run and its deliveries."""
+    from psycopg import sql
+
     with connect(settings) as conn:
-        for table in (
-            "raw.police__reports",
-            "staging.stg_police__reports",
-            "marts.fct_crime_reports",
-            "marts.mart_crime_reports_monthly",
-        ):
-            row = conn.execute(f"select count(*) from {table}").fetchone()
-            summary.rows[table] = int(row[0]) if row else 0
+        for schema in ("raw", "staging", "intermediate", "marts"):
+            for table in _relations(conn, schema):
+                query = sql.SQL("select count(*) from {}.{}").format(
+                    sql.Identifier(schema), sql.Identifier(table)
+                )
+                row = conn.execute(query).fetchone()
+                summary.rows[f"{schema}.{table}"] = int(row[0]) if row else 0
         for outcome, count in conn.execute(
             "select outcome, count(*) from ops.file_receipts where received_at >= %s"
             " group by outcome",
@@ -183,12 +241,14 @@ def run_main_job(settings: Settings | None = None, demo: Demo | None = None) -> 
     with connect(settings) as conn:
         row = conn.execute("select now()").fetchone()
         since: Any = row[0] if row else None
-    land_exports(settings, simulate(settings, demo or Demo()))
+    simulation = simulate(settings, demo or Demo())
+    land_exports(settings, simulation)
     migrate_airflow(settings)
     airflow_env.apply(settings)
     summary = RunSummary()
-    for dag_id in PIPELINE:
-        summary.dag_runs[dag_id] = run_dag(dag_id, settings)
+    with demo_source_systems(settings, simulation):
+        for dag_id in PIPELINE:
+            summary.dag_runs[dag_id] = run_dag(dag_id, settings)
     collect_summary(settings, since, summary)
     summary.seconds = time.monotonic() - started
     return summary

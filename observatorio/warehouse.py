@@ -166,6 +166,14 @@ def _ensure_database(admin_url: str, database: str) -> None:
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
 
 
+def create_database(settings: Settings, database: str) -> None:
+    """Create a database beside the warehouse's on the same server, if it is missing."""
+    admin_url = sqlalchemy_url(warehouse_url(settings), database="postgres").replace(
+        "postgresql+psycopg://", "postgresql://"
+    )
+    _ensure_database(admin_url, database)
+
+
 def stop_embedded(settings: Settings | None = None) -> bool:
     """Stop the embedded server; returns False if it was not running."""
     settings = settings or get_settings()
@@ -195,10 +203,7 @@ def ensure_warehouse(settings: Settings | None = None) -> str:
     url = start_embedded(settings) if settings.is_embedded else warehouse_url(settings)
     if not settings.is_embedded:
         _wait_until_accepting(url, seconds=10)
-    admin_url = sqlalchemy_url(url, driver="psycopg", database="postgres").replace(
-        "postgresql+psycopg://", "postgresql://"
-    )
-    _ensure_database(admin_url, settings.airflow_db)
+    create_database(settings, settings.airflow_db)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(hashtext('observatorio.bootstrap'))")
         try:

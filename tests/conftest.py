@@ -31,6 +31,11 @@ def _free_port() -> int:
 def _configure_environment() -> None:
     from sqlalchemy.engine import make_url
 
+    # Once per process: importing this module again (as `tests.conftest`) must not pick new
+    # ports while the session's server is running on the old ones.
+    if os.environ.get("OBSERVATORIO_TEST_SESSION") == str(os.getpid()):
+        return
+    os.environ["OBSERVATORIO_TEST_SESSION"] = str(os.getpid())
     os.environ["OBSERVATORIO_HOME"] = str(TEST_HOME)
     os.environ["OBSERVATORIO_DEMO"] = "1"
     os.environ["OBSERVATORIO_WAREHOUSE_PORT"] = str(_free_port())
@@ -98,7 +103,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         sys.modules["airflow.settings"].dispose_orm()
     if settings.is_embedded:
         warehouse.stop_embedded(settings)
-        shutil.rmtree(TEST_HOME, ignore_errors=True)
+        if not os.environ.get("OBSERVATORIO_KEEP_TEST_HOME"):
+            shutil.rmtree(TEST_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
