@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export XDG_RUNTIME_DIR ?= /tmp/observatorio-runtime-$(shell id -u)
 
-.PHONY: install run test lint airflow docs warehouse-stop clean bench-ingest
+.PHONY: install run test lint airflow docs warehouse-stop clean bench-ingest bench-linkage
 
 $(STAMP): pyproject.toml constraints.txt
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
@@ -53,4 +53,8 @@ clean: warehouse-stop
 	rm -rf .observatorio
 
 bench-ingest: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python -m bench.ingest
+
+bench-linkage: $(STAMP)
+	$(BIN)/python -m bench.linkage --scale small

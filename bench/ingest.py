@@ -1,0 +1,282 @@
+"""`make bench-ingest`: four loaders on one 1,000,000-row police file, in one run, one database.
+
+(a) plain PostgreSQL COPY of the same rows already clean (the ceiling);
+(b) Observatorio's full ingestion of the raw export (encoding detection, typed parsing,
+    pseudonymisation, quarantine, COPY to staging, the Great Expectations gate, publish);
+(c) dlt loading the raw file into the same PostgreSQL;
+(d) pandas `read_csv` + `to_sql(method="multi")`.
+
+Slow loaders (c, d) are timed on a sample of the same file (`--sample`, default 50,000 rows)
+and reported in rows per second: a ratio of throughputs is what is compared. Peak RSS of (b)
+is measured in a child process. Results go to `bench/results/ingest.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).with_name("results") / "ingest.json"
+HEADER = [
+    "numero_denuncia",
+    "victima_nro",
+    "fecha_registro",
+    "fecha_hecho",
+    "hora_hecho",
+    "codigo_municipio",
+    "municipio",
+    "codigo_delito",
+    "delito",
+    "cedula_victima",
+    "nombre_victima",
+    "sexo_victima",
+    "edad_victima",
+    "fecha_nacimiento_victima",
+    "relacion_agresor",
+    "arma",
+    "lugar",
+]
+
+
+def write_police_file(path: Path, rows: int, seed: int = 1) -> None:
+    """A police export in the real layout (cp1252, `;`, dd/mm/yyyy), from the simulator's world."""
+    from ingestion.pseudonymise import national_id_check_digit
+    from simulator.reference import municipalities, penal_code
+
+    rng = random.Random(seed)
+    munis = [(m.code, m.name) for m in municipalities()]
+    offences = [(code, o.name_es) for code, o in penal_code().items() if o.iccs_code]
+    names = ["José", "María", "Ana", "Luis", "Carmen", "Pedro", "Lucía", "Jorge"]
+    surnames = ["Pérez", "Gómez", "Núñez", "Rojas", "Díaz", "Vega", "Ríos", "Ibáñez"]
+    with path.open("w", encoding="cp1252", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+        writer.writerow(HEADER)
+        for n in range(1, rows + 1):
+            day, month = rng.randint(1, 28), rng.randint(1, 12)
+            code, name = rng.choice(munis)
+            offence, offence_name = rng.choice(offences)
+            body = f"{rng.randrange(100_000_000, 999_999_999)}"
+            writer.writerow(
+                [
+                    f"DEN-2024-{n:07d}",
+                    "1",
+                    f"{day:02d}/{month:02d}/2024 10:{n % 60:02d}",
+                    f"{day:02d}/{month:02d}/2024",
+                    "21:30",
+                    code,
+                    name,
+                    offence,
+                    offence_name,
+                    f"{body}-{national_id_check_digit(body)}",
+                    f"{rng.choice(names)} {rng.choice(surnames)} {rng.choice(surnames)}",
+                    rng.choice("MF"),
+                    str(rng.randint(0, 90)),
+                    "",
+                    "desconocido",
+                    "ninguna",
+                    "vía pública",
+                ]
+            )
+
+
+def clean_copy_file(raw: Path, clean: Path) -> None:
+    """The same rows, already clean for COPY (UTF-8, ISO dates): the ceiling (a)."""
+    with raw.open(encoding="cp1252", newline="") as src, clean.open("w", encoding="utf-8") as dst:
+        reader = csv.reader(src, delimiter=";")
+        next(reader)
+        writer = csv.writer(dst)
+        for r in reader:
+            d, m, y = r[3].split("/")
+            writer.writerow(
+                [
+                    r[0],
+                    r[1],
+                    f"{y}-{m}-{d} {r[2][11:]}",
+                    f"{y}-{m}-{d}",
+                    r[4],
+                    r[5],
+                    r[6],
+                    r[7],
+                    r[8],
+                    r[9],
+                    r[10],
+                    r[11],
+                    r[12],
+                    r[14],
+                    r[15],
+                    r[16],
+                ]
+            )
+
+
+def forget_earlier_runs(conn: Any, raw: Path) -> None:
+    """The bench file is deterministic: drop an earlier run's batch so (b) loads it again."""
+    import hashlib
+
+    from ingestion.contract import load_contract
+    from ingestion.loader import batch_id_for
+
+    digest = hashlib.sha256()
+    with raw.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    batch_id = batch_id_for(load_contract("police__reports"), digest.hexdigest())
+    if conn.execute("select to_regclass('raw.police__reports')").fetchone()[0]:
+        conn.execute("delete from raw.police__reports where _batch_id = %s", (batch_id,))
+    for table in ("batch_ledger", "quarantine", "validation_results", "file_receipts"):
+        conn.execute(f"delete from ops.{table} where batch_id = %s", (batch_id,))
+
+
+def bench_copy(conn: Any, clean: Path, rows: int) -> float:
+    conn.execute("drop table if exists bench.copy_target")
+    conn.execute(
+        "create table bench.copy_target (report_id text, victim_seq int, recorded_at timestamp,"
+        " incident_date date, incident_time time, municipality text, municipality_name text,"
+        " offence_code text, offence_name text, national_id text, victim_name text, sex text,"
+        " age int, relationship text, weapon text, place text)"
+    )
+    started = time.perf_counter()
+    with (
+        conn.cursor().copy("copy bench.copy_target from stdin (format csv)") as copy,
+        clean.open("rb") as handle,
+    ):
+        while chunk := handle.read(1 << 20):
+            copy.write(chunk)
+    conn.commit()
+    return rows / (time.perf_counter() - started)
+
+
+def bench_observatorio(raw: Path) -> tuple[float, float, dict[str, Any]]:
+    """Full ingestion in a child process, so its peak RSS is its own."""
+    code = (
+        "import json, sys, time; from pathlib import Path;"
+        "from ingestion.loader import ingest_file;"
+        "t = time.perf_counter(); r = ingest_file('police__reports', Path(sys.argv[1]));"
+        "print(json.dumps({'seconds': time.perf_counter() - t, **r.as_json()}))"
+    )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(raw)], capture_output=True, text=True, check=True
+    )
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if peak_kb <= before:
+        raise RuntimeError("could not measure the child's peak RSS")
+    return result["rows_read"] / result["seconds"], peak_kb / 1024, result
+
+
+def sample_file(raw: Path, rows: int, target: Path) -> Path:
+    with raw.open("rb") as src, target.open("wb") as dst:
+        for i, line in enumerate(src):
+            if i > rows:
+                break
+            dst.write(line)
+    return target
+
+
+def bench_pandas(sample: Path, rows: int, url: str) -> float:
+    import pandas as pd
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    started = time.perf_counter()
+    frame = pd.read_csv(sample, sep=";", encoding="cp1252", dtype=str)
+    frame.to_sql(
+        "pandas_target",
+        engine,
+        schema="bench",
+        if_exists="replace",
+        index=False,
+        method="multi",
+        chunksize=1000,
+    )
+    return rows / (time.perf_counter() - started)
+
+
+def bench_dlt(sample: Path, rows: int, url: str) -> float | None:
+    from sqlalchemy.engine import make_url
+
+    try:
+        import dlt
+        from dlt.sources.filesystem import readers  # noqa: F401
+    except ImportError:
+        return None
+
+    def records() -> Any:
+        with sample.open(encoding="cp1252", newline="") as handle:
+            yield from csv.DictReader(handle, delimiter=";")
+
+    os.environ["RUNTIME__LOG_LEVEL"] = "WARNING"
+    # dlt insists on a password; the embedded server trusts local connections and ignores it.
+    parsed = make_url(url)
+    if not parsed.password:
+        url = parsed.set(password="unused").render_as_string(hide_password=False)
+    pipeline = dlt.pipeline(
+        pipeline_name="bench_police",
+        destination=dlt.destinations.postgres(url),
+        dataset_name="bench_dlt",
+        pipelines_dir=tempfile.mkdtemp(),
+    )
+    started = time.perf_counter()
+    pipeline.run(records(), table_name="police_reports", write_disposition="replace")
+    return rows / (time.perf_counter() - started)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--sample", type=int, default=50_000)
+    args = parser.parse_args(argv)
+
+    from observatorio.settings import get_settings
+    from observatorio.warehouse import connect, ensure_warehouse
+
+    settings = get_settings()
+    url = ensure_warehouse(settings)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    raw, clean = workdir / f"denuncias_bench_{args.rows}.csv", workdir / "clean.csv"
+    write_police_file(raw, args.rows)
+    clean_copy_file(raw, clean)
+    sample = sample_file(raw, args.sample, workdir / "denuncias_sample.csv")
+    with connect(settings) as conn:
+        conn.execute("create schema if not exists bench")
+        forget_earlier_runs(conn, raw)
+        conn.commit()
+        copy_rps = bench_copy(conn, clean, args.rows)
+    obs_rps, peak_mb, obs_result = bench_observatorio(raw)
+    pandas_rps = bench_pandas(
+        sample, args.sample, url.replace("postgresql://", "postgresql+psycopg://")
+    )
+    dlt_rps = bench_dlt(sample, args.sample, url)
+    results = {
+        "rows": args.rows,
+        "file_bytes": raw.stat().st_size,
+        "copy_rows_per_s": round(copy_rps),
+        "observatorio_rows_per_s": round(obs_rps),
+        "dlt_rows_per_s": round(dlt_rps) if dlt_rps else None,
+        "pandas_rows_per_s": round(pandas_rps),
+        "ratio_vs_copy": round(obs_rps / copy_rps, 3),
+        "ratio_vs_dlt": round(obs_rps / dlt_rps, 2) if dlt_rps else None,
+        "ratio_vs_pandas": round(obs_rps / pandas_rps, 2),
+        "peak_rss_mb": round(peak_mb, 1),
+        "slow_loaders_sample_rows": args.sample,
+        "observatorio_result": obs_result,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
