@@ -325,7 +325,7 @@ def penal_code() -> dict[str, NationalOffence]:
 
 
 def write_seeds(out_dir: Path) -> dict[str, int]:
-    """Write the three reference seeds into ``out_dir``; return rows written per file."""
+    """Write the reference seeds into ``out_dir``; return rows written per file."""
     out_dir.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     rows_by_file: dict[str, tuple[list[str], list[list[str]]]] = {
@@ -346,6 +346,10 @@ def write_seeds(out_dir: Path) -> dict[str, int]:
         "ref_national_offences.csv": (
             ["national_offence_code", "national_offence_name_es", "iccs_code"],
             [[o.code, o.name_es, o.iccs_code] for o in penal_code().values()],
+        ),
+        "ref_municipality_aliases.csv": (
+            ["municipality_code", "alias", "source_system"],
+            [list(alias) for alias in municipality_aliases()],
         ),
     }
     for file_name, (header, rows) in rows_by_file.items():

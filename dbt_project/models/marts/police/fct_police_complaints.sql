@@ -22,11 +22,7 @@ municipalities as (
 
 municipality_names as (
 
-    select
-        {{ normalise_text('municipality_name') }} as name_key,
-        municipality_code
-
-    from municipalities
+    select * from {{ ref('int_municipality_names') }}
 
 ),
 
