@@ -32,7 +32,7 @@ period as (
 
 months as (
 
-    select cast(month_start as date) as month_start
+    select cast(series.month_start as date) as month_start
     from period
     cross join lateral generate_series(
         period.first_month, period.last_month, interval '1 month'

@@ -13,7 +13,10 @@ reports as (
 
 report_names as (
 
-    select report_victim_id, victim_name_tokens from {{ ref('int_crime_reports_classified') }}
+    select
+        report_victim_id,
+        victim_name_tokens
+    from {{ ref('int_crime_reports_classified') }}
 
 ),
 
@@ -99,7 +102,8 @@ homicide_cases as (
 
 case_victims as (
 
-    select * from parties where party_role = 'victima'
+    select * from parties
+    where party_role = 'victima'
 
 ),
 

@@ -24,7 +24,8 @@ ranked as (
 
 final as (
 
-    select * from ranked where version_rank = 1
+    select * from ranked
+    where version_rank = 1
 
 )
 

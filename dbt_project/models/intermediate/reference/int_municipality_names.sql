@@ -17,9 +17,15 @@ aliases as (
 
 spellings as (
 
-    select municipality_code, municipality_name as spelling from municipalities
+    select
+        municipality_code,
+        municipality_name as spelling
+    from municipalities
     union
-    select municipality_code, alias as spelling from aliases
+    select
+        municipality_code,
+        alias as spelling
+    from aliases
 
 ),
 

@@ -29,32 +29,33 @@ ranked as (
 
 latest as (
 
-    select * from ranked where version_rank = 1
+    select * from ranked
+    where version_rank = 1
 
 ),
 
 unpivoted as (
     {% for crime_type in crime_types %}
-    select
-        respondent_id,
-        survey_year,
-        municipality_code,
-        sex,
-        age_group,
-        weight,
-        '{{ crime_type }}' as crime_type,
-        is_victim_{{ crime_type }} as was_victim,
-        -- Only victims are asked whether they reported; null for everybody else.
-        case
-            when is_victim_{{ crime_type }} then has_reported_{{ crime_type }}
-        end as reported_to_police,
-        batch_id,
-        source_file,
-        source_row,
-        file_sha256
+        select
+            respondent_id,
+            survey_year,
+            municipality_code,
+            sex,
+            age_group,
+            weight,
+            '{{ crime_type }}' as crime_type,
+            is_victim_{{ crime_type }} as was_victim,
+            -- Only victims are asked whether they reported; null for everybody else.
+            case
+                when is_victim_{{ crime_type }} then has_reported_{{ crime_type }}
+            end as reported_to_police,
+            batch_id,
+            source_file,
+            source_row,
+            file_sha256
 
-    from latest
-    {% if not loop.last %}union all{% endif %}
+        from latest
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 

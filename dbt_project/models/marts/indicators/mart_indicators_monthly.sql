@@ -10,18 +10,18 @@
 with
 
 {% for family in families %}
-{{ family }} as (
+    {{ family }} as (
 
-    select * from {{ ref(family) }}
+        select * from {{ ref(family) }}
 
-),
+    ),
 
 {% endfor %}
 stacked as (
 
     {% for family in families %}
-    select * from {{ family }}
-    {% if not loop.last %}union all{% endif %}
+        select * from {{ family }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),

@@ -42,7 +42,8 @@ ranked as (
 
 latest as (
 
-    select * from ranked where version_rank = 1
+    select * from ranked
+    where version_rank = 1
 
 ),
 

@@ -9,7 +9,7 @@ with
 source as (
 
     {% if raw_exists -%}
-    select * from {{ raw_table }}
+        select * from {{ raw_table }}
     {%- else -%}
     select
         {%- for column in graph.sources['source.observatorio.justice.justice__parties'].columns.values() %}

@@ -23,8 +23,8 @@ renamed as (
         age_group,
         weight,
         {%- for crime_type in crime_types %}
-        victim_{{ crime_type }} as is_victim_{{ crime_type }},
-        reported_{{ crime_type }} as has_reported_{{ crime_type }},
+            victim_{{ crime_type }} as is_victim_{{ crime_type }},
+            reported_{{ crime_type }} as has_reported_{{ crime_type }},
         {%- endfor %}
         _batch_id as batch_id,
         _source_file as source_file,
