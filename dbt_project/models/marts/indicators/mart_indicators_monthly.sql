@@ -5,6 +5,7 @@
     'int_indicators__police',
     'int_indicators__police_operations',
     'int_indicators__health',
+    'int_indicators__reconciled',
 ] %}
 
 with

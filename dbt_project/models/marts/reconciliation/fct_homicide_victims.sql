@@ -1,6 +1,3 @@
--- Enabled once the register exists: `--vars '{victim_register: true}'` (see the yml).
-{{ config(enabled=var('victim_register', false)) }}
-
 -- One row per reconciled victim: which systems recorded them, what each called it, how
 -- sure the linkage is, and the final status.
 with

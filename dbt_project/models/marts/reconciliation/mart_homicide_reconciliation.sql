@@ -1,6 +1,3 @@
--- Enabled once the register exists: `--vars '{victim_register: true}'` (see the yml).
-{{ config(enabled=var('victim_register', false)) }}
-
 -- The tripartite table, automated: per municipality and month, how many homicide victims
 -- each system recorded (by its own date and place), how many distinct victims there are
 -- once linked, and why the systems differ.
