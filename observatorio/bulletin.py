@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import os
 import re
 import shutil
@@ -36,6 +37,7 @@ from observatorio.warehouse import connect
 RECIPIENT = "boletin"
 SPEC_NAME = "bulletin"
 TEMPLATES = Path(__file__).with_name("templates")
+log = logging.getLogger(__name__)
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 WINDOW_MONTHS = 12
 INDICATORS_TABLE = "marts.mart_indicators_monthly"
@@ -143,7 +145,7 @@ class BulletinResult:
     period: str
     folder: Path
     html: Path
-    pdf: Path
+    pdf: Path | None
     panels: dict[str, str]
 
 
@@ -563,7 +565,8 @@ def build_bulletin(
     period: str,
     threshold: int = DEFAULT_THRESHOLD,
     indicators: str = INDICATORS_TABLE,
-) -> tuple[Path, Path, list[PanelResult], str | None]:
+    require_pdf: bool = True,
+) -> tuple[Path, Path | None, list[PanelResult], str | None]:
     rows = load_indicators(conn, period, indicators)
     data = protect_indicators(rows, threshold)
     panels = [render_panel(p, data, period) for p in PANELS]
@@ -579,8 +582,16 @@ def build_bulletin(
     for panel in panels:
         if panel.image:
             (charts / f"{panel.panel.key}.png").write_bytes(base64.b64decode(panel.image))
-    pdf = folder / f"boletin_{period}.pdf"
-    print_pdf(html, pdf)
+    pdf: Path | None = folder / f"boletin_{period}.pdf"
+    try:
+        print_pdf(html, pdf)  # type: ignore[arg-type]
+    except BulletinError:
+        if require_pdf:
+            raise
+        # A machine without Chromium still publishes the HTML bulletin; the PDF is skipped
+        # and the log says how to get it.
+        log.warning("bulletin %s: PDF skipped, HTML published", period, exc_info=True)
+        pdf = None
     return html, pdf, panels, as_of
 
 
@@ -590,8 +601,12 @@ def publish_bulletin(
     triggered_by: str = "manual",
     threshold: int = DEFAULT_THRESHOLD,
     indicators: str = INDICATORS_TABLE,
+    require_pdf: bool = True,
 ) -> BulletinResult:
-    """Build the bulletin in `outbox/boletin/<period>_<stamp>/` and audit it."""
+    """Build the bulletin in `outbox/boletin/<period>_<stamp>/` and audit it.
+
+    With `require_pdf=False` (the scheduled task) a missing Chromium publishes the HTML only.
+    """
     from observatorio.extracts import (
         Delivery,
         ExtractSpec,
@@ -621,7 +636,9 @@ def publish_bulletin(
             "triggered_by": triggered_by,
         }
         try:
-            html, pdf, panels, as_of = build_bulletin(conn, folder, period, threshold, indicators)
+            html, pdf, panels, as_of = build_bulletin(
+                conn, folder, period, threshold, indicators, require_pdf
+            )
             folder.rename(final)
         except Exception as exc:
             shutil.rmtree(folder, ignore_errors=True)
@@ -631,8 +648,9 @@ def publish_bulletin(
             if isinstance(exc, BulletinError):
                 raise
             raise BulletinError(f"bulletin {period}: {exc}") from exc
-        html, pdf = final / html.name, final / pdf.name
-        files = [_file_entry(html, 0), _file_entry(pdf, 0)]
+        html = final / html.name
+        pdf = final / pdf.name if pdf is not None else None
+        files = [_file_entry(path, 0) for path in (html, pdf) if path is not None]
         spec = ExtractSpec(SPEC_NAME, RECIPIENT, "Boletín mensual", (), Path("bulletin"))
         delivery = Delivery(spec, period, final, files, 0, 0, as_of)
         audit(conn, success=True, delivery=delivery, **common)
@@ -652,4 +670,5 @@ def publish_if_due(settings: Settings | None = None) -> str:
 
     if not is_due(SPEC_NAME, "@monthly", settings):
         return "bulletin: not due (already published this month)"
-    return str(publish_bulletin(settings=settings, triggered_by="schedule").pdf)
+    result = publish_bulletin(settings=settings, triggered_by="schedule", require_pdf=False)
+    return str(result.pdf or result.html)

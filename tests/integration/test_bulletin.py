@@ -180,6 +180,21 @@ def test_missing_chromium_fails_clearly_and_is_audited(settings, indicators, db,
     assert not list((settings.outbox_dir / "boletin").glob(".*partial"))
 
 
+def test_scheduled_bulletin_without_chromium_publishes_the_html(
+    settings, indicators, db, monkeypatch
+):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("OBSERVATORIO_CHROMIUM", raising=False)
+    result = publish_bulletin("2025-10", settings, indicators=indicators, require_pdf=False)
+    assert result.pdf is None and result.html.is_file()
+    assert "<html" in result.html.read_text(encoding="utf-8").lower()
+    row = db.execute(
+        "select success, files from ops.deliveries where spec_name = 'bulletin'"
+        " order by delivery_id desc limit 1"
+    ).fetchone()
+    assert row[0] is True and [f["file"] for f in row[1]] == [result.html.name]
+
+
 @pytest.mark.slow
 def test_deliver_extracts_dag_runs_one_task_per_spec_and_the_bulletin(
     airflow_db, db, tmp_path_factory
