@@ -191,6 +191,8 @@ class GateTarget:
     table: str
     batch_id: str | None = None
     index_column: str | None = "_source_row"
+    # A SQL query to validate instead of `schema.table` (which then only names the asset).
+    query: str | None = None
 
 
 def validate_tables(
@@ -217,8 +219,12 @@ def validate_tables(
     for target in targets:
         if target.suite_name not in suites:
             suites[target.suite_name] = context.suites.add(target.build_suite())
-        asset = source.add_table_asset(
-            name=target.table, table_name=target.table, schema_name=target.schema
+        asset = (
+            source.add_query_asset(name=target.table, query=target.query)
+            if target.query
+            else source.add_table_asset(
+                name=target.table, table_name=target.table, schema_name=target.schema
+            )
         )
         definitions.append(
             context.validation_definitions.add(

@@ -75,3 +75,37 @@ def test_police_never_count_more_homicides_than_happened(warehouse_and_truth):
     police = {k[1:]: v for k, v in mart.items() if k[0] == "homicide_count_police"}
     assert all(police.get(cell, 0) <= true for cell, true in true_counts.items())
     assert sum(true_counts.values()) >= sum(police.values()) > 0
+
+
+def test_mart_checkpoint_passes_then_catches_negative_missing_and_unreconciled(
+    warehouse_and_truth, warehouse_url
+):
+    import psycopg
+
+    from expectations.marts import MartCheckFailed, check_marts
+
+    assert all(not o.rejects for o in check_marts())
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        conn.execute("create table marts.indicators_backup as table marts.mart_indicators_monthly")
+        try:
+            conn.execute(
+                "update marts.mart_indicators_monthly set numerator = numerator + 1, value = -1"
+                " where ctid = (select ctid from marts.mart_indicators_monthly"
+                " where indicator_code = 'homicide_count_police' limit 1)"
+            )
+            conn.execute(
+                "delete from marts.mart_indicators_monthly where ctid = (select ctid from"
+                " marts.mart_indicators_monthly where indicator_code = 'femicide_rate' limit 1)"
+            )
+            with pytest.raises(MartCheckFailed) as failure:
+                check_marts()
+            message = str(failure.value)
+            assert "expect_column_min_to_be_between(value)" in message
+            assert "marts__indicators__totals" in message
+            assert "marts__indicators__completeness" in message
+        finally:
+            conn.execute("truncate marts.mart_indicators_monthly")
+            conn.execute(
+                "insert into marts.mart_indicators_monthly select * from marts.indicators_backup"
+            )
+            conn.execute("drop table marts.indicators_backup")
