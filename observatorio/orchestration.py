@@ -12,6 +12,8 @@ from typing import Any
 
 from airflow.sdk import Asset, task, task_group
 
+from observatorio.alerts import on_task_failure
+
 START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 
 DEFAULT_ARGS = {
@@ -20,6 +22,8 @@ DEFAULT_ARGS = {
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=30),
+    # E-mail and webhook, through the Airflow connections named in observatorio.alerts.
+    "on_failure_callback": on_task_failure,
 }
 
 

@@ -1,0 +1,174 @@
+"""docker-compose.yml describes the production-shaped stack, consistently.
+
+Parsed with PyYAML (anchors and merge keys resolved as Docker Compose resolves them); no
+Docker needed. Checks the services, images, commands, the shared environment and volumes,
+the healthchecks and the start order, and that every Airflow service runs the same image
+with the same configuration.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+AIRFLOW_COMMANDS = {
+    "airflow-apiserver": ["airflow", "api-server", "--port", "8080"],
+    "airflow-scheduler": ["airflow", "scheduler"],
+    "airflow-dag-processor": ["airflow", "dag-processor"],
+    "airflow-triggerer": ["airflow", "triggerer"],
+    "airflow-worker": ["airflow", "celery", "worker"],
+}
+AIRFLOW_SERVICES = {*AIRFLOW_COMMANDS, "airflow-init"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict[str, Any]:
+    return compose["services"]
+
+
+def _url_host(url: str) -> str:
+    match = re.match(r"^[\w+]+://(?:[^@/]*@)?([^:/]+)", url)
+    assert match, url
+    return match.group(1)
+
+
+def test_the_stack_has_every_component(services):
+    assert set(services) == AIRFLOW_SERVICES | {"redis", "metadata-db", "warehouse-db"}
+
+
+def test_backing_services_use_pinned_official_images(services):
+    assert services["redis"]["image"].startswith("redis:7")
+    for name in ("metadata-db", "warehouse-db"):
+        assert re.fullmatch(r"postgres:1[6-8][\w.-]*", services[name]["image"]), name
+    for name, service in services.items():
+        assert not service.get("image", "").endswith(":latest"), name
+
+
+def test_every_airflow_service_runs_the_same_image_and_configuration(services):
+    reference = services["airflow-scheduler"]
+    assert reference["image"] == "observatorio:local"
+    assert reference["build"]["dockerfile"] == "Dockerfile"
+    for name in AIRFLOW_SERVICES:
+        service = services[name]
+        assert service["image"] == reference["image"], name
+        assert service["build"] == reference["build"], name
+        assert service["environment"] == reference["environment"], f"{name}: environment differs"
+        assert service["volumes"] == reference["volumes"], f"{name}: volumes differ"
+    assert (ROOT / "Dockerfile").is_file()
+
+
+def test_airflow_commands(services):
+    for name, command in AIRFLOW_COMMANDS.items():
+        assert services[name]["command"] == command, name
+    init = " ".join(services["airflow-init"]["command"])
+    assert "airflow db migrate" in init
+    assert "observatorio.cosmos_config" in init  # the manifest build_warehouse renders from
+
+
+def test_shared_environment_wires_the_components_together(services):
+    env = services["airflow-scheduler"]["environment"]
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert _url_host(env["OBSERVATORIO_WAREHOUSE_URL"]) == "warehouse-db"
+    assert _url_host(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]) == "metadata-db"
+    assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://")
+    assert _url_host(env["AIRFLOW__CELERY__RESULT_BACKEND"]) == "metadata-db"
+    assert _url_host(env["AIRFLOW__CELERY__BROKER_URL"]) == "redis"
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == (
+        "http://airflow-apiserver:8080/execution/"
+    )
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/observatorio/dags"
+    assert env["PYTHONPATH"] == "/opt/observatorio"
+    assert env["DBT_PROJECT_DIR"] == "/opt/observatorio/dbt_project"
+    assert env["DBT_TARGET_PATH"].startswith(env["OBSERVATORIO_HOME"])
+    assert env["AIRFLOW_HOME"].startswith(env["OBSERVATORIO_HOME"])
+
+
+def test_the_shared_environment_sets_what_the_local_airflow_environment_sets(services, settings):
+    """Compose and `observatorio.airflow_env` configure the same Airflow knobs."""
+    from observatorio.airflow_env import airflow_environment
+
+    local = airflow_environment(settings, executor="CeleryExecutor")
+    env = services["airflow-scheduler"]["environment"]
+    # Local-only: ports and bind address of the dev server, and the passwords file it writes.
+    local_only = {
+        "AIRFLOW__API__HOST",
+        "AIRFLOW__API__PORT",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE",
+        "AIRFLOW__CORE__PARALLELISM",
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL",
+        "PATH",
+    }
+    missing = {k for k in local if k.startswith(("AIRFLOW", "DBT_", "GX_"))} - local_only - set(env)
+    assert missing == set()
+    assert "OBSERVATORIO_HOME" in env
+
+
+def test_secrets_come_from_the_environment_not_the_file(compose):
+    text = (ROOT / "docker-compose.yml").read_text()
+    env = compose["services"]["airflow-scheduler"]["environment"]
+    for key in ("AIRFLOW__API_AUTH__JWT_SECRET", "OBSERVATORIO_PSEUDONYM_KEY"):
+        assert env[key].startswith("${"), key
+    for url_key in ("OBSERVATORIO_WAREHOUSE_URL", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
+        assert ":${" in env[url_key], f"{url_key}: password must be a variable"
+    assert "AIRFLOW_CONN_SMTP_DEFAULT" in env and "AIRFLOW_CONN_OBSERVATORIO_WEBHOOK" in env
+    for name in ("metadata-db", "warehouse-db"):
+        assert compose["services"][name]["environment"]["POSTGRES_PASSWORD"].startswith("${")
+    assert "${AIRFLOW_JWT_SECRET" in text
+
+
+def test_project_is_mounted_and_state_is_in_volumes(compose, services):
+    volumes = services["airflow-scheduler"]["volumes"]
+    assert ".:/opt/observatorio" in volumes
+    assert "observatorio-home:/var/lib/observatorio" in volumes
+    declared = set(compose["volumes"])
+    assert {"observatorio-home", "metadata-db-data", "warehouse-db-data"} <= declared
+    for name in ("metadata-db", "warehouse-db"):
+        assert any(v.startswith(f"{name}-data:") for v in services[name]["volumes"]), name
+
+
+def test_healthchecks_and_start_order(services):
+    for name, service in services.items():
+        if name == "airflow-init":
+            continue
+        assert service.get("healthcheck", {}).get("test"), f"{name}: no healthcheck"
+    assert "/api/v2/monitor/health" in " ".join(
+        services["airflow-apiserver"]["healthcheck"]["test"]
+    )
+    for name in AIRFLOW_COMMANDS:
+        depends = services[name]["depends_on"]
+        assert depends["airflow-init"]["condition"] == "service_completed_successfully", name
+        for backing in ("redis", "metadata-db", "warehouse-db"):
+            assert depends[backing]["condition"] == "service_healthy", f"{name} -> {backing}"
+    init = services["airflow-init"]["depends_on"]
+    assert "airflow-init" not in init
+    assert {k for k, v in init.items() if v["condition"] == "service_healthy"} == {
+        "redis",
+        "metadata-db",
+        "warehouse-db",
+    }
+    assert services["airflow-init"]["restart"] == "no"
+
+
+def test_published_ports_stay_on_localhost(services):
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} publicly"
+
+
+def test_dockerfile_installs_the_pinned_stack_as_a_non_root_user():
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11", text, re.MULTILINE)
+    assert "-c constraints.txt" in text and "[celery]" in text
+    assert re.search(r"^USER 50000", text, re.MULTILINE)
+    assert "curl" in text  # the API server's healthcheck uses it
