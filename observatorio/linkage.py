@@ -797,6 +797,8 @@ def link_new_records(
 REGISTER_DDL = (Path(__file__).with_name("sql") / "victim_register.sql").read_text(encoding="utf-8")
 
 REGISTER_SOURCE_TABLE = "intermediate.int_homicide_victim_records"
+# Below this many records a first training has too little to learn from (see update_register).
+MIN_TRAINING_RECORDS = 50
 _RECORD_COLUMNS = (*INPUT_COLUMNS, *OPTIONAL_COLUMNS)
 
 
@@ -908,6 +910,21 @@ def update_register(
         source = read_source_records(conn, source_table)
         stored, links, model = read_register(conn)
         full = retrain or model is None or stored.empty
+        if full and len(source) < MIN_TRAINING_RECORDS:
+            # EM cannot estimate match weights from a handful of records: wait for more
+            # rather than store a meaningless model. The register stays as it was.
+            log.warning(
+                "victim register: %d records, fewer than %d to train on; unchanged",
+                len(source),
+                MIN_TRAINING_RECORDS,
+            )
+            return {
+                "mode": "skipped",
+                "records": len(source),
+                "new_records": 0,
+                "victims": len(stored),
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
         if full:
             result = link_records(source, config, unidentified_names=names)
         else:
