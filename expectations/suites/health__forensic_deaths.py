@@ -75,12 +75,12 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
     # Dates: never in the future; a body is examined on or after the day of death.
     for column in ("death_date", "autopsy_date"):
         suite.add_expectation(
-            gxe.ExpectColumnMaxToBeBetween(
+            gxe.ExpectColumnValuesToBeBetween(
                 column=column, max_value=context.today, severity=critical
             )
         )
     suite.add_expectation(
-        gxe.ExpectColumnMaxToBeBetween(
+        gxe.ExpectColumnValuesToBeBetween(
             column="updated_at", max_value=end_of_today, severity=critical
         )
     )

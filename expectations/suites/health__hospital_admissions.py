@@ -73,12 +73,12 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
     # Dates: never in the future; nobody leaves (or dies) before being admitted.
     for column in ("admission_date", "discharge_date"):
         suite.add_expectation(
-            gxe.ExpectColumnMaxToBeBetween(
+            gxe.ExpectColumnValuesToBeBetween(
                 column=column, max_value=context.today, severity=critical
             )
         )
     suite.add_expectation(
-        gxe.ExpectColumnMaxToBeBetween(
+        gxe.ExpectColumnValuesToBeBetween(
             column="updated_at", max_value=end_of_today, severity=critical
         )
     )

@@ -90,13 +90,15 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
     # Dates never in the future.
     for column in ("opened_date", "decision_date", "court_filed_date"):
         suite.add_expectation(
-            gxe.ExpectColumnMaxToBeBetween(
+            gxe.ExpectColumnValuesToBeBetween(
                 column=column, max_value=context.today, severity=critical
             )
         )
     for column in ("created_at", "updated_at"):
         suite.add_expectation(
-            gxe.ExpectColumnMaxToBeBetween(column=column, max_value=end_of_today, severity=critical)
+            gxe.ExpectColumnValuesToBeBetween(
+                column=column, max_value=end_of_today, severity=critical
+            )
         )
 
     # Cross-field rules: a case is decided after it was opened, taken to court on or after

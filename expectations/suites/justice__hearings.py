@@ -59,7 +59,9 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
     )
     for column in ("created_at", "updated_at"):
         suite.add_expectation(
-            gxe.ExpectColumnMaxToBeBetween(column=column, max_value=end_of_today, severity=critical)
+            gxe.ExpectColumnValuesToBeBetween(
+                column=column, max_value=end_of_today, severity=critical
+            )
         )
     # A hearing is scheduled for a day on or after it was put on the calendar.
     for later, earlier in (("scheduled_date", "created_at"), ("updated_at", "created_at")):

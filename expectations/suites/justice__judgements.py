@@ -68,13 +68,15 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
         )
     )
     suite.add_expectation(
-        gxe.ExpectColumnMaxToBeBetween(
+        gxe.ExpectColumnValuesToBeBetween(
             column="judgement_date", max_value=context.today, severity=critical
         )
     )
     for column in ("created_at", "updated_at"):
         suite.add_expectation(
-            gxe.ExpectColumnMaxToBeBetween(column=column, max_value=end_of_today, severity=critical)
+            gxe.ExpectColumnValuesToBeBetween(
+                column=column, max_value=end_of_today, severity=critical
+            )
         )
     suite.add_expectation(
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(

@@ -88,7 +88,9 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
     )
     for column in ("created_at", "updated_at"):
         suite.add_expectation(
-            gxe.ExpectColumnMaxToBeBetween(column=column, max_value=end_of_today, severity=critical)
+            gxe.ExpectColumnValuesToBeBetween(
+                column=column, max_value=end_of_today, severity=critical
+            )
         )
     suite.add_expectation(
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(

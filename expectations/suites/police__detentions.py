@@ -74,12 +74,12 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
 
     # Dates: never in the future, not absurdly old, and not recorded before they happened.
     suite.add_expectation(
-        gxe.ExpectColumnMaxToBeBetween(
+        gxe.ExpectColumnValuesToBeBetween(
             column="detention_date", max_value=context.today, severity=critical
         )
     )
     suite.add_expectation(
-        gxe.ExpectColumnMaxToBeBetween(
+        gxe.ExpectColumnValuesToBeBetween(
             column="recorded_at", max_value=end_of_today, severity=critical
         )
     )

@@ -63,12 +63,12 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
 
     # Dates: never in the future, and an incident is not recorded before it happened.
     suite.add_expectation(
-        gxe.ExpectColumnMaxToBeBetween(
+        gxe.ExpectColumnValuesToBeBetween(
             column="incident_date", max_value=context.today, severity=critical
         )
     )
     suite.add_expectation(
-        gxe.ExpectColumnMaxToBeBetween(
+        gxe.ExpectColumnValuesToBeBetween(
             column="recorded_at",
             max_value=end_of_today,
             severity=critical,

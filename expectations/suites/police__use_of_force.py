@@ -71,12 +71,12 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
 
     # Dates.
     suite.add_expectation(
-        gxe.ExpectColumnMaxToBeBetween(
+        gxe.ExpectColumnValuesToBeBetween(
             column="incident_date", max_value=context.today, severity=critical
         )
     )
     suite.add_expectation(
-        gxe.ExpectColumnMaxToBeBetween(
+        gxe.ExpectColumnValuesToBeBetween(
             column="recorded_at", max_value=end_of_today, severity=critical
         )
     )

@@ -27,7 +27,7 @@ def test_critical_failure_rejects_and_names_expectation_and_rows(
     rows[3] = report_row(4, fecha_hecho="01/01/2099", fecha_registro="02/01/2099 10:00")
     result = ingest_file(SOURCE, write_reports(tmp_path / "d.csv", rows), settings)
     assert result.status == "rejected"
-    assert "expect_column_max_to_be_between(incident_date)" in result.message
+    assert "expect_column_values_to_be_between(incident_date)" in result.message
     db = clean_warehouse
     assert db.execute("select to_regclass('raw.police__reports')").fetchone()[0] is None
     assert (
@@ -37,7 +37,7 @@ def test_critical_failure_rejects_and_names_expectation_and_rows(
         "select expectation_type, column_name from ops.validation_results"
         " where not success and severity = 'critical'"
     ).fetchall()
-    assert ("expect_column_max_to_be_between", "incident_date") in failed
+    assert ("expect_column_values_to_be_between", "incident_date") in failed
 
 
 def test_duplicate_keys_fail_critically_with_sample_rows(clean_warehouse, tmp_path, settings):

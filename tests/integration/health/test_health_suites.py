@@ -53,7 +53,7 @@ def test_each_health_suite_passes_a_good_batch_and_rejects_a_bad_one(
     dead = results["health__forensic_deaths_bad"]["message"]
     assert "expect_column_values_to_match_regex(icd10_cause_raw) [critical] 1 unexpected" in dead
     assert "sample rows 5" in dead
-    assert "expect_column_max_to_be_between(death_date) [critical]" in dead
+    assert "expect_column_values_to_be_between(death_date) [critical]" in dead
     assert "expect_column_pair_values_a_to_be_greater_than_b(autopsy_date) [critical]" in dead
     admitted = results["health__hospital_admissions_bad"]["message"]
     assert "expect_column_values_to_match_regex(external_cause_icd10_raw)" in admitted

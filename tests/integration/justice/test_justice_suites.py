@@ -19,13 +19,13 @@ SPOILERS = {
         1,
         "created_at",
         "2099-01-01T09:00:00",
-        "expect_column_max_to_be_between(created_at)",
+        "expect_column_values_to_be_between(created_at)",
     ),
     "judgements": (
         1,
         "judgement_date",
         "2099-01-01",
-        "expect_column_max_to_be_between(judgement_date)",
+        "expect_column_values_to_be_between(judgement_date)",
     ),
 }
 

@@ -201,7 +201,7 @@ def test_detentions_suite_rejects_duplicate_keys_and_future_dates(
     result = ingest_file(source, path, settings)
     assert result.status == "rejected"
     assert "expect_compound_columns_to_be_unique(detention_id,recorded_at)" in result.message
-    assert "expect_column_max_to_be_between(detention_date)" in result.message
+    assert "expect_column_values_to_be_between(detention_date)" in result.message
     rows = kit.read_csv(path, police_layout)[1]
     assert f"sample rows 1, {len(rows)}" in result.message
     assert kit.scalar("select to_regclass('raw.police__detentions')") is None
@@ -220,7 +220,7 @@ def test_complaints_suite_rejects_a_complaint_about_the_future(
     )
     result = ingest_file(source, path, settings)
     assert result.status == "rejected"
-    assert "expect_column_max_to_be_between(incident_date) [critical]" in result.message
+    assert "expect_column_values_to_be_between(incident_date) [critical]" in result.message
     assert kit.scalar("select to_regclass('raw.police__complaints')") is None
 
 
@@ -238,7 +238,7 @@ def test_use_of_force_suite_rejects_future_records_and_flags_implausible_deaths(
     )
     result = ingest_file(source, future, settings)
     assert result.status == "rejected"
-    assert "expect_column_max_to_be_between(recorded_at)" in result.message
+    assert "expect_column_values_to_be_between(recorded_at)" in result.message
 
     # A death by bare hands is possible but rare enough to review: a warning, not a reject.
     kit.reset(source)
