@@ -229,7 +229,14 @@ def test_register_in_postgres_feeds_the_reconciliation_marts(tiny_sim, settings,
 def _publish_as_intermediate(db, records: pd.DataFrame) -> None:
     """Stand-in for dbt's int_homicide_victim_records, built from the simulator exports."""
     db.execute("create schema if not exists intermediate")
-    db.execute("drop table if exists intermediate.int_homicide_victim_records cascade")
+    # dbt may have built it as a view in this database already: drop whatever is there.
+    kind = db.execute(
+        "select c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = 'intermediate' and c.relname = 'int_homicide_victim_records'"
+    ).fetchone()
+    if kind:
+        relation = "view" if kind[0] == "v" else "table"
+        db.execute(f"drop {relation} intermediate.int_homicide_victim_records cascade")
     db.execute(
         "create table intermediate.int_homicide_victim_records (unique_id text primary key,"
         " source_dataset text, id_pseudonym text, name_pseudonym text, name_tokens text[],"
