@@ -86,6 +86,10 @@ def airflow_environment(
     if settings.warehouse_url:
         env["OBSERVATORIO_WAREHOUSE_URL"] = settings.warehouse_url
     env.update({k: v for k, v in dbt_environment(settings).items() if k.startswith("DBT_")})
+    # OpenLineage events for every task: file transport under OBSERVATORIO_HOME by default.
+    from observatorio.lineage import openlineage_environment
+
+    env.update(openlineage_environment(settings))
     return env
 
 

@@ -262,6 +262,53 @@ def bulletin(
     console.print(f"PDF: {result.pdf}")
 
 
+@app.command()
+def explain(
+    mart: Annotated[
+        str | None, typer.Argument(help="The mart, e.g. mart_indicators_monthly")
+    ] = None,
+    key: Annotated[
+        list[str] | None,
+        typer.Argument(help="The cell: INDICATOR MUNICIPALITY MONTH [SEX] [AGE_GROUP]"),
+    ] = None,
+    random_cells: Annotated[
+        int | None, typer.Option("--random", help="Explain N random non-zero cells")
+    ] = None,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Recompute each cell from the rows explain lists")
+    ] = False,
+    seed: Annotated[int | None, typer.Option(help="Seed for --random")] = None,
+) -> None:
+    """Explain a published number: formula, fact rows, batches, files, checks and models.
+
+    `observatorio explain mart_indicators_monthly homicide_rate_police 01001 2024-03`;
+    `observatorio explain --random 20 --verify` exits 0 only if every cell recomputes exactly.
+    """
+    from observatorio import lineage
+
+    warehouse.ensure_warehouse()
+    try:
+        if random_cells is not None:
+            results = lineage.verify_random(random_cells, seed)
+            lineage.print_results(results, console)
+            if verify and not all(result.matches for result in results):
+                raise typer.Exit(1)
+            return
+        if mart != lineage.MART or not key or not 3 <= len(key) <= 5:
+            err_console.print(
+                f"usage: observatorio explain {lineage.MART} INDICATOR MUNICIPALITY MONTH"
+                " [SEX] [AGE_GROUP]   or   observatorio explain --random N --verify"
+            )
+            raise typer.Exit(2)
+        found = lineage.explain(*key)
+    except lineage.LineageError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    lineage.print_explanation(found, console)
+    if verify and found.recomputed_value != found.value:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 
