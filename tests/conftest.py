@@ -143,9 +143,10 @@ def _truncate(conn) -> None:  # type: ignore[no-untyped-def]
     ).fetchall()
     for (table,) in rows:
         conn.execute(f"drop table if exists {table} cascade")
+    # Watermarks too: a connector must not resume from another test's cursor.
     conn.execute(
         "truncate ops.batch_ledger, ops.file_receipts, ops.quarantine,"
-        " ops.validation_results, ops.deliveries restart identity"
+        " ops.validation_results, ops.deliveries, ops.watermarks restart identity"
     )
 
 

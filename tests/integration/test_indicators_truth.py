@@ -6,6 +6,7 @@ truth by design, the documented relationship is asserted instead.
 """
 
 import csv
+import shutil
 from collections import defaultdict
 
 import pytest
@@ -34,6 +35,8 @@ def warehouse_and_truth(settings, warehouse_url):
 
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         _truncate(conn)
+    # Other tests leave files in the shared landing folder (some spoiled on purpose).
+    shutil.rmtree(settings.landing_dir, ignore_errors=True)
     simulation = simulate(settings, DEMO)
     land_exports(settings, simulation)
     with demo_source_systems(settings, simulation):
