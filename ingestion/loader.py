@@ -194,7 +194,8 @@ def stage_file(
     check_file_name(path.name)
     if not path.is_file():
         raise BatchError(f"{path}: no such file")
-    ensure_warehouse(settings)
+    # The caller has made the warehouse ready (ensure_warehouse runs the bootstrap DDL: once
+    # per task or command, not once per file of a year's backfill).
     try:
         print_ = fingerprint(path, contract.encodings)
     except BatchError as exc:
@@ -504,6 +505,7 @@ def ingest_file(
 ) -> BatchResult:
     """Stage, gate and publish (or reject) one file: the whole path, for the CLI and tests."""
     settings = settings or get_settings()
+    ensure_warehouse(settings)
     staged = stage_file(source, path, settings)
     if isinstance(staged, BatchResult):
         result = staged

@@ -23,6 +23,7 @@ from ingestion.loader import (
     stage_file,
 )
 from observatorio.settings import get_settings
+from observatorio.warehouse import ensure_warehouse
 
 __all__ = ["claim", "gate", "publish", "report", "stage"]
 
@@ -40,6 +41,7 @@ def _finish(result: BatchResult, path: str) -> dict[str, Any]:
 def stage(source: str, paths: list[str]) -> dict[str, Any]:
     """Parse and stage each claimed file; files that end early (skipped, rejected) finish here."""
     settings = get_settings()
+    ensure_warehouse(settings)
     staged: list[dict[str, Any]] = []
     done: list[dict[str, Any]] = []
     in_run: set[str] = set()
