@@ -365,36 +365,3 @@ def test_a_dag_run_emits_schema_valid_openlineage_events(built, airflow_db):  # 
     assert len(tasks_done) == 5 and len(events) >= 11
     _assert_valid(files, events, env["AIRFLOW__OPENLINEAGE__NAMESPACE"])
     assert any("airflow" in e["run"].get("facets", {}) for e in events)
-
-
-@pytest.mark.slow
-def test_dbt_ol_emits_schema_valid_events_with_the_model_inputs(built):  # type: ignore[no-untyped-def]
-    import shutil
-
-    from observatorio.airflow_env import airflow_environment
-
-    shutil.rmtree(lineage.lineage_dir(built), ignore_errors=True)
-    env = {**airflow_environment(built), **lineage.openlineage_environment(built)}
-    project = str(built.dbt_project_dir)
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt-ol"),
-            *("run", "--select", "fct_indicator_contributions"),
-            *("--project-dir", project, "--profiles-dir", project),
-        ],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    files = sorted(lineage.lineage_dir(built).glob("events-*.json"))
-    events = [json.loads(path.read_text()) for path in files]
-    assert len(events) == 4  # the dbt run and the model, a START and a COMPLETE each
-    _assert_valid(files, events, env["OPENLINEAGE_NAMESPACE"])
-    model = next(e for e in events if e["job"]["name"].endswith("fct_indicator_contributions"))
-    inputs = {dataset["name"].rsplit(".", 1)[-1] for dataset in model["inputs"]}
-    assert {"fct_crime_reports", "fct_violent_deaths", "int_indicator_spine"} <= inputs
-    assert [o["name"] for o in model["outputs"]] == [
-        "observatorio.marts.fct_indicator_contributions"
-    ]
