@@ -1,22 +1,8 @@
-{#- Until the first pull publishes a batch, raw.justice__hearings does not exist; the source is
-    then empty (typed from _justice__sources.yml) rather than missing, so `dbt build` of
-    the whole project never depends on which sources have arrived. -#}
-{%- set raw_table = source('justice', 'justice__hearings') -%}
-{%- set raw_exists = (load_relation(raw_table) is not none) if execute else true -%}
-
 with
 
 source as (
 
-    {% if raw_exists -%}
-        select * from {{ raw_table }}
-    {%- else -%}
-    select
-        {%- for column in graph.sources['source.observatorio.justice.justice__hearings'].columns.values() %}
-        cast(null as {{ column.data_type }}) as {{ column.name }}{{ "," if not loop.last }}
-        {%- endfor %}
-    where false
-    {%- endif %}
+    select * from {{ source('justice', 'justice__hearings') }}
 
 ),
 
