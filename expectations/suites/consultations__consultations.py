@@ -10,26 +10,26 @@ from datetime import date
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
-from great_expectations.expectations.metadata_types import FailureSeverity
 
+from expectations.common import (
+    CRITICAL,
+    INFO,
+    WARNING,
+    expect_in_seed,
+    expect_volume_like_history,
+    staged_columns,
+)
 from expectations.context import SuiteContext, seed_values
 
 # The columns a staged batch must have: the contract's output plus provenance.
-COLUMNS = [
+COLUMNS = staged_columns(
     "consultation_id",
     "municipality_code",
     "municipality_name",
     "consultation_date",
     "participants",
     "priorities",
-    "_batch_id",
-    "_source_file",
-    "_source_query",
-    "_source_row",
-    "_file_sha256",
-    "_ingested_at",
-    "_extra",
-]
+)
 # What a priority may point at: the indicator definitions (`ref_indicators` seed) plus the
 # numerators the observatory counts, and the crime types (no seed lists them yet).
 INDICATOR_CODES = [
@@ -121,20 +121,15 @@ VOTES_NOT_BY_RANK = (
 
 def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
     suite = gx.ExpectationSuite(name=context.suite_name)
-    critical, warning, info = (
-        FailureSeverity.CRITICAL,
-        FailureSeverity.WARNING,
-        FailureSeverity.INFO,
-    )
 
     # Schema and keys.
     suite.add_expectation(
-        gxe.ExpectTableColumnsToMatchSet(column_set=COLUMNS, exact_match=True, severity=critical)
+        gxe.ExpectTableColumnsToMatchSet(column_set=COLUMNS, exact_match=True, severity=CRITICAL)
     )
     for column in ("consultation_id", "municipality_code", "consultation_date", "participants"):
-        suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column, severity=critical))
+        suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column, severity=CRITICAL))
     suite.add_expectation(
-        gxe.ExpectColumnValuesToBeUnique(column="consultation_id", severity=critical)
+        gxe.ExpectColumnValuesToBeUnique(column="consultation_id", severity=CRITICAL)
     )
 
     # Dates: never in the future, not before the platform could exist.
@@ -143,37 +138,33 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
             column="consultation_date",
             min_value=EARLIEST,
             max_value=context.today,
-            severity=critical,
+            severity=CRITICAL,
         )
     )
 
     # Codes and plausible values.
-    municipalities = sorted(seed_values("ref_municipalities", "municipality_code"))
-    if municipalities:
-        suite.add_expectation(
-            gxe.ExpectColumnValuesToBeInSet(
-                column="municipality_code", value_set=municipalities, severity=critical
-            )
-        )
+    expect_in_seed(
+        suite, "municipality_code", "ref_municipalities", "municipality_code", severity=CRITICAL
+    )
     suite.add_expectation(
-        gxe.ExpectColumnValuesToBeBetween(column="participants", min_value=1, severity=warning)
+        gxe.ExpectColumnValuesToBeBetween(column="participants", min_value=1, severity=WARNING)
     )
 
     # The nested priorities: a non-empty list of ranked, coded, voted items.
     indicators = sorted(seed_values("ref_indicators", "indicator_code") | set(INDICATOR_CODES))
     checks = [
-        (NOT_A_LIST, "`prioridades` is a non-empty JSON array.", critical),
+        (NOT_A_LIST, "`prioridades` is a non-empty JSON array.", CRITICAL),
         (
             BAD_ITEM,
             "Each priority has `posicion`, `votos`, `codigo_tema` and a known "
             "`tipo_codigo` (`indicador` or `tipo_delito`).",
-            critical,
+            CRITICAL,
         ),
-        (RANKS_NOT_1_TO_N, "Priorities are ranked 1..n without gaps or ties.", critical),
-        (VOTES_ABOVE_PARTICIPANTS, "Votes are between 0 and the participants.", warning),
-        (_unknown_code("indicador", indicators), "Indicator codes are known.", warning),
-        (_unknown_code("tipo_delito", CRIME_TYPES), "Crime types are known.", warning),
-        (VOTES_NOT_BY_RANK, "A lower-ranked priority has no more votes.", info),
+        (RANKS_NOT_1_TO_N, "Priorities are ranked 1..n without gaps or ties.", CRITICAL),
+        (VOTES_ABOVE_PARTICIPANTS, "Votes are between 0 and the participants.", WARNING),
+        (_unknown_code("indicador", indicators), "Indicator codes are known.", WARNING),
+        (_unknown_code("tipo_delito", CRIME_TYPES), "Crime types are known.", WARNING),
+        (VOTES_NOT_BY_RANK, "A lower-ranked priority has no more votes.", INFO),
     ]
     for query, description, severity in checks:
         suite.add_expectation(
@@ -184,11 +175,5 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
 
     # Volume against history: the platform re-exports its whole history, so a document with
     # far fewer consultations than the last ones lost data.
-    typical = context.typical_batch_rows
-    if typical:
-        suite.add_expectation(
-            gxe.ExpectTableRowCountToBeBetween(min_value=max(1, typical // 5), severity=warning)
-        )
-    else:
-        suite.add_expectation(gxe.ExpectTableRowCountToBeBetween(min_value=1, severity=critical))
+    expect_volume_like_history(suite, context)
     return suite

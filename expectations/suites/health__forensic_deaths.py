@@ -6,13 +6,20 @@ must all fall in the external-cause chapter (V01-Y98) once case and dot are igno
 
 from __future__ import annotations
 
-from datetime import datetime, time
-
 import great_expectations as gx
 import great_expectations.expectations as gxe
-from great_expectations.expectations.metadata_types import FailureSeverity
 
-from expectations.context import SuiteContext, seed_values
+from expectations.common import (
+    CRITICAL,
+    WARNING,
+    expect_in_seed,
+    expect_not_in_future,
+    expect_person_fields,
+    expect_shape,
+    expect_volume_like_history,
+    staged_columns,
+)
+from expectations.context import SuiteContext
 
 # V01-Y98 in any written form (case-insensitive, optional dot, optional 4th character):
 # the same test as "normalise, then compare with the range" (PostgreSQL regex, run in-db).
@@ -26,7 +33,7 @@ UNDETERMINED_REGEX = r"^[Yy]([12][0-9]|3[0-4])"
 MAX_UNDETERMINED_SHARE = 0.15
 MANNERS = ["homicidio", "indeterminada", "suicidio", "accidente", "intervención legal"]
 
-COLUMNS = [
+COLUMNS = staged_columns(
     "record_id",
     "death_date",
     "autopsy_date",
@@ -41,48 +48,23 @@ COLUMNS = [
     "icd10_cause_raw",
     "manner_of_death",
     "updated_at",
-    "_batch_id",
-    "_source_file",
-    "_source_query",
-    "_source_row",
-    "_file_sha256",
-    "_ingested_at",
-    "_extra",
-]
+)
 
 
 def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
     suite = gx.ExpectationSuite(name=context.suite_name)
-    critical, warning, info = (
-        FailureSeverity.CRITICAL,
-        FailureSeverity.WARNING,
-        FailureSeverity.INFO,
-    )
-    end_of_today = datetime.combine(context.today, time.max)
 
     # Schema and keys.
-    suite.add_expectation(
-        gxe.ExpectTableColumnsToMatchSet(column_set=COLUMNS, exact_match=True, severity=critical)
-    )
-    for column in ("record_id", "death_date", "municipality_code", "icd10_cause_raw", "updated_at"):
-        suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column, severity=critical))
-    suite.add_expectation(
-        gxe.ExpectCompoundColumnsToBeUnique(
-            column_list=["record_id", "updated_at"], severity=critical
-        )
+    expect_shape(
+        suite,
+        COLUMNS,
+        required=("record_id", "death_date", "municipality_code", "icd10_cause_raw", "updated_at"),
+        key=("record_id", "updated_at"),
     )
 
     # Dates: never in the future; a body is examined on or after the day of death.
-    for column in ("death_date", "autopsy_date"):
-        suite.add_expectation(
-            gxe.ExpectColumnValuesToBeBetween(
-                column=column, max_value=context.today, severity=critical
-            )
-        )
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeBetween(
-            column="updated_at", max_value=end_of_today, severity=critical
-        )
+    expect_not_in_future(
+        suite, context, dates=("death_date", "autopsy_date"), timestamps=("updated_at",)
     )
     suite.add_expectation(
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
@@ -90,38 +72,31 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
             column_B="death_date",
             or_equal=True,
             ignore_row_if="either_value_is_missing",
-            severity=critical,
+            severity=CRITICAL,
         )
     )
 
     # Plausible values.
     suite.add_expectation(
         gxe.ExpectColumnValuesToBeBetween(
-            column="age", min_value=0, max_value=110, severity=critical
+            column="age", min_value=0, max_value=110, severity=CRITICAL
         )
-    )
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeInSet(column="sex", value_set=["M", "F", "I"], severity=critical)
     )
 
     # Codes: the underlying cause of a forensic death is an external cause (V01-Y98).
     suite.add_expectation(
         gxe.ExpectColumnValuesToMatchRegex(
-            column="icd10_cause_raw", regex=EXTERNAL_CAUSE_REGEX, severity=critical
+            column="icd10_cause_raw", regex=EXTERNAL_CAUSE_REGEX, severity=CRITICAL
         )
     )
-    municipalities = sorted(seed_values("ref_municipalities", "municipality_code"))
-    if municipalities:
-        # The health system sends codes, never names: an unknown code is a broken export,
-        # and its deaths would be counted in no municipality.
-        suite.add_expectation(
-            gxe.ExpectColumnValuesToBeInSet(
-                column="municipality_code", value_set=municipalities, severity=critical
-            )
-        )
+    # The health system sends codes, never names: an unknown code is a broken export,
+    # and its deaths would be counted in no municipality.
+    expect_in_seed(
+        suite, "municipality_code", "ref_municipalities", "municipality_code", severity=CRITICAL
+    )
     suite.add_expectation(
         gxe.ExpectColumnValuesToBeInSet(
-            column="manner_of_death", value_set=MANNERS, severity=warning
+            column="manner_of_death", value_set=MANNERS, severity=WARNING
         )
     )
 
@@ -131,26 +106,11 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
             column="icd10_cause_raw",
             regex=UNDETERMINED_REGEX,
             mostly=1 - MAX_UNDETERMINED_SHARE,
-            severity=warning,
+            severity=WARNING,
         )
     )
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeInSet(
-            column="sex", value_set=["M", "F"], mostly=0.9, severity=warning
-        )
-    )
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeInSet(
-            column="person_national_id_status", value_set=["valid"], mostly=0.8, severity=info
-        )
-    )
+    expect_person_fields(suite, sex="sex", id_status="person_national_id_status", valid_share=0.8)
 
     # Volume against history: a pull 80 % smaller than usual is suspect.
-    typical = context.typical_batch_rows
-    if typical:
-        suite.add_expectation(
-            gxe.ExpectTableRowCountToBeBetween(min_value=max(1, typical // 5), severity=warning)
-        )
-    else:
-        suite.add_expectation(gxe.ExpectTableRowCountToBeBetween(min_value=1, severity=critical))
+    expect_volume_like_history(suite, context)
     return suite

@@ -5,15 +5,21 @@ Persons arrive pseudonymised (national ID and name as keyed HMACs, birth date as
 
 from __future__ import annotations
 
-from datetime import datetime, time
-
 import great_expectations as gx
 import great_expectations.expectations as gxe
-from great_expectations.expectations.metadata_types import FailureSeverity
 
+from expectations.common import (
+    CRITICAL,
+    INFO,
+    WARNING,
+    expect_not_in_future,
+    expect_shape,
+    expect_volume_like_history,
+    staged_columns,
+)
 from expectations.context import SuiteContext
 
-COLUMNS = [
+COLUMNS = staged_columns(
     "party_id",
     "case_id",
     "role",
@@ -26,14 +32,7 @@ COLUMNS = [
     "procedural_status",
     "created_at",
     "updated_at",
-    "_batch_id",
-    "_source_file",
-    "_source_query",
-    "_source_row",
-    "_file_sha256",
-    "_ingested_at",
-    "_extra",
-]
+)
 ROLES = ["victima", "imputado"]
 PROCEDURAL_STATUSES = [
     "victima",
@@ -48,34 +47,24 @@ PROCEDURAL_STATUSES = [
 
 def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
     suite = gx.ExpectationSuite(name=context.suite_name)
-    critical, warning, info = (
-        FailureSeverity.CRITICAL,
-        FailureSeverity.WARNING,
-        FailureSeverity.INFO,
-    )
-    end_of_today = datetime.combine(context.today, time.max)
 
-    suite.add_expectation(
-        gxe.ExpectTableColumnsToMatchSet(column_set=COLUMNS, exact_match=True, severity=critical)
-    )
-    for column in ("party_id", "case_id", "role", "created_at", "updated_at"):
-        suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column, severity=critical))
-    suite.add_expectation(
-        gxe.ExpectCompoundColumnsToBeUnique(
-            column_list=["party_id", "updated_at"], severity=critical
-        )
+    expect_shape(
+        suite,
+        COLUMNS,
+        required=("party_id", "case_id", "role", "created_at", "updated_at"),
+        key=("party_id", "updated_at"),
     )
 
     suite.add_expectation(
-        gxe.ExpectColumnValuesToBeInSet(column="role", value_set=ROLES, severity=critical)
+        gxe.ExpectColumnValuesToBeInSet(column="role", value_set=ROLES, severity=CRITICAL)
     )
     suite.add_expectation(
         gxe.ExpectColumnValuesToBeInSet(
-            column="procedural_status", value_set=PROCEDURAL_STATUSES, severity=critical
+            column="procedural_status", value_set=PROCEDURAL_STATUSES, severity=CRITICAL
         )
     )
     suite.add_expectation(
-        gxe.ExpectColumnValuesToBeInSet(column="sex", value_set=["M", "F"], severity=warning)
+        gxe.ExpectColumnValuesToBeInSet(column="sex", value_set=["M", "F"], severity=WARNING)
     )
     # Plausible birth years: nobody older than 110 or born after the batch was pulled.
     suite.add_expectation(
@@ -83,36 +72,25 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
             column="birth_year",
             min_value=context.today.year - 110,
             max_value=context.today.year,
-            severity=critical,
+            severity=CRITICAL,
         )
     )
-    for column in ("created_at", "updated_at"):
-        suite.add_expectation(
-            gxe.ExpectColumnValuesToBeBetween(
-                column=column, max_value=end_of_today, severity=critical
-            )
-        )
+    expect_not_in_future(suite, context, timestamps=("created_at", "updated_at"))
     suite.add_expectation(
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="updated_at",
             column_B="created_at",
             or_equal=True,
             ignore_row_if="either_value_is_missing",
-            severity=critical,
+            severity=CRITICAL,
         )
     )
     # Identification quality: unidentified victims (NN) exist, a flood of them does not.
     suite.add_expectation(
         gxe.ExpectColumnValuesToBeInSet(
-            column="national_id_status", value_set=["valid"], mostly=0.8, severity=info
+            column="national_id_status", value_set=["valid"], mostly=0.8, severity=INFO
         )
     )
 
-    typical = context.typical_batch_rows
-    if typical:
-        suite.add_expectation(
-            gxe.ExpectTableRowCountToBeBetween(min_value=max(1, typical // 5), severity=warning)
-        )
-    else:
-        suite.add_expectation(gxe.ExpectTableRowCountToBeBetween(min_value=1, severity=critical))
+    expect_volume_like_history(suite, context)
     return suite

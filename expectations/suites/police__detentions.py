@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
-from great_expectations.expectations.metadata_types import FailureSeverity
 from great_expectations.expectations.row_conditions import Column
 
-from expectations.context import SuiteContext, seed_values
+from expectations.common import (
+    CRITICAL,
+    INFO,
+    WARNING,
+    expect_in_seed,
+    expect_not_in_future,
+    expect_person_fields,
+    expect_shape,
+    expect_volume_like_history,
+    staged_columns,
+)
+from expectations.context import SuiteContext
 
 # The columns a staged batch must have: the contract's output plus provenance.
-COLUMNS = [
+COLUMNS = staged_columns(
     "detention_id",
     "recorded_at",
     "detention_date",
@@ -31,14 +41,7 @@ COLUMNS = [
     "legal_basis",
     "hours_held",
     "handed_to_prosecutor",
-    "_batch_id",
-    "_source_file",
-    "_source_query",
-    "_source_row",
-    "_file_sha256",
-    "_ingested_at",
-    "_extra",
-]
+)
 LEGAL_BASES = ["flagrancia", "orden judicial", "otro"]
 # The constitutional limit before a detainee must be brought before a judge.
 LEGAL_HOURS_LIMIT = 48
@@ -53,39 +56,20 @@ ONE_REGISTRATION_DAY = (
 
 def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
     suite = gx.ExpectationSuite(name=context.suite_name)
-    critical, warning, info = (
-        FailureSeverity.CRITICAL,
-        FailureSeverity.WARNING,
-        FailureSeverity.INFO,
-    )
-    end_of_today = datetime.combine(context.today, time.max)
 
     # Schema and keys.
-    suite.add_expectation(
-        gxe.ExpectTableColumnsToMatchSet(column_set=COLUMNS, exact_match=True, severity=critical)
-    )
-    for column in ("detention_id", "recorded_at", "detention_date", "municipality_reported"):
-        suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column, severity=critical))
-    suite.add_expectation(
-        gxe.ExpectCompoundColumnsToBeUnique(
-            column_list=["detention_id", "recorded_at"], severity=critical
-        )
+    expect_shape(
+        suite,
+        COLUMNS,
+        required=("detention_id", "recorded_at", "detention_date", "municipality_reported"),
+        key=("detention_id", "recorded_at"),
     )
 
     # Dates: never in the future, not absurdly old, and not recorded before they happened.
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeBetween(
-            column="detention_date", max_value=context.today, severity=critical
-        )
-    )
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeBetween(
-            column="recorded_at", max_value=end_of_today, severity=critical
-        )
-    )
+    expect_not_in_future(suite, context, dates=("detention_date",), timestamps=("recorded_at",))
     suite.add_expectation(
         gxe.ExpectColumnMinToBeBetween(
-            column="detention_date", min_value=EARLIEST, severity=warning
+            column="detention_date", min_value=EARLIEST, severity=WARNING
         )
     )
     suite.add_expectation(
@@ -94,7 +78,7 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
             column_B="detention_date",
             or_equal=True,
             mostly=0.99,
-            severity=warning,
+            severity=WARNING,
         )
     )
     # A daily drop holds the detentions registered on one day: the batch window.
@@ -102,32 +86,27 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
         gxe.UnexpectedRowsExpectation(
             unexpected_rows_query=ONE_REGISTRATION_DAY,
             description="Every row of a daily file is registered on the same day.",
-            severity=warning,
+            severity=WARNING,
         )
     )
 
     # Plausible values; the contract already bounds them, this proves it held.
     suite.add_expectation(
         gxe.ExpectColumnValuesToBeBetween(
-            column="detainee_age", min_value=0, max_value=110, severity=critical
+            column="detainee_age", min_value=0, max_value=110, severity=CRITICAL
         )
     )
     suite.add_expectation(
-        gxe.ExpectColumnValuesToBeBetween(column="hours_held", min_value=0, severity=critical)
+        gxe.ExpectColumnValuesToBeBetween(column="hours_held", min_value=0, severity=CRITICAL)
     )
     suite.add_expectation(
         gxe.ExpectColumnValuesToBeBetween(
-            column="hours_held", max_value=MAX_PLAUSIBLE_HOURS, severity=warning
+            column="hours_held", max_value=MAX_PLAUSIBLE_HOURS, severity=WARNING
         )
     )
     suite.add_expectation(
         gxe.ExpectColumnValuesToBeInSet(
-            column="detainee_sex", value_set=["M", "F", "I"], severity=critical
-        )
-    )
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeInSet(
-            column="legal_basis", value_set=LEGAL_BASES, severity=warning
+            column="legal_basis", value_set=LEGAL_BASES, severity=WARNING
         )
     )
 
@@ -136,53 +115,34 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
         gxe.ExpectColumnValuesToNotBeNull(
             column="offence_code",
             row_condition=Column("legal_basis") == "flagrancia",
-            severity=warning,
+            severity=WARNING,
         )
     )
 
     # Reference lists.
-    offences = sorted(seed_values("ref_national_offences", "national_offence_code"))
-    if offences:
-        suite.add_expectation(
-            gxe.ExpectColumnValuesToBeInSet(
-                column="offence_code", value_set=offences, severity=warning
-            )
-        )
-    municipalities = sorted(seed_values("ref_municipalities", "municipality_code"))
-    if municipalities:
-        # Clerks type names where codes belong; the fact resolves them, but many is suspect.
-        suite.add_expectation(
-            gxe.ExpectColumnValuesToBeInSet(
-                column="municipality_reported",
-                value_set=municipalities,
-                mostly=0.9,
-                severity=warning,
-            )
-        )
+    expect_in_seed(
+        suite, "offence_code", "ref_national_offences", "national_offence_code", severity=WARNING
+    )
+    # Clerks type names where codes belong; the fact resolves them, but many is suspect.
+    expect_in_seed(
+        suite,
+        "municipality_reported",
+        "ref_municipalities",
+        "municipality_code",
+        severity=WARNING,
+        mostly=0.9,
+    )
 
     # Distributions: unknown sex, missing IDs and long detentions point at a broken export.
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeInSet(
-            column="detainee_sex", value_set=["M", "F"], mostly=0.9, severity=warning
-        )
-    )
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeInSet(
-            column="detainee_national_id_status", value_set=["valid"], mostly=0.8, severity=info
-        )
+    expect_person_fields(
+        suite, sex="detainee_sex", id_status="detainee_national_id_status", valid_share=0.8
     )
     suite.add_expectation(
         gxe.ExpectColumnValuesToBeBetween(
-            column="hours_held", max_value=LEGAL_HOURS_LIMIT, mostly=0.8, severity=info
+            column="hours_held", max_value=LEGAL_HOURS_LIMIT, mostly=0.8, severity=INFO
         )
     )
 
     # Volume against history: a batch 80 % smaller than usual is suspect.
-    typical = context.typical_batch_rows
-    if typical:
-        suite.add_expectation(
-            gxe.ExpectTableRowCountToBeBetween(min_value=max(1, typical // 5), severity=warning)
-        )
-    else:
-        suite.add_expectation(gxe.ExpectTableRowCountToBeBetween(min_value=1, severity=critical))
+    expect_volume_like_history(suite, context)
     return suite

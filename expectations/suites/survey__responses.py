@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
-from great_expectations.expectations.metadata_types import FailureSeverity
 from great_expectations.expectations.row_conditions import Column
 
-from expectations.context import SuiteContext, seed_values
+from expectations.common import CRITICAL, INFO, WARNING, expect_in_seed, expect_volume_like_history
+from expectations.context import SuiteContext
 
 # Crime types the questionnaire asks about (every type with person victims but homicide).
 CRIME_TYPES = [
@@ -59,26 +59,21 @@ ID_MATCHES_YEAR = (
 
 def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
     suite = gx.ExpectationSuite(name=context.suite_name)
-    critical, warning, info = (
-        FailureSeverity.CRITICAL,
-        FailureSeverity.WARNING,
-        FailureSeverity.INFO,
-    )
 
     # Schema and keys.
     suite.add_expectation(
-        gxe.ExpectTableColumnsToMatchSet(column_set=COLUMNS, exact_match=True, severity=critical)
+        gxe.ExpectTableColumnsToMatchSet(column_set=COLUMNS, exact_match=True, severity=CRITICAL)
     )
     for column in ("respondent_id", "survey_year", "municipality_code", "sex", "weight"):
-        suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column, severity=critical))
+        suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column, severity=CRITICAL))
     suite.add_expectation(
-        gxe.ExpectColumnValuesToBeUnique(column="respondent_id", severity=critical)
+        gxe.ExpectColumnValuesToBeUnique(column="respondent_id", severity=CRITICAL)
     )
 
     # One survey year per file, never a future one, and ids numbered within that year.
     suite.add_expectation(
         gxe.ExpectColumnUniqueValueCountToBeBetween(
-            column="survey_year", min_value=1, max_value=1, severity=critical
+            column="survey_year", min_value=1, max_value=1, severity=CRITICAL
         )
     )
     suite.add_expectation(
@@ -86,34 +81,30 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
             column="survey_year",
             min_value=FIRST_SURVEY_YEAR,
             max_value=context.today.year,
-            severity=critical,
+            severity=CRITICAL,
         )
     )
     suite.add_expectation(
         gxe.UnexpectedRowsExpectation(
             unexpected_rows_query=ID_MATCHES_YEAR,
             description="A respondent id starts with the survey year (`YYYY-NNNNNN`).",
-            severity=warning,
+            severity=WARNING,
         )
     )
 
     # Strata: municipality, sex and age group are the weighting cells; all must be known.
-    municipalities = sorted(seed_values("ref_municipalities", "municipality_code"))
-    if municipalities:
-        suite.add_expectation(
-            gxe.ExpectColumnValuesToBeInSet(
-                column="municipality_code", value_set=municipalities, severity=critical
-            )
-        )
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeInSet(column="sex", value_set=["M", "F"], severity=critical)
+    expect_in_seed(
+        suite, "municipality_code", "ref_municipalities", "municipality_code", severity=CRITICAL
     )
     suite.add_expectation(
-        gxe.ExpectColumnValuesToBeInSet(column="age_group", value_set=AGE_GROUPS, severity=critical)
+        gxe.ExpectColumnValuesToBeInSet(column="sex", value_set=["M", "F"], severity=CRITICAL)
+    )
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeInSet(column="age_group", value_set=AGE_GROUPS, severity=CRITICAL)
     )
     suite.add_expectation(
         gxe.ExpectColumnValuesToBeBetween(
-            column="weight", min_value=0, strict_min=True, severity=critical
+            column="weight", min_value=0, strict_min=True, severity=CRITICAL
         )
     )
 
@@ -121,19 +112,19 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
     for crime_type in CRIME_TYPES:
         victim, reported = f"victim_{crime_type}", f"reported_{crime_type}"
         not_victim, was_victim = (Column(victim) == answer for answer in (False, True))
-        suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=victim, severity=critical))
+        suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=victim, severity=CRITICAL))
         suite.add_expectation(
             gxe.ExpectColumnValuesToBeNull(
                 column=reported,
                 row_condition=not_victim,
-                severity=critical,
+                severity=CRITICAL,
             )
         )
         suite.add_expectation(
             gxe.ExpectColumnValuesToNotBeNull(
                 column=reported,
                 row_condition=was_victim,
-                severity=critical,
+                severity=CRITICAL,
             )
         )
 
@@ -141,21 +132,15 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
     for sex in ("M", "F"):
         suite.add_expectation(
             gxe.ExpectColumnValuesToBeInSet(
-                column="sex", value_set=[sex], mostly=MIN_SHARE_PER_SEX, severity=warning
+                column="sex", value_set=[sex], mostly=MIN_SHARE_PER_SEX, severity=WARNING
             )
         )
     suite.add_expectation(
         gxe.ExpectColumnValuesToBeInSet(
-            column="victim_robbery", value_set=[False], mostly=0.5, severity=info
+            column="victim_robbery", value_set=[False], mostly=0.5, severity=INFO
         )
     )
 
     # Volume against history: a survey 80 % smaller than the previous years' is suspect.
-    typical = context.typical_batch_rows
-    if typical:
-        suite.add_expectation(
-            gxe.ExpectTableRowCountToBeBetween(min_value=max(1, typical // 5), severity=warning)
-        )
-    else:
-        suite.add_expectation(gxe.ExpectTableRowCountToBeBetween(min_value=1, severity=critical))
+    expect_volume_like_history(suite, context)
     return suite

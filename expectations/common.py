@@ -1,0 +1,140 @@
+"""The checks every source suite makes in the same way, so each suite says only what is its own.
+
+A suite module (`expectations/suites/<source>__<entity>.py`) builds its suite from these
+blocks plus its domain checks: the staged columns (the contract's output and the
+provenance columns the loader adds), the key, dates never in the future, codes from a
+reference seed, and the batch's volume against the source's recent history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, time
+
+import great_expectations as gx
+import great_expectations.expectations as gxe
+from great_expectations.expectations.metadata_types import FailureSeverity
+
+from expectations.context import SuiteContext, seed_values
+
+CRITICAL = FailureSeverity.CRITICAL
+WARNING = FailureSeverity.WARNING
+INFO = FailureSeverity.INFO
+
+# Added by `ingestion.loader` to every staged row; see the raw tables' comments.
+PROVENANCE_COLUMNS = (
+    "_batch_id",
+    "_source_file",
+    "_source_query",
+    "_source_row",
+    "_file_sha256",
+    "_ingested_at",
+    "_extra",
+)
+# A batch this much smaller than the source's typical batch is suspect (an export cut short).
+VOLUME_DROP_FACTOR = 5
+
+
+def staged_columns(*contract_columns: str) -> list[str]:
+    """The exact column set of a staged batch: the contract's columns, then provenance."""
+    return [*contract_columns, *PROVENANCE_COLUMNS]
+
+
+def expect_shape(
+    suite: gx.ExpectationSuite,
+    columns: Sequence[str],
+    *,
+    required: Sequence[str],
+    key: Sequence[str],
+) -> None:
+    """Critical: exactly these columns, the required ones filled, and the key unique."""
+    suite.add_expectation(
+        gxe.ExpectTableColumnsToMatchSet(
+            column_set=list(columns), exact_match=True, severity=CRITICAL
+        )
+    )
+    for column in required:
+        suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column, severity=CRITICAL))
+    suite.add_expectation(
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=list(key), severity=CRITICAL)
+    )
+
+
+def expect_not_in_future(
+    suite: gx.ExpectationSuite,
+    context: SuiteContext,
+    *,
+    dates: Sequence[str] = (),
+    timestamps: Sequence[str] = (),
+) -> None:
+    """Critical, row by row: no date after the run's day, no timestamp after its end."""
+    end_of_today = datetime.combine(context.today, time.max)
+    for column in dates:
+        suite.add_expectation(
+            gxe.ExpectColumnValuesToBeBetween(
+                column=column, max_value=context.today, severity=CRITICAL
+            )
+        )
+    for column in timestamps:
+        suite.add_expectation(
+            gxe.ExpectColumnValuesToBeBetween(
+                column=column, max_value=end_of_today, severity=CRITICAL
+            )
+        )
+
+
+def expect_in_seed(
+    suite: gx.ExpectationSuite,
+    column: str,
+    seed: str,
+    seed_column: str,
+    *,
+    severity: FailureSeverity,
+    mostly: float | None = None,
+) -> None:
+    """The column's values come from a reference seed; skipped while the seed is absent."""
+    values = sorted(seed_values(seed, seed_column))
+    if not values:
+        return
+    if mostly is None:
+        suite.add_expectation(
+            gxe.ExpectColumnValuesToBeInSet(column=column, value_set=values, severity=severity)
+        )
+    else:
+        suite.add_expectation(
+            gxe.ExpectColumnValuesToBeInSet(
+                column=column, value_set=values, mostly=mostly, severity=severity
+            )
+        )
+
+
+def expect_person_fields(
+    suite: gx.ExpectationSuite, *, sex: str, id_status: str, valid_share: float
+) -> None:
+    """A person's sex is coded M/F/I (critical) and rarely unknown, and most IDs check out."""
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeInSet(column=sex, value_set=["M", "F", "I"], severity=CRITICAL)
+    )
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeInSet(
+            column=sex, value_set=["M", "F"], mostly=0.9, severity=WARNING
+        )
+    )
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeInSet(
+            column=id_status, value_set=["valid"], mostly=valid_share, severity=INFO
+        )
+    )
+
+
+def expect_volume_like_history(suite: gx.ExpectationSuite, context: SuiteContext) -> None:
+    """Warn when a batch is far smaller than the source's typical one; never accept it empty."""
+    typical = context.typical_batch_rows
+    if typical:
+        suite.add_expectation(
+            gxe.ExpectTableRowCountToBeBetween(
+                min_value=max(1, typical // VOLUME_DROP_FACTOR), severity=WARNING
+            )
+        )
+    else:
+        suite.add_expectation(gxe.ExpectTableRowCountToBeBetween(min_value=1, severity=CRITICAL))
