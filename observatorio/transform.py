@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -91,3 +92,24 @@ def build(settings: Settings | None = None, select: str | None = None) -> Any:
     """`dbt build` (seeds, models, snapshots and tests, in dependency order)."""
     args = ["build"] + (["--select", select] if select else [])
     return run_dbt(args, settings)
+
+
+# The dbt docs site's own route for its lineage graph over the whole project.
+LINEAGE_GRAPH_ROUTE = "index.html#!/overview?g_v=1"
+
+
+def generate_docs(settings: Settings | None = None) -> Path:
+    """`dbt docs generate`, plus `lineage.html`, which opens the site on the full lineage graph.
+
+    Returns the path of `lineage.html` (beside dbt's `index.html` in the target dir).
+    """
+    settings = settings or get_settings()
+    run_dbt(["docs", "generate"], settings)
+    page = settings.dbt_target_dir / "lineage.html"
+    page.write_text(
+        "<!doctype html>\n<meta charset='utf-8'>\n<title>Observatorio: dbt lineage</title>\n"
+        f"<meta http-equiv='refresh' content='0; url={LINEAGE_GRAPH_ROUTE}'>\n"
+        f"<a href='{LINEAGE_GRAPH_ROUTE}'>Open the lineage graph</a>\n",
+        encoding="utf-8",
+    )
+    return page
