@@ -421,7 +421,12 @@ def validate_batches(
             alone.extend(_targets(batches, factory))
     for outcome in validate_tables(alone, settings):
         verdicts[str(outcome.batch_id)] = outcome
-    return [verdicts[b.batch_id] for b in staged]
+    outcomes = [verdicts[b.batch_id] for b in staged]
+    # Each batch's results as a data-quality facet of its raw table (OpenLineage).
+    from observatorio.lineage import emit_gate_events
+
+    emit_gate_events([(b.source, o) for b, o in zip(staged, outcomes, strict=True)], settings)
+    return outcomes
 
 
 def validate_batch(staged: StagedBatch, settings: Settings | None = None) -> GateOutcome:

@@ -90,6 +90,10 @@ def airflow_environment(
     from observatorio.lineage import openlineage_environment
 
     env.update(openlineage_environment(settings))
+    # Task processes emit events of their own (the gate, dbt): same namespace and transport.
+    env["OBSERVATORIO_ENVIRONMENT"] = settings.environment
+    if settings.openlineage_url:
+        env["OBSERVATORIO_OPENLINEAGE_URL"] = settings.openlineage_url
     return env
 
 

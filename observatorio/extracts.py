@@ -3,8 +3,11 @@
 A spec names the datasets that go out (mart, columns, filters, grain), the format (CSV in UTF-8
 with a BOM so Excel opens it, XLSX, or Parquet), the header language (es/en), the schedule and
 the channel (the outbox folder, SFTP through Airflow's `SFTPHook`, or email through its
-`SmtpHook`). Every delivery holds the data, a data dictionary from the dbt docs, a manifest with
-row counts and SHA-256 checksums, and a lineage summary; disclosure control
+`SmtpHook`). Every delivery holds the data, a data dictionary (each column's type and description
+from the dbt docs; each indicator's formula and source from `reference.ref_indicators`), a
+manifest with row counts and SHA-256 checksums, and the lineage: the batches behind the numbers
+with their files' checksums, the as-of date and the OpenLineage run that built each mart (also in
+`lineage.json`); disclosure control
 (`observatorio.disclosure`) is applied to every count before anything is written, and every
 delivery, failed or not, is audited in `ops.deliveries`. The `deliver_extracts` DAG calls
 `deliver_if_due`; `observatorio extract NAME [--period YYYY-MM]` calls `deliver`.
@@ -28,6 +31,7 @@ from typing import Any
 import psycopg
 import yaml
 from psycopg import sql
+from psycopg.rows import dict_row
 
 from observatorio.disclosure import (
     DEFAULT_MARKER,
@@ -538,15 +542,86 @@ def upstream_sources(manifest: dict[str, Any], node_id: str) -> list[str]:
     return sorted(sources)
 
 
+INDICATOR_MART = "mart_indicators_monthly"
+# Columns of `fct_indicator_contributions` a dataset filter on the indicator mart narrows.
+CONTRIBUTION_KEYS = ("indicator_code", "municipality_code", "month", "sex", "age_group")
+
+
+def upstream_facts(manifest: dict[str, Any], node_id: str) -> list[str]:
+    """The `marts` models upstream of a mart (itself included) that keep each row's
+    `batch_id`: the fact tables whose batches the mart's numbers reflect."""
+    seen = {node_id}
+    stack = [node_id]
+    facts: set[str] = set()
+    while stack:
+        current = stack.pop()
+        node = manifest["nodes"].get(current, {})
+        in_marts = node.get("schema") == "marts" and current.startswith("model.")
+        if in_marts and "batch_id" in node.get("columns", {}):
+            facts.add(str(node.get("alias") or node["name"]))
+        for parent in manifest["parent_map"].get(current, []):
+            if parent not in seen and parent.startswith("model."):
+                seen.add(parent)
+                stack.append(parent)
+    return sorted(facts)
+
+
+def reflected_batch_ids(
+    conn: psycopg.Connection,
+    manifest: dict[str, Any],
+    dataset: Dataset,
+    period: str | None,
+) -> tuple[set[str], str]:
+    """The batches whose rows a dataset's numbers count, and where that was read.
+
+    The indicator mart is narrowed to the delivered cells through
+    `marts.fct_indicator_contributions` (period and filters); any other mart reflects every
+    batch in the fact tables it is built from.
+    """
+    if dataset.mart == INDICATOR_MART:
+        where: list[sql.Composable] = [sql.SQL("batch_id is not null")]
+        params: list[Any] = []
+        if period is not None:
+            where.append(sql.SQL("month = %s"))
+            params.append(period)
+        for column, values in dataset.filters.items():
+            if column in CONTRIBUTION_KEYS:
+                where.append(sql.SQL("{} = any(%s)").format(sql.Identifier(column)))
+                params.append(values)
+        query = sql.SQL(
+            "select distinct batch_id from marts.fct_indicator_contributions where {}"
+        ).format(sql.SQL(" and ").join(where))
+        found = {str(r[0]) for r in conn.execute(query, params).fetchall()}
+        return found, "marts.fct_indicator_contributions"
+    facts = upstream_facts(manifest, f"model.observatorio.{dataset.mart}")
+    batch_ids: set[str] = set()
+    for fact in facts:
+        relation = sql.Identifier("marts", fact)
+        query = sql.SQL("select distinct batch_id from {} where batch_id is not null").format(
+            relation
+        )
+        batch_ids |= {str(r[0]) for r in conn.execute(query).fetchall()}
+    return batch_ids, ", ".join(f"marts.{f}" for f in facts)
+
+
 def lineage_summary(
-    conn: psycopg.Connection, sources: list[str], generated_at: datetime
+    conn: psycopg.Connection,
+    sources: list[str],
+    generated_at: datetime,
+    batch_ids: Iterable[str] | None = None,
 ) -> dict[str, Any]:
-    """The loaded batches behind the numbers and the as-of date (the latest of them)."""
+    """The loaded batches behind the numbers (with their files' SHA-256) and the as-of date
+    (when the latest of them was loaded). With `batch_ids`, exactly those batches; without,
+    every loaded batch of the sources."""
+    if batch_ids is None:
+        where, params = "source = any(%s)", [sources]
+    else:
+        where, params = "batch_id = any(%s)", [sorted(set(batch_ids))]
     batches = conn.execute(
         "select batch_id, source, source_file, file_sha256, rows_loaded, finished_at"
-        " from ops.batch_ledger where status = 'loaded' and source = any(%s)"
-        " order by finished_at",
-        (sources,),
+        f" from ops.batch_ledger where status = 'loaded' and {where}"
+        " order by finished_at, batch_id",
+        params,
     ).fetchall()
     as_of = max((b[5] for b in batches if b[5] is not None), default=None)
     return {
@@ -567,6 +642,57 @@ def lineage_summary(
     }
 
 
+def openlineage_reference(marts: Sequence[str], settings: Settings) -> dict[str, Any]:
+    """The OpenLineage namespace, and per mart the dbt run that last built it (when known)."""
+    from observatorio.lineage import lineage_namespace, producing_run
+
+    return {
+        "namespace": lineage_namespace(settings),
+        "producing_runs": {f"marts.{m}": producing_run("marts", m, settings) for m in marts},
+    }
+
+
+def indicator_definitions(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
+    """`reference.ref_indicators` (the one list of indicator definitions), by code."""
+    if conn.execute("select to_regclass('reference.ref_indicators')").fetchone() == (None,):
+        return {}
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "select indicator_code, name_en, name_es, unit, source, numerator, denominator,"
+            " formula from reference.ref_indicators order by indicator_code"
+        ).fetchall()
+    return {str(r["indicator_code"]): dict(r) for r in rows}
+
+
+INDICATOR_TEXT = {
+    "es": "{name} ({unit}). Numerador: {numerator}.{denominator}",
+    "en": "{name} ({unit}). Numerator: {numerator}.{denominator}",
+}
+DENOMINATOR_TEXT = {"es": " Denominador: {}.", "en": " Denominator: {}."}
+
+
+def _indicator_row(
+    dataset: Dataset, definition: Mapping[str, Any], language: str, note: str
+) -> list[str]:
+    denominator = definition.get("denominator") or ""
+    text = INDICATOR_TEXT[language].format(
+        name=definition.get(f"name_{language}") or definition.get("name_en") or "",
+        unit=definition.get("unit") or "",
+        numerator=" ".join(str(definition.get("numerator") or "").split()),
+        denominator=DENOMINATOR_TEXT[language].format(denominator) if denominator else "",
+    )
+    return [
+        dataset.name,
+        f"indicator_code = {definition['indicator_code']}",
+        "indicator_code",
+        str(definition.get("unit") or ""),
+        text,
+        str(definition.get("formula") or ""),
+        f"{definition.get('source') or ''} (reference.ref_indicators)",
+        note,
+    ]
+
+
 def _column_meta(doc: Mapping[str, Any], key: str) -> str:
     meta = {**(doc.get("meta") or {}), **((doc.get("config") or {}).get("meta") or {})}
     return " ".join(str(meta.get(key) or "").split())
@@ -578,7 +704,13 @@ def _dictionary(
     node: dict[str, Any],
     sources: list[str],
     headers: Mapping[str, str],
+    indicators: Mapping[str, Mapping[str, Any]] | None = None,
+    delivered_codes: Iterable[str] = (),
 ) -> list[list[str]]:
+    """Per column: header, type and description from the dbt docs, formula and source; then
+    per indicator delivered (or named by a column's `meta.indicator`), its definition from
+    `reference.ref_indicators`."""
+    indicators = indicators or {}
     documented = node.get("columns", {})
     rule = dataset.disclosure
     note = CONFIDENTIALITY_NOTE[spec.language].format(marker=rule.marker, last=rule.threshold - 1)
@@ -588,6 +720,7 @@ def _dictionary(
         doc = documented.get(column.name, {})
         protected = column.name in rule.counts or column.name in rule.rates
         aggregated = " (sum)" if dataset.grain and column.name not in dataset.grain else ""
+        indicator = indicators.get(_column_meta(doc, "indicator"), {})
         rows.append(
             [
                 dataset.name,
@@ -595,11 +728,16 @@ def _dictionary(
                 column.name,
                 str(doc.get("data_type") or ""),
                 " ".join(str(doc.get("description") or "").split()) + aggregated,
-                _column_meta(doc, "formula"),
-                _column_meta(doc, "source") or default_source,
+                _column_meta(doc, "formula") or str(indicator.get("formula") or ""),
+                _column_meta(doc, "source")
+                or (f"{indicator['source']} (reference.ref_indicators)" if indicator else "")
+                or default_source,
                 note if protected else "",
             ]
         )
+    for code in sorted(set(delivered_codes)):
+        if code in indicators:
+            rows.append(_indicator_row(dataset, indicators[code], spec.language, note))
     # Indicator marts may document each indicator in the model's meta: list those delivered.
     indicators = _column_meta_dict(node, "indicators")
     for code, definition in sorted(indicators.items()):
@@ -804,13 +942,27 @@ def build_delivery(
         dictionary: list[list[str]] = []
         datasets_summary: list[dict[str, Any]] = []
         suppressed = 0
+        indicators = indicator_definitions(conn)
+        reflected: set[str] = set()
+        read_from: list[str] = []
         for dataset in spec.datasets:
             protected = protected_rows(conn, dataset, period)
             header, rows = _rendered(spec, dataset, protected)
             rendered.append((dataset, header, rows))
             headers = {c.name: c.header(spec.language) for c in dataset.columns}
             dataset_sources = upstream_sources(manifest, nodes[dataset.mart]["unique_id"])
-            dictionary += _dictionary(spec, dataset, nodes[dataset.mart], dataset_sources, headers)
+            names = [c.name for c in dataset.columns]
+            codes = (
+                {str(r[names.index("indicator_code")]) for r in rows}
+                if "indicator_code" in names
+                else set()
+            )
+            dictionary += _dictionary(
+                spec, dataset, nodes[dataset.mart], dataset_sources, headers, indicators, codes
+            )
+            batch_ids, where = reflected_batch_ids(conn, manifest, dataset, period)
+            reflected |= batch_ids
+            read_from.append(where)
             suppressed += protected.count()
             datasets_summary.append(
                 {
@@ -826,8 +978,12 @@ def build_delivery(
         dictionary_path = folder / DICTIONARY_FILE[spec.language]
         write_csv(dictionary_path, DICTIONARY_HEADERS[spec.language], dictionary)
         files.append(_file_entry(dictionary_path, len(dictionary)))
-        lineage = lineage_summary(conn, sources, generated_at)
+        # No fact table keeps batch ids: every loaded batch of the sources, as before.
+        known = reflected if any(read_from) else None
+        lineage = lineage_summary(conn, sources, generated_at, known)
         lineage["marts"] = [f"marts.{m}" for m in spec.marts]
+        lineage["batches_from"] = sorted({w for w in read_from if w})
+        lineage["openlineage"] = openlineage_reference(spec.marts, settings)
         lineage_path = folder / "lineage.json"
         lineage_path.write_text(json.dumps(lineage, indent=2, ensure_ascii=False), "utf-8")
         files.append(_file_entry(lineage_path, len(lineage["batches"])))
@@ -848,6 +1004,8 @@ def build_delivery(
                     },
                     "datasets": datasets_summary,
                     "files": files,
+                    # The same lineage as lineage.json: batches, files, as-of, OpenLineage run.
+                    "lineage": lineage,
                 },
                 indent=2,
                 ensure_ascii=False,

@@ -48,6 +48,10 @@ class Settings:
     demo: bool
     pseudonym_key_value: str | None
     project_dir: Path = PROJECT_DIR
+    # Names the OpenLineage namespace (`observatorio-<environment>`): one per deployment.
+    environment: str = "local"
+    # Where OpenLineage events go over HTTP (Marquez); unset means files under `home`.
+    openlineage_url: str | None = None
 
     @property
     def is_embedded(self) -> bool:
@@ -91,6 +95,10 @@ class Settings:
         return self.home / "dbt" / "target"
 
     @property
+    def lineage_dir(self) -> Path:
+        return self.home / "lineage"
+
+    @property
     def dags_dir(self) -> Path:
         return self.project_dir / "dags"
 
@@ -117,4 +125,12 @@ def get_settings() -> Settings:
         airflow_db=os.environ.get("OBSERVATORIO_AIRFLOW_DB") or "airflow",
         demo=_env_flag("OBSERVATORIO_DEMO"),
         pseudonym_key_value=os.environ.get("OBSERVATORIO_PSEUDONYM_KEY") or None,
+        environment=os.environ.get("OBSERVATORIO_ENVIRONMENT", "").strip() or "local",
+        openlineage_url=(
+            os.environ.get("OBSERVATORIO_OPENLINEAGE_URL", "").strip()
+            or os.environ.get("OPENLINEAGE_URL", "").strip()
+            # The name the README used first.
+            or os.environ.get("OBSERVATORIO_MARQUEZ_URL", "").strip()
+            or None
+        ),
     )

@@ -71,6 +71,10 @@ def build_police_marts(settings, workdir: Path) -> None:
         ],
         settings,
     )
+    # The OpenLineage events of that build name the run each delivery's manifest points to.
+    from observatorio.lineage import emit_dbt_events
+
+    assert emit_dbt_events(settings) > 0
 
 
 def ensure_police_marts(settings, workdir: Path) -> None:
@@ -211,9 +215,26 @@ def test_national_csv_is_protected_documented_and_audited(marts, db):
 
     dictionary = (folder / "diccionario_de_datos.csv").read_text(encoding="utf-8-sig")
     assert "Victims in police reports" in dictionary and "Suprimido (*)" in dictionary
+    with (folder / "diccionario_de_datos.csv").open(encoding="utf-8-sig", newline="") as handle:
+        documented = {r["columna"]: r for r in csv.DictReader(handle)}
+    assert set(documented) == set(rows[0])
+    assert all(r["tipo"] and r["descripcion"] and r["fuente"] for r in documented.values())
+    assert documented["victimas"]["tipo"] == "bigint"
     lineage = json.loads((folder / "lineage.json").read_text())
     assert [b["source"] for b in lineage["batches"]] == ["police__reports"]
     assert lineage["as_of"] and lineage["batches"][0]["source_file"].startswith("denuncias_")
+    # The manifest carries the same lineage: the batches in the fact the mart is built from,
+    # with their files' checksums, and the OpenLineage run that built the mart.
+    assert manifest["lineage"] == lineage
+    assert lineage["batches_from"] == ["marts.fct_crime_reports"]
+    in_fact = {r[0] for r in db.execute("select distinct batch_id from marts.fct_crime_reports")}
+    assert {b["batch_id"] for b in lineage["batches"]} == in_fact
+    ledger = dict(db.execute("select batch_id, file_sha256 from ops.batch_ledger").fetchall())
+    assert all(b["file_sha256"] == ledger[b["batch_id"]] for b in lineage["batches"])
+    run = lineage["openlineage"]["producing_runs"]["marts.mart_crime_reports_monthly"]
+    assert lineage["openlineage"]["namespace"] == run["namespace"] == "observatorio-local"
+    assert run["state"] == "COMPLETE" and run["run_id"] and run["parent_run_id"]
+    assert run["job"].endswith(".mart_crime_reports_monthly.build.run")
     audit = db.execute(
         "select recipient, spec_name, channel, format, rows_delivered, success, files,"
         " suppressed_cells, triggered_by, is_redelivery from ops.deliveries"

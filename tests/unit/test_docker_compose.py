@@ -42,14 +42,20 @@ def _url_host(url: str) -> str:
     return match.group(1)
 
 
+MARQUEZ_SERVICES = {"marquez", "marquez-web", "marquez-db"}
+
+
 def test_the_stack_has_every_component(services):
-    assert set(services) == AIRFLOW_SERVICES | {"redis", "metadata-db", "warehouse-db"}
+    backing = {"redis", "metadata-db", "warehouse-db"}
+    assert set(services) == AIRFLOW_SERVICES | backing | MARQUEZ_SERVICES
 
 
 def test_backing_services_use_pinned_official_images(services):
     assert services["redis"]["image"].startswith("redis:7")
-    for name in ("metadata-db", "warehouse-db"):
+    for name in ("metadata-db", "warehouse-db", "marquez-db"):
         assert re.fullmatch(r"postgres:1[6-8][\w.-]*", services[name]["image"]), name
+    for name in ("marquez", "marquez-web"):
+        assert re.fullmatch(rf"marquezproject/{name}:\d+\.\d+\.\d+", services[name]["image"])
     for name, service in services.items():
         assert not service.get("image", "").endswith(":latest"), name
 
@@ -122,7 +128,7 @@ def test_secrets_come_from_the_environment_not_the_file(compose):
     for url_key in ("OBSERVATORIO_WAREHOUSE_URL", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
         assert ":${" in env[url_key], f"{url_key}: password must be a variable"
     assert "AIRFLOW_CONN_SMTP_DEFAULT" in env and "AIRFLOW_CONN_OBSERVATORIO_WEBHOOK" in env
-    for name in ("metadata-db", "warehouse-db"):
+    for name in ("metadata-db", "warehouse-db", "marquez-db", "marquez"):
         assert compose["services"][name]["environment"]["POSTGRES_PASSWORD"].startswith("${")
     assert "${AIRFLOW_JWT_SECRET" in text
 
@@ -133,7 +139,8 @@ def test_project_is_mounted_and_state_is_in_volumes(compose, services):
     assert "observatorio-home:/var/lib/observatorio" in volumes
     declared = set(compose["volumes"])
     assert {"observatorio-home", "metadata-db-data", "warehouse-db-data"} <= declared
-    for name in ("metadata-db", "warehouse-db"):
+    assert "marquez-db-data" in declared
+    for name in ("metadata-db", "warehouse-db", "marquez-db"):
         assert any(v.startswith(f"{name}-data:") for v in services[name]["volumes"]), name
 
 
@@ -172,3 +179,40 @@ def test_dockerfile_installs_the_pinned_stack_as_a_non_root_user():
     assert "-c constraints.txt" in text and "[celery]" in text
     assert re.search(r"^USER 50000", text, re.MULTILINE)
     assert "curl" in text  # the API server's healthcheck uses it
+
+
+def _resolve_defaults(value: str) -> str:
+    """`${VAR:-default}` as Docker Compose resolves it when VAR is unset."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
+def test_airflow_sends_openlineage_events_to_marquez(services, settings):
+    """The compose environment is what `observatorio.lineage` derives for production with
+    Marquez: one namespace for the environment, the HTTP transport to the marquez service."""
+    import dataclasses
+    import json
+
+    from observatorio.lineage import openlineage_environment
+
+    env = {
+        k: _resolve_defaults(str(v)) for k, v in services["airflow-worker"]["environment"].items()
+    }
+    production = dataclasses.replace(
+        settings,
+        environment=env["OBSERVATORIO_ENVIRONMENT"],
+        openlineage_url=env["OBSERVATORIO_OPENLINEAGE_URL"],
+    )
+    expected = openlineage_environment(production)
+    assert env["OBSERVATORIO_ENVIRONMENT"] == "production"
+    assert env["AIRFLOW__OPENLINEAGE__NAMESPACE"] == "observatorio-production"
+    for key in ("AIRFLOW__OPENLINEAGE__NAMESPACE", "AIRFLOW__OPENLINEAGE__DISABLED"):
+        assert env[key] == expected[key], key
+    transport = json.loads(env["AIRFLOW__OPENLINEAGE__TRANSPORT"])
+    assert transport == json.loads(expected["AIRFLOW__OPENLINEAGE__TRANSPORT"])
+    assert transport["type"] == "http" and _url_host(transport["url"]) == "marquez"
+    port = transport["url"].rsplit(":", 1)[1]
+    marquez = services["marquez"]
+    assert marquez["environment"]["MARQUEZ_PORT"] == port
+    assert marquez["environment"]["POSTGRES_HOST"] == "marquez-db"
+    assert marquez["depends_on"]["marquez-db"]["condition"] == "service_healthy"
+    assert services["marquez-web"]["environment"]["MARQUEZ_HOST"] == "marquez"
