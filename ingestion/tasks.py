@@ -3,7 +3,9 @@
 Each step takes and returns JSON-able dicts (batch ids, counts, file paths; never a
 person's data), so Airflow passes them through XCom. A run handles every file it claimed:
 good batches are published (and the Asset emitted) even when another file of the same run
-is rejected; `report` then fails the run, naming each rejected file and why.
+is rejected; `report` then fails the run, naming each rejected file and why. When a source
+entity has an SFTP drop configured, `claim` pulls from it first and each step settles the
+remote copies of the batches it finished (see `ingestion.connectors.sftp`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ingestion.connectors import sftp
 from ingestion.landing import claim_files
 from ingestion.loader import (
     BatchRejected,
@@ -29,7 +32,9 @@ __all__ = ["claim", "gate", "publish", "report", "stage"]
 
 
 def claim(source: str) -> list[str]:
-    return claim_files(source, get_settings())
+    settings = get_settings()
+    sftp.pull(source, settings)
+    return claim_files(source, settings)
 
 
 def _finish(result: BatchResult, path: str) -> dict[str, Any]:
@@ -51,6 +56,7 @@ def stage(source: str, paths: list[str]) -> dict[str, Any]:
             done.append(_finish(outcome, path))
         else:
             staged.append(outcome.to_dict())
+    sftp.settle(done, settings)
     return {"staged": staged, "done": done}
 
 
@@ -64,6 +70,7 @@ def gate(step: dict[str, Any]) -> dict[str, Any]:
             done.append(_finish(verdict, batch.file))
         else:
             passed.append({"staged": batch.to_dict(), "warnings": verdict})
+    sftp.settle(done)
     return {"passed": passed, "done": done}
 
 
@@ -74,6 +81,7 @@ def publish(step: dict[str, Any]) -> dict[str, Any]:
     for item in step["passed"]:
         batch = StagedBatch.from_dict(item["staged"])
         done.append(_finish(publish_batch(batch, item["warnings"], settings), batch.file))
+    sftp.settle(done, settings)
     return {"done": done}
 
 

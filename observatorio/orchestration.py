@@ -38,6 +38,9 @@ MARTS = Asset(name="marts", uri="observatorio://warehouse/marts")
 def ingest_landed_files(source: str) -> Any:
     """claim → stage → gate → publish → report for one contract, as a task group.
 
+    `claim_files` takes the landing folder's files and, when the Airflow connection
+    `observatorio_sftp_<source>` exists, the source's SFTP drops too (the remote copies are
+    moved to `archive/` or `rejected/` on the server as their batches end).
     `publish` emits the source's raw Asset; `report` fails the run, naming each file and
     expectation, if any batch of the run was rejected (the others are still published).
     """

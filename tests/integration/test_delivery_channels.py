@@ -8,9 +8,7 @@ import email
 import hashlib
 import io
 import json
-import threading
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,32 +16,10 @@ import yaml
 
 from observatorio.extracts import ExtractError, deliver
 from tests.integration.test_extracts import ensure_police_marts
+from tests.sftp_server import PASSWORD, USER, loop, start_sftp_server
 
 SPEC = Path(__file__).parents[2] / "extracts" / "ministerio_seguridad.yaml"
-USER, PASSWORD = "observatorio", "sftp-test-password"
-
-
-class _Loop:
-    """An asyncio loop in a thread, for servers the synchronous hooks talk to."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coroutine):  # type: ignore[no-untyped-def]
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def loop() -> Iterator[_Loop]:
-    runner = _Loop()
-    yield runner
-    runner.stop()
+__all__ = ["loop"]  # the shared fixture, used by the servers below
 
 
 @pytest.fixture(scope="module")
@@ -54,32 +30,8 @@ def marts(warehouse_url, settings, tmp_path_factory):
 
 @pytest.fixture
 def sftp_server(loop, tmp_path, monkeypatch):
-    import asyncssh
-
-    root = tmp_path / "sftp_root"
-    root.mkdir()
-
-    class Server(asyncssh.SSHServer):
-        def begin_auth(self, username: str) -> bool:
-            return True
-
-        def password_auth_supported(self) -> bool:
-            return True
-
-        def validate_password(self, username: str, password: str) -> bool:
-            return (username, password) == (USER, PASSWORD)
-
-    async def start():  # type: ignore[no-untyped-def]
-        return await asyncssh.create_server(
-            Server,
-            "127.0.0.1",
-            0,
-            server_host_keys=[asyncssh.generate_private_key("ssh-ed25519")],
-            sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=str(root).encode()),
-        )
-
-    server = loop.run(start())
-    port = server.sockets[0].getsockname()[1]
+    server = start_sftp_server(loop, tmp_path / "sftp_root")
+    root, port = server.root, server.port
     monkeypatch.setenv(
         "AIRFLOW_CONN_SFTP_MINISTERIO",
         json.dumps(
