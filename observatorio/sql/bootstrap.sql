@@ -99,3 +99,20 @@ create table if not exists ops.watermarks (
 -- `batch` when the batch was validated alone; `run-level, N batches` when the batches of one
 -- run were validated together (see expectations.gate).
 alter table ops.validation_results add column if not exists scope text not null default 'batch';
+
+-- The read-only role BI tools (Superset, Metabase, psql) use: it reads `marts` and nothing
+-- else (dbt grants SELECT on each mart and USAGE on the schema, see dbt_project.yml). Roles
+-- are cluster-wide and may already exist (another database on the same server, or an
+-- administrator who made it with a login): create it only when missing, never alter it.
+do $bi_role$
+begin
+    if not exists (select from pg_catalog.pg_roles where rolname = 'observatorio_bi') then
+        create role observatorio_bi nologin;
+        comment on role observatorio_bi is
+            'Read-only access to the marts schema of the Observatorio warehouse, for BI tools.';
+    end if;
+exception
+    -- Two databases of one server bootstrapping at the same moment.
+    when duplicate_object or unique_violation then null;
+end
+$bi_role$;

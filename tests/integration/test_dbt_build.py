@@ -39,7 +39,14 @@ def test_dbt_build_classifies_resolves_and_keeps_latest_versions(
         path = write_reports(tmp_path / name, rows)
         assert ingest_file("police__reports", path, settings).status == "loaded"
     results = build(settings)
-    assert all(str(r.status) in {"success", "pass"} for r in results.results)
+    not_ok = {
+        r.node.name: str(r.status)
+        for r in results.results
+        if str(r.status) not in {"success", "pass"}
+    }
+    # CP-299 has no ICCS mapping: the coverage test warns about it, and only it.
+    assert list(not_ok.values()) == ["warn"], not_ok
+    assert next(iter(not_ok)).startswith("has_no_rows_mart_offence_code_coverage"), not_ok
     db = clean_warehouse
     facts = {
         r[0]: r[1:]

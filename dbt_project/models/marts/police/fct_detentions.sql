@@ -26,46 +26,9 @@ municipality_names as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by detention_id
-            order by recorded_at desc, ingested_at desc, batch_id desc, source_row desc
-        ) as version_rank,
-        count(*) over (partition by detention_id) as version_count
-
-    from detentions
-
-),
-
-latest as (
-
-    select * from ranked
-    where version_rank = 1
-
-),
-
 resolved as (
 
-    select
-        latest.*,
-        coalesce(
-            by_code.municipality_code,
-            by_name.municipality_code,
-            by_name_field.municipality_code,
-            '99999'
-        ) as municipality_code,
-        by_code.municipality_code is null as is_municipality_from_name
-
-    from latest
-    left join municipalities as by_code
-        on latest.municipality_reported = by_code.municipality_code
-    left join municipality_names as by_name
-        on {{ normalise_text('latest.municipality_reported') }} = by_name.name_key
-    left join municipality_names as by_name_field
-        on {{ normalise_text('latest.municipality_name') }} = by_name_field.name_key
+    {{ police_versions_resolved('detentions', 'detention_id') }}
 
 ),
 

@@ -1,0 +1,65 @@
+-- The country's municipalities with their department, plus the unknown member `99999` that
+-- facts use when neither the code nor the name a source gave resolves. Population by year
+-- is in dim_municipality_population (one row per municipality and year), so this dimension
+-- keeps one row per municipality and facts join it on `municipality_code` alone.
+with
+
+municipalities as (
+
+    select * from {{ ref('ref_municipalities') }}
+
+),
+
+aliases as (
+
+    select * from {{ ref('ref_municipality_aliases') }}
+
+),
+
+alias_lists as (
+
+    select
+        municipality_code,
+        string_agg(distinct alias, ' | ' order by alias) as known_aliases
+    from aliases
+    group by municipality_code
+
+),
+
+known as (
+
+    select
+        municipalities.municipality_code,
+        municipalities.municipality_name,
+        municipalities.department_code,
+        municipalities.department_name,
+        alias_lists.known_aliases,
+        false as is_unknown
+
+    from municipalities
+    left join alias_lists
+        on municipalities.municipality_code = alias_lists.municipality_code
+
+),
+
+unknown as (
+
+    select
+        '99999' as municipality_code,
+        'Sin municipio' as municipality_name,
+        '99' as department_code,
+        'Sin departamento' as department_name,
+        cast(null as text) as known_aliases,
+        true as is_unknown
+
+),
+
+final as (
+
+    select * from known
+    union all
+    select * from unknown
+
+)
+
+select * from final
