@@ -8,8 +8,9 @@ records are linked to it incrementally instead of recomputing everything.
 
 Callers: `update_register()` is the Airflow task after `build_warehouse` (it reads
 `intermediate.int_homicide_victim_records`); `bench/linkage.py` and the tests call
-`link_records()` on inputs built from the simulator; `review_list()` feeds the
-inter-institutional review table.
+`link_records()` on inputs built from the simulator; `review_list()` reads the review list
+of the inter-institutional table (the dbt mart `mart_victim_review_list`, delivered by the
+extract spec `extracts/mesa_interinstitucional.yaml`).
 
 Input schema (one pandas row per victim record; every person value is already a keyed HMAC):
 
@@ -269,7 +270,10 @@ def prepare_records(df: pd.DataFrame, unidentified_names: Iterable[str] = ()) ->
     no_name = out["name_pseudonym"].isna()
     flagged = out["is_unidentified"].fillna(False).astype(bool)
     out["is_unidentified"] = (flagged & no_name) | (out["id_pseudonym"].isna() & no_name)
-    out["intent"] = [classify_intent(c) for c in out["classification"]]
+    # Few distinct classifications: classify each once (a null one is "other").
+    codes, distinct = pd.factorize(out["classification"])
+    intents = np.array([*(classify_intent(c) for c in distinct), "other"], dtype=object)
+    out["intent"] = intents[codes]
     return out.reset_index(drop=True)
 
 
@@ -291,22 +295,35 @@ MODEL_COLUMNS = (
 )
 
 
+# Names repeat from year to year (namesakes), IDs and report numbers do not: the name rules
+# only pair records at most this many days apart, so their candidate pairs grow with the
+# records per year, not with the square of the years in the register. Records of one victim
+# are weeks apart at most (a death up to 45 days after the attack, a case opened 20 days
+# after the report); a year leaves room for late registrations.
+NAME_BLOCK_MAX_DAYS = 366
+
+
 def blocking_rules() -> list[Any]:
     """Blocking rules for predictions: each keeps candidate pairs near-linear in the input.
 
     ID pseudonym; police report number; whole-name pseudonym; municipality + exact day (what
     an NN body or a record without ID shares with its partner); a name token + birth year +
-    municipality (a typo and a missing ID together).
+    municipality (a typo and a missing ID together). Both name rules also require the events
+    to be at most `NAME_BLOCK_MAX_DAYS` apart.
     """
     from splink import block_on
+    from splink.blocking_rule_library import CustomRule
 
+    window = f"abs(l.event_day - r.event_day) <= {NAME_BLOCK_MAX_DAYS}"
     return [
         block_on("id_pseudonym"),
         block_on("report_id"),
-        block_on("name_pseudonym"),
+        CustomRule(f"l.name_pseudonym = r.name_pseudonym and {window}"),
         block_on("municipality_code", "event_day"),
-        block_on(
-            "name_tokens", "birth_year_est", "municipality_code", arrays_to_explode=["name_tokens"]
+        CustomRule(
+            "l.name_tokens = r.name_tokens and l.birth_year_est = r.birth_year_est"
+            f" and l.municipality_code = r.municipality_code and {window}",
+            arrays_to_explode=["name_tokens"],
         ),
     ]
 
@@ -440,7 +457,15 @@ def score_pairs(
     # predict_between so the same trained model serves full and incremental runs.
     if len(anchor) == 1:
         anchor = [anchor[0], db.register(records.loc[[], list(MODEL_COLUMNS)], table_name="x")]
-    linker = Linker(anchor, model, log_level=logging.WARNING)
+    # Blocking is the code's choice, not something learned: a model trained before the rules
+    # changed scores with the current ones.
+    settings = {
+        **model,
+        "blocking_rules_to_generate_predictions": [
+            rule.create_blocking_rule_dict("duckdb") for rule in blocking_rules()
+        ],
+    }
+    linker = Linker(anchor, settings, log_level=logging.WARNING)
     parts = []
     if len(new_frames) > 1:
         parts.append(
@@ -517,12 +542,17 @@ def unidentified_pairs(records: pd.DataFrame, config: LinkageConfig) -> pd.DataF
     found.append(by_report.assign(rule="report_number"))
     if config.unidentified_policy == "strict":
         return pd.DataFrame(columns=columns)
-    same_place = left.merge(right, left_on="municipality_code_l", right_on="municipality_code_r")
+    # Joined on place and day at once: joined on place alone, a national register's NN
+    # records would pair up by the hundred million.
+    same_place = left.merge(
+        right,
+        left_on=["municipality_code_l", "event_day_l"],
+        right_on=["municipality_code_r", "event_day_r"],
+    )
     same_place = same_place[
         (same_place["source_dataset_l"] + "|" + same_place["source_dataset_r"]).isin(
             {f"{a}|{b}" for a, b in SAME_DAY_SYSTEM_PAIRS}
         )
-        & (same_place["event_day_l"] == same_place["event_day_r"])
         & (
             same_place["sex_l"].isna()
             | same_place["sex_r"].isna()
@@ -594,32 +624,70 @@ def cluster_records(
     records: pd.DataFrame,
     links: pd.DataFrame,
     seed_clusters: dict[str, str] | None = None,
-) -> tuple[dict[str, str], pd.DataFrame]:
-    """Assign each record a cluster root; returns (root per unique_id, links actually used).
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Assign each record a cluster root; returns (root per record, links actually used).
 
+    The root is the smallest unique_id of the cluster, as a Series aligned with `records`.
     Links are applied most-evidence-first (documentary and NN rules, then by probability);
     a link that would put two records of one system together is refused. `seed_clusters`
     (unique_id -> victim_id of the register) are applied first, so existing victims stay.
+
+    Only connected components in which some system appears twice can refuse a link, so the
+    greedy pass runs on those alone; every other component takes all its links at once
+    (scipy's connected components), which keeps a million records to seconds.
     """
-    sources = dict(zip(records["unique_id"], records["source_dataset"], strict=True))
-    clusters = _Clusters(sources)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    uids = records["unique_id"].to_numpy(dtype=object)
+    position = pd.Series(np.arange(len(uids)), index=uids)
+    ordered = links.assign(
+        _order=pd.to_numeric(links["match_probability"], errors="coerce").fillna(2.0),
+    ).sort_values(["_order", "unique_id_l", "unique_id_r"], ascending=[False, True, True])
+    left = position.reindex(ordered["unique_id_l"].to_numpy()).to_numpy()
+    right = position.reindex(ordered["unique_id_r"].to_numpy()).to_numpy()
+    if np.isnan(left).any() or np.isnan(right).any():
+        raise LinkageError("a link names a unique_id that is not among the records")
+    left, right = left.astype(np.int64), right.astype(np.int64)
+    # Seed edges: each register victim's records chained to its first record.
+    seed_pairs: list[tuple[str, str]] = []
     if seed_clusters:
         first: dict[str, str] = {}
         for uid, victim in sorted(seed_clusters.items()):
-            if uid in first.values():
+            if uid not in position.index:
                 continue
             anchor = first.setdefault(victim, uid)
             if anchor != uid:
-                clusters.union(anchor, uid)
-    ordered = links.assign(
-        _order=links["match_probability"].fillna(2.0),
-    ).sort_values(["_order", "unique_id_l", "unique_id_r"], ascending=[False, True, True])
-    used = [
-        clusters.union(l_id, r_id)
-        for l_id, r_id in zip(ordered["unique_id_l"], ordered["unique_id_r"], strict=True)
-    ]
-    roots = {uid: clusters.find(uid) for uid in records["unique_id"]}
-    return roots, ordered.loc[used].drop(columns="_order")
+                seed_pairs.append((anchor, uid))
+    seed_left = position.reindex([a for a, _ in seed_pairs]).to_numpy(dtype=np.int64)
+    seed_right = position.reindex([b for _, b in seed_pairs]).to_numpy(dtype=np.int64)
+    rows = np.concatenate([left, seed_left])
+    cols = np.concatenate([right, seed_right])
+    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(len(uids),) * 2)
+    _, component = connected_components(graph, directed=False)
+    system = records["source_dataset"].to_numpy(dtype=object)
+    per_system = pd.DataFrame({"component": component, "system": system})
+    repeated = per_system.duplicated(["component", "system"]).to_numpy()
+    conflicted = np.zeros(component.max() + 1 if len(component) else 0, dtype=bool)
+    conflicted[component[repeated]] = True
+
+    used = np.ones(len(ordered), dtype=bool)
+    label = component.astype(np.int64)
+    in_conflict = conflicted[component[left]] if len(left) else np.zeros(0, dtype=bool)
+    if conflicted.any():
+        members = np.flatnonzero(conflicted[component])
+        clusters = _Clusters(dict(zip(uids[members], system[members], strict=True)))
+        for a, b in seed_pairs:
+            if conflicted[component[position[a]]]:
+                clusters.union(a, b)
+        for index in np.flatnonzero(in_conflict):
+            used[index] = clusters.union(uids[left[index]], uids[right[index]])
+        # Sub-clusters of a conflicted component get labels past the component numbers.
+        roots = pd.Series([clusters.find(u) for u in uids[members]])
+        label[members] = len(conflicted) + pd.factorize(roots)[0]
+    root = pd.Series(uids, dtype=object).groupby(label).transform("min")
+    root.index = records.index
+    return root, ordered.loc[used].drop(columns="_order")
 
 
 def _victim_id(members: Sequence[str]) -> str:
@@ -664,75 +732,120 @@ _REFERENCE_ORDER = ("police", "forensic", "prosecution", "hospital")
 
 
 def summarise_victims(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
-    """One row per victim: which systems, each one's classification, probability, status."""
-    probability: dict[str, float] = {}
-    by_rule: set[str] = set()
-    victim_of = dict(zip(records["unique_id"], records["victim_id"], strict=True))
-    for l_id, p, rule in zip(
-        links["unique_id_l"], links["match_probability"], links["rule"], strict=True
-    ):
-        victim = victim_of[l_id]
-        if rule != "model":
-            by_rule.add(victim)
-        elif not np.isnan(p):
-            probability[victim] = min(probability.get(victim, 1.0), float(p))
-    rows = []
-    order = {s: i for i, s in enumerate(_REFERENCE_ORDER)}
-    grouped = records.assign(_o=records["source_dataset"].map(order)).sort_values(
-        ["victim_id", "_o"]
+    """One row per victim: which systems, each one's classification, probability, status.
+
+    Array-wise (numpy over factorised victim ids, no per-victim Python): a national register
+    of a million records summarises in seconds.
+    """
+    if records.empty:
+        return pd.DataFrame(columns=list(VICTIM_COLUMNS))
+    codes, victims = pd.factorize(records["victim_id"].to_numpy(dtype=object), sort=True)
+    n = len(victims)
+    system = records["source_dataset"].map({s: i for i, s in enumerate(SOURCES)}).to_numpy()
+    rank = records["source_dataset"].map({s: i for i, s in enumerate(_REFERENCE_ORDER)})
+    is_nn = records["is_unidentified"].to_numpy(dtype=bool)
+
+    def first_per_victim(mask: np.ndarray) -> np.ndarray:
+        """Row index of each victim's first record (in _REFERENCE_ORDER) within `mask`, or -1."""
+        order = np.lexsort((rank.to_numpy(), codes))
+        order = order[mask[order]]
+        found, where = np.unique(codes[order], return_index=True)
+        first = np.full(n, -1)
+        first[found] = order[where]
+        return first
+
+    def pick(column: str, rows: np.ndarray) -> np.ndarray:
+        values = records[column].to_numpy(dtype=object)
+        picked = np.full(n, None, dtype=object)
+        picked[rows >= 0] = values[rows[rows >= 0]]
+        return np.array([None if pd.isna(v) else v for v in picked], dtype=object)
+
+    def per_system(column: str) -> np.ndarray:
+        """(victim, system) matrix of `column`; None where the system has no record."""
+        matrix = np.full((n, len(SOURCES)), None, dtype=object)
+        matrix[codes, system] = records[column].to_numpy(dtype=object)
+        return matrix
+
+    first = first_per_victim(np.ones(len(records), dtype=bool))
+    out: dict[str, Any] = {
+        "victim_id": victims,
+        "record_count": np.bincount(codes, minlength=n).astype("int64"),
+        # The reference place and date: the first system in _REFERENCE_ORDER that has them.
+        "event_date": records["event_date"].to_numpy(dtype=object)[first],
+        "municipality_code": records["municipality_code"].to_numpy(dtype=object)[first],
+        "is_unidentified": np.bincount(codes, weights=~is_nn, minlength=n) == 0,
+    }
+    for column in ("id_pseudonym", "name_pseudonym"):
+        out[column] = pick(column, first_per_victim(~is_nn & records[column].notna().to_numpy()))
+    record_ids = per_system("unique_id")
+    classifications = per_system("classification")
+    intents = per_system("intent")
+    present = record_ids != None  # noqa: E711 (element-wise on an object array)
+    for i, source in enumerate(SOURCES):
+        out[f"has_{source}_record"] = present[:, i]
+        out[f"{source}_record_id"] = record_ids[:, i]
+        out[f"{source}_classification"] = np.array(
+            [None if pd.isna(v) else v for v in classifications[:, i]], dtype=object
+        )
+    out["systems"] = [[s for s, h in zip(SOURCES, row, strict=True) if h] for row in present]
+    homicides = (intents == "homicide").sum(axis=1)
+    out["homicide_sources"] = homicides.astype("int64")
+    # final_status(), array-wise.
+    out["final_status"] = np.select(
+        [
+            homicides >= 2,
+            (intents == "legal_intervention").any(axis=1),
+            homicides == 1,
+            (intents == "undetermined").any(axis=1),
+        ],
+        [
+            "confirmed_homicide",
+            "legal_intervention",
+            "homicide_single_source",
+            "undetermined_intent",
+        ],
+        default="not_homicide",
     )
-    for victim_id, group in grouped.groupby("victim_id", sort=True):
-        by_source = {s: r for s, r in zip(group["source_dataset"], group.itertuples(), strict=True)}
-        intents: dict[str, Intent] = {s: r.intent for s, r in by_source.items()}
-        systems = [s for s in SOURCES if s in by_source]
-        first = group.iloc[0]
-        identified = group[~group["is_unidentified"]]
-        row: dict[str, Any] = {
-            "victim_id": victim_id,
-            "record_count": len(group),
-            "systems": systems,
-            **{f"has_{s}_record": s in by_source for s in SOURCES},
-            **{
-                f"{s}_record_id": by_source[s].unique_id if s in by_source else None
-                for s in SOURCES
-            },
-            **{
-                f"{s}_classification": by_source[s].classification if s in by_source else None
-                for s in SOURCES
-            },
-            "homicide_sources": sum(1 for i in intents.values() if i == "homicide"),
-            "match_probability": probability.get(str(victim_id)),
-            "linked_by_rule": victim_id in by_rule,
-            "final_status": final_status(intents),
-            "is_unidentified": bool(group["is_unidentified"].all()),
-            "event_date": first["event_date"],
-            "municipality_code": first["municipality_code"],
-            "is_police_without_autopsy": "police" in by_source and "forensic" not in by_source,
-            "is_autopsy_without_police": "forensic" in by_source and "police" not in by_source,
-            "is_reclassified": len(set(intents.values())) > 1,
-            "id_pseudonym": identified["id_pseudonym"].dropna().iloc[0]
-            if identified["id_pseudonym"].notna().any()
-            else None,
-            "name_pseudonym": identified["name_pseudonym"].dropna().iloc[0]
-            if identified["name_pseudonym"].notna().any()
-            else None,
-        }
-        rows.append(row)
-    return pd.DataFrame(rows, columns=list(VICTIM_COLUMNS))
+    reclassified = np.zeros(n, dtype=bool)
+    for a in range(len(SOURCES)):
+        for b in range(a + 1, len(SOURCES)):
+            both = present[:, a] & present[:, b]
+            reclassified |= both & (intents[:, a] != intents[:, b])
+    out["is_reclassified"] = reclassified
+    police, forensic = present[:, SOURCES.index("police")], present[:, SOURCES.index("forensic")]
+    out["is_police_without_autopsy"] = police & ~forensic
+    out["is_autopsy_without_police"] = forensic & ~police
+
+    # The lowest model probability among the victim's links; rule links flag the victim.
+    victim_code = pd.Series(codes, index=records["unique_id"].to_numpy())
+    owner = victim_code.reindex(links["unique_id_l"].to_numpy()).to_numpy(dtype=float)
+    known = ~np.isnan(owner)
+    is_model = (links["rule"] == "model").to_numpy(dtype=bool)
+    probability = pd.to_numeric(links["match_probability"], errors="coerce").to_numpy(float)
+    lowest = np.full(n, np.inf)
+    keep = known & is_model & ~np.isnan(probability)
+    np.minimum.at(lowest, owner[keep].astype(int), probability[keep])
+    out["match_probability"] = np.where(np.isinf(lowest), np.nan, lowest)
+    by_rule = np.zeros(n, dtype=bool)
+    by_rule[owner[known & ~is_model].astype(int)] = True
+    out["linked_by_rule"] = by_rule
+    return pd.DataFrame(out).loc[:, list(VICTIM_COLUMNS)]
 
 
 def _assign_victims(
-    records: pd.DataFrame, roots: dict[str, str], known: dict[str, str] | None = None
+    records: pd.DataFrame, roots: pd.Series, known: dict[str, str] | None = None
 ) -> pd.Series:
-    members: dict[str, list[str]] = {}
-    for uid, root in roots.items():
-        members.setdefault(root, []).append(uid)
-    victim_of_root = {}
-    for root, uids in members.items():
-        existing = sorted({known[u] for u in uids if known and u in known})
+    """Victim id per record: the register's id for a cluster it knows, else a new one."""
+    # A new victim's id hashes its smallest record id, which is the cluster's root.
+    unique_roots = pd.unique(roots.to_numpy(dtype=object))
+    new_ids = pd.Series([_victim_id([r]) for r in unique_roots], index=unique_roots)
+    victim = roots.map(new_ids)
+    if known:
+        existing = records["unique_id"].map(known)
         # A cluster keeps the register's victim id (the smallest when two victims merged).
-        victim_of_root[root] = existing[0] if existing else _victim_id(uids)
-    return records["unique_id"].map(lambda u: victim_of_root[roots[u]])
+        kept = existing.groupby(roots.to_numpy(dtype=object)).transform("min")
+        victim = kept.where(kept.notna(), victim)
+    return victim.astype(object)
 
 
 def link_records(
@@ -952,42 +1065,49 @@ def update_register(
 
 
 REVIEW_COLUMNS = (
+    "review_id",
+    "missing_institution",
     "victim_id",
-    "final_status",
-    "event_date",
+    "month",
     "municipality_code",
+    "final_status",
     "systems",
-    "police_record_id",
-    "prosecution_record_id",
-    "forensic_record_id",
-    "hospital_record_id",
-    "id_pseudonym",
+    "record_count",
     "is_unidentified",
+    "is_late_death",
+    "police_record_key",
+    "prosecution_record_key",
+    "forensic_record_key",
+    "hospital_record_key",
 )
+REVIEW_LIST_TABLE = "marts.mart_victim_review_list"
 
 
 def review_list(institution: str, conn: psycopg.Connection | None = None) -> pd.DataFrame:
     """The victims `institution` is missing, for the inter-institutional review table.
 
-    Victims that another system records as a homicide (or undetermined intent) and that
-    `institution` (`police`, `prosecution`, `forensic` or `hospital`) has no record of. Only
-    pseudonyms and the other systems' own record numbers: each institution re-identifies
-    its own records, nobody else's.
+    Reads the dbt mart `mart_victim_review_list` (rebuilt after each linkage; the extract
+    spec `extracts/mesa_interinstitucional.yaml` delivers it): victims another system
+    records as a homicide or a death of undetermined intent and that `institution`
+    (`police`, `prosecution`, `forensic` or `hospital`) has no record of. Only the victim's
+    register id and each system's own record key: each institution re-identifies its own
+    records, nobody else's.
     """
     if institution not in SOURCES:
         raise LinkageError(f"institution {institution!r} is not one of {SOURCES}")
-    query = f"""
-        select {", ".join(REVIEW_COLUMNS)}
-        from ops.victim_register
-        where not has_{institution}_record
-          and final_status in (
-              'confirmed_homicide', 'homicide_single_source', 'undetermined_intent'
-          )
-        order by event_date, municipality_code, victim_id
-    """
+    query = (
+        f"select {', '.join(REVIEW_COLUMNS)} from {REVIEW_LIST_TABLE}"
+        " where missing_institution = %s order by month, municipality_code, victim_id"
+    )
+
+    def read(connection: psycopg.Connection) -> pd.DataFrame:
+        cursor = connection.execute(query.encode(), (institution,))
+        names = [c.name for c in cursor.description or ()]
+        return pd.DataFrame(cursor.fetchall(), columns=names)
+
     if conn is not None:
-        return _frame(conn, query)
+        return read(conn)
     from observatorio.warehouse import connect
 
     with connect() as own:
-        return _frame(own, query)
+        return read(own)

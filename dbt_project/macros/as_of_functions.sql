@@ -64,3 +64,47 @@ comment on function {{ this.schema }}.crime_reports_as_of(timestamp) is
     'Each police report victim classified as known at the given instant (the version '
     'recorded last at or before it), from fct_crime_report_versions. Rebuilt by dbt.'
 {%- endmacro %}
+
+{#- `prosecution_cases_as_of(as_of timestamp)`: each prosecution case with the status and
+    decision it had at that instant (the version written last at or before it), from
+    fct_prosecution_case_versions, whose post-hook creates it. Cases opened later are absent. -#}
+{% macro create_prosecution_cases_as_of_function() -%}
+    {{ return(adapter.dispatch('create_prosecution_cases_as_of_function')()) }}
+{%- endmacro %}
+
+{% macro postgres__create_prosecution_cases_as_of_function() -%}
+create or replace function {{ this.schema }}.prosecution_cases_as_of(p_as_of timestamp)
+returns table (
+    case_id text,
+    version_number integer,
+    valid_from timestamp,
+    valid_to timestamp,
+    case_status text,
+    prosecutor_decision text,
+    decision_date date,
+    court_case_id text,
+    batch_id text
+)
+language sql
+stable
+as $as_of$
+    select
+        versions.case_id,
+        versions.version_number,
+        versions.valid_from,
+        versions.valid_to,
+        versions.case_status,
+        versions.prosecutor_decision,
+        versions.decision_date,
+        versions.court_case_id,
+        versions.batch_id
+    from {{ this }} as versions
+    where
+        versions.valid_from <= p_as_of
+        and (versions.valid_to > p_as_of or versions.valid_to is null)
+    order by versions.case_id
+$as_of$;
+comment on function {{ this.schema }}.prosecution_cases_as_of(timestamp) is
+    'Each prosecution case with its status and decision as known at the given instant (the '
+    'version written last at or before it), from fct_prosecution_case_versions. Rebuilt by dbt.'
+{%- endmacro %}

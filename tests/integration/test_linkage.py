@@ -8,7 +8,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from bench.linkage import pairwise_scores, simulation_records
+from bench.linkage import pairwise_scores, replicate, simulation_records
 from observatorio import linkage
 from simulator import generate
 
@@ -96,6 +96,31 @@ def test_unidentified_records_link_only_with_evidence(small_result, small_sim):
         truth.reindex(touching["unique_id_l"]).to_numpy()
         == truth.reindex(touching["unique_id_r"]).to_numpy()
     ).all()
+
+
+def test_namesakes_of_other_years_stay_apart(small_sim, small_result, key):
+    # Three years of the same country: new IDs and report numbers, the same names. The
+    # bench measures a million records this way, so it must link each year like the first.
+    records, truth = small_sim
+    years, truth3 = replicate(records, truth, 3)
+    assert len(years) == 3 * len(records)
+    result = linkage.link_records(
+        years,
+        model=small_result.model,
+        unidentified_names=linkage.unidentified_name_pseudonyms(key),
+    )
+    scores = pairwise_scores(_victims_of(result), truth3)
+    assert scores["precision"] >= 0.99 and scores["recall"] >= 0.98, scores
+    named = result.records.dropna(subset=["name_pseudonym"])
+    copy_of = named["unique_id"].str.extract(r"^(copy\d+):")[0].fillna("copy0")
+    namesakes = named.assign(copy=copy_of).groupby("name_pseudonym")["copy"].nunique()
+    assert (namesakes == 3).sum() > 100
+    spans = named.assign(copy=copy_of).groupby("victim_id")["copy"].nunique()
+    assert spans.max() == 1
+    # Unidentified bodies stay unidentified in every copy.
+    assert (
+        result.records["is_unidentified"].sum() == 3 * small_result.records["is_unidentified"].sum()
+    )
 
 
 def test_strict_policy_never_links_nn_to_nn(small_sim, key):
@@ -204,9 +229,6 @@ def test_register_in_postgres_feeds_the_reconciliation_marts(tiny_sim, settings,
     stored = db.execute("select count(*) from ops.victim_register_records").fetchone()[0]
     victims = db.execute("select count(*) from ops.victim_register").fetchone()[0]
     assert stored == len(records) and victims == second["victims"]
-    missing = linkage.review_list("police", db)
-    assert len(missing) > 0
-    assert not missing["systems"].map(lambda s: "police" in s).any()
 
     from observatorio.transform import run_dbt
 
@@ -224,6 +246,86 @@ def test_register_in_postgres_feeds_the_reconciliation_marts(tiny_sim, settings,
     ).fetchone()[0]
     assert homicides == expected
     assert int(police) == int((records["source_dataset"] == "police").sum())
+    _check_review_list(db, settings)
+
+
+REVIEWED = ("confirmed_homicide", "homicide_single_source", "undetermined_intent")
+
+
+def _check_review_list(db, settings) -> None:
+    """The review list names, per institution, exactly the victims it is missing, and the
+    extract for the inter-institutional table delivers it without person data."""
+    register = pd.DataFrame(
+        db.execute(
+            "select victim_id, final_status, police_record_id, forensic_record_id,"
+            " has_police_record, has_prosecution_record, has_forensic_record,"
+            " has_hospital_record from ops.victim_register"
+        ).fetchall(),
+        columns=[
+            "victim_id",
+            "final_status",
+            "police_record_id",
+            "forensic_record_id",
+            "has_police",
+            "has_prosecution",
+            "has_forensic",
+            "has_hospital",
+        ],
+    ).set_index("victim_id")
+    late = {
+        row[0]
+        for row in db.execute(
+            "select victim_id from ops.victim_register_records group by victim_id having"
+            " min(event_date) filter (where source_dataset = 'forensic') >"
+            " min(event_date) filter (where source_dataset in ('police', 'prosecution'))"
+        ).fetchall()
+    }
+    reviewed = register[register["final_status"].isin(REVIEWED)]
+    sizes = {}
+    for institution in linkage.SOURCES:
+        listed = linkage.review_list(institution, db)
+        expected = set(reviewed.index[~reviewed[f"has_{institution}"]])
+        if institution == "hospital":
+            expected &= late
+        assert set(listed["victim_id"]) == expected, institution
+        assert (listed["missing_institution"] == institution).all()
+        assert listed[f"{institution}_record_key"].isna().all()
+        assert not listed["systems"].str.contains(institution).any()
+        sizes[institution] = len(listed)
+        if institution == "police" and len(listed):
+            # Other systems' own keys, without the register's `<system>:` prefix.
+            keys = listed.set_index("victim_id")["forensic_record_key"].dropna()
+            ids = register.loc[keys.index, "forensic_record_id"].str.removeprefix("forensic:")
+            assert (keys == ids).all() and len(keys) > 0
+    assert sizes["police"] > 0 and sizes["forensic"] > 0
+    columns = {
+        row[0]
+        for row in db.execute(
+            "select column_name from information_schema.columns"
+            " where table_schema = 'marts' and table_name = 'mart_victim_review_list'"
+        ).fetchall()
+    }
+    assert not {c for c in columns if "pseudonym" in c or "name" in c}, columns
+
+    from openpyxl import load_workbook
+
+    from observatorio.extracts import deliver
+
+    delivery = deliver("mesa_interinstitucional", settings=settings)
+    assert delivery.suppressed_cells == 0
+    workbook = load_workbook(next(delivery.folder.glob("*.xlsx")), read_only=True)
+    sheets = {
+        "police": "sin_registro_policia",
+        "prosecution": "sin_registro_fiscalia",
+        "forensic": "sin_registro_medicina_legal",
+        "hospital": "sin_registro_hospital",
+    }
+    for institution, sheet in sheets.items():
+        rows = list(workbook[sheet].iter_rows(values_only=True))
+        header = rows[0]
+        assert "id_victima" in header and "institucion_sin_registro" in header
+        assert len(rows) - 1 == sizes[institution], sheet
+        assert {r[header.index("institucion_sin_registro")] for r in rows[1:]} <= {institution}
 
 
 def _publish_as_intermediate(db, records: pd.DataFrame) -> None:

@@ -347,3 +347,57 @@ def test_exposures_name_the_marts_each_consumer_reads(built):
     dashboards = [e for e in exposures.values() if e["type"] == "dashboard"]
     assert dashboards and all(e["depends_on"]["nodes"] for e in dashboards)
     print(f"dbt build on {DEMO.scale}/{DEMO.days} days: {built['build_seconds']:.1f} s")
+
+
+# Last in the module: it changes the justice source and pulls again.
+def test_prosecution_case_status_as_known_on_each_date(conn, settings, warehouse_url, monkeypatch):
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from observatorio.run import JUSTICE_SOURCE_DATABASE
+    from observatorio.warehouse import sqlalchemy_url
+
+    source_url = make_url(warehouse_url).set(database=JUSTICE_SOURCE_DATABASE)
+    # The prosecutor archives a case that was under investigation: the justice database
+    # updates the row in place and stamps `updated_at`, as the real one does.
+    with psycopg.connect(source_url.render_as_string(hide_password=False)) as source:
+        case_id, first_written = source.execute(
+            "select case_id, updated_at from cases where status = 'en_investigacion'"
+            " order by case_id limit 1"
+        ).fetchone()
+        archived_at = source.execute(
+            "select max(updated_at) + interval '1 minute' from cases"
+        ).fetchone()[0]
+        source.execute(
+            "update cases set status = 'archivada', decision = 'desestimada',"
+            " decision_date = %s, updated_at = %s where case_id = %s",
+            (archived_at.date(), archived_at, case_id),
+        )
+    monkeypatch.setenv(
+        "OBSERVATORIO_JUSTICE_URL", sqlalchemy_url(warehouse_url, database=JUSTICE_SOURCE_DATABASE)
+    )
+    sql.extract("justice__cases")
+    tasks.report(
+        tasks.publish(tasks.gate(tasks.stage("justice__cases", tasks.claim("justice__cases"))))
+    )
+    build(settings, select="fct_prosecution_case_versions")
+
+    def as_of(instant):  # type: ignore[no-untyped-def]
+        return conn.execute(
+            "select version_number, case_status, prosecutor_decision"
+            " from marts.prosecution_cases_as_of(%s) where case_id = %s",
+            (instant, case_id),
+        ).fetchone()
+
+    # The first pull saw the case in one version only: nothing is known before it.
+    assert as_of(first_written - timedelta(seconds=1)) is None
+    assert as_of(first_written) == (1, "en_investigacion", "pending")
+    assert as_of(archived_at - timedelta(seconds=1)) == (1, "en_investigacion", "pending")
+    assert as_of(archived_at) == (2, "archivada", "dismissed")
+    # The overlap window re-reads rows of the first pull: each version still counts once.
+    versions = conn.execute(
+        "select count(*), count(*) filter (where is_latest_version)"
+        " from marts.fct_prosecution_case_versions where case_id = %s",
+        (case_id,),
+    ).fetchone()
+    assert versions == (2, 1)
