@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export XDG_RUNTIME_DIR ?= /tmp/observatorio-runtime-$(shell id -u)
 
-.PHONY: install run test lint airflow docs warehouse-stop clean bench-ingest bench-linkage
+.PHONY: install run test lint airflow docs warehouse-stop clean bench-ingest bench-linkage bench-linkage-1m
 
 $(STAMP): pyproject.toml constraints.txt
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
@@ -58,3 +58,7 @@ bench-ingest: $(STAMP)
 
 bench-linkage: $(STAMP)
 	$(BIN)/python -m bench.linkage --scale small
+
+## Linkage at 1M victim records (a medium simulation stacked over years); ~10 min.
+bench-linkage-1m: $(STAMP)
+	$(BIN)/python -m bench.linkage --scale medium --out .observatorio/bench/linkage-medium --records 1000000 --results bench/results/linkage_1m.json
