@@ -85,30 +85,54 @@ def fingerprint(path: Path, encodings: tuple[str, ...]) -> FileFingerprint:
     return FileFingerprint(digest.hexdigest(), size, detect_encoding(path, encodings))
 
 
-def detect_encoding(path: Path, encodings: tuple[str, ...]) -> str:
-    """UTF-8 with BOM, then UTF-8, then cp1252/latin-1, restricted to what the contract allows."""
+def _first_undecodable(path: Path, encoding: str) -> int | None:
+    """The byte offset of the first byte `encoding` cannot decode in the file, or None."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
     try:
         with _open_bytes(path) as handle:
-            head = handle.read(4)
-            if head.startswith(codecs.BOM_UTF8) and "utf-8-sig" in encodings:
-                return "utf-8-sig"
-            decoder = codecs.getincrementaldecoder("utf-8")()
-            handle.seek(0)
-            try:
-                while chunk := handle.read(CHUNK):
+            while chunk := handle.read(CHUNK):
+                try:
                     decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    return offset + exc.start
+                offset += len(chunk)
+            try:
                 decoder.decode(b"", final=True)
-                utf8_ok = True
-            except UnicodeDecodeError:
-                utf8_ok = False
+            except UnicodeDecodeError as exc:
+                return offset + exc.start
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise BatchError(f"{path.name}: the gzip stream is truncated or corrupt ({exc})") from exc
-    if utf8_ok and "utf-8" in encodings:
-        return "utf-8"
-    for fallback in ("cp1252", "latin-1"):
-        if fallback in encodings:
-            return fallback
-    raise BatchError(f"{path.name}: not valid UTF-8 and the contract allows only {encodings}")
+    return None
+
+
+def detect_encoding(path: Path, encodings: tuple[str, ...]) -> str:
+    """UTF-8 with BOM, then UTF-8, then cp1252, then latin-1, restricted to the contract's list.
+
+    The whole file is checked against the encoding chosen, so a byte it cannot decode ends
+    the batch here with its offset, never as a bare decoding error halfway through a COPY.
+    """
+    try:
+        with _open_bytes(path) as handle:
+            has_bom = handle.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise BatchError(f"{path.name}: the gzip stream is truncated or corrupt ({exc})") from exc
+    candidates = ("utf-8-sig", "utf-8") if has_bom else ("utf-8", "cp1252", "latin-1")
+    first_bad: dict[str, int] = {}
+    for encoding in candidates:
+        if encoding not in encodings:
+            continue
+        offset = _first_undecodable(path, encoding)
+        if offset is None:
+            return encoding
+        first_bad[encoding] = offset
+    if not first_bad:
+        raise BatchError(
+            f"{path.name}: {'UTF-8 with BOM' if has_bom else 'not valid UTF-8'} and the "
+            f"contract allows only {encodings}"
+        )
+    detail = ", ".join(f"{enc} fails at byte {offset}" for enc, offset in first_bad.items())
+    raise BatchError(f"{path.name}: undecodable bytes ({detail}); allowed: {encodings}")
 
 
 def _fold_header(name: str) -> str:
@@ -157,7 +181,9 @@ def _converter(column: Column) -> Converter:
     if kind == "text":
         return str
     if kind in ("integer", "bigint"):
-        return int
+        # A value outside the column's range would fail the whole COPY: refuse it per cell.
+        bits = 31 if kind == "integer" else 63
+        return lambda v: _in_range(int(v), bits)
     if kind == "numeric":
         return lambda v: Decimal(v.replace(",", "."))
     # strptime is the slowest step of a row, and a year of exports has few distinct dates:
@@ -186,6 +212,12 @@ def _converter(column: Column) -> Converter:
         }
         return lambda v: truth[v.strip().lower()]
     raise AssertionError(kind)
+
+
+def _in_range(value: int, bits: int) -> int:
+    if not -(1 << bits) <= value < (1 << bits):
+        raise ValueError(value)
+    return value
 
 
 @dataclass
@@ -284,15 +316,29 @@ def parse_records(
     stream = _text_stream(path, encoding)
     reader = csv.reader(stream, delimiter=contract.delimiter, quotechar='"', strict=False)
     try:
+        plan = plan_header(path, _header_fields(path, reader), contract)
+    except BatchError:
+        stream.close()
+        raise
+    return plan, _records(path, stream, reader, plan, _compile(contract, plan), key)
+
+
+def _header_fields(path: Path, reader: Any) -> list[str]:
+    try:
         header = next(reader, None)
     except (EOFError, zlib.error, gzip.BadGzipFile, csv.Error) as exc:
-        stream.close()
         raise BatchError(f"{path.name}: cannot read the header: {exc}") from exc
     if header is None:
-        stream.close()
         raise BatchError(f"{path.name}: the file is empty (no header row)")
-    plan = plan_header(path, header, contract)
-    return plan, _records(path, stream, reader, plan, _compile(contract, plan), key)
+    return list(header)
+
+
+def read_header(path: Path, contract: Contract, encoding: str) -> tuple[HeaderPlan, list[str]]:
+    """The header plan of a delimited file and its raw header fields (for the columnar path)."""
+    with _text_stream(path, encoding) as stream:
+        reader = csv.reader(stream, delimiter=contract.delimiter, quotechar='"', strict=False)
+        header = _header_fields(path, reader)
+    return plan_header(path, header, contract), header
 
 
 def _json_text(value: Any) -> str:

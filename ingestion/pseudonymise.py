@@ -12,7 +12,16 @@ import hashlib
 import hmac
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from functools import lru_cache
+from typing import Any
+
+try:  # CPython's own SHA-256: copying its state is cheaper than OpenSSL's for short values.
+    from _sha256 import sha256 as _builtin_sha256
+
+    _sha256_new: Callable[[bytes], Any] = _builtin_sha256
+except ImportError:  # pragma: no cover - other interpreters
+    _sha256_new = hashlib.sha256
 
 _NOT_NAME = re.compile(r"[^A-Z0-9 ]+")
 _SPACES = re.compile(r"\s+")
@@ -60,6 +69,30 @@ def is_valid_national_id(normalised: str) -> bool:
 def _hmac_hex(key: bytes, domain: str, value: str) -> str:
     # The domain keeps an ID and a name that happen to share text from sharing a pseudonym.
     return hmac.new(key, f"{domain}\x1f{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def hmac_hex_many(key: bytes, domain: str, values: Iterable[str]) -> list[str]:
+    """`_hmac_hex` for many values: the same pseudonyms, a few times faster.
+
+    HMAC's two keyed SHA-256 states are computed once and copied per value, instead of
+    building a keyed HMAC object (and, with OpenSSL 3, fetching the algorithm) each time.
+    """
+    block = 64
+    padded = (hashlib.sha256(key).digest() if len(key) > block else key).ljust(block, b"\0")
+    inner = _sha256_new(bytes(b ^ 0x36 for b in padded))
+    outer = _sha256_new(bytes(b ^ 0x5C for b in padded))
+    prefix = f"{domain}\x1f".encode()
+    inner.update(prefix)
+    inner_copy, outer_copy = inner.copy, outer.copy
+    hexed: list[str] = []
+    append = hexed.append
+    for value in values:
+        h = inner_copy()
+        h.update(value.encode())
+        o = outer_copy()
+        o.update(h.digest())
+        append(o.hexdigest())
+    return hexed
 
 
 def pseudonymise_national_id(key: bytes, raw: str) -> tuple[str | None, str]:

@@ -184,10 +184,8 @@ def test_a_truncated_gzip_is_rejected_and_nothing_reaches_raw(clean_warehouse, t
 
 
 # Found by the parser's property tests (tests/unit/ingestion/test_parse_properties.py): bytes
-# the detected encoding cannot decode escape as a bare UnicodeDecodeError, and the batch stays
-# 'loading' in the ledger instead of being rejected with the file's name. Strict, so these
-# fail loudly once the parser turns them into a BatchError.
-@pytest.mark.xfail(strict=True, raises=UnicodeDecodeError, reason="undecodable bytes escape")
+# the detected encoding cannot decode used to escape as a bare UnicodeDecodeError and leave
+# the batch 'loading'; now the batch is rejected with the file's name and the byte offset.
 @pytest.mark.parametrize(
     "content",
     [

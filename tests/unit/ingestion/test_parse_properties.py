@@ -12,7 +12,6 @@ import gzip
 import io
 import string
 import tempfile
-import zlib
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -186,28 +185,10 @@ def test_every_record_is_loaded_or_quarantined_exactly_once(
             assert {p.column for p in group} <= {"id", "dia"}
 
 
-def _decodes_as_detected(path: Path, contract: Contract) -> bool:
-    try:
-        encoding = detect_encoding(path, contract.encodings)
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as handle:
-            data = handle.read()
-    except (BatchError, EOFError, OSError, zlib.error):
-        return True  # not the known bug: the parser must turn these into a BatchError
-    try:
-        data.decode(encoding)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def _check_outcome(path: Path, contract: Contract) -> None:
     """Parse `path` to the end: the only exception allowed is a BatchError naming the file,
     and every quarantine entry names a row in order (and a contract column, if any)."""
     columns = {c.source for c in contract.columns}
-    # Known bug, pinned by the xfail tests below: skip files the detected encoding cannot
-    # decode (a BOM then invalid UTF-8; bytes cp1252 leaves undefined).
-    assume(_decodes_as_detected(path, contract))
     try:
         records, problems = parse_all(path, contract)
     except BatchError as exc:
@@ -302,19 +283,9 @@ def test_a_bom_is_never_part_of_the_first_column(value: str) -> None:
     assert not problems and records[0].values == [value.strip()]
 
 
-# Found by test_junk_bytes_end_in_a_batch_error_or_quarantine. detect_encoding returns an
-# encoding without checking that it decodes the file (a UTF-8 BOM is trusted as is; cp1252
-# is the fallback even for its five undefined bytes 0x81 0x8D 0x8F 0x90 0x9D), and the row
-# parser then dies on the byte with a bare UnicodeDecodeError: no file, row or column, and
-# the batch is left open in the ledger. Strict: these fail loudly once the parser is fixed.
-UNDECODABLE = pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeDecodeError,
-    reason="UnicodeDecodeError escapes parse_records instead of a BatchError",
-)
-
-
-@UNDECODABLE
+# Found by test_junk_bytes_end_in_a_batch_error_or_quarantine: a UTF-8 BOM followed by
+# invalid UTF-8, and a byte cp1252 leaves undefined, used to escape as a bare
+# UnicodeDecodeError; encoding detection now checks the whole file.
 def test_a_bom_file_with_invalid_utf8_is_a_batch_error(tmp_path: Path) -> None:
     path = tmp_path / FILE_NAME
     path.write_bytes(codecs.BOM_UTF8 + b"id;dia;nota\r\n1;01/01/2024;Nu\xf1ez\r\n")
@@ -322,7 +293,6 @@ def test_a_bom_file_with_invalid_utf8_is_a_batch_error(tmp_path: Path) -> None:
         parse_all(path, MESSY_CONTRACT)
 
 
-@UNDECODABLE
 def test_a_byte_undefined_in_cp1252_is_a_batch_error(tmp_path: Path) -> None:
     path = tmp_path / FILE_NAME
     path.write_bytes(b"id;dia;nota\r\n1;01/01/2024;Nu\xf1ez \x9d\r\n")
