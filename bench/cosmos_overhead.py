@@ -9,9 +9,14 @@ project's own ingest DAG(s) (`--ingest`), then times, alternately and after a wa
 - the whole `build_warehouse` run against `dbt build` + `dbt docs generate`, for reference.
 
 The ratio Cosmos group / dbt build is the overhead; the issue asks for 1.5 or less. Airflow
-and dbt log to a file under the home (`bench.log`); the figures go to stdout as JSON.
+and dbt log to a file under the home (`bench.log`); the figures go to stdout as JSON and to
+`bench/results/cosmos_overhead.json` (`--out`).
 
-    .venv/bin/python bench/cosmos_overhead.py [--repeats 3] [--home DIR] [--keep]
+The `after_build` tasks (record linkage, reconciliation, mart checks) are marked successful
+instead of run: they are not dbt, and linkage needs records from two source systems while the
+bench ingests only police reports. `dbt_docs` still runs.
+
+    .venv/bin/python bench/cosmos_overhead.py [--repeats 3] [--home DIR] [--keep] [--out FILE]
 
 With no --home it works in a fresh temporary folder (own embedded PostgreSQL on a free
 port) and stops and deletes it at the end.
@@ -32,6 +37,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULT = ROOT / "bench" / "results" / "cosmos_overhead.json"
+# Not dbt: see the module docstring.
+NOT_MEASURED = r"after_build\..*"
 
 
 def _free_port() -> int:
@@ -43,8 +51,15 @@ def _free_port() -> int:
 def _configure(home: Path) -> None:
     os.environ["OBSERVATORIO_HOME"] = str(home)
     os.environ.setdefault("OBSERVATORIO_DEMO", "1")
-    os.environ.setdefault("OBSERVATORIO_WAREHOUSE_PORT", str(_free_port()))
-    os.environ.setdefault("OBSERVATORIO_AIRFLOW_PORT", str(_free_port()))
+    # A reused --home keeps its warehouse port: dbt's partial parse (plain and Cosmos's cached
+    # copy) is only valid for the profile it was made with, and the port is part of it.
+    ports_file = home / "bench-ports.json"
+    ports = json.loads(ports_file.read_text()) if ports_file.is_file() else {}
+    for name in ("OBSERVATORIO_WAREHOUSE_PORT", "OBSERVATORIO_AIRFLOW_PORT"):
+        ports.setdefault(name, os.environ.get(name) or str(_free_port()))
+        os.environ.setdefault(name, ports[name])
+    home.mkdir(parents=True, exist_ok=True)
+    ports_file.write_text(json.dumps(ports))
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     os.environ["GX_ANALYTICS_ENABLED"] = "false"
     sys.path.insert(0, str(ROOT))
@@ -52,6 +67,7 @@ def _configure(home: Path) -> None:
 
 def _prepare(scale: str, days: int, ingest: list[str]) -> dict[str, str]:
     from observatorio import airflow_env
+    from observatorio.cosmos_config import ensure_manifest
     from observatorio.run import Demo, land_exports, migrate_airflow, run_dag, simulate
     from observatorio.settings import get_settings
     from observatorio.warehouse import ensure_warehouse
@@ -61,6 +77,9 @@ def _prepare(scale: str, days: int, ingest: list[str]) -> dict[str, str]:
     land_exports(settings, simulate(settings, Demo(seed=11, scale=scale, days=days)))
     migrate_airflow(settings)
     airflow_env.apply(settings)
+    # What a deployment does once per dbt project change; a DAG parse would do it otherwise,
+    # against the 30 s import timeout.
+    ensure_manifest(settings)
     states = {}
     for dag_id in ingest:
         states[dag_id] = run_dag(dag_id, settings)
@@ -86,42 +105,47 @@ def _plain_build() -> float:
     return built
 
 
-def _dag_run(dag: Any) -> tuple[float, float]:
-    """(seconds of the `dbt` task group inside the run, seconds of the whole run)."""
+def _dag_run(dag: Any) -> tuple[float, float, float]:
+    """Seconds of the `dbt` task group inside the run, of its producer, and of the whole run."""
     started = time.perf_counter()
-    run = dag.test()
+    run = dag.test(mark_success_pattern=NOT_MEASURED)
     whole = time.perf_counter() - started
     if str(run.state) != "success":
         raise SystemExit(f"build_warehouse ended {run.state}")
     group = [ti for ti in run.get_task_instances() if ti.task_id.startswith("dbt.")]
     first = min(ti.start_date for ti in group if ti.start_date)
     last = max(ti.end_date for ti in group if ti.end_date)
-    return (last - first).total_seconds(), whole
+    producer = next(ti for ti in group if ti.task_id == "dbt.dbt_producer_watcher")
+    return (last - first).total_seconds(), float(producer.duration or 0.0), whole
 
 
-def measure(repeats: int) -> dict[str, Any]:
+def measure(repeats: int, warmups: int = 1) -> dict[str, Any]:
     dag = _build_warehouse_dag()
     tasks = sum(1 for t in dag.tasks if t.task_id.startswith("dbt."))
     # Warm-up: dbt's imports, partial parse, the tables' first creation, Airflow's DB pool.
     _plain_build()
-    _dag_run(dag)
+    for _ in range(warmups):  # 0 on a home a previous run left warm (`--home`)
+        _dag_run(dag)
     timings: dict[str, list[float]] = {
         "dbt_build": [],
         "dbt_build_and_docs": [],
         "cosmos_group": [],
+        "cosmos_producer": [],
         "build_warehouse": [],
     }
     for _ in range(repeats):
         started = time.perf_counter()
         timings["dbt_build"].append(_plain_build())
         timings["dbt_build_and_docs"].append(time.perf_counter() - started)
-        group, whole = _dag_run(dag)
+        group, producer, whole = _dag_run(dag)
         timings["cosmos_group"].append(group)
+        timings["cosmos_producer"].append(producer)
         timings["build_warehouse"].append(whole)
     medians = {k: statistics.median(v) for k, v in timings.items()}
     return {
         "cosmos_tasks": tasks,
         "repeats": repeats,
+        "warmups": warmups,
         "seconds": timings,
         "median_seconds": medians,
         "ratio_cosmos_to_dbt_build": medians["cosmos_group"] / medians["dbt_build"],
@@ -132,6 +156,7 @@ def measure(repeats: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmups", type=int, default=1, help="build_warehouse runs first")
     parser.add_argument("--home", type=Path, default=None)
     parser.add_argument("--scale", default="small")
     parser.add_argument("--days", type=int, default=31)
@@ -142,6 +167,7 @@ def main() -> None:
         help="ingest DAGs to run first (those feeding the dbt sources)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary home")
+    parser.add_argument("--out", type=Path, default=RESULT, help="where to write the JSON")
     args = parser.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="observatorio-bench-"))
     _configure(home.resolve())
@@ -152,7 +178,9 @@ def main() -> None:
     try:
         with output_to(home / "bench.log"):
             ingested = _prepare(args.scale, args.days, args.ingest)
-            result = {"ingest": ingested, **measure(args.repeats)}
+            result = {"ingest": ingested, **measure(args.repeats, args.warmups)}
+            # Two cores shared with other work: the ratio is what compares, not the seconds.
+            result["load_average_1m_at_end"] = os.getloadavg()[0]
     finally:
         if "airflow.settings" in sys.modules:
             sys.modules["airflow.settings"].dispose_orm()
@@ -160,7 +188,10 @@ def main() -> None:
             stop_embedded(get_settings())
         if args.home is None and not args.keep:
             shutil.rmtree(home, ignore_errors=True)
-    print(json.dumps(result, indent=2))
+    text = json.dumps(result, indent=2)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text + "\n")
+    print(text)
     ratio = result["ratio_cosmos_to_dbt_build"]
     print(f"Cosmos / dbt build = {ratio:.2f} (limit 1.5)", file=sys.stderr)
     raise SystemExit(0 if ratio <= 1.5 else 1)

@@ -22,6 +22,9 @@ triggers this one without an edit here.
 New models appear as tasks at the next parse: the manifest snapshot is re-made with
 `dbt parse` whenever a file of `dbt_project/` changes (`observatorio.cosmos_config`).
 
+**Deadline:** if a run is not finished an hour after it was queued, on-call gets a
+`deadline missed` alert (e-mail and webhook); the run itself goes on.
+
 **When it fails:** the red task names the model, seed or test. Open its log for dbt's
 message (the producer's log has the whole `dbt build`). A failing test means the marts would
 publish a wrong number: fix the model or the source, then clear the producer task with its
@@ -32,10 +35,12 @@ build, so ministries keep the last good extract. If the DAG shows an import erro
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import AssetAny, dag, task, task_group
 
+from observatorio.alerts import deadline
 from observatorio.cosmos_config import dbt_task_group
 from observatorio.orchestration import DEFAULT_ARGS, MARTS, START_DATE, raw_asset
 
@@ -56,9 +61,7 @@ def raw_assets() -> AssetAny:
     default_args=DEFAULT_ARGS,
     tags=["warehouse", "dbt"],
     doc_md=__doc__,
-    # No DeadlineAlert yet: with Airflow 3.3.2, `dag.test()` (make run) was seen here to crash
-    # at the end of a successful run of a DAG that has one. Once that works, add
-    # `deadline=observatorio.alerts.deadline(timedelta(hours=1), "build_warehouse")`.
+    deadline=deadline(timedelta(hours=1), "build_warehouse"),
 )
 def build_warehouse() -> None:
     @task
@@ -81,10 +84,12 @@ def build_warehouse() -> None:
 
         @task
         def build_reconciliation() -> None:
+            from observatorio.lineage import emit_dbt_events
             from observatorio.transform import run_dbt
 
             # The register changed: rebuild the reconciliation marts and what reads them.
             run_dbt(["build", "--select", "tag:victim_register+"])
+            emit_dbt_events()
 
         @task
         def check_marts() -> None:
@@ -102,9 +107,9 @@ def build_warehouse() -> None:
 
     @task(outlets=[MARTS])
     def dbt_docs() -> None:
-        from observatorio.transform import run_dbt
+        from observatorio.transform import generate_docs
 
-        run_dbt(["docs", "generate"])
+        generate_docs()
 
     hook: Any = after_build()
     docs = dbt_docs()

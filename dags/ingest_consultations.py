@@ -21,6 +21,9 @@ is cheap, and a new export is in `raw` within about 10 minutes of landing.
    version.
 5. `report` fails the run if the export was rejected.
 
+**Deadline:** if a run is not finished 30 minutes after it was queued, on-call gets a
+`deadline missed` alert (e-mail and webhook); the run itself goes on.
+
 **When it fails:** the log names the export and each failed expectation; the file is in
 `$OBSERVATORIO_HOME/rejected/consultations__consultations/` and `ops.batch_ledger.error`
 holds the reason. The previous export stays the current one. Ask the platform for a corrected
@@ -29,8 +32,11 @@ export and drop it again.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from airflow.sdk import dag
 
+from observatorio.alerts import deadline
 from observatorio.orchestration import DEFAULT_ARGS, START_DATE, ingest_landed_files
 
 
@@ -44,6 +50,7 @@ from observatorio.orchestration import DEFAULT_ARGS, START_DATE, ingest_landed_f
     default_args=DEFAULT_ARGS,
     tags=["consultations", "ingestion", "file-drop"],
     doc_md=__doc__,
+    deadline=deadline(timedelta(minutes=30), "ingest_consultations"),
 )
 def ingest_consultations() -> None:
     ingest_landed_files("consultations__consultations")

@@ -27,6 +27,9 @@ host and port, the token as password; login + password for basic auth; retry set
 **Idempotent:** a re-run asks for what changed since the watermark; a pull repeated after a
 crash lands a byte-identical file under the same name, which the loader skips.
 
+**Deadline:** if a run is not finished 2 hours after it was queued, on-call gets a
+`deadline missed` alert (e-mail and webhook); the run itself goes on.
+
 **When it fails:**
 - red `extract_<entity>` failing at once, no retries: the API refused the credentials
   (401/403) or the route (404). The log names the endpoint and where the credentials came
@@ -44,10 +47,12 @@ crash lands a byte-identical file under the same name, which the loader skips.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import dag, task
 
+from observatorio.alerts import deadline
 from observatorio.orchestration import DEFAULT_ARGS, START_DATE, ingest_landed_files
 
 ENTITIES = ("forensic_deaths", "hospital_admissions")
@@ -62,6 +67,7 @@ ENTITIES = ("forensic_deaths", "hospital_admissions")
     default_args=DEFAULT_ARGS,
     tags=["health", "ingestion", "rest", "incremental"],
     doc_md=__doc__,
+    deadline=deadline(timedelta(hours=2), "ingest_health"),
 )
 def ingest_health() -> None:
     @task

@@ -25,6 +25,9 @@ before (the watermark remembers where the interval started); unchanged rows give
 byte-identical file, which the loader skips as already loaded. Rows re-read in the overlap
 of two different pulls reach `raw` twice by design; staging keeps one per (id, updated_at).
 
+**Deadline:** if a run is not finished 45 minutes after it was queued, on-call gets a
+`deadline missed` alert (e-mail and webhook); the run itself goes on.
+
 **When it fails:**
 - red `extract_<table>`: the source database is unreachable or the connection is not set
   (the log shows the URL with its password masked, and the query); nothing was landed and
@@ -40,10 +43,12 @@ of two different pulls reach `raw` twice by design; staging keeps one per (id, u
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import dag, task
 
+from observatorio.alerts import deadline
 from observatorio.orchestration import DEFAULT_ARGS, START_DATE, ingest_landed_files
 
 TABLES = ("cases", "parties", "hearings", "judgements")
@@ -58,6 +63,7 @@ TABLES = ("cases", "parties", "hearings", "judgements")
     default_args=DEFAULT_ARGS,
     tags=["justice", "ingestion", "sql", "incremental"],
     doc_md=__doc__,
+    deadline=deadline(timedelta(minutes=45), "ingest_justice"),
 )
 def ingest_justice() -> None:
     @task

@@ -19,6 +19,9 @@ dd/mm/yyyy; a header-only file on quiet days) into
    batch, and emits that table's Asset.
 5. `report` counts loaded, skipped and rejected batches, and fails if any was rejected.
 
+**Deadline:** if a run is not finished 2 hours after it was queued, on-call gets a
+`deadline missed` alert (e-mail and webhook); the run itself goes on.
+
 **When it fails:** a red `report` names the group (entity) whose batch was rejected; the
 other entities and the other files of the run were published. The log names each file, the
 failed expectations and sample row numbers; the file is in
@@ -29,8 +32,11 @@ file is a new batch). Nothing from a rejected batch reaches `raw`.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from airflow.sdk import dag
 
+from observatorio.alerts import deadline
 from observatorio.orchestration import DEFAULT_ARGS, START_DATE, ingest_landed_files
 
 
@@ -43,6 +49,7 @@ from observatorio.orchestration import DEFAULT_ARGS, START_DATE, ingest_landed_f
     default_args=DEFAULT_ARGS,
     tags=["police", "ingestion", "file-drop"],
     doc_md=__doc__,
+    deadline=deadline(timedelta(hours=2), "ingest_police_detentions"),
 )
 def ingest_police_detentions() -> None:
     ingest_landed_files("police__detentions")

@@ -15,6 +15,9 @@
    and emits the `raw.police__reports` Asset, which schedules `build_warehouse`.
 5. `report` counts loaded, skipped and rejected batches, and fails the run if any was rejected.
 
+**Deadline:** if a run is not finished 45 minutes after it was queued, on-call gets a
+`deadline missed` alert (e-mail and webhook); the run itself goes on.
+
 **When it fails:** a red `report` means a batch was rejected (the others of the run were
 published): the log names each file, the failed expectations and sample row numbers; the file is in
 `$OBSERVATORIO_HOME/rejected/police__reports/`; `ops.batch_ledger.error` holds the reason and
@@ -24,8 +27,11 @@ file is a new batch). Nothing from a rejected batch reaches `raw`.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from airflow.sdk import dag
 
+from observatorio.alerts import deadline
 from observatorio.orchestration import DEFAULT_ARGS, START_DATE, ingest_landed_files
 
 
@@ -38,6 +44,7 @@ from observatorio.orchestration import DEFAULT_ARGS, START_DATE, ingest_landed_f
     default_args=DEFAULT_ARGS,
     tags=["police", "ingestion", "file-drop"],
     doc_md=__doc__,
+    deadline=deadline(timedelta(minutes=45), "ingest_police_reports"),
 )
 def ingest_police_reports() -> None:
     ingest_landed_files("police__reports")

@@ -17,6 +17,9 @@ in `$OBSERVATORIO_HOME/landing/survey/responses/` until claimed.
 4. `publish` moves a passing batch into `raw.survey__responses` and emits its Asset.
 5. `report` fails the run if the file was rejected.
 
+**Deadline:** if a run is not finished 6 hours after it was queued, on-call gets a
+`deadline missed` alert (e-mail and webhook); the run itself goes on.
+
 **When it fails:** the survey is weighted, so a rejected file is never published in part.
 The log names the file and each failed expectation; the file is in
 `$OBSERVATORIO_HOME/rejected/survey__responses/`, `ops.batch_ledger.error` holds the reason
@@ -27,8 +30,11 @@ DAG by hand.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from airflow.sdk import dag
 
+from observatorio.alerts import deadline
 from observatorio.orchestration import DEFAULT_ARGS, START_DATE, ingest_landed_files
 
 
@@ -41,6 +47,7 @@ from observatorio.orchestration import DEFAULT_ARGS, START_DATE, ingest_landed_f
     default_args=DEFAULT_ARGS,
     tags=["survey", "ingestion", "file-drop"],
     doc_md=__doc__,
+    deadline=deadline(timedelta(hours=6), "ingest_survey"),
 )
 def ingest_survey() -> None:
     ingest_landed_files("survey__responses")

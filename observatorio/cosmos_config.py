@@ -243,6 +243,7 @@ def dbt_task_group(group_id: str = "dbt", settings: Settings | None = None) -> D
         },
     )
     _watch_after_the_build(group)
+    _lean_watchers(group, settings)
     return group
 
 
@@ -294,6 +295,37 @@ def _only_terminal_node_events() -> None:
     base._process_dbt_log_event = terminal_only
 
 
+# The key `airflow.providers.openlineage.api.emission_policy.extend_global_openlineage_emission_
+# policy()` stores its flags under; importing that API costs ~1.4 s per DAG parse (it loads
+# the OpenLineage listener), so the flag is set directly, as that function would.
+_OPENLINEAGE_POLICY_PARAM = "_openlineage_emission_policy"
+
+
+def _lean_watchers(group: DbtTaskGroup, settings: Settings) -> None:
+    """Two per-run costs of the group that `bench/cosmos_overhead.py` found, removed.
+
+    - OpenLineage: every watcher task emitted a START and a COMPLETE event, about half of a
+      watcher's run time, with no dataset in them (the producer's own events and dbt's
+      manifest carry the lineage). Watchers emit no task events; the producer still does.
+    - Partial parsing: Cosmos keeps dbt's `partial_parse.msgpack` between runs in a cache
+      folder, `/tmp/cosmos/<dag>__<group>` by default, shared by every Observatorio home on
+      the machine. A cache written against another warehouse (another port) makes dbt
+      re-parse the whole project ("profile has changed"), several seconds per build. The
+      producer caches under this home instead (`$OBSERVATORIO_HOME/cosmos/`).
+    """
+    from cosmos.operators.watcher import DbtProducerWatcherOperator
+
+    prefix = f"{group.group_id}."
+    for task in group.dag.tasks:
+        if not task.task_id.startswith(prefix):
+            continue
+        if isinstance(task, DbtProducerWatcherOperator):
+            if getattr(task, "cache_dir", None) is not None:
+                task.cache_dir = settings.home / "cosmos" / Path(task.cache_dir).name
+        else:
+            task.params[_OPENLINEAGE_POLICY_PARAM] = {"emit_task_events": False}
+
+
 def _watch_after_the_build(group: DbtTaskGroup) -> None:
     """Put the producer upstream of the root watchers, which then run once it is done.
 
@@ -309,6 +341,9 @@ def _watch_after_the_build(group: DbtTaskGroup) -> None:
     prefix = f"{group.group_id}."
     tasks = [t for t in group.dag.tasks if t.task_id.startswith(prefix)]
     producer = next(t for t in tasks if isinstance(t, DbtProducerWatcherOperator))
+    # Cosmos builds in a temporary copy of the project, deleted afterwards: the producer
+    # turns that build's artifacts into OpenLineage events before it goes.
+    producer.callback = "observatorio.lineage.emit_dbt_events_from_project"
     gates = {producer.task_id, *producer.downstream_task_ids}
     ids = {t.task_id for t in tasks}
     for task in tasks:

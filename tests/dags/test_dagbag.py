@@ -168,6 +168,42 @@ def test_monitor_sources_is_daily_with_a_deadline(bag):
     assert dag.deadline and dag.deadline[0].callback.path.endswith("alerts.deadline_missed")
 
 
+def test_dbt_watchers_emit_no_openlineage_and_the_producer_caches_in_the_home(bag, settings):
+    """The two fixes that brought the Cosmos overhead down (bench/cosmos_overhead.py)."""
+    from airflow.providers.openlineage.utils.emission_policy import (
+        resolve_task_emission_policy,
+    )
+
+    dag = bag.dags["build_warehouse"]
+    producer = dag.get_task("dbt.dbt_producer_watcher")
+    assert Path(producer.cache_dir).is_relative_to(settings.home)
+    watchers = [t for t in dag.tasks if t.task_id.startswith("dbt.") and t is not producer]
+    assert watchers
+
+    def emits(task):  # type: ignore[no-untyped-def]
+        return resolve_task_emission_policy(
+            operator=task, dag_id=dag.dag_id, task_id=task.task_id
+        ).emit
+
+    assert emits(producer)
+    assert not any(emits(t) for t in watchers if t.task_id != "dbt.dbt_producer_watcher_done")
+
+
+@pytest.mark.parametrize(
+    "dag_id", [d for d in DAG_FILES if d.startswith("ingest_")] + ["build_warehouse"]
+)
+def test_ingest_and_build_runs_have_a_deadline_that_alerts(bag, dag_id):
+    from datetime import timedelta
+
+    dag = bag.dags[dag_id]
+    assert dag.deadline, f"{dag_id}: no DeadlineAlert"
+    (alert,) = dag.deadline
+    assert alert.callback.path == "observatorio.alerts.deadline_missed"
+    assert alert.callback.kwargs == {"dag_id": dag_id}
+    assert timedelta(minutes=10) <= alert.interval <= timedelta(hours=6)
+    assert "**Deadline:**" in dag.doc_md
+
+
 def test_a_new_model_becomes_a_task_without_editing_code(settings, tmp_path):
     """On a copy of the dbt project (others edit the real one meanwhile)."""
     import shutil

@@ -1,0 +1,321 @@
+"""The time for a full scheduled run at the small scale, through a real Airflow deployment.
+
+In a scratch OBSERVATORIO_HOME (own embedded PostgreSQL and ports), it simulates the small
+demo country, lands its file exports and stands up the simulated justice database and health
+API (as `make run` does), migrates Airflow, and starts the DAG processor, scheduler,
+triggerer and API server as separate processes (LocalExecutor, the project's Airflow
+environment). Then it unpauses every DAG and measures, from that moment:
+
+- each ingest DAG's first successful run (the scheduler starts one per DAG at unpause: the
+  latest interval of its schedule, `catchup=False`);
+- once every ingest DAG has succeeded, the first `build_warehouse` run started after the last
+  `raw.*` Asset event (Asset-triggered, so it covers every source) and its end;
+- the first `deliver_extracts` run (triggered by the `marts` Asset) started after that build.
+
+The total is unpause → that `deliver_extracts` run succeeded. Any failed run stops the bench
+with its failed tasks named. Airflow's logs stay under the home (`--keep`); the figures go to
+stdout and to `bench/results/scheduled_run.json`.
+
+    .venv/bin/python bench/scheduled_run.py [--days 365] [--seed 2024] [--keep] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULT = ROOT / "bench" / "results" / "scheduled_run.json"
+INGEST = (
+    "ingest_police_reports",
+    "ingest_police_detentions",
+    "ingest_justice",
+    "ingest_health",
+    "ingest_survey",
+    "ingest_consultations",
+)
+DAGS = (*INGEST, "build_warehouse", "deliver_extracts", "monitor_sources")
+COMPONENTS = ("dag-processor", "scheduler", "triggerer", "api-server")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _configure(home: Path) -> None:
+    os.environ["OBSERVATORIO_HOME"] = str(home)
+    os.environ.setdefault("OBSERVATORIO_DEMO", "1")
+    os.environ["OBSERVATORIO_WAREHOUSE_PORT"] = str(_free_port())
+    os.environ["OBSERVATORIO_AIRFLOW_PORT"] = str(_free_port())
+    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"
+    sys.path.insert(0, str(ROOT))
+
+
+class Airflow:
+    """The Airflow components as process groups, stopped together."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env, self.logs = env, logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        for name in COMPONENTS:
+            args = [name]
+            if name == "api-server":
+                args += ["--port", self.env["AIRFLOW__API__PORT"]]
+            log = (self.logs / f"{name}.log").open("wb")
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "airflow", *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise SystemExit(f"{name} exited with {proc.returncode}; see {self.logs}")
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for proc in self.procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def _wait(what: str, check: Callable[[], Any], airflow: Airflow, timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        airflow.check_alive()
+        try:
+            value = check()
+        except Exception:  # the API server is still starting
+            value = None
+        if value:
+            return value
+        time.sleep(2)
+    raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _at(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class Runs:
+    """Reads DAG runs through the REST API and decides when the scheduled run is complete."""
+
+    def __init__(self, client: Any, unpaused_at: datetime) -> None:
+        self.client, self.unpaused_at = client, unpaused_at
+        self.ingest: dict[str, dict[str, Any]] = {}
+        self.build: dict[str, Any] | None = None
+        self.deliver: dict[str, Any] | None = None
+
+    def _runs(self, dag_id: str) -> list[dict[str, Any]]:
+        answer = self.client.get(
+            f"/api/v2/dags/{dag_id}/dagRuns", params={"order_by": "run_after", "limit": 100}
+        )
+        answer.raise_for_status()
+        return list(answer.json()["dag_runs"])
+
+    def _failed(self, dag_id: str, run: dict[str, Any]) -> None:
+        tasks = self.client.get(
+            f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances",
+            params={"limit": 1000},
+        ).json()["task_instances"]
+        failed = sorted(t["task_id"] for t in tasks if t["state"] in {"failed", "upstream_failed"})
+        raise SystemExit(f"{dag_id} run {run['dag_run_id']} failed: {', '.join(failed)}")
+
+    def _last_raw_event(self) -> datetime:
+        """When the last `raw.*` Asset event was emitted (a build started after it covers all)."""
+        answer = self.client.get(
+            "/api/v2/assets/events", params={"order_by": "-timestamp", "limit": 50}
+        )
+        answer.raise_for_status()
+        stamps = [
+            _at(e["timestamp"])
+            for e in answer.json()["asset_events"]
+            if str(e.get("name") or "").startswith("raw.")
+        ]
+        return max((s for s in stamps if s), default=self.unpaused_at)
+
+    def complete(self) -> bool:
+        for dag_id in INGEST:
+            if dag_id in self.ingest:
+                continue
+            for run in self._runs(dag_id):
+                if run["state"] == "failed":
+                    self._failed(dag_id, run)
+                if run["state"] == "success":
+                    self.ingest[dag_id] = run
+                    break
+        if len(self.ingest) < len(INGEST):
+            return False
+        if self.build is None:
+            ingested = self._last_raw_event()
+            for run in self._runs("build_warehouse"):
+                started = _at(run["start_date"])
+                if started is None or started < ingested:
+                    continue
+                if run["state"] == "failed":
+                    self._failed("build_warehouse", run)
+                if run["state"] == "success":
+                    self.build = run
+                    break
+            if self.build is None:
+                return False
+        built = _at(self.build["end_date"]) or self.unpaused_at
+        for run in self._runs("deliver_extracts"):
+            started = _at(run["start_date"])
+            if started is None or started < built:
+                continue
+            if run["state"] == "failed":
+                self._failed("deliver_extracts", run)
+            if run["state"] == "success":
+                self.deliver = run
+                return True
+        return False
+
+    def summary(self) -> dict[str, Any]:
+        def seconds(value: str | None) -> float | None:
+            moment = _at(value)
+            return round((moment - self.unpaused_at).total_seconds(), 1) if moment else None
+
+        def describe(run: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "run_id": run["dag_run_id"],
+                "run_type": run["run_type"],
+                "started_s": seconds(run["start_date"]),
+                "ended_s": seconds(run["end_date"]),
+            }
+
+        assert self.build is not None and self.deliver is not None
+        return {
+            "ingest": {dag_id: describe(run) for dag_id, run in sorted(self.ingest.items())},
+            "build_warehouse": describe(self.build),
+            "deliver_extracts": describe(self.deliver),
+        }
+
+
+def _login(api: str, settings: Any, airflow: Airflow) -> Any:
+    import httpx
+
+    from observatorio.airflow_env import ADMIN_USER, admin_password
+
+    client = httpx.Client(base_url=api, timeout=30)
+    _wait("the API server", lambda: client.get("/api/v2/monitor/health").is_success, airflow, 300)
+    token = client.post(
+        "/auth/token", json={"username": ADMIN_USER, "password": admin_password(settings)}
+    ).json()["access_token"]
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+def measure(demo: Any, timeout: float, logs: Path) -> dict[str, Any]:
+    from observatorio.airflow_env import airflow_environment
+    from observatorio.cosmos_config import ensure_manifest
+    from observatorio.run import demo_source_systems, land_exports, migrate_airflow, simulate
+    from observatorio.settings import get_settings
+    from observatorio.warehouse import ensure_warehouse
+
+    settings = get_settings()
+    ensure_warehouse(settings)
+    prepared = time.perf_counter()
+    simulation = simulate(settings, demo)
+    landed = land_exports(settings, simulation)
+    migrate_airflow(settings)
+    ensure_manifest(settings)  # what a deployment does once per dbt project change
+    with demo_source_systems(settings, simulation):
+        # os.environ now names the justice database and the health API for the connectors.
+        env = {**os.environ, **airflow_environment(settings)}
+        api = env["AIRFLOW__API__BASE_URL"]
+        airflow = Airflow(env, logs)
+        airflow.start()
+        try:
+            client = _login(api, settings, airflow)
+            _wait(
+                "every DAG to be parsed",
+                lambda: all(client.get(f"/api/v2/dags/{d}").is_success for d in DAGS),
+                airflow,
+                300,
+            )
+            setup_seconds = time.perf_counter() - prepared
+            started = time.perf_counter()
+            unpaused_at = datetime.now().astimezone()
+            for dag_id in DAGS:
+                client.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+            runs = Runs(client, unpaused_at)
+            _wait("the scheduled run", runs.complete, airflow, timeout)
+            total = time.perf_counter() - started
+        finally:
+            airflow.stop()
+    return {
+        "scale": demo.scale,
+        "seed": demo.seed,
+        "start": demo.start.isoformat(),
+        "days": demo.days,
+        "files_landed": landed,
+        "executor": env["AIRFLOW__CORE__EXECUTOR"],
+        "parallelism": int(env["AIRFLOW__CORE__PARALLELISM"]),
+        "setup_seconds": round(setup_seconds, 1),
+        "scheduled_run_seconds": round(total, 1),
+        **runs.summary(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--home", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary home")
+    parser.add_argument("--out", type=Path, default=RESULT, help="where to write the JSON")
+    args = parser.parse_args()
+    home = (args.home or Path(tempfile.mkdtemp(prefix="observatorio-scheduled-"))).resolve()
+    _configure(home)
+    from observatorio.run import Demo
+    from observatorio.settings import get_settings
+    from observatorio.warehouse import stop_embedded
+
+    demo = Demo(seed=args.seed, scale="small", start=date(2024, 1, 1), days=args.days)
+    try:
+        result = measure(demo, args.timeout, home / "airflow-logs")
+        # Two cores shared with other work: read the seconds with the load next to them.
+        result["load_average_1m_at_end"] = os.getloadavg()[0]
+    finally:
+        if get_settings().is_embedded:
+            stop_embedded(get_settings())
+        if args.home is None and not args.keep:
+            shutil.rmtree(home, ignore_errors=True)
+    text = json.dumps(result, indent=2)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
