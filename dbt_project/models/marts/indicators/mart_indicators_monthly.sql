@@ -6,6 +6,9 @@
     'int_indicators__police_operations',
     'int_indicators__health',
     'int_indicators__reconciled',
+    'int_indicators__justice',
+    'int_indicators__survey',
+    'int_indicators__coverage',
 ] %}
 
 with

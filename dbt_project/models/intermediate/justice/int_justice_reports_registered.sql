@@ -1,0 +1,54 @@
+-- Every police report once, where it was filed and the day it was registered (its first
+-- recorded version: corrections and reclassifications are re-sent later). The first stage
+-- of the justice funnel, and what reporting coverage checks the police by.
+with
+
+reports as (
+
+    select * from {{ ref('fct_crime_reports') }}
+
+),
+
+report_versions as (
+
+    select * from {{ ref('stg_police__reports') }}
+
+),
+
+registered as (
+
+    select
+        report_id,
+        cast(min(recorded_at) as date) as registered_date
+
+    from report_versions
+    group by report_id
+
+),
+
+-- The victims of one report share its place; min() keeps one if a version disagrees.
+places as (
+
+    select
+        report_id,
+        min(municipality_code) as municipality_code
+
+    from reports
+    group by report_id
+
+),
+
+final as (
+
+    select
+        places.report_id,
+        places.municipality_code,
+        registered.registered_date
+
+    from places
+    inner join registered
+        on places.report_id = registered.report_id
+
+)
+
+select * from final
