@@ -23,6 +23,7 @@ import csv
 import hashlib
 import json
 import os
+import resource
 import tempfile
 import time
 from collections.abc import Iterator
@@ -393,8 +394,9 @@ def run(
 
     `records_wanted`: stack as many yearly copies as it takes to reach that many records.
     `seconds` is the wall time of `link_records` alone; `cpu_seconds` its CPU time (all
-    threads), and `load_average` the machine's 1-minute load before and after, because the
-    wall time on a shared machine says little without them.
+    threads), `peak_rss_mb` the process's peak resident memory, and `load_average` the
+    machine's 1-minute load before and after, because the wall time on a shared machine says
+    little without them.
     """
     key = _key()
     names = linkage.unidentified_name_pseudonyms(key)
@@ -426,6 +428,8 @@ def run(
         "cpu_seconds": round(cpu_seconds, 2),
         "load_average": {"before": round(load_before, 2), "after": round(load_after, 2)},
         "cpus": os.cpu_count(),
+        # The whole process (input build included): DuckDB is capped, pandas is not.
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         "replicate": copies,
         "base_records": base,
         "input_build_seconds": round(built - started, 2),

@@ -297,19 +297,23 @@ MODEL_COLUMNS = (
 
 # Names repeat from year to year (namesakes), IDs and report numbers do not: the name rules
 # only pair records at most this many days apart, so their candidate pairs grow with the
-# records per year, not with the square of the years in the register. Records of one victim
-# are weeks apart at most (a death up to 45 days after the attack, a case opened 20 days
-# after the report); a year leaves room for late registrations.
-NAME_BLOCK_MAX_DAYS = 366
+# records per day, not with the square of the years in the register. A victim's records are
+# weeks apart at most: a death up to 45 days after the attack (the simulator's
+# LATE_DEATH_MAX_DAYS; no true pair of the medium simulation is further apart), the police,
+# prosecution and forensic dates otherwise the same day or a few days apart. Sixty days keeps
+# every true pair of the medium simulation and cuts the name candidates of a million records
+# six-fold against a year.
+NAME_BLOCK_MAX_DAYS = 60
 
 
 def blocking_rules() -> list[Any]:
     """Blocking rules for predictions: each keeps candidate pairs near-linear in the input.
 
-    ID pseudonym; police report number; whole-name pseudonym; municipality + exact day (what
-    an NN body or a record without ID shares with its partner); a name token + birth year +
-    municipality (a typo and a missing ID together). Both name rules also require the events
-    to be at most `NAME_BLOCK_MAX_DAYS` apart.
+    ID pseudonym; police report number; whole-name pseudonym; municipality + exact day when
+    one side has no ID (what an NN body or a record without ID shares with its partner: two
+    records that both carry an ID meet through the ID rule, or are different people); a name
+    token + birth year + municipality (a typo and a missing ID together). Both name rules also
+    require the events to be at most `NAME_BLOCK_MAX_DAYS` apart.
     """
     from splink import block_on
     from splink.blocking_rule_library import CustomRule
@@ -319,13 +323,45 @@ def blocking_rules() -> list[Any]:
         block_on("id_pseudonym"),
         block_on("report_id"),
         CustomRule(f"l.name_pseudonym = r.name_pseudonym and {window}"),
-        block_on("municipality_code", "event_day"),
+        CustomRule(
+            "l.municipality_code = r.municipality_code and l.event_day = r.event_day"
+            " and (l.id_pseudonym is null or r.id_pseudonym is null)"
+        ),
         CustomRule(
             "l.name_tokens = r.name_tokens and l.birth_year_est = r.birth_year_est"
             f" and l.municipality_code = r.municipality_code and {window}",
             arrays_to_explode=["name_tokens"],
         ),
     ]
+
+
+# DuckDB takes 80 % of the machine's memory by default and a million records' candidate
+# pairs would use it all: cap it and let DuckDB spill to disk instead (the linkage shares
+# the machine with the warehouse, Airflow and CI). With 2 GB, the bench's million records
+# (bench/results/linkage_1m.json) peak at 5.2 GB for the whole process, pandas frames
+# included, and link in about 3 minutes on 2 cores.
+DUCKDB_MEMORY_LIMIT = "2GB"
+DUCKDB_THREADS = 2
+
+
+def _duckdb() -> Any:
+    """A Splink DuckDB API on an in-memory database with capped memory and threads."""
+    import tempfile
+
+    import duckdb
+    from splink import DuckDBAPI
+
+    spill = Path(tempfile.gettempdir()) / "observatorio-duckdb-spill"
+    connection = duckdb.connect(
+        ":memory:",
+        config={
+            "memory_limit": DUCKDB_MEMORY_LIMIT,
+            "threads": DUCKDB_THREADS,
+            "temp_directory": str(spill),
+            "preserve_insertion_order": False,
+        },
+    )
+    return DuckDBAPI(connection)
 
 
 def _settings_creator() -> Any:
@@ -406,10 +442,10 @@ def _register(db: Any, records: pd.DataFrame, role: str) -> list[Any]:
 
 def train_model(records: pd.DataFrame, config: LinkageConfig | None = None) -> dict[str, Any]:
     """Train the Fellegi-Sunter model by EM, without labels; returns Splink's model dict."""
-    from splink import DuckDBAPI, Linker, block_on
+    from splink import Linker, block_on
 
     config = config or LinkageConfig()
-    db = DuckDBAPI()
+    db = _duckdb()
     frames = _register(db, records, "train")
     if len(frames) < 2:
         raise LinkageError("linkage needs records from at least two systems")
@@ -445,9 +481,9 @@ def score_pairs(
     With `existing`, scores the new `records` against the existing ones and among
     themselves, never existing against existing: the incremental path.
     """
-    from splink import DuckDBAPI, Linker
+    from splink import Linker
 
-    db = DuckDBAPI()
+    db = _duckdb()
     new_frames = _register(db, records, "new")
     existing_frames = _register(db, existing, "old") if existing is not None else []
     anchor = new_frames + existing_frames
@@ -533,7 +569,11 @@ def unidentified_pairs(records: pd.DataFrame, config: LinkageConfig) -> pd.DataF
     left = nn.loc[:, keys].add_suffix("_l")
     right = nn.loc[:, keys].add_suffix("_r")
     found = []
-    by_report = left.merge(right, left_on="report_id_l", right_on="report_id_r")
+    # Records without a report number have nothing to share (pandas would join null to null:
+    # every forensic NN of a national register to every hospital NN).
+    by_report = left.dropna(subset=["report_id_l"]).merge(
+        right.dropna(subset=["report_id_r"]), left_on="report_id_l", right_on="report_id_r"
+    )
     by_report = by_report[by_report["source_dataset_l"] < by_report["source_dataset_r"]]
     # A report with several NN victims is ambiguous: no documentary link then.
     for side in ("l", "r"):

@@ -3,7 +3,7 @@ runs, and the register in PostgreSQL feeding the reconciliation marts through db
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 import pytest
@@ -178,6 +178,98 @@ def test_two_nn_bodies_on_the_same_day_and_place_stay_unlinked():
     assert links.empty
     single = linkage.unidentified_pairs(prepared.iloc[:2], linkage.LinkageConfig())
     assert single[["unique_id_l", "unique_id_r"]].values.tolist() == [["forensic:1", "police:1"]]
+
+
+def test_nn_records_without_a_report_number_share_no_report():
+    # A forensic and a hospital NN, days and places apart, neither citing a police report:
+    # a missing report number is not a shared one.
+    base = {
+        "id_pseudonym": None,
+        "name_pseudonym": None,
+        "name_tokens": [],
+        "sex": "F",
+        "birth_year": None,
+        "age": 30,
+        "is_unidentified": True,
+        "report_id": None,
+    }
+    records = pd.DataFrame(
+        [
+            {
+                **base,
+                "unique_id": "forensic:1",
+                "source_dataset": "forensic",
+                "event_date": date(2024, 3, 1),
+                "municipality_code": "01001",
+                "classification": "X95.4",
+            },
+            {
+                **base,
+                "unique_id": "hospital:1",
+                "source_dataset": "hospital",
+                "event_date": date(2024, 7, 9),
+                "municipality_code": "05005",
+                "classification": "X99.4",
+            },
+        ]
+    )
+    prepared = linkage.prepare_records(records)
+    assert linkage.unidentified_pairs(prepared, linkage.LinkageConfig()).empty
+
+
+def test_blocking_pairs_one_victims_records_and_leaves_other_people_out():
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+    start = date(2024, 3, 1)
+
+    def record(
+        uid: str, source: str, place: str, day: int, id_: str | None = None, name: str | None = None
+    ) -> dict[str, object]:
+        return {
+            "unique_id": uid,
+            "source_dataset": source,
+            "id_pseudonym": id_,
+            "name_pseudonym": name,
+            "name_tokens": [f"{name}-a", f"{name}-b"] if name else [],
+            "sex": "M",
+            "birth_year": 1990,
+            "age": None,
+            "event_date": start + timedelta(days=day),
+            "municipality_code": place,
+            "classification": "CP-121",
+            "is_unidentified": not (id_ or name),
+        }
+
+    records = pd.DataFrame(
+        [
+            # One victim, one ID, records 40 days apart: the ID rule.
+            record("police:a", "police", "01001", 0, id_="ID-A", name="ana"),
+            record("forensic:a", "forensic", "01001", 40, id_="ID-A", name="ana"),
+            # No ID, a death 45 days after the attack: the name rule within its window.
+            record("police:b", "police", "02002", 0, name="beto"),
+            record("forensic:b", "forensic", "02002", 45, name="beto"),
+            # A namesake 200 days later: too far for the name rules, another day.
+            record("forensic:c", "forensic", "02002", 200, name="beto"),
+            # Two people with their own IDs, same day and place: not candidates.
+            record("police:d", "police", "03003", 5, id_="ID-D"),
+            record("forensic:e", "forensic", "03003", 5, id_="ID-E"),
+            # Two NN bodies, same day and place: the municipality + day rule.
+            record("police:f", "police", "04004", 9),
+            record("forensic:g", "forensic", "04004", 9),
+        ]
+    )
+    prepared = linkage.prepare_records(records)
+    frames = linkage._register(linkage._duckdb(), prepared, "block")
+    counts = count_comparisons_from_blocking_rules(
+        frames,
+        blocking_rules=linkage.blocking_rules(),
+        link_type="link_only",
+        record_sample_proportion=1.0,
+    )
+    # One candidate per rule that should fire, none for the namesake or the two IDs: with
+    # a year's name window and municipality + day for everyone there would be five.
+    assert [c["marginal_comparison_count"] for c in counts] == [1, 0, 1, 1, 0]
+    assert counts[-1]["cumulative_comparison_count"] == 3
 
 
 def test_final_status_and_reasons(small_result):
