@@ -97,27 +97,34 @@ PANELS = (
     Panel(
         "justice_funnel",
         "Embudo de la justicia: denuncias, causas, acusaciones, condenas (últimos 12 meses)",
-        (r"^justice_", r"attrition"),
-        "Cuántos casos llegan a cada etapa.",
+        (r"^justice_funnel_",),
+        "Cuántos casos llegan a cada etapa, y la mediana de días entre etapas (mes del boletín).",
     ),
     Panel(
         "dark_figure",
         "Cifra oculta por tipo de delito (encuesta de victimización)",
-        (r"^dark_figure",),
+        (r"^dark_figure__",),
         "1 - (víctimas que denunciaron ÷ víctimas), ponderado por el factor de expansión.",
     ),
     Panel(
         "data_quality",
         "Calidad de datos y cobertura del reporte",
-        (r"coverage", r"quality", r"completeness", r"undetermined"),
+        (r"^reporting_coverage_share$", r"^undetermined_intent_share$"),
         "Municipios que reportan, e intención indeterminada entre las muertes violentas.",
     ),
-    Panel(
-        "citizen_priorities",
-        "Prioridades ciudadanas en las consultas y su tendencia",
-        (r"priorit", r"^consultation"),
-        "Votos de las consultas ciudadanas por tema.",
-    ),
+)
+PRIORITIES = Panel(
+    "citizen_priorities",
+    "Prioridades ciudadanas en las consultas y su tendencia",
+    (),
+    "Parte de los votos por tema; la tendencia compara el indicador asociado en los últimos "
+    "3 meses con los 3 anteriores.",
+)
+TREND_ARROWS = {"up": "↑ sube", "down": "↓ baja", "flat": "→ estable", "unknown": "sin tendencia"}
+MEDIAN_STAGES = (
+    ("median_days_report_to_case", "días denuncia → causa (mediana)"),
+    ("median_days_case_to_indictment", "días causa → acusación (mediana)"),
+    ("median_days_indictment_to_judgement", "días acusación → sentencia (mediana)"),
 )
 
 FUNNEL_STAGES = ("report", "case", "indict", "accus", "trial", "convict", "sentenc")
@@ -459,12 +466,63 @@ def render_panel(panel: Panel, data: Indicators, period: str) -> PanelResult:
             ]
         else:
             values = [_latest(s) for s in series]
-        labels = [re.sub(r"^(justice_|dark_figure_)", "", s.label) for s in series]
+        labels = [re.sub(r"^(justice_funnel_|dark_figure__)", "", s.label) for s in series]
         result.image = _bars(labels, values, marker)
         result.table = [(label, _fmt(v, marker)) for label, v in zip(labels, values, strict=True)]
         return result
     result.image = _lines(series, marker, emphasise="reconcil")
     result.table = _table(series, marker, period)
+    return result
+
+
+def justice_medians(
+    conn: psycopg.Connection, period: str, schema: str = "marts"
+) -> list[tuple[str, str]]:
+    """National median days between justice stages in the bulletin's month (medians do not
+    add up from municipalities, so they come from the attrition mart's national rows)."""
+    if not _table_exists(conn, f"{schema}.mart_justice_attrition"):
+        return []
+    query = sql.SQL(
+        "select {} from {}.mart_justice_attrition where area_level = 'national' and month = %s"
+    ).format(
+        sql.SQL(", ").join(sql.Identifier(column) for column, _ in MEDIAN_STAGES),
+        sql.Identifier(schema),
+    )
+    row = conn.execute(query, (period,)).fetchone()
+    if not row:
+        return []
+    return [
+        (label, _fmt(_number(value), DEFAULT_MARKER) if value is not None else "sin dato")
+        for (_, label), value in zip(MEDIAN_STAGES, row, strict=True)
+    ]
+
+
+def priorities_panel(
+    conn: psycopg.Connection, schema: str = "marts", limit: int = 8
+) -> PanelResult:
+    """The citizens' priority issues by share of votes, each with its indicator's trend."""
+    result = PanelResult(PRIORITIES)
+    table = f"{schema}.mart_consultation_priorities"
+    if not _table_exists(conn, table):
+        result.missing = f"Sin datos todavía (no data yet): {table}."
+        return result
+    query = sql.SQL(
+        "select topic_label, vote_share, votes, indicator_code, trend"
+        " from {}.mart_consultation_priorities order by priority_rank limit %s"
+    ).format(sql.Identifier(schema))
+    rows = conn.execute(query, (limit,)).fetchall()
+    if not rows:
+        result.missing = "Sin consultas ciudadanas todavía (no data yet)."
+        return result
+    labels = [str(label) for label, *_ in rows]
+    result.image = _bars(labels, [100 * (_number(share) or 0.0) for _, share, *_ in rows], "")
+    result.table = [
+        (
+            f"{label} · {indicator or 'sin indicador'}",
+            f"{int(votes):,} votos · {TREND_ARROWS.get(str(trend), str(trend))}",
+        )
+        for label, _, votes, indicator, trend in rows
+    ]
     return result
 
 
@@ -569,7 +627,13 @@ def build_bulletin(
 ) -> tuple[Path, Path | None, list[PanelResult], str | None]:
     rows = load_indicators(conn, period, indicators)
     data = protect_indicators(rows, threshold)
+    # The other marts the bulletin reads sit beside the indicator table.
+    schema = indicators.split(".")[0]
     panels = [render_panel(p, data, period) for p in PANELS]
+    for panel in panels:
+        if panel.panel.key == "justice_funnel" and not panel.missing:
+            panel.table.extend(justice_medians(conn, period, schema))
+    panels.append(priorities_panel(conn, schema))
     panels.append(police_victims_panel(conn, period, threshold))
     row = conn.execute(
         "select max(finished_at) from ops.batch_ledger where status = 'loaded'"

@@ -57,22 +57,29 @@ def _rows() -> list[tuple]:
             )
             for stage, share in (("reports", 1.0), ("cases", 0.6), ("indictments", 0.25)):
                 add(
-                    f"justice_{stage}",
+                    f"justice_funnel_{stage}",
                     int(200 * share) + month_index,
                     None,
                     int(200 * share) + month_index,
                     "justice",
                 )
-            add("justice_convictions", 3, None, 3, "justice")  # small everywhere
+            add("justice_funnel_convictions", 3, None, 3, "justice")  # small everywhere
             for crime, reported in (("robbery", 0.4), ("theft", 0.3), ("extortion", 0.1)):
                 victims = rng.randint(200, 400)
                 got = int(victims * reported)
-                add(f"dark_figure_{crime}", got, victims, 1 - got / victims, "survey")
-            add("reporting_coverage", 1, 1, 1.0, "police")
-            for topic in ("homicidios", "robos", "violencia_intrafamiliar"):
-                votes = rng.randint(0, 300) + month_index * 10
-                add(f"priority_votes_{topic}", votes, None, votes, "consultations")
+                add(f"dark_figure__{crime}", got, victims, 1 - got / victims, "survey")
+            add("reporting_coverage_share", 3, 3, 1.0, "police+health+justice")
     return rows
+
+
+# The marts the bulletin reads beside the indicator table: the justice funnel's national
+# medians and the citizens' priorities with their indicators' trends.
+ATTRITION = [("2025-10", "national", 5.0, 103.5, 191.5)]
+PRIORITIES = [
+    (1, "Homicidios", 0.41, 1230, "homicide_rate_reconciled", "down"),
+    (2, "Robos", 0.33, 990, "adjusted_incidence_rate__robbery", "up"),
+    (3, "Violencia intrafamiliar", 0.26, 780, "intrafamily_violence_rate", "flat"),
+]
 
 
 @pytest.fixture
@@ -87,6 +94,25 @@ def indicators(db):
     with db.cursor() as cursor:
         cursor.executemany(
             f"insert into {TABLE} values (%s, %s, %s, %s, %s, %s, %s, %s, %s)", _rows()
+        )
+    db.execute(
+        "create table bulletin_test.mart_justice_attrition (month text, area_level text,"
+        " median_days_report_to_case numeric, median_days_case_to_indictment numeric,"
+        " median_days_indictment_to_judgement numeric)"
+    )
+    db.execute(
+        "create table bulletin_test.mart_consultation_priorities (priority_rank integer,"
+        " topic_label text, vote_share numeric, votes bigint, indicator_code text, trend text)"
+    )
+    with db.cursor() as cursor:
+        cursor.executemany(
+            "insert into bulletin_test.mart_justice_attrition values (%s, %s, %s, %s, %s)",
+            ATTRITION,
+        )
+        cursor.executemany(
+            "insert into bulletin_test.mart_consultation_priorities"
+            " values (%s, %s, %s, %s, %s, %s)",
+            PRIORITIES,
         )
     yield TABLE
     db.execute("drop schema bulletin_test cascade")
@@ -139,6 +165,10 @@ def test_bulletin_draws_every_panel_protects_numbers_and_prints(settings, indica
     assert html.count("data:image/png;base64,") >= 7
     # The small town's 12-month rate rests on 6 homicides: suppressed, shown with the marker.
     assert f'<td>{TINY} · homicide_rate_reconciled (reconciled)</td><td class="num">*</td>' in html
+    # Medians do not add up from municipalities: the national ones come from the funnel mart.
+    assert '<td>días causa → acusación (mediana)</td><td class="num">104</td>' in html
+    # Each priority with the indicator it maps to and where that indicator is heading.
+    assert 'Robos · adjusted_incidence_rate__robbery</td><td class="num">990 votos · ↑ sube' in html
     # Convictions are 3 a month in each municipality (hidden there) but 216 in the country:
     # a national total that large is published.
     assert '<td>convictions (justice)</td><td class="num">216</td>' in html

@@ -64,7 +64,9 @@ def build_police_marts(settings, workdir: Path) -> None:
         [
             "build",
             "--select",
+            # Every mart an extract spec reads (the review list stays empty: no linkage ran).
             "+mart_crime_reports_monthly",
+            "+mart_victim_review_list",
             "--exclude-resource-type",
             "test",
             "unit_test",
@@ -82,9 +84,13 @@ def ensure_police_marts(settings, workdir: Path) -> None:
     from observatorio.warehouse import connect
 
     with connect(settings) as conn:
-        row = conn.execute("select to_regclass('marts.mart_crime_reports_monthly')").fetchone()
+        row = conn.execute(
+            "select to_regclass('marts.mart_crime_reports_monthly'),"
+            " to_regclass('marts.mart_victim_review_list')"
+        ).fetchone()
         filled = (
             row[0]
+            and row[1]
             and conn.execute("select count(*) from marts.mart_crime_reports_monthly").fetchone()[0]
         )
     if not (filled and (settings.dbt_target_dir / "manifest.json").is_file()):
