@@ -116,6 +116,10 @@ class LinkageError(ValueError):
     """The linkage input breaks the documented schema."""
 
 
+class TooLittleToTrain(LinkageError):
+    """EM cannot estimate match weights from these records yet; wait for more data."""
+
+
 @dataclass(frozen=True)
 class LinkageConfig:
     """Thresholds and training knobs; the defaults are the documented, measured ones."""
@@ -455,12 +459,21 @@ def train_model(records: pd.DataFrame, config: LinkageConfig | None = None) -> d
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=config.u_max_pairs, seed=config.seed)
     # Each session fixes the comparisons in its blocking rule and trains all the others.
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("id_pseudonym"), estimate_without_term_frequencies=True
-    )
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("municipality_code", "event_day"), estimate_without_term_frequencies=True
-    )
+    try:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on("id_pseudonym"), estimate_without_term_frequencies=True
+        )
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on("municipality_code", "event_day"), estimate_without_term_frequencies=True
+        )
+    except ValueError as exc:
+        # On sparse data (a first month) EM can drive an m probability to exactly 0 for a
+        # level no match shows, and Splink refuses the value: there is too little to learn.
+        if "below the minimum allowed value" not in str(exc):
+            raise
+        raise TooLittleToTrain(
+            f"EM could not estimate match weights from {len(records)} records"
+        ) from exc
     model: dict[str, Any] = linker.misc.save_model_to_json()
     return model
 
@@ -1040,6 +1053,17 @@ def write_register(conn: psycopg.Connection, result: LinkageResult, *, new_model
             )
 
 
+def _unchanged(source: pd.DataFrame, stored: pd.DataFrame) -> dict[str, Any]:
+    """The task-log summary of a run that left the register as it was."""
+    return {
+        "mode": "skipped",
+        "records": len(source),
+        "new_records": 0,
+        "victims": len(stored),
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
 def update_register(
     settings: Settings | None = None,
     *,
@@ -1071,15 +1095,14 @@ def update_register(
                 len(source),
                 MIN_TRAINING_RECORDS,
             )
-            return {
-                "mode": "skipped",
-                "records": len(source),
-                "new_records": 0,
-                "victims": len(stored),
-                "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
+            return _unchanged(source, stored)
         if full:
-            result = link_records(source, config, unidentified_names=names)
+            try:
+                result = link_records(source, config, unidentified_names=names)
+            except TooLittleToTrain as exc:
+                # As with too few records: keep the register as it is and wait for more data.
+                log.warning("victim register unchanged: %s", exc)
+                return _unchanged(source, stored)
         else:
             assert model is not None
             current = stored[stored["unique_id"].isin(source["unique_id"])]

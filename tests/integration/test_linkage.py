@@ -460,3 +460,19 @@ def test_invalid_input_names_the_column():
     frame["source_dataset"] = "court"
     with pytest.raises(linkage.LinkageError, match="source_dataset"):
         linkage.prepare_records(frame)
+
+
+def test_a_month_too_sparse_for_em_leaves_the_register_unchanged(tmp_path, settings, db, key):
+    # The first month of the small country: enough records, but EM sees no true match at
+    # some comparison level and cannot estimate it. The task must not fail the build.
+    out = tmp_path / "sim"
+    generate(out, seed=3, scale="small", start=date(2024, 1, 1), days=31)
+    records, _ = simulation_records(out)
+    assert len(records) >= linkage.MIN_TRAINING_RECORDS
+    with pytest.raises(linkage.TooLittleToTrain, match="EM could not estimate"):
+        linkage.link_records(records, unidentified_names=linkage.unidentified_name_pseudonyms(key))
+    db.execute("truncate ops.victim_register_records, ops.victim_register")
+    _publish_as_intermediate(db, records)
+    summary = linkage.update_register(settings)
+    assert summary["mode"] == "skipped" and summary["records"] == len(records)
+    assert db.execute("select count(*) from ops.victim_register").fetchone()[0] == 0
