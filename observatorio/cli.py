@@ -305,7 +305,7 @@ def explain(
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
     lineage.print_explanation(found, console)
-    if verify and found.recomputed_value != found.value:
+    if verify and not found.matches:
         raise typer.Exit(1)
 
 

@@ -4,7 +4,10 @@
 in its numerator (`marts.fct_indicator_contributions`), the ingestion batches and files
 those rows came from with their checksums (`ops.batch_ledger`), the validation results
 of those batches (`ops.validation_results`) and the dbt models in between (the manifest's
-`parent_map`). `verify_random()` recomputes random cells from exactly those rows.
+`parent_map`). `verify_random()` recomputes random cells from exactly those rows, each
+indicator by its kind (`indicator_kind`): sums of weights for counts, rates and shares, the
+median of the days measured, weighted survey shares, reporting gaps from the records a month
+of the window (`recompute`).
 `openlineage_environment()` configures OpenLineage emission for Airflow and dbt-ol (one
 namespace per environment; files under OBSERVATORIO_HOME, or HTTP to Marquez);
 `emit_gate_events()` (called by the gate) sends each batch's expectations as a data-quality
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import psycopg
@@ -34,6 +38,22 @@ log = logging.getLogger(__name__)
 
 MART = "mart_indicators_monthly"
 SIX_PLACES = Decimal("0.000001")
+ONE_PLACE = Decimal("0.1")
+# int_indicators__coverage: a source usually reports to a municipality when, in the 6 months
+# before, it had records in at least 4 and at least 5 a month on average.
+USUAL_MONTHS = 4
+USUAL_RECORDS = 5 * 6
+
+# Indicators whose numerator is not (only) a sum of weights over a denominator from elsewhere:
+# code prefix -> kind. Every other indicator takes its kind from its formula (`formula_kind`).
+INDICATOR_KINDS: dict[str, str] = {
+    "justice_conviction_share": "listed_share",
+    "justice_median_days_": "median",
+    "dark_figure__": "listed_complement_share",
+    "adjusted_incidence_rate__": "listed_per_100k",
+    "reporting_gap__": "gap",
+    "reporting_coverage_share": "coverage_share",
+}
 
 # Per fact model: its key and the columns explain shows. Only pseudonyms and coded,
 # non-identifying attributes: no free text, and raw identifiers never reach the warehouse.
@@ -70,6 +90,34 @@ FACT_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
         "victim_id",
         ("final_status", "event_date", "systems", "record_count", "id_pseudonym"),
     ),
+    "fct_prosecution_cases": (
+        "case_id",
+        (
+            "police_report_number",
+            "opened_date",
+            "iccs_code",
+            "prosecutor_decision",
+            "is_indicted",
+            "court_filed_date",
+            "decision_date",
+        ),
+    ),
+    "fct_court_judgements": (
+        "judgement_id",
+        ("case_id", "judgement_date", "verdict", "judgement_status", "defendant_sex"),
+    ),
+    "fct_survey_victimisation": (
+        "respondent_crime_id",
+        (
+            "survey_year",
+            "crime_type",
+            "sex",
+            "age_group",
+            "weight",
+            "was_victim",
+            "reported_to_police",
+        ),
+    ),
 }
 
 
@@ -79,12 +127,19 @@ class LineageError(RuntimeError):
 
 @dataclass(frozen=True)
 class FactRow:
-    """One fact row counted in a cell's numerator, with where it was loaded from."""
+    """One row behind a cell, with where it was loaded from.
+
+    `weight` is what it adds to the numerator, `denominator_weight` to the denominator (None
+    where the denominator comes from elsewhere), `measure` the days (medians) or records in
+    month `fact_key` (reporting gaps and coverage).
+    """
 
     fact_model: str
     fact_key: str
     counted_id: str | None
     weight: Decimal
+    denominator_weight: Decimal | None
+    measure: Decimal | None
     batch_id: str | None
     source_file: str | None
     source_row: int | None
@@ -156,12 +211,32 @@ class Explanation:
     models: list[Model]
 
     @property
+    def kind(self) -> str:
+        return indicator_kind(self.indicator_code, self.formula)
+
+    @property
+    def recomputed(self) -> Recomputed:
+        return recompute(self.kind, self.month, self.rows, self.denominator)
+
+    @property
     def recomputed_numerator(self) -> Decimal:
-        return sum((row.weight for row in self.rows), Decimal(0))
+        return self.recomputed.numerator
+
+    @property
+    def recomputed_denominator(self) -> Decimal | None:
+        return self.recomputed.denominator
 
     @property
     def recomputed_value(self) -> Decimal | None:
-        return apply_formula(self.formula, self.recomputed_numerator, self.denominator)
+        return self.recomputed.value
+
+    @property
+    def matches(self) -> bool:
+        return (
+            self.numerator == self.recomputed_numerator
+            and self.denominator == self.recomputed_denominator
+            and self.value == self.recomputed_value
+        )
 
 
 @dataclass(frozen=True)
@@ -178,33 +253,120 @@ class Result:
     value: Decimal | None
     recomputed_value: Decimal | None
     rows: int
+    kind: str = "count"
+    denominator: Decimal | None = None
+    recomputed_denominator: Decimal | None = None
 
     @property
     def matches(self) -> bool:
-        return self.numerator == self.recomputed_numerator and self.value == self.recomputed_value
+        return (
+            self.numerator == self.recomputed_numerator
+            and self.denominator == self.recomputed_denominator
+            and self.value == self.recomputed_value
+        )
+
+
+@dataclass(frozen=True)
+class Recomputed:
+    """A cell's numerator, denominator and value, recomputed from its rows."""
+
+    numerator: Decimal
+    denominator: Decimal | None
+    value: Decimal | None
 
 
 def formula_kind(formula: str) -> str:
-    """`count`, `per_100k` or `share`, from the formula text of `ref_indicators`."""
+    """`count`, `per_100k`, `share`, `complement_share` or `median`, from the formula text of
+    `ref_indicators`."""
     text = formula.strip().lower()
     if text == "numerator":
         return "count"
+    if text.startswith("median("):
+        return "median"
     if "100000" in text.replace(" ", "").replace(",", ""):
         return "per_100k"
+    if re.match(r"1\s*[\u2212-]\s*numerator", text):
+        return "complement_share"
     if "÷" in text or "/" in text:
         return "share"
-    raise LineageError(f"ref_indicators: formula {formula!r} is not count, per 100k or share")
+    raise LineageError(
+        f"ref_indicators: formula {formula!r} is not count, per 100k, share, 1 - share or median"
+    )
+
+
+def indicator_kind(indicator_code: str, formula: str) -> str:
+    """How a cell of the indicator recomputes from its rows (`recompute`).
+
+    `listed_*` kinds take the denominator from the rows' `denominator_weight` too (cohort and
+    survey shares); the others (except medians, gaps and coverage) from the published cell.
+    """
+    for prefix, kind in INDICATOR_KINDS.items():
+        if indicator_code == prefix or (prefix.endswith("_") and indicator_code.startswith(prefix)):
+            return kind
+    return formula_kind(formula)
 
 
 def apply_formula(formula: str, numerator: Decimal, denominator: Decimal | None) -> Decimal | None:
     """The value as the mart computes it (macros per_100k / safe_ratio: 6 places, half up)."""
-    kind = formula_kind(formula)
-    if kind == "count":
+    return _value(formula_kind(formula), numerator, denominator)
+
+
+def _value(kind: str, numerator: Decimal, denominator: Decimal | None) -> Decimal | None:
+    base = kind.removeprefix("listed_")
+    if base in {"count", "gap"}:
         return numerator
     if denominator is None or denominator <= 0:
         return None
-    scaled = numerator * 100000 if kind == "per_100k" else numerator
-    return (scaled / denominator).quantize(SIX_PLACES, rounding=ROUND_HALF_UP)
+    if base == "median":
+        return numerator
+    scaled = numerator * 100000 if base == "per_100k" else numerator
+    ratio = (scaled / denominator).quantize(SIX_PLACES, rounding=ROUND_HALF_UP)
+    return 1 - ratio if base == "complement_share" else ratio
+
+
+def _windows(month: str, rows: Sequence[FactRow]) -> dict[str, tuple[bool, bool]]:
+    """Per source (fact model) of a coverage cell: (usually reports, has records this month),
+    from its records in each month of the window (`fact_key` = month, `measure` = records)."""
+    by_source: dict[str, dict[str, Decimal]] = {}
+    for row in rows:
+        by_source.setdefault(row.fact_model, {})[row.fact_key] = row.measure or Decimal(0)
+    found: dict[str, tuple[bool, bool]] = {}
+    for source, counts in by_source.items():
+        before = [records for window_month, records in counts.items() if window_month < month]
+        usual = sum(1 for r in before if r > 0) >= USUAL_MONTHS and sum(before) >= USUAL_RECORDS
+        found[source] = (usual, counts.get(month, Decimal(0)) > 0)
+    return found
+
+
+def recompute(
+    kind: str, month: str, rows: Sequence[FactRow], published_denominator: Decimal | None
+) -> Recomputed:
+    """A cell's numerator, denominator and value from its rows alone, as the family computes
+    it. Decimal throughout: survey weights are numeric and sum exactly."""
+    total = sum((row.weight for row in rows), Decimal(0))
+    listed = sum(
+        (row.denominator_weight for row in rows if row.denominator_weight is not None),
+        Decimal(0),
+    )
+    if kind == "median":
+        days = [row.measure for row in rows if row.measure is not None]
+        middle = (
+            Decimal(median(days)).quantize(ONE_PLACE, rounding=ROUND_HALF_UP)
+            if days
+            else Decimal(0)
+        )
+        return Recomputed(middle, listed, _value(kind, middle, listed))
+    if kind == "gap":
+        flags = _windows(month, rows).values()
+        gaps = sum(1 for usual, reported in flags if usual and not reported)
+        return Recomputed(Decimal(gaps), None, Decimal(gaps))
+    if kind == "coverage_share":
+        sources = [flags for flags in _windows(month, rows).values() if flags[0]]
+        reporting = Decimal(sum(1 for _, reported in sources if reported))
+        usual = Decimal(len(sources))
+        return Recomputed(reporting, usual, _value(kind, reporting, usual))
+    denominator = listed if kind.startswith("listed_") else published_denominator
+    return Recomputed(total, denominator, _value(kind, total, denominator))
 
 
 def _definition(conn: psycopg.Connection[Any], indicator_code: str) -> dict[str, Any]:
@@ -238,8 +400,9 @@ def _cell(conn: psycopg.Connection[Any], key: tuple[str, str, str, str, str]) ->
 def _fact_rows(conn: psycopg.Connection[Any], key: tuple[str, str, str, str, str]) -> list[FactRow]:
     with conn.cursor(row_factory=dict_row) as cur:
         found = cur.execute(
-            "select fact_model, fact_key, counted_id, weight, batch_id, source_file,"
-            " source_row, file_sha256 from marts.fct_indicator_contributions"
+            "select fact_model, fact_key, counted_id, weight, denominator_weight, measure,"
+            " batch_id, source_file, source_row, file_sha256"
+            " from marts.fct_indicator_contributions"
             " where indicator_code = %s and municipality_code = %s and month = %s"
             " and sex = %s and age_group = %s order by fact_model, fact_key",
             key,
@@ -249,7 +412,14 @@ def _fact_rows(conn: psycopg.Connection[Any], key: tuple[str, str, str, str, str
             if model not in FACT_COLUMNS:
                 continue
             key_column, columns = FACT_COLUMNS[model]
-            keys = [row["fact_key"] for row in found if row["fact_model"] == model]
+            # Coverage rows are keyed by month (`YYYY-MM`): counts, not one fact row.
+            keys = [
+                row["fact_key"]
+                for row in found
+                if row["fact_model"] == model and not re.fullmatch(r"\d{4}-\d{2}", row["fact_key"])
+            ]
+            if not keys:
+                continue
             selected = ", ".join(columns)
             for fact in cur.execute(
                 f"select cast({key_column} as text) as fact_key, {selected}"
@@ -265,6 +435,8 @@ def _fact_rows(conn: psycopg.Connection[Any], key: tuple[str, str, str, str, str
             fact_key=row["fact_key"],
             counted_id=row["counted_id"],
             weight=Decimal(row["weight"]),
+            denominator_weight=_decimal(row["denominator_weight"]),
+            measure=_decimal(row["measure"]),
             batch_id=row["batch_id"],
             source_file=row["source_file"],
             source_row=row["source_row"],
@@ -273,6 +445,10 @@ def _fact_rows(conn: psycopg.Connection[Any], key: tuple[str, str, str, str, str
         )
         for row in found
     ]
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
 
 
 def _batches(conn: psycopg.Connection[Any], rows: Sequence[FactRow]) -> list[Batch]:
@@ -330,7 +506,8 @@ def models_between(
 ) -> list[Model]:
     """The dbt nodes from the mart down to the sources, for the family computing the indicator.
 
-    The family is the `int_indicators__*` parent of the mart whose SQL names the indicator;
+    The family is the `int_indicators__*` parent of the mart whose SQL names the indicator
+    (or its prefix, for `<prefix>__<type>` codes);
     the walk follows `parent_map` breadth first, so each node has its distance from the mart.
     With `fact_models`, the family's other fact tables (other indicators' inputs) are left out.
     """
@@ -340,7 +517,11 @@ def models_between(
     mart_id = next((k for k in nodes if k.startswith("model.") and k.endswith(f".{MART}")), None)
     if mart_id is None:
         raise LineageError(f"the dbt manifest has no model {MART}")
-    quoted = re.compile(rf"'{re.escape(indicator_code)}'")
+    # Families that build codes from a prefix (`'dark_figure__' || crime_type`) name the prefix.
+    names = [indicator_code]
+    if "__" in indicator_code:
+        names.append(indicator_code.split("__", 1)[0] + "__")
+    quoted = re.compile("|".join(rf"'{re.escape(name)}'" for name in names))
     families = [
         parent
         for parent in parent_map.get(mart_id, [])
@@ -458,6 +639,9 @@ def verify_random(
                     value=found.value,
                     recomputed_value=found.recomputed_value,
                     rows=len(found.rows),
+                    kind=found.kind,
+                    denominator=found.denominator,
+                    recomputed_denominator=found.recomputed_denominator,
                 )
             )
     return results
@@ -885,6 +1069,22 @@ def producing_run(
 # --- Printing (the CLI's `observatorio explain`) -----------------------------------------
 
 
+KIND_NOTES = {
+    "count": "numerator = sum of weights",
+    "per_100k": "sum of weights * 100000 ÷ the published denominator",
+    "share": "sum of weights ÷ the published denominator",
+    "listed_share": "sum of weights ÷ sum of denominator weights",
+    "listed_per_100k": "sum of weights * 100000 ÷ sum of denominator weights",
+    "listed_complement_share": "1 - sum of weights ÷ sum of denominator weights",
+    "median": "median of the measured days (1 place); denominator = cases measured",
+    "gap": (
+        "1 when the source had records in ≥4 of the 6 months before and ≥30 in all, and none"
+        " this month (an absence: no rows means no gap)"
+    ),
+    "coverage_share": "usual sources with records this month ÷ usual sources",
+}
+
+
 def _fmt(value: Decimal | None) -> str:
     return "null" if value is None else f"{value.normalize():f}"
 
@@ -904,16 +1104,30 @@ def print_explanation(found: Explanation, console: Any) -> None:
     console.print(f"  denominator  {_fmt(found.denominator)}  = {denominator}")
     console.print(
         f"  value        {_fmt(found.value)}  (recomputed from {len(found.rows)} rows:"
-        f" {_fmt(found.recomputed_value)})"
+        f" numerator {_fmt(found.recomputed_numerator)},"
+        f" denominator {_fmt(found.recomputed_denominator)}, value {_fmt(found.recomputed_value)})"
     )
+    console.print(f"  recomputed   as {found.kind}: {KIND_NOTES.get(found.kind, '')}")
     rows = Table(title=f"Fact rows counted ({len(found.rows)})")
-    for column in ("fact model", "key", "weight", "batch", "file", "row", "attributes"):
+    for column in (
+        "fact model",
+        "key",
+        "weight",
+        "denominator",
+        "measure",
+        "batch",
+        "file",
+        "row",
+        "attributes",
+    ):
         rows.add_column(column)
     for row in found.rows:
         rows.add_row(
             row.fact_model,
             row.fact_key,
             _fmt(row.weight),
+            "" if row.denominator_weight is None else _fmt(row.denominator_weight),
+            "" if row.measure is None else _fmt(row.measure),
             row.batch_id or "",
             row.source_file or "",
             "" if row.source_row is None else str(row.source_row),
@@ -960,15 +1174,27 @@ def print_results(results: Sequence[Result], console: Any) -> None:
     from rich.table import Table
 
     table = Table(title="Cells recomputed from the rows explain lists")
-    for column in ("indicator", "municipality", "month", "rows", "numerator", "value", "match"):
+    for column in (
+        "indicator",
+        "municipality",
+        "month",
+        "kind",
+        "rows",
+        "numerator",
+        "denominator",
+        "value",
+        "match",
+    ):
         table.add_column(column)
     for result in results:
         table.add_row(
             result.indicator_code,
             result.municipality_code,
             result.month,
+            result.kind,
             str(result.rows),
             f"{_fmt(result.numerator)} / {_fmt(result.recomputed_numerator)}",
+            f"{_fmt(result.denominator)} / {_fmt(result.recomputed_denominator)}",
             f"{_fmt(result.value)} / {_fmt(result.recomputed_value)}",
             "yes" if result.matches else "[red]NO[/red]",
         )

@@ -1,7 +1,8 @@
 """Lineage on a tiny simulated country, ingested and built for real.
 
-Every published indicator cell expands into the fact rows behind it (`explain`), those rows
-recompute the cell exactly, every batch they name is in the ledger with its file checksum,
+Every published indicator cell, of every indicator, expands into the rows behind it
+(`explain`), those rows recompute the cell exactly (sums, weighted survey shares, cohort
+shares, medians, reporting gaps), every batch they name is in the ledger with its file checksum,
 and and OpenLineage events from an Airflow DAG run, the gate and a dbt build are counted and
 validated against the spec (`test_openlineage_schema.event_errors`).
 """
@@ -17,19 +18,33 @@ from pathlib import Path
 import pytest
 
 from ingestion import tasks
-from ingestion.contract import available_contracts, load_contract
-from ingestion.landing import inbox
+from ingestion.connectors import rest, sql
+from ingestion.contract import available_contracts
 from observatorio import lineage
-from observatorio.run import Demo, land_exports, simulate
+from observatorio.run import Demo, demo_source_systems, land_exports, simulate
 from observatorio.transform import run_dbt
 from tests.integration.test_openlineage_schema import event_errors, read_events
 
-DEMO = Demo(seed=3, scale="tiny", days=60)
-# One non-zero indicator of each family model (int_indicators__<family>).
+# A year, so cases reach judgements and sources have the 6 months of history gaps need.
+DEMO = Demo(seed=3, scale="tiny", days=365)
+# Building a simulated year takes minutes on a shared 2-core machine.
+pytestmark = pytest.mark.timeout(1800)
+# Indicators of each family model (int_indicators__<family>) whose rows come from loaded
+# files, with a non-zero numerator or denominator in the tiny country.
 FAMILIES = {
     "int_indicators__police": ["homicide_rate_police", "intrafamily_violence_reports"],
     "int_indicators__police_operations": ["detentions_rate", "use_of_force_incidents"],
     "int_indicators__health": ["homicide_count_health", "undetermined_intent_share"],
+    "int_indicators__justice": [
+        "justice_funnel_reports",
+        "justice_funnel_cases",
+        "justice_conviction_share",
+        "justice_median_days_report_to_case",
+    ],
+    "int_indicators__survey": [
+        "adjusted_incidence_rate__assault",
+        "adjusted_incidence_rate__theft",
+    ],
 }
 
 
@@ -47,20 +62,19 @@ def built(settings, warehouse_url):  # type: ignore[no-untyped-def]
         _truncate(conn)
     # Only this module's OpenLineage events, so they can be counted.
     shutil.rmtree(lineage.lineage_dir(settings), ignore_errors=True)
+    shutil.rmtree(settings.landing_dir, ignore_errors=True)
     simulation = simulate(settings, DEMO)
     land_exports(settings, simulation)
-    # Forensic deaths come from the health REST API; land them as the connector does (JSON
-    # lines in the inbox) so the health family has rows too.
-    deaths = json.loads((simulation / "exports/health/forensic_deaths.json").read_text())
-    box = inbox("health__forensic_deaths", settings)
-    box.mkdir(parents=True, exist_ok=True)
-    (box / "health__forensic_deaths_lineage.jsonl").write_text(
-        "".join(json.dumps(record) + "\n" for record in deaths), encoding="utf-8"
-    )
+    # Justice cases and judgements come from its database, deaths and admissions from the
+    # health API: pulled by their connectors, so every family has rows.
+    with demo_source_systems(settings, simulation):
+        for name in available_contracts():
+            if name.startswith("justice__"):
+                sql.extract(name)
+            elif name.startswith("health__"):
+                rest.pull(name)
     for name in available_contracts():
-        if load_contract(name).export_path:
-            _ingest(name)
-    _ingest("health__forensic_deaths")
+        _ingest(name)
     # Only what the indicators need; tests that also read unselected models are left out.
     select = "ref_indicators +mart_indicators_monthly +fct_indicator_contributions"
     # dbt's unit tests are the models' own business (tests/integration/test_dbt_build.py).
@@ -80,17 +94,62 @@ def built(settings, warehouse_url):  # type: ignore[no-untyped-def]
 
 
 def test_contributions_sum_to_every_published_numerator(built, db):  # type: ignore[no-untyped-def]
-    cells, mismatched, counted = db.execute(
+    # Every indicator but the medians: the weights of a cell's rows sum to its numerator;
+    # where a family lists its denominator, the denominator weights sum to the denominator.
+    codes = [c for (c,) in db.execute("select indicator_code from reference.ref_indicators")]
+    listed = [
+        c
+        for c in codes
+        if lineage.indicator_kind(c, "numerator").startswith("listed_")
+        or c == "reporting_coverage_share"
+    ]
+    checked = db.execute(
         "with contributions as ("
         "  select indicator_code, municipality_code, month, sex, age_group,"
-        "  sum(weight) as counted from marts.fct_indicator_contributions group by 1, 2, 3, 4, 5)"
-        " select count(*), count(*) filter (where mart.numerator <> coalesce(c.counted, 0)),"
+        "  sum(weight) as counted, sum(denominator_weight) as listed"
+        "  from marts.fct_indicator_contributions group by 1, 2, 3, 4, 5)"
+        " select mart.indicator_code, count(*),"
+        " count(*) filter (where mart.numerator <> coalesce(c.counted, 0)),"
+        " count(*) filter (where mart.indicator_code = any(%s)"
+        "   and mart.denominator <> coalesce(c.listed, 0)),"
         " sum(coalesce(c.counted, 0))"
         " from marts.mart_indicators_monthly as mart"
         " left join contributions as c using (indicator_code, municipality_code, month, sex,"
         " age_group)"
-    ).fetchone()
-    assert cells > 1000 and mismatched == 0 and counted > 0
+        " where mart.indicator_code not like 'justice\\_median\\_days\\_%%'"
+        " group by 1",
+        (listed,),
+    ).fetchall()
+    medians = db.execute(
+        "with measured as ("
+        "  select indicator_code, municipality_code, month, count(*) as cases,"
+        "  round(cast(percentile_cont(0.5) within group (order by measure) as numeric), 1)"
+        "  as median_days from marts.fct_indicator_contributions"
+        "  where indicator_code like 'justice\\_median\\_days\\_%' group by 1, 2, 3)"
+        " select mart.indicator_code, count(*),"
+        " count(*) filter (where mart.numerator <> coalesce(m.median_days, 0)"
+        "   or mart.denominator <> coalesce(m.cases, 0)),"
+        " 0, sum(coalesce(m.cases, 0))"
+        " from marts.mart_indicators_monthly as mart"
+        " left join measured as m using (indicator_code, municipality_code, month)"
+        " where mart.indicator_code like 'justice\\_median\\_days\\_%' group by 1"
+    ).fetchall()
+    by_code = {code: rest for code, *rest in checked + medians}
+    # Every indicator of ref_indicators is published and checked, cell by cell.
+    assert sorted(by_code) == sorted(codes) and len(codes) >= 63
+    bad = {c: r for c, r in by_code.items() if r[1] or r[2]}
+    assert bad == {}, bad
+    assert sum(r[0] for r in by_code.values()) > 10000
+    # Rows behind every indicator that has a non-zero cell.
+    nonzero = {
+        c
+        for (c,) in db.execute(
+            "select distinct indicator_code from marts.mart_indicators_monthly where numerator <> 0"
+        )
+    }
+    assert {c for c, r in by_code.items() if r[3]} >= nonzero - {
+        c for c in codes if c.startswith("justice_median_days_")
+    }
     orphans = db.execute(
         "select count(*) from marts.fct_indicator_contributions as c"
         " left join marts.mart_indicators_monthly as mart"
@@ -98,6 +157,162 @@ def test_contributions_sum_to_every_published_numerator(built, db):  # type: ign
         " where mart.indicator_code is null"
     ).fetchone()[0]
     assert orphans == 0
+
+
+def test_every_cell_of_every_indicator_recomputes_from_its_rows(built, db):  # type: ignore[no-untyped-def]
+    """`lineage.recompute` (what verify runs) on every cell: numerator, denominator, value."""
+    from collections import defaultdict
+    from decimal import Decimal
+
+    formulas = dict(db.execute("select indicator_code, formula from reference.ref_indicators"))
+    rows: dict[tuple[str, str, str], list[lineage.FactRow]] = defaultdict(list)
+    for code, municipality, month, model, key, weight, denominator, measure in db.execute(
+        "select indicator_code, municipality_code, month, fact_model, fact_key, weight,"
+        " denominator_weight, measure from marts.fct_indicator_contributions"
+    ):
+        rows[(code, municipality, month)].append(
+            lineage.FactRow(
+                fact_model=model,
+                fact_key=key,
+                counted_id=None,
+                weight=Decimal(weight),
+                denominator_weight=None if denominator is None else Decimal(denominator),
+                measure=None if measure is None else Decimal(measure),
+                batch_id=None,
+                source_file=None,
+                source_row=None,
+                file_sha256=None,
+            )
+        )
+    cells = 0
+    kinds: dict[str, set[str]] = defaultdict(set)
+    wrong = []
+    for code, municipality, month, numerator, denominator, value in db.execute(
+        "select indicator_code, municipality_code, month, numerator, denominator, value"
+        " from marts.mart_indicators_monthly where sex = 'all' and age_group = 'all'"
+    ):
+        kind = lineage.indicator_kind(code, formulas[code])
+        found = lineage.recompute(kind, month, rows[(code, municipality, month)], denominator)
+        cells += 1
+        if numerator or denominator:
+            kinds[kind].add(code)
+        if (found.numerator, found.denominator, found.value) != (numerator, denominator, value):
+            wrong.append((code, municipality, month, numerator, denominator, value, found))
+    assert wrong == [], wrong[:5]
+    assert cells > 10000
+    print({kind: len(codes) for kind, codes in sorted(kinds.items())})
+    # Cells with a non-zero numerator or denominator of every kind were recomputed, so none
+    # passes by being all zeros (at the tiny scale survey victims may be none: their rows
+    # still recompute the weighted respondents).
+    assert set(kinds) >= {
+        "count",
+        "per_100k",
+        "share",
+        "listed_share",
+        "listed_per_100k",
+        "median",
+        "coverage_share",
+    }
+
+
+def _rows(db, code: str, municipality: str, month: str) -> list[lineage.FactRow]:  # type: ignore[no-untyped-def]
+    from decimal import Decimal
+
+    return [
+        lineage.FactRow(
+            fact_model=model,
+            fact_key=key,
+            counted_id=counted,
+            weight=Decimal(weight),
+            denominator_weight=None if denominator is None else Decimal(denominator),
+            measure=None if measure is None else Decimal(measure),
+            batch_id=None,
+            source_file=None,
+            source_row=None,
+            file_sha256=None,
+        )
+        for model, key, counted, weight, denominator, measure in db.execute(
+            "select fact_model, fact_key, counted_id, weight, denominator_weight, measure"
+            " from marts.fct_indicator_contributions"
+            " where indicator_code = %s and municipality_code = %s and month = %s",
+            (code, municipality, month),
+        )
+    ]
+
+
+def test_a_silenced_usual_source_recomputes_as_a_gap(built, db):  # type: ignore[no-untyped-def]
+    """The tiny year may have no gap; a usual source's real window with its month emptied is
+    one (and the coverage share drops by it), so gaps recompute from the same rows."""
+    import dataclasses
+    from decimal import Decimal
+
+    municipality, month = db.execute(
+        "select municipality_code, month from marts.mart_indicators_monthly"
+        " where indicator_code = 'reporting_coverage_share' and numerator > 0"
+        " order by numerator desc, municipality_code, month limit 1"
+    ).fetchone()
+    rows = _rows(db, "reporting_coverage_share", municipality, month)
+    source = next(r.fact_model for r in rows if r.fact_key == month and r.weight == 1)
+    window = [r for r in rows if r.fact_model == source]
+    assert 5 <= len(window) <= 7 and lineage.recompute("gap", month, window, None).numerator == 0
+    silenced = [
+        dataclasses.replace(r, measure=Decimal(0)) if r.fact_key == month else r for r in window
+    ]
+    assert lineage.recompute("gap", month, silenced, None).value == 1
+    # Not usual any more when fewer than 4 of the 6 months before had records.
+    quiet = [
+        dataclasses.replace(r, measure=Decimal(0)) if r.fact_key < month else r for r in silenced
+    ]
+    assert lineage.recompute("gap", month, quiet, None).value == 0
+    share = lineage.recompute("coverage_share", month, rows, None)
+    others = [r for r in rows if r.fact_model != source]
+    dropped = lineage.recompute("coverage_share", month, others + silenced, None)
+    assert dropped.numerator == share.numerator - 1 and dropped.denominator == share.denominator
+
+
+def test_dark_figure_recomputes_from_weighted_victims(built, db):  # type: ignore[no-untyped-def]
+    """At the tiny scale no respondent may be a victim; real expansion factors, two of them
+    victims and one of those reported, give 1 - reported ÷ victims to 6 places, in Decimal."""
+    import dataclasses
+    from decimal import ROUND_HALF_UP, Decimal
+
+    municipality, month = db.execute(
+        "select municipality_code, month from marts.mart_indicators_monthly"
+        " where indicator_code = 'adjusted_incidence_rate__assault' and denominator > 0"
+        " order by denominator desc, municipality_code, month limit 1"
+    ).fetchone()
+    respondents = _rows(db, "adjusted_incidence_rate__assault", municipality, month)
+    assert len(respondents) >= 2 and all(r.denominator_weight for r in respondents)
+    victims = [
+        dataclasses.replace(r, weight=r.denominator_weight if i == 0 else Decimal(0))
+        for i, r in enumerate(respondents[:2])
+    ]
+    found = lineage.recompute("listed_complement_share", month, victims, None)
+    reported, weighted = (
+        victims[0].denominator_weight,
+        sum(r.denominator_weight for r in victims if r.denominator_weight),
+    )
+    assert found.numerator == reported and found.denominator == weighted
+    assert found.value == 1 - (reported / weighted).quantize(Decimal("0.000001"), ROUND_HALF_UP)
+    assert lineage.recompute("listed_complement_share", month, [], None).value is None
+
+
+def test_explain_verifies_a_cell_of_every_indicator(built, db):  # type: ignore[no-untyped-def]
+    """explain on the largest cell of each indicator (a zero one if it has none) recomputes."""
+    manifest = lineage.load_manifest(built)
+    cells = db.execute(
+        "select distinct on (indicator_code) indicator_code, municipality_code, month"
+        " from marts.mart_indicators_monthly"
+        " order by indicator_code, numerator desc, municipality_code, month"
+    ).fetchall()
+    assert len(cells) >= 63
+    failed = []
+    for code, municipality, month in cells:
+        found = lineage.explain(code, municipality, month, settings=built, manifest=manifest)
+        if not found.matches:
+            failed.append((code, municipality, month, found.numerator, found.recomputed))
+        assert found.models and found.models[0].relation.endswith(lineage.MART)
+    assert failed == []
 
 
 def test_verify_random_recomputes_twenty_cells_exactly(built):  # type: ignore[no-untyped-def]
@@ -150,15 +365,16 @@ def test_explain_lists_rows_batches_checks_and_models_for_each_family(built, db,
     for code in FAMILIES[family]:
         cell = db.execute(
             "select municipality_code, month from marts.mart_indicators_monthly"
-            " where indicator_code = %s and numerator > 0"
-            " order by numerator desc, municipality_code, month limit 1",
+            " where indicator_code = %s and (numerator > 0 or denominator > 0)"
+            " order by numerator desc, denominator desc nulls last, municipality_code, month"
+            " limit 1",
             (code,),
         ).fetchone()
         assert cell, f"{code}: no non-zero cell in the tiny country"
         found = lineage.explain(code, *cell, settings=built)
         assert found.rows and found.batches and found.validations
         assert found.recomputed_numerator == found.numerator
-        assert found.recomputed_value == found.value
+        assert found.recomputed_value == found.value and found.matches
         assert found.formula and found.numerator_definition
         assert {r.batch_id for r in found.rows} == {b.batch_id for b in found.batches}
         assert all(b.file_sha256 and b.source_file for b in found.batches)
@@ -205,6 +421,20 @@ def test_cli_explains_one_cell(built, db):  # type: ignore[no-untyped-def]
     assert result.exit_code == 0, result.output
     for heading in ("Fact rows counted", "Batches and files", "Validation results", "dbt models"):
         assert heading in result.output
+    # A median: the cases measured, their days, and how the cell recomputes.
+    municipality, month, median_days = db.execute(
+        "select municipality_code, month, numerator from marts.mart_indicators_monthly"
+        " where indicator_code = 'justice_median_days_report_to_case' and numerator > 0"
+        " order by municipality_code, month limit 1"
+    ).fetchone()
+    result = CliRunner().invoke(
+        app,
+        ["explain", lineage.MART, "justice_median_days_report_to_case", municipality, month],
+    )
+    assert result.exit_code == 0, result.output
+    assert "recomputed   as median" in result.output
+    # Rich wraps long lines: compare without whitespace.
+    assert f"value{median_days.normalize():f})" in "".join(result.output.split())
 
 
 # --- OpenLineage -------------------------------------------------------------------------
