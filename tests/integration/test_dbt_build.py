@@ -42,7 +42,7 @@ def test_dbt_build_classifies_resolves_and_keeps_latest_versions(
     not_ok = {
         r.node.name: str(r.status)
         for r in results.results
-        if str(r.status) not in {"success", "pass"}
+        if str(r.status) not in {"success", "pass", "no-op"}  # exposures are no-ops
     }
     # CP-299 has no ICCS mapping: the coverage test warns about it, and only it.
     assert list(not_ok.values()) == ["warn"], not_ok
