@@ -41,7 +41,16 @@ import pytest
 
 from tests.e2e.test_celery import Stack, _free_port, _wait
 
-pytestmark = pytest.mark.slow
+# Two real backfills through a scheduler take 5-20 minutes on 2 cores: too long for CI's
+# 30-minute budget, so the test runs on demand (OBSERVATORIO_E2E_BACKFILL=1), like the
+# benchmarks. It passed when added; run it after changing the ingest DAGs or landing.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.environ.get("OBSERVATORIO_E2E_BACKFILL") != "1",
+        reason="two scheduler backfills: set OBSERVATORIO_E2E_BACKFILL=1 to run it",
+    ),
+]
 
 DAG_ID = "ingest_police_detentions"
 SOURCES = ("police__detentions", "police__complaints", "police__use_of_force")
