@@ -51,9 +51,21 @@ class SftpServer:
     root: Path
     port: int
     server: Any
+    loop: EventLoopThread
+    closed: bool = False
 
     def close(self) -> None:
-        self.server.close()
+        """Stop listening; idempotent. asyncio servers are not thread-safe, so this runs on
+        the server's own loop (closing from the test's thread raced with the loop)."""
+        if self.closed:
+            return
+        self.closed = True
+
+        async def stop() -> None:
+            self.server.close()
+            await self.server.wait_closed()
+
+        self.loop.run(stop())
 
 
 def start_sftp_server(loop: EventLoopThread, root: Path) -> SftpServer:
@@ -82,7 +94,8 @@ def start_sftp_server(loop: EventLoopThread, root: Path) -> SftpServer:
         )
 
     server = loop.run(start())
-    return SftpServer(root=root, port=server.sockets[0].getsockname()[1], server=server)
+    port = server.sockets[0].getsockname()[1]
+    return SftpServer(root=root, port=port, server=server, loop=loop)
 
 
 def connection_json(port: int, password: str = PASSWORD, **extra: Any) -> str:
