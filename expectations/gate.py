@@ -128,36 +128,56 @@ def _observed(result: dict[str, Any]) -> str | None:
     return text[:500]
 
 
-def _locate_rows(
-    settings: Settings, schema: str, table: str, index_column: str, values: list[Any]
-) -> list[int]:
-    """Rows holding the given unexpected value combinations.
+def _check_of(config: Any) -> tuple[str, str | None]:
+    """The check's name and columns; a query expectation may name itself in its meta."""
+    meta = config.meta or {}
+    if "check" in meta:
+        return str(meta["check"]), ",".join(meta.get("column_list") or []) or None
+    return str(config.type), _column_of(config)
 
-    GX returns no row indices for compound-column expectations on SQL engines, only the
-    offending values; this finds the rows that carry them, inside PostgreSQL.
+
+def _locate_rows(
+    settings: Settings, schema: str, table: str, index_column: str, config: Any, result: Any
+) -> list[int]:
+    """Sample rows for a failure GX gives no row indices for.
+
+    On SQL engines GX returns only the offending values of a compound-column expectation, and
+    nothing row-level for a query expectation: this finds the rows inside PostgreSQL, either
+    those carrying the offending value combinations or those sharing a duplicated key.
     """
-    combos = [v for v in values if isinstance(v, dict) and v]
-    if not combos:
-        return []
-    columns = sorted(combos[0])
-    predicate = sql.SQL(" or ").join(
-        sql.SQL("({})").format(
-            sql.SQL(" and ").join(
-                sql.SQL("{} is not distinct from %s").format(sql.Identifier(c)) for c in columns
+    meta = config.meta or {}
+    relation = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+    if "column_list" in meta:
+        key = sql.SQL(", ").join(map(sql.Identifier, meta["column_list"]))
+        query = sql.SQL(
+            "select {index} from {rel} where ({key}) in (select {key} from {rel}"
+            " group by {key} having count(*) > 1) order by 1 limit %s"
+        ).format(index=sql.Identifier(index_column), rel=relation, key=key)
+        params: list[Any] = [SAMPLE_ROWS]
+    else:
+        values = result.get("partial_unexpected_list") or []
+        combos = [v for v in values if isinstance(v, dict) and v]
+        if not combos:
+            return []
+        columns = sorted(combos[0])
+        predicate = sql.SQL(" or ").join(
+            sql.SQL("({})").format(
+                sql.SQL(" and ").join(
+                    sql.SQL("{} is not distinct from %s").format(sql.Identifier(c)) for c in columns
+                )
             )
+            for _ in combos
         )
-        for _ in combos
-    )
-    query = sql.SQL("select {} from {}.{} where {} order by 1 limit %s").format(
-        sql.Identifier(index_column), sql.Identifier(schema), sql.Identifier(table), predicate
-    )
-    params = [combo.get(c) for combo in combos for c in columns] + [SAMPLE_ROWS]
+        query = sql.SQL("select {} from {} where {} order by 1 limit %s").format(
+            sql.Identifier(index_column), relation, predicate
+        )
+        params = [combo.get(c) for combo in combos for c in columns] + [SAMPLE_ROWS]
     with connect(settings) as conn:
         return [int(r[0]) for r in conn.execute(query, params).fetchall()]
 
 
 def _outcomes(
-    validation: Any, locate: Callable[[list[Any]], list[int]] | None = None
+    validation: Any, locate: Callable[[Any, dict[str, Any]], list[int]] | None = None
 ) -> list[ExpectationOutcome]:
     outcomes = []
     for item in validation.results:
@@ -166,11 +186,12 @@ def _outcomes(
         severity = str(getattr(config, "severity", "critical") or "critical")
         rows = _sample_rows(result)
         if not item.success and not rows and locate is not None:
-            rows = locate(result.get("partial_unexpected_list") or [])
+            rows = locate(config, result)
+        check, column = _check_of(config)
         outcomes.append(
             ExpectationOutcome(
-                expectation_type=str(config.type),
-                column=_column_of(config),
+                expectation_type=check,
+                column=column,
                 severity=severity.split(".")[-1].lower(),
                 success=bool(item.success),
                 observed_value=_observed(result),
@@ -195,55 +216,59 @@ class GateTarget:
     query: str | None = None
 
 
-def validate_tables(
-    targets: list[GateTarget], settings: Settings | None = None, store: bool = True
-) -> list[GateOutcome]:
-    """Validate tables inside PostgreSQL, all in one GX context and one checkpoint run.
+def _suite_key(config: Any) -> tuple[str, str, str]:
+    """What identifies an expectation across two builds of the same suite."""
+    kwargs = {k: v for k, v in config.kwargs.items() if k not in ("result_format", "batch_id")}
+    severity = str(getattr(config, "severity", "") or "")
+    return str(config.type), json.dumps(kwargs, sort_keys=True, default=str), severity
 
-    One context for many tables matters: building a context, a datasource and Data Docs
-    costs more than validating a day's batch. Suites are built once the context exists
-    (GX binds suites to the active context) and once per suite name. Results are stored
-    in `ops.validation_results`; Data Docs are rebuilt once.
-    """
+
+def _failed_only(
+    build_suite: Callable[[], gx.ExpectationSuite], failed: set[Any], table: str
+) -> Any:
+    """A fresh build of the suite that keeps only the expectations that failed on `table`."""
+    suite = build_suite()
+    suite.name = f"{suite.name}__{table}__failed"
+    for expectation in list(suite.expectations):
+        if _suite_key(expectation.configuration) not in failed:
+            suite.expectations.remove(expectation)
+    return suite
+
+
+def _run_checkpoint(
+    context: Any,
+    source: Any,
+    plan: list[tuple[GateTarget, Any]],
+    result_format: dict[str, Any],
+    tag: str,
+) -> dict[str, Any]:
+    """Validate each (target, suite) in one checkpoint run; results by asset name."""
     import great_expectations as gx
 
-    if not targets:
-        return []
-    settings = settings or get_settings()
-    context = _gx_context(settings)
-    source = context.data_sources.add_postgres(
-        name="warehouse", connection_string=sqlalchemy_url(warehouse_url(settings))
-    )
-    suites: dict[str, Any] = {}
     definitions = []
-    for target in targets:
-        if target.suite_name not in suites:
-            suites[target.suite_name] = context.suites.add(target.build_suite())
-        asset = (
-            source.add_query_asset(name=target.table, query=target.query)
-            if target.query
-            else source.add_table_asset(
-                name=target.table, table_name=target.table, schema_name=target.schema
+    for target, suite in plan:
+        try:
+            asset = source.get_asset(target.table)
+        except LookupError:
+            asset = (
+                source.add_query_asset(name=target.table, query=target.query)
+                if target.query
+                else source.add_table_asset(
+                    name=target.table, table_name=target.table, schema_name=target.schema
+                )
             )
+        batch = next(iter(asset.batch_definitions), None) or asset.add_batch_definition_whole_table(
+            "whole_table"
         )
         definitions.append(
             context.validation_definitions.add(
                 gx.ValidationDefinition(
-                    name=f"{target.suite_name}__{target.table}",
-                    data=asset.add_batch_definition_whole_table("whole_table"),
-                    suite=suites[target.suite_name],
+                    name=f"{target.suite_name}__{target.table}{tag}", data=batch, suite=suite
                 )
             )
         )
-    index_columns = sorted({t.index_column for t in targets if t.index_column})
-    result_format: dict[str, Any] = {
-        "result_format": "SUMMARY",
-        "partial_unexpected_count": SAMPLE_ROWS,
-    }
-    if index_columns:
-        result_format["unexpected_index_column_names"] = index_columns
     # No UpdateDataDocsAction: it rebuilds the whole site after every validation. The site
-    # is built once, below, for the whole run.
+    # is built once, by the caller, for the whole run.
     checkpoint = context.checkpoints.add(
         gx.Checkpoint(
             name=f"gate__{uuid.uuid4().hex[:12]}",
@@ -252,29 +277,92 @@ def validate_tables(
         )
     )
     run = checkpoint.run()
-    context.build_data_docs(site_names=[DOCS_SITE])
-    by_asset = {
+    return {
         str(v.meta["active_batch_definition"]["data_asset_name"]): v
         for v in run.run_results.values()
     }
+
+
+def validate_tables(
+    targets: list[GateTarget], settings: Settings | None = None, store: bool = True
+) -> list[GateOutcome]:
+    """Validate tables inside PostgreSQL, all in one GX context, in two checkpoint runs.
+
+    One context for many tables matters: building a context, a datasource and Data Docs
+    costs more than validating a day's batch. Suites are built once the context exists
+    (GX binds suites to the active context) and once per suite name.
+
+    The first run asks GX for verdicts and counts only (no sample of unexpected values), so
+    each row-level expectation is one aggregate in a shared scan instead of two more scans
+    for samples that a passing batch never has. Only the expectations that failed run again,
+    with a sample of their unexpected rows, for the message and Data Docs. Results are stored
+    in `ops.validation_results`; Data Docs are rebuilt once.
+    """
+    if not targets:
+        return []
+    settings = settings or get_settings()
+    context = _gx_context(settings)
+    source = context.data_sources.add_postgres(
+        name="warehouse", connection_string=sqlalchemy_url(warehouse_url(settings))
+    )
+    suites: dict[str, Any] = {}
+    for target in targets:
+        if target.suite_name not in suites:
+            suites[target.suite_name] = context.suites.add(target.build_suite())
+    index_columns = sorted({t.index_column for t in targets if t.index_column})
+    counts_only: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
+    with_samples: dict[str, Any] = {
+        "result_format": "SUMMARY",
+        "partial_unexpected_count": SAMPLE_ROWS,
+    }
+    if index_columns:
+        with_samples["unexpected_index_column_names"] = index_columns
+    by_asset = _run_checkpoint(
+        context, source, [(t, suites[t.suite_name]) for t in targets], counts_only, ""
+    )
+    detail_plan = []
+    for target in targets:
+        results = by_asset[target.table].results
+        failed = {_suite_key(r.expectation_config) for r in results if not r.success}
+        if failed:
+            suite = _failed_only(target.build_suite, failed, target.table)
+            detail_plan.append((target, context.suites.add(suite)))
+    details = (
+        _run_checkpoint(context, source, detail_plan, with_samples, "__detail")
+        if detail_plan
+        else {}
+    )
+    context.build_data_docs(site_names=[DOCS_SITE])
     outcomes = []
     for target in targets:
         column = target.index_column
         locate = (
             (
-                lambda values, t=target, c=column: _locate_rows(
-                    settings, t.schema, t.table, c, values
+                lambda config, result, t=target, c=column: _locate_rows(
+                    settings, t.schema, t.table, c, config, result
                 )
             )
             if column
             else None
         )
+        results = _outcomes(by_asset[target.table])
+        if target.table in details:
+            sampled = {
+                (r.expectation_type, r.column, r.severity): r
+                for r in _outcomes(details[target.table], locate)
+            }
+            results = [
+                replace(r, sample_rows=sampled[key].sample_rows)
+                if not r.success and (key := (r.expectation_type, r.column, r.severity)) in sampled
+                else r
+                for r in results
+            ]
         outcomes.append(
             GateOutcome(
                 run_id=uuid.uuid4().hex,
                 suite_name=target.suite_name,
                 batch_id=target.batch_id,
-                results=_outcomes(by_asset[target.table], locate),
+                results=results,
                 docs_index=str(settings.gx_docs_dir / "index.html"),
             )
         )

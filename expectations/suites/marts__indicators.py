@@ -11,6 +11,7 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 from great_expectations.expectations.metadata_types import FailureSeverity
 
+from expectations.common import expect_unique_key
 from expectations.context import SuiteContext
 
 # Indicator numerators that must equal a count over one fact table.
@@ -68,12 +69,7 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
     critical = FailureSeverity.CRITICAL
     for column in ("indicator_code", "municipality_code", "month", "sex", "age_group", "numerator"):
         suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column, severity=critical))
-    suite.add_expectation(
-        gxe.ExpectCompoundColumnsToBeUnique(
-            column_list=["indicator_code", "municipality_code", "month", "sex", "age_group"],
-            severity=critical,
-        )
-    )
+    expect_unique_key(suite, ("indicator_code", "municipality_code", "month", "sex", "age_group"))
     suite.add_expectation(
         gxe.ExpectColumnMinToBeBetween(column="value", min_value=0, severity=critical)
     )

@@ -21,9 +21,7 @@ def test_docs_open_on_the_full_lineage_graph(clean_warehouse, settings, tmp_path
     specs = {p.stem for p in (settings.project_dir / "extracts").glob("*.yaml")}
     assert {e for e in exposures if e.startswith("extract_")} >= {f"extract_{s}" for s in specs}
     assert any("bulletin" in name for name in exposures)
-    marts = {
-        node for node in manifest["child_map"] if node.startswith("model.observatorio.fct_")
-    }
+    marts = {node for node in manifest["child_map"] if node.startswith("model.observatorio.fct_")}
     assert any(
         child.startswith("exposure.") for node in marts for child in manifest["child_map"][node]
     ), "no fact table feeds an exposure"

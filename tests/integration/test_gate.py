@@ -44,7 +44,7 @@ def test_duplicate_keys_fail_critically_with_sample_rows(clean_warehouse, tmp_pa
     rows = [report_row(i) for i in range(1, 6)] + [report_row(2)]
     result = ingest_file(SOURCE, write_reports(tmp_path / "d.csv", rows), settings)
     assert result.status == "rejected"
-    assert "expect_compound_columns_to_be_unique" in result.message
+    assert "expect_key_to_be_unique(report_id,victim_seq,recorded_at)" in result.message
     assert "sample rows 2, 6" in result.message
 
 

@@ -200,7 +200,7 @@ def test_detentions_suite_rejects_duplicate_keys_and_future_dates(
     )
     result = ingest_file(source, path, settings)
     assert result.status == "rejected"
-    assert "expect_compound_columns_to_be_unique(detention_id,recorded_at)" in result.message
+    assert "expect_key_to_be_unique(detention_id,recorded_at)" in result.message
     assert "expect_column_values_to_be_between(detention_date)" in result.message
     rows = kit.read_csv(path, police_layout)[1]
     assert f"sample rows 1, {len(rows)}" in result.message
