@@ -8,7 +8,10 @@ project's own ingest DAG(s) (`--ingest`), then times, alternately and after a wa
   start to last end of the producer and its watchers) is the Cosmos figure;
 - the whole `build_warehouse` run against `dbt build` + `dbt docs generate`, for reference.
 
-The ratio Cosmos group / dbt build is the overhead; the issue asks for 1.5 or less. Airflow
+The ratio Cosmos group / dbt build is the overhead of `dag.test()` runs (`make run`): there the
+node tasks run in process, one after another, after the build, about 0.2 s each. Under a
+scheduler they end in the triggerer instead; `bench/scheduled_run.py` measures that ratio, the
+deployment's, on the same kind of data. The issue asks for 1.5 or less. Airflow
 and dbt log to a file under the home (`bench.log`); the figures go to stdout as JSON and to
 `bench/results/cosmos_overhead.json` (`--out`).
 
@@ -62,6 +65,8 @@ def _configure(home: Path) -> None:
     ports_file.write_text(json.dumps(ports))
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     os.environ["GX_ANALYTICS_ENABLED"] = "false"
+    # Every build here runs with dag.test(): the watchers run after the build, in process.
+    os.environ["OBSERVATORIO_INLINE_RUN"] = "1"
     sys.path.insert(0, str(ROOT))
 
 

@@ -13,8 +13,15 @@ environment). Then it unpauses every DAG and measures, from that moment:
 - the first `deliver_extracts` run (triggered by the `marts` Asset) started after that build.
 
 The total is unpause → that `deliver_extracts` run succeeded. Any failed run stops the bench
-with its failed tasks named. Airflow's logs stay under the home (`--keep`); the figures go to
-stdout and to `bench/results/scheduled_run.json`.
+with its failed tasks named.
+
+Then the Cosmos overhead as deployed: one more `build_warehouse` run, triggered by hand once
+the scheduled run is over, gives the span of its `dbt` task group (producer and every node
+task, which end in the triggerer); with Airflow stopped, one plain `dbt build` of the same
+warehouse is the baseline. The ratio of the two is `cosmos_overhead.ratio_cosmos_to_dbt_build`.
+
+Airflow's logs stay under the home (`--keep`); the figures go to stdout and to
+`bench/results/scheduled_run.json`.
 
     .venv/bin/python bench/scheduled_run.py [--days 365] [--seed 2024] [--keep] [--out FILE]
 """
@@ -187,10 +194,12 @@ class Runs:
                     break
             if self.build is None:
                 return False
-        built = _at(self.build["end_date"]) or self.unpaused_at
+        # The build's last task emits the `marts` Asset a moment before the run is marked
+        # done, so the delivery it triggers can start before the build's end_date.
+        build_started = _at(self.build["start_date"]) or self.unpaused_at
         for run in self._runs("deliver_extracts"):
             started = _at(run["start_date"])
-            if started is None or started < built:
+            if started is None or started < build_started:
                 continue
             if run["state"] == "failed":
                 self._failed("deliver_extracts", run)
@@ -218,6 +227,60 @@ class Runs:
             "build_warehouse": describe(self.build),
             "deliver_extracts": describe(self.deliver),
         }
+
+
+def dbt_group(client: Any, run_id: str) -> dict[str, Any]:
+    """The `dbt` task group of a `build_warehouse` run: its span, its producer, its states."""
+    every: list[dict[str, Any]] = []
+    while True:  # the API pages by 100 at most
+        answer = client.get(
+            f"/api/v2/dags/build_warehouse/dagRuns/{run_id}/taskInstances",
+            params={"limit": 100, "offset": len(every)},
+        )
+        answer.raise_for_status()
+        page = answer.json()["task_instances"]
+        every += page
+        if len(page) < 100:
+            break
+    tasks = [t for t in every if t["task_id"].startswith("dbt.")]
+    starts = [_at(t["start_date"]) for t in tasks if t["start_date"]]
+    ends = [_at(t["end_date"]) for t in tasks if t["end_date"]]
+    producer = next(t for t in tasks if t["task_id"] == "dbt.dbt_producer_watcher")
+    states: dict[str, int] = {}
+    for task in tasks:
+        states[str(task["state"])] = states.get(str(task["state"]), 0) + 1
+    span = max(e for e in ends if e) - min(s for s in starts if s)
+    return {
+        "tasks": len(tasks),
+        "states": states,
+        "span_seconds": round(span.total_seconds(), 1),
+        "producer_seconds": round(float(producer["duration"] or 0.0), 1),
+    }
+
+
+def rebuild(client: Any, airflow: Airflow, timeout: float) -> dict[str, Any]:
+    """One more `build_warehouse` run, triggered by hand on a quiet deployment: its dbt group."""
+    answer = client.post("/api/v2/dags/build_warehouse/dagRuns", json={"logical_date": None})
+    answer.raise_for_status()
+    run_id = answer.json()["dag_run_id"]
+
+    def ended() -> str | None:
+        state = client.get(f"/api/v2/dags/build_warehouse/dagRuns/{run_id}").json()["state"]
+        return state if state in ("success", "failed") else None
+
+    state = _wait("the triggered build_warehouse run", ended, airflow, timeout)
+    if state != "success":
+        raise SystemExit(f"build_warehouse run {run_id} ended {state}")
+    return {"run_id": run_id, **dbt_group(client, run_id)}
+
+
+def plain_build() -> float:
+    """`dbt build` of the whole project, once, on the same warehouse: the Cosmos baseline."""
+    from observatorio.transform import build
+
+    started = time.perf_counter()
+    build()
+    return time.perf_counter() - started
 
 
 def _login(api: str, settings: Any, airflow: Airflow) -> Any:
@@ -270,8 +333,15 @@ def measure(demo: Any, timeout: float, logs: Path) -> dict[str, Any]:
             runs = Runs(client, unpaused_at)
             _wait("the scheduled run", runs.complete, airflow, timeout)
             total = time.perf_counter() - started
+            assert runs.build is not None
+            scheduled_group = dbt_group(client, runs.build["dag_run_id"])
+            # Cosmos against one `dbt build`, on the same data: a build run triggered once
+            # the scheduled run is over, then (Airflow stopped) a plain build.
+            _wait("deliver_extracts to finish", lambda: runs.deliver, airflow, timeout)
+            cosmos = rebuild(client, airflow, timeout)
         finally:
             airflow.stop()
+    dbt_build_seconds = plain_build()
     return {
         "scale": demo.scale,
         "seed": demo.seed,
@@ -283,6 +353,12 @@ def measure(demo: Any, timeout: float, logs: Path) -> dict[str, Any]:
         "setup_seconds": round(setup_seconds, 1),
         "scheduled_run_seconds": round(total, 1),
         **runs.summary(),
+        "dbt_group_of_the_scheduled_build": scheduled_group,
+        "cosmos_overhead": {
+            "cosmos_group": cosmos,
+            "dbt_build_seconds": round(dbt_build_seconds, 1),
+            "ratio_cosmos_to_dbt_build": round(cosmos["span_seconds"] / dbt_build_seconds, 3),
+        },
     }
 
 

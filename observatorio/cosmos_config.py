@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import fcntl
 import os
+import queue
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +44,24 @@ PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "selectors.y
 # A node task only watches the producer's `dbt build`; re-checking XCom every second keeps
 # the tail of a run short without load worth mentioning.
 WATCH_INTERVAL_SECONDS = 1
+# Set while a DAG is parsed and run by `dag.test()` in this process (`inline_run()`): the
+# dbt watchers then run after the build, on the test's own thread, instead of in the
+# triggerer, which `dag.test()` does not have.
+INLINE_RUN_ENV = "OBSERVATORIO_INLINE_RUN"
+
+
+@contextmanager
+def inline_run() -> Iterator[None]:
+    """Parse and run DAGs for `dag.test()` inside this block (see `INLINE_RUN_ENV`)."""
+    before = os.environ.get(INLINE_RUN_ENV)
+    os.environ[INLINE_RUN_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(INLINE_RUN_ENV, None)
+        else:
+            os.environ[INLINE_RUN_ENV] = before
 
 
 class ManifestError(RuntimeError):
@@ -213,7 +233,8 @@ def dbt_task_group(group_id: str = "dbt", settings: Settings | None = None) -> D
     settings = settings or get_settings()
     manifest = ensure_manifest(settings)
     _quiet_and_lean_cosmos()
-    _only_terminal_node_events()
+    _only_what_the_node_tasks_read()
+    _pushes_off_the_build_path()
     project = ProjectConfig(
         dbt_project_path=settings.dbt_project_dir,
         manifest_path=manifest,
@@ -242,7 +263,11 @@ def dbt_task_group(group_id: str = "dbt", settings: Settings | None = None) -> D
             "env": {"DBT_TARGET_PATH": "target"},
         },
     )
-    _watch_after_the_build(group)
+    _emit_dbt_lineage(group)
+    if os.environ.get(INLINE_RUN_ENV) == "1":
+        _watch_after_the_build(group)
+    else:
+        _watch_from_the_triggerer(group)
     _lean_watchers(group, settings)
     return group
 
@@ -272,27 +297,90 @@ def _quiet_and_lean_cosmos() -> None:
 _INTERMEDIATE_NODE_EVENTS = frozenset({"NodeStart", "NodeCompiling", "NodeExecuting"})
 
 
-def _only_terminal_node_events() -> None:
-    """Have the producer push a node's dbt event to XCom when it ends, not at every step.
+def _only_what_the_node_tasks_read() -> None:
+    """Have the producer push to XCom only what the node tasks of this run will read.
 
-    Cosmos stores each node's start, compile, execute and finish event as an XCom; the
-    watchers only read the last one (to log it when they finish). Skipping the three
-    intermediate ones removes three of the four event pushes per node (the status push
-    stays), which on a 240-node project is a large part of the producer's XCom traffic.
+    Besides each node's status, Cosmos pushes each node's start, compile, execute and finish
+    event and each model's compiled SQL. Node tasks run by `dag.test()` read the finish event
+    (to log it) and the SQL (for the rendered-template view), so the three intermediate events
+    are skipped. Node tasks ended by the triggerer never run on a worker and read neither:
+    there only the statuses are pushed. Each push is a round trip to the API server while dbt
+    runs; on a 400-node project they are most of the producer's traffic.
     """
     from cosmos.operators._watcher import base
 
     original = base._process_dbt_log_event
-    if getattr(original, "observatorio_terminal_only", False):
+    if getattr(original, "observatorio_lean", False):
         return
+    original_sql = base.store_compiled_sql_for_model
 
-    def terminal_only(task_instance: Any, dbt_log: dict[str, Any]) -> None:
+    def node_event(task_instance: Any, dbt_log: dict[str, Any]) -> None:
+        if os.environ.get(INLINE_RUN_ENV) != "1":
+            return
         if (dbt_log.get("info") or {}).get("name") in _INTERMEDIATE_NODE_EVENTS:
             return
         original(task_instance, dbt_log)
 
-    terminal_only.observatorio_terminal_only = True  # type: ignore[attr-defined]
-    base._process_dbt_log_event = terminal_only
+    def compiled_sql(*args: Any, **kwargs: Any) -> None:
+        if os.environ.get(INLINE_RUN_ENV) == "1":
+            original_sql(*args, **kwargs)
+
+    node_event.observatorio_lean = True  # type: ignore[attr-defined]
+    base._process_dbt_log_event = node_event
+    base.store_compiled_sql_for_model = compiled_sql
+
+
+def _pushes_off_the_build_path() -> None:
+    """Have the producer push node statuses to XCom from a thread, so dbt never waits for it.
+
+    The producer reads dbt's JSON log from a pipe and, per line, pushes what the node tasks
+    read (statuses, test results, compiled SQL) to XCom: under a scheduler each push is a
+    round trip to the API server. Done on the reading thread, a slow push leaves the pipe
+    full and dbt blocked on its next log line; on 31 days of the small country the build took
+    63 s under the scheduler against 39.5 s alone. Lines now go through a queue to one pushing
+    thread (the Task SDK's channel to the supervisor takes a lock per message), which the
+    producer drains, in order, before it returns; an error there fails the producer as it did.
+    """
+    from cosmos.operators.watcher import DbtProducerWatcherOperator
+
+    operator: Any = DbtProducerWatcherOperator
+    if getattr(operator.run_subprocess, "observatorio_queued", False):
+        return
+    make_parse = operator._make_parse_callable
+    run_subprocess = operator.run_subprocess
+
+    def queued_parse(self: Any) -> Any:
+        parse = make_parse(self)
+        lines: queue.SimpleQueue[tuple[str, Any] | None] = queue.SimpleQueue()
+        errors: list[BaseException] = []
+
+        def push() -> None:
+            while (item := lines.get()) is not None:
+                if not errors:
+                    try:
+                        parse(*item)
+                    except BaseException as exc:  # re-raised by the producer's thread
+                        errors.append(exc)
+
+        pusher = threading.Thread(target=push, name="dbt-xcom-pusher", daemon=True)
+        pusher.start()
+        self._observatorio_pusher = (lines, pusher, errors)
+        return lambda line, extra: lines.put((line, extra))
+
+    def drained_run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return run_subprocess(self, *args, **kwargs)
+        finally:
+            lines, pusher, errors = self.__dict__.pop("_observatorio_pusher", (None, None, []))
+            if lines is not None:
+                lines.put(None)
+                pusher.join()
+            if errors:
+                raise errors[0]
+
+    drained_run.observatorio_queued = True  # type: ignore[attr-defined]
+    operator._make_parse_callable = queued_parse
+    operator.run_subprocess = drained_run
 
 
 # The key `airflow.providers.openlineage.api.emission_policy.extend_global_openlineage_emission_
@@ -326,8 +414,56 @@ def _lean_watchers(group: DbtTaskGroup, settings: Settings) -> None:
             task.params[_OPENLINEAGE_POLICY_PARAM] = {"emit_task_events": False}
 
 
+def _group_tasks(group: DbtTaskGroup) -> tuple[list[Any], Any]:
+    """The group's tasks and, among them, the producer that runs the `dbt build`."""
+    from cosmos.operators.watcher import DbtProducerWatcherOperator
+
+    prefix = f"{group.group_id}."
+    tasks = [t for t in group.dag.tasks if t.task_id.startswith(prefix)]
+    return tasks, next(t for t in tasks if isinstance(t, DbtProducerWatcherOperator))
+
+
+def _emit_dbt_lineage(group: DbtTaskGroup) -> None:
+    """Cosmos builds in a temporary copy of the project, deleted afterwards: the producer
+    turns that build's artifacts into OpenLineage events before it goes."""
+    _, producer = _group_tasks(group)
+    producer.callback = "observatorio.lineage.emit_dbt_events_from_project"
+
+
+def _watch_from_the_triggerer(group: DbtTaskGroup) -> None:
+    """Under a scheduler: every watcher starts in the triggerer, at once, and ends there.
+
+    Each keeps Cosmos's edges (the graph view is dbt's lineage) but runs whatever its
+    upstream tasks did (`always`): its own node's status, read from the producer once the
+    build is over, decides it, and dbt itself skips a node whose upstream failed. So no
+    watcher waits for a scheduler loop per layer of the lineage, nor for a worker. See
+    `observatorio.dbt_watch`.
+    """
+    from airflow.triggers.base import StartTriggerArgs
+
+    from observatorio.dbt_watch import POLL_SECONDS, TRIGGER_PATH
+
+    tasks, producer = _group_tasks(group)
+    for task in tasks:
+        if task is producer or not hasattr(task, "model_unique_id"):
+            continue
+        task.trigger_rule = "always"
+        task.start_from_trigger = True
+        task.start_trigger_args = StartTriggerArgs(
+            trigger_cls=TRIGGER_PATH,
+            next_method="execute_complete",
+            trigger_kwargs={
+                "model_unique_id": task.model_unique_id,
+                "producer_task_id": producer.task_id,
+                "dag_id": group.dag.dag_id,
+                "poke_interval": POLL_SECONDS,
+                "is_test_sensor": bool(getattr(task, "is_test_sensor", False)),
+            },
+        )
+
+
 def _watch_after_the_build(group: DbtTaskGroup) -> None:
-    """Put the producer upstream of the root watchers, which then run once it is done.
+    """In a run by `dag.test()`: the producer upstream of the root watchers, which run after.
 
     Cosmos starts a task group's root watchers at once, to follow the build live. But
     `dag.test()` (`make run`, the tests) runs one task at a time, in no set order: a watcher
@@ -336,14 +472,7 @@ def _watch_after_the_build(group: DbtTaskGroup) -> None:
     worker slots the watchers would hold during the build. Each watcher then finds its node's
     status at once; a node the build failed turns its task red.
     """
-    from cosmos.operators.watcher import DbtProducerWatcherOperator
-
-    prefix = f"{group.group_id}."
-    tasks = [t for t in group.dag.tasks if t.task_id.startswith(prefix)]
-    producer = next(t for t in tasks if isinstance(t, DbtProducerWatcherOperator))
-    # Cosmos builds in a temporary copy of the project, deleted afterwards: the producer
-    # turns that build's artifacts into OpenLineage events before it goes.
-    producer.callback = "observatorio.lineage.emit_dbt_events_from_project"
+    tasks, producer = _group_tasks(group)
     gates = {producer.task_id, *producer.downstream_task_ids}
     ids = {t.task_id for t in tasks}
     for task in tasks:

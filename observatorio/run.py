@@ -184,11 +184,13 @@ def run_dag(dag_id: str, settings: Settings) -> str:
     """Run one DAG for real, in this process, with `dag.test()`; return its final state."""
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(settings.dags_dir / f"{dag_id}.py"))
-    if bag.import_errors:
-        raise RunError(f"{dag_id}: import errors {bag.import_errors}")
-    dag = bag.dags[dag_id]
-    dag_run = dag.test()
+    from observatorio.cosmos_config import inline_run
+
+    with inline_run():
+        bag = DagBag(dag_folder=str(settings.dags_dir / f"{dag_id}.py"))
+        if bag.import_errors:
+            raise RunError(f"{dag_id}: import errors {bag.import_errors}")
+        dag_run = bag.dags[dag_id].test()
     state = str(dag_run.state)
     if state != "success":
         failed = [ti.task_id for ti in dag_run.get_task_instances() if str(ti.state) == "failed"]

@@ -189,6 +189,46 @@ def test_dbt_watchers_emit_no_openlineage_and_the_producer_caches_in_the_home(ba
     assert not any(emits(t) for t in watchers if t.task_id != "dbt.dbt_producer_watcher_done")
 
 
+def _node_tasks(dag):  # type: ignore[no-untyped-def]
+    producer = dag.get_task("dbt.dbt_producer_watcher")
+    return producer, [t for t in dag.tasks if hasattr(t, "model_unique_id") and t is not producer]
+
+
+def test_under_a_scheduler_dbt_node_tasks_start_and_end_in_the_triggerer(bag):
+    """The scheduler shape: no node task waits for a worker or for its upstream tasks."""
+    from observatorio.dbt_watch import TRIGGER_PATH
+
+    dag = bag.dags["build_warehouse"]
+    producer, nodes = _node_tasks(dag)
+    assert len(nodes) > 100
+    for task in nodes:
+        assert task.start_from_trigger, task.task_id
+        args = task.start_trigger_args
+        assert args.trigger_cls == TRIGGER_PATH and args.next_method == "execute_complete"
+        assert args.trigger_kwargs["model_unique_id"] == task.model_unique_id
+        assert args.trigger_kwargs["producer_task_id"] == producer.task_id
+        assert str(task.trigger_rule) == "always", task.task_id
+    # dbt's lineage stays the graph: a model's tests hang under the model's task.
+    assert any(t.upstream_task_ids & {n.task_id for n in nodes} for t in nodes)
+    assert not producer.downstream_task_ids & {n.task_id for n in nodes}
+
+
+def test_under_dag_test_dbt_node_tasks_run_after_the_build(manifest, monkeypatch):
+    """`dag.test()` has no triggerer and runs one task at a time: the build goes first."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from observatorio.cosmos_config import INLINE_RUN_ENV
+
+    monkeypatch.setenv(INLINE_RUN_ENV, "1")
+    dag = DagBag(dag_folder=str(DAGS_DIR / "build_warehouse.py")).dags["build_warehouse"]
+    producer, nodes = _node_tasks(dag)
+    roots = [t for t in nodes if not t.upstream_task_ids - {producer.task_id}]
+    assert roots and all(producer.task_id in t.upstream_task_ids for t in roots)
+    assert all(str(t.trigger_rule) == "all_done" for t in roots)
+    downstream = set(producer.get_flat_relative_ids(upstream=False))
+    assert {t.task_id for t in nodes} <= downstream
+
+
 @pytest.mark.parametrize(
     "dag_id", [d for d in DAG_FILES if d.startswith("ingest_")] + ["build_warehouse"]
 )

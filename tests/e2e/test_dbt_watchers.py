@@ -1,0 +1,124 @@
+"""Under a real scheduler and triggerer, every dbt node task ends in the triggerer.
+
+Starts the DAG processor, scheduler, triggerer and API server (LocalExecutor, the project's
+Airflow environment) on a temporary dags folder holding one probe DAG made of the project's
+own dbt task group (`observatorio.cosmos_config.dbt_task_group`, as `build_warehouse` uses
+it), and triggers it through the REST API. The producer runs the single `dbt build` on a
+worker; each model, seed, snapshot and model's tests task must succeed without ever running
+on a worker (no process id in the metadata database): the scheduler deferred it straight to
+the triggerer, where `observatorio.dbt_watch.DbtNodeTrigger` read its node's status and
+ended it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_celery import Stack, _free_port, _wait
+from tests.e2e.test_deadline import _client
+
+pytestmark = pytest.mark.slow
+
+DAG_ID = "dbt_watch_probe"
+PROBE_DAG = '''
+"""Test-only DAG for tests/e2e/test_dbt_watchers.py (airflow): the project's dbt group."""
+from airflow.sdk import dag
+
+from observatorio.cosmos_config import dbt_task_group
+from observatorio.orchestration import DEFAULT_ARGS, START_DATE
+
+
+@dag(dag_id="dbt_watch_probe", schedule=None, start_date=START_DATE, catchup=False,
+     default_args={**DEFAULT_ARGS, "retries": 0}, tags=["test"])
+def dbt_watch_probe():
+    dbt_task_group()
+
+
+dbt_watch_probe()
+'''
+
+
+@pytest.fixture
+def stack(airflow_db, clean_warehouse, tmp_path) -> Iterator[tuple[Stack, str]]:
+    from ingestion.loader import ensure_raw_tables
+    from observatorio.airflow_env import airflow_environment
+    from observatorio.cosmos_config import INLINE_RUN_ENV, ensure_manifest
+
+    ensure_raw_tables(airflow_db)  # the dbt sources, empty
+    ensure_manifest(airflow_db)
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / f"{DAG_ID}.py").write_text(PROBE_DAG)
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}"
+    env = {
+        **{k: v for k, v in os.environ.items() if k != INLINE_RUN_ENV},
+        **airflow_environment(airflow_db),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": api,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+    }
+    running = Stack(env, tmp_path)
+    try:
+        running.start("dag-processor", ["dag-processor"])
+        running.start("scheduler", ["scheduler"])
+        running.start("triggerer", ["triggerer"])
+        running.start("api-server", ["api-server", "--port", str(port)])
+        yield running, api
+    finally:
+        running.stop()
+
+
+def _task_instances(settings: Any, run_id: str) -> dict[str, tuple[str, int | None]]:
+    """task_id -> (state, pid) from the metadata database."""
+    import psycopg
+
+    from observatorio.warehouse import warehouse_url
+
+    url = warehouse_url(settings).rsplit("/", 1)[0] + "/" + settings.airflow_db
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select task_id, state, pid from task_instance where dag_id = %s and run_id = %s",
+            (DAG_ID, run_id),
+        ).fetchall()
+    return {task_id: (state, pid) for task_id, state, pid in rows}
+
+
+@pytest.mark.timeout(900)
+def test_dbt_node_tasks_end_in_the_triggerer_without_a_worker(stack, airflow_db):
+    running, api = stack
+    client = _client(api, running, airflow_db)
+    _wait(
+        "the probe DAG to be parsed",
+        lambda: client.get(f"/api/v2/dags/{DAG_ID}").status_code == 200,
+        running,
+        180,
+    )
+    client.patch(f"/api/v2/dags/{DAG_ID}", json={"is_paused": False}).raise_for_status()
+    created = client.post(f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None})
+    created.raise_for_status()
+    run_id = created.json()["dag_run_id"]
+
+    def ended() -> str | None:
+        state = client.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}").json()["state"]
+        return state if state in ("success", "failed") else None
+
+    state = _wait("the probe run", ended, running, 600)
+    tasks = _task_instances(airflow_db, run_id)
+    failed = sorted(t for t, (s, _) in tasks.items() if s != "success")
+    assert state == "success", f"run {state}; not successful: {failed}"
+    producer = tasks.pop("dbt.dbt_producer_watcher")
+    assert producer[1] is not None, "the producer ran the build on a worker"
+    tasks.pop("dbt.dbt_producer_watcher_done")
+    assert len(tasks) > 100, sorted(tasks)  # every model, seed, snapshot and model's tests
+    assert not failed
+    on_a_worker = sorted(t for t, (_, pid) in tasks.items() if pid is not None)
+    assert not on_a_worker, f"node tasks that took a worker: {on_a_worker}"
