@@ -51,7 +51,7 @@ PRODUCER_DONE = frozenset({"success", "failed", "skipped", "upstream_failed", "r
 # (dag_id, run_id) -> (when read, producer state), shared by the triggers of this process;
 # a run's entry goes once nobody has read it for this long.
 FORGET_SECONDS = 3600.0
-_PRODUCER_STATES: dict[tuple[str, str], tuple[float, str | None]] = {}
+_PRODUCER_STATES: dict[tuple[str, str], tuple[float, asyncio.Future[str | None]]] = {}
 
 
 class DbtNodeTrigger(WatcherTrigger):  # type: ignore[misc]
@@ -92,16 +92,20 @@ class DbtNodeTrigger(WatcherTrigger):  # type: ignore[misc]
         return TRIGGER_PATH, kwargs
 
     async def _producer_state(self) -> str | None:
-        """The producer's state, read at most once per poll for all watchers of the run."""
+        """The producer's state, read at most once per poll for all watchers of the run.
+
+        The watchers wake together: the first starts the read, the others await that same
+        read instead of each starting its own (150 reads a second kept the triggerer busy).
+        """
         key = (self.dag_id, self.run_id)
-        read_at, state = _PRODUCER_STATES.get(key, (0.0, None))
         now = time.monotonic()
-        if now - read_at >= self.poke_interval:
-            state = await self._get_producer_task_status()
+        read_at, pending = _PRODUCER_STATES.get(key, (0.0, None))
+        if pending is None or now - read_at >= self.poke_interval:
+            pending = asyncio.ensure_future(self._get_producer_task_status())
             for old in [k for k, (at, _) in _PRODUCER_STATES.items() if now - at > FORGET_SECONDS]:
                 del _PRODUCER_STATES[old]
-            _PRODUCER_STATES[key] = (now, state)
-        return state
+            _PRODUCER_STATES[key] = (now, pending)
+        return await asyncio.shield(pending)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         ti = getattr(self, "task_instance", None)

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_celery import Stack, _free_port, _wait
+from tests.e2e.test_celery import Stack, _free_port, _wait, local_airflow
 
 pytestmark = pytest.mark.slow
 
@@ -70,27 +70,8 @@ class DevTools:
 
 @pytest.fixture
 def airflow_ui(airflow_db, tmp_path) -> Iterator[tuple[Stack, str]]:
-    from observatorio.airflow_env import airflow_environment
-
-    settings = airflow_db
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        **airflow_environment(settings),
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": api,
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
-    }
-    running = Stack(env, tmp_path)
-    try:
-        running.start("dag-processor", ["dag-processor"])
-        running.start("scheduler", ["scheduler"])
-        running.start("api-server", ["api-server", "--port", str(port)])
+    with local_airflow(airflow_db, tmp_path) as (running, api, _):
         yield running, api
-    finally:
-        running.stop()
 
 
 @pytest.fixture

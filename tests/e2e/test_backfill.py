@@ -39,7 +39,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_celery import Stack, _free_port, _wait
+from tests.e2e.test_celery import Stack, _wait, local_airflow
 
 # Two real backfills through a scheduler take 5-20 minutes on 2 cores: too long for CI's
 # 30-minute budget, so the test runs on demand (OBSERVATORIO_E2E_BACKFILL=1), like the
@@ -159,33 +159,13 @@ def february(settings) -> Path:  # type: ignore[no-untyped-def]
 def _scheduler(settings: Any, tmp_path: Path) -> Iterator[tuple[Stack, str, dict[str, str]]]:
     """DAG processor, scheduler and API server. Started only after the reference run: a
     scheduler would otherwise take over the unpaused DAG's `dag.test()` run too."""
-    from observatorio.airflow_env import airflow_environment
-
     dags = tmp_path / "dags"
     dags.mkdir()
     shutil.copy2(DAGS_DIR / f"{DAG_ID}.py", dags / f"{DAG_ID}.py")
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        **airflow_environment(settings),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": api,
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-    }
-    running = Stack(env, tmp_path)
-    try:
-        running.start("dag-processor", ["dag-processor"])
-        running.start("scheduler", ["scheduler"])
-        running.start("api-server", ["api-server", "--port", str(port)])
-        yield running, api, env
-    finally:
-        running.stop()
+    with local_airflow(
+        settings, tmp_path, dags=dags, extra_env={"AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"}
+    ) as running:
+        yield running
 
 
 def _client(api: str, stack: Stack, settings: Any) -> Any:

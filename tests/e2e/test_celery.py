@@ -143,6 +143,45 @@ class Stack:
             proc.wait(timeout=10)
 
 
+@contextlib.contextmanager
+def local_airflow(
+    settings: Any,
+    tmp_path: Path,
+    components: tuple[str, ...] = ("dag-processor", "scheduler", "api-server"),
+    dags: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[tuple[Stack, str, dict[str, str]]]:
+    """Airflow's components (LocalExecutor, the project's environment) on a free port.
+
+    With `dags`, they serve that folder instead of the project's, schedule briskly and leave
+    new DAGs unpaused: the test's own DAGs run as soon as they are parsed.
+    """
+    from observatorio.airflow_env import airflow_environment
+
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        **airflow_environment(settings),
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": api,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
+    }
+    if dags is not None:
+        env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
+        env["AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC"] = "1"
+        env["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] = "False"
+    env.update(extra_env or {})
+    running = Stack(env, tmp_path)
+    try:
+        for name in components:
+            running.start(name, [name, "--port", str(port)] if name == "api-server" else [name])
+        yield running, api, env
+    finally:
+        running.stop()
+
+
 @pytest.fixture
 def stack(airflow_db, tmp_path) -> Iterator[tuple[Stack, str]]:
     reason = _redis_reachable()

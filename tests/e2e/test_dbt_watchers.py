@@ -12,13 +12,12 @@ ended it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.e2e.test_celery import Stack, _free_port, _wait
+from tests.e2e.test_celery import Stack, _wait, local_airflow
 from tests.e2e.test_deadline import _client
 
 pytestmark = pytest.mark.slow
@@ -43,9 +42,8 @@ dbt_watch_probe()
 
 
 @pytest.fixture
-def stack(airflow_db, clean_warehouse, tmp_path) -> Iterator[tuple[Stack, str]]:
+def stack(airflow_db, clean_warehouse, tmp_path, monkeypatch) -> Iterator[tuple[Stack, str]]:
     from ingestion.loader import ensure_raw_tables
-    from observatorio.airflow_env import airflow_environment
     from observatorio.cosmos_config import INLINE_RUN_ENV, ensure_manifest
 
     ensure_raw_tables(airflow_db)  # the dbt sources, empty
@@ -53,28 +51,11 @@ def stack(airflow_db, clean_warehouse, tmp_path) -> Iterator[tuple[Stack, str]]:
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / f"{DAG_ID}.py").write_text(PROBE_DAG)
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}"
-    env = {
-        **{k: v for k, v in os.environ.items() if k != INLINE_RUN_ENV},
-        **airflow_environment(airflow_db),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": api,
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-    }
-    running = Stack(env, tmp_path)
-    try:
-        running.start("dag-processor", ["dag-processor"])
-        running.start("scheduler", ["scheduler"])
-        running.start("triggerer", ["triggerer"])
-        running.start("api-server", ["api-server", "--port", str(port)])
+    monkeypatch.delenv(INLINE_RUN_ENV, raising=False)  # the scheduler's shape, not dag.test()'s
+    with local_airflow(
+        airflow_db, tmp_path, ("dag-processor", "scheduler", "triggerer", "api-server"), dags
+    ) as (running, api, _):
         yield running, api
-    finally:
-        running.stop()
 
 
 def _task_instances(settings: Any, run_id: str) -> dict[str, tuple[str, int | None]]:

@@ -15,7 +15,6 @@ runs `monitor_sources` with its deadline in place.)
 
 from __future__ import annotations
 
-import os
 import textwrap
 import time
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_celery import Stack, _free_port, _wait
+from tests.e2e.test_celery import Stack, _wait, local_airflow
 from tests.integration.test_alerts import SmtpSink, _text, connections, webhook_server
 
 pytestmark = pytest.mark.slow
@@ -74,34 +73,14 @@ def channels() -> Iterator[tuple[SmtpSink, list[dict[str, Any]]]]:
 
 @pytest.fixture
 def stack(airflow_db, channels, tmp_path) -> Iterator[tuple[Stack, str]]:
-    from observatorio.airflow_env import airflow_environment
-
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / f"{DAG_ID}.py").write_text(_probe(seconds=3, sleep=45))
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}"
     # os.environ carries the AIRFLOW_CONN_* of the channels fixture.
-    env = {
-        **os.environ,
-        **airflow_environment(airflow_db),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": api,
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-    }
-    running = Stack(env, tmp_path)
-    try:
-        running.start("dag-processor", ["dag-processor"])
-        running.start("scheduler", ["scheduler"])
-        running.start("triggerer", ["triggerer"])
-        running.start("api-server", ["api-server", "--port", str(port)])
+    with local_airflow(
+        airflow_db, tmp_path, ("dag-processor", "scheduler", "triggerer", "api-server"), dags
+    ) as (running, api, _):
         yield running, api
-    finally:
-        running.stop()
 
 
 def _client(api: str, stack: Stack, settings: Any) -> Any:
