@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -195,11 +195,11 @@ class Runs:
             if self.build is None:
                 return False
         # The build's last task emits the `marts` Asset a moment before the run is marked
-        # done, so the delivery it triggers can start before the build's end_date.
-        build_started = _at(self.build["start_date"]) or self.unpaused_at
+        # done, so the delivery it triggers can start a little before the build's end_date.
+        built = (_at(self.build["end_date"]) or self.unpaused_at) - timedelta(seconds=5)
         for run in self._runs("deliver_extracts"):
             started = _at(run["start_date"])
-            if started is None or started < build_started:
+            if started is None or started < built:
                 continue
             if run["state"] == "failed":
                 self._failed("deliver_extracts", run)

@@ -53,6 +53,10 @@ from ingestion.pseudonymise import (
 # rows for the kernels and for few distinct values per row).
 BLOCK_SIZE = 1 << 19
 ROWS_PER_BATCH = 32_768
+# ... or fewer when rows are wide: a batch's text stops growing at this many bytes, so long
+# free-text fields (narratives of ~1 KB a row) do not multiply the memory of every copy a
+# batch goes through (typed columns, the CSV for COPY).
+BYTES_PER_BATCH = 8 << 20
 # Columns whose distinct values are fewer than this share of a batch are typed per value of
 # their dictionary (then taken back to rows); others are typed row by row.
 DICTIONARY_SHARE = 0.5
@@ -221,9 +225,10 @@ def _batches(
 
 
 def _coalesced(reader: Any) -> Iterator[pa.RecordBatch]:
-    """The reader's small record batches, joined into batches of about ROWS_PER_BATCH rows."""
+    """The reader's small record batches, joined into batches of about ROWS_PER_BATCH rows
+    (or BYTES_PER_BATCH bytes, whichever comes first)."""
     pending: list[pa.RecordBatch] = []
-    rows = 0
+    rows = size = 0
     while True:
         try:
             batch = reader.read_next_batch()
@@ -234,9 +239,10 @@ def _coalesced(reader: Any) -> Iterator[pa.RecordBatch]:
         if batch.num_rows:
             pending.append(batch)
             rows += batch.num_rows
-        if rows >= ROWS_PER_BATCH:
+            size += batch.nbytes
+        if rows >= ROWS_PER_BATCH or size >= BYTES_PER_BATCH:
             yield _joined(pending)
-            pending, rows = [], 0
+            pending, rows, size = [], 0, 0
     if pending:
         yield _joined(pending)
 
