@@ -44,10 +44,22 @@ PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "selectors.y
 # A node task only watches the producer's `dbt build`; re-checking XCom every second keeps
 # the tail of a run short without load worth mentioning.
 WATCH_INTERVAL_SECONDS = 1
-# Set while a DAG is parsed and run by `dag.test()` in this process (`inline_run()`): the
-# dbt watchers then run after the build, on the test's own thread, instead of in the
-# triggerer, which `dag.test()` does not have.
+# How the dbt node tasks run: "1" in process after the build (what `dag.test()` needs: it
+# has no triggerer and runs one task at a time), "0" in the triggerer (a deployment). Unset:
+# the triggerer when this process is one of a deployment's Airflow components (the DAG
+# processor parses what the scheduler acts on; workers run the producer), in process
+# otherwise (`make run`, the tests, `airflow dags test`), so a DAG run in this process never
+# waits for a triggerer it does not have.
 INLINE_RUN_ENV = "OBSERVATORIO_INLINE_RUN"
+AIRFLOW_COMPONENTS = frozenset({"dag-processor", "scheduler", "celery", "triggerer"})
+
+
+def runs_inline() -> bool:
+    """Whether the dbt node tasks of DAGs parsed (or producers run) now run in process."""
+    chosen = os.environ.get(INLINE_RUN_ENV)
+    if chosen in ("0", "1"):
+        return chosen == "1"
+    return not AIRFLOW_COMPONENTS & set(sys.argv[1:3])
 
 
 @contextmanager
@@ -264,7 +276,7 @@ def dbt_task_group(group_id: str = "dbt", settings: Settings | None = None) -> D
         },
     )
     _emit_dbt_lineage(group)
-    if os.environ.get(INLINE_RUN_ENV) == "1":
+    if runs_inline():
         _watch_after_the_build(group)
     else:
         _watch_from_the_triggerer(group)
@@ -315,14 +327,14 @@ def _only_what_the_node_tasks_read() -> None:
     original_sql = base.store_compiled_sql_for_model
 
     def node_event(task_instance: Any, dbt_log: dict[str, Any]) -> None:
-        if os.environ.get(INLINE_RUN_ENV) != "1":
+        if not runs_inline():
             return
         if (dbt_log.get("info") or {}).get("name") in _INTERMEDIATE_NODE_EVENTS:
             return
         original(task_instance, dbt_log)
 
     def compiled_sql(*args: Any, **kwargs: Any) -> None:
-        if os.environ.get(INLINE_RUN_ENV) == "1":
+        if runs_inline():
             original_sql(*args, **kwargs)
 
     node_event.observatorio_lean = True  # type: ignore[attr-defined]

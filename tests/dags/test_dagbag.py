@@ -194,11 +194,26 @@ def _node_tasks(dag):  # type: ignore[no-untyped-def]
     return producer, [t for t in dag.tasks if hasattr(t, "model_unique_id") and t is not producer]
 
 
-def test_under_a_scheduler_dbt_node_tasks_start_and_end_in_the_triggerer(bag):
+def _parse_build_warehouse(monkeypatch, inline: str | None, argv: list[str] | None = None):  # type: ignore[no-untyped-def]
+    from airflow.dag_processing.dagbag import DagBag
+
+    from observatorio.cosmos_config import INLINE_RUN_ENV
+
+    if inline is None:
+        monkeypatch.delenv(INLINE_RUN_ENV, raising=False)
+    else:
+        monkeypatch.setenv(INLINE_RUN_ENV, inline)
+    if argv is not None:
+        monkeypatch.setattr(sys, "argv", argv)
+    return DagBag(dag_folder=str(DAGS_DIR / "build_warehouse.py")).dags["build_warehouse"]
+
+
+def test_under_a_scheduler_dbt_node_tasks_start_and_end_in_the_triggerer(manifest, monkeypatch):
     """The scheduler shape: no node task waits for a worker or for its upstream tasks."""
     from observatorio.dbt_watch import TRIGGER_PATH
 
-    dag = bag.dags["build_warehouse"]
+    # What the DAG processor of a deployment parses.
+    dag = _parse_build_warehouse(monkeypatch, None, ["airflow", "dag-processor"])
     producer, nodes = _node_tasks(dag)
     assert len(nodes) > 100
     for task in nodes:
@@ -213,14 +228,18 @@ def test_under_a_scheduler_dbt_node_tasks_start_and_end_in_the_triggerer(bag):
     assert not producer.downstream_task_ids & {n.task_id for n in nodes}
 
 
-def test_under_dag_test_dbt_node_tasks_run_after_the_build(manifest, monkeypatch):
-    """`dag.test()` has no triggerer and runs one task at a time: the build goes first."""
-    from airflow.dag_processing.dagbag import DagBag
+@pytest.mark.parametrize(
+    ("inline", "argv"),
+    [("1", None), (None, None), (None, ["airflow", "dags", "test", "build_warehouse"])],
+    ids=["inline_run", "this-process", "airflow-dags-test"],
+)
+def test_under_dag_test_dbt_node_tasks_run_after_the_build(manifest, monkeypatch, inline, argv):
+    """`dag.test()` has no triggerer and runs one task at a time: the build goes first.
 
-    from observatorio.cosmos_config import INLINE_RUN_ENV
-
-    monkeypatch.setenv(INLINE_RUN_ENV, "1")
-    dag = DagBag(dag_folder=str(DAGS_DIR / "build_warehouse.py")).dags["build_warehouse"]
+    It is the shape of any parse outside a deployment's Airflow components, so a run in
+    process (pytest, `make run`, `airflow dags test`) never waits for a triggerer.
+    """
+    dag = _parse_build_warehouse(monkeypatch, inline, argv)
     producer, nodes = _node_tasks(dag)
     roots = [t for t in nodes if not t.upstream_task_ids - {producer.task_id}]
     assert roots and all(producer.task_id in t.upstream_task_ids for t in roots)
