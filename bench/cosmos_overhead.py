@@ -3,7 +3,7 @@
 Sets up a scratch OBSERVATORIO_HOME with a small simulated month, ingests it through the
 project's own ingest DAG(s) (`--ingest`), then times, alternately and after a warm-up:
 
-- `dbt build`: `observatorio.transform.build()`, the plain, single invocation;
+- `dbt build`: `observatorio.transform.dbt.build()`, the plain, single invocation;
 - Cosmos: `dag.test()` of `build_warehouse`; the wall time of its `dbt` task group (first
   start to last end of the producer and its watchers) is the Cosmos figure;
 - the whole `build_warehouse` run against `dbt build` + `dbt docs generate`, for reference.
@@ -71,11 +71,17 @@ def _configure(home: Path) -> None:
 
 
 def _prepare(scale: str, days: int, ingest: list[str]) -> dict[str, str]:
-    from observatorio import airflow_env
-    from observatorio.cosmos_config import ensure_manifest
-    from observatorio.run import Demo, land_exports, migrate_airflow, run_dag, simulate
-    from observatorio.settings import get_settings
-    from observatorio.warehouse import ensure_warehouse
+    from observatorio.core.settings import get_settings
+    from observatorio.core.warehouse import ensure_warehouse
+    from observatorio.orchestration import airflow_env
+    from observatorio.orchestration.cosmos import ensure_manifest
+    from observatorio.orchestration.runner import (
+        Demo,
+        land_exports,
+        migrate_airflow,
+        run_dag,
+        simulate,
+    )
 
     settings = get_settings()
     ensure_warehouse(settings)
@@ -94,14 +100,14 @@ def _prepare(scale: str, days: int, ingest: list[str]) -> dict[str, str]:
 def _build_warehouse_dag() -> Any:
     from airflow.dag_processing.dagbag import DagBag
 
-    from observatorio.settings import get_settings
+    from observatorio.core.settings import get_settings
 
     bag = DagBag(dag_folder=str(get_settings().dags_dir / "build_warehouse.py"))
     return bag.dags["build_warehouse"]
 
 
 def _plain_build() -> float:
-    from observatorio.transform import build, run_dbt
+    from observatorio.transform.dbt import build, run_dbt
 
     started = time.perf_counter()
     build()
@@ -176,9 +182,9 @@ def main() -> None:
     args = parser.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="observatorio-bench-"))
     _configure(home.resolve())
-    from observatorio.run import output_to
-    from observatorio.settings import get_settings
-    from observatorio.warehouse import stop_embedded
+    from observatorio.core.settings import get_settings
+    from observatorio.core.warehouse import stop_embedded
+    from observatorio.orchestration.runner import output_to
 
     try:
         with output_to(home / "bench.log"):

@@ -281,8 +281,8 @@ def rss_results_path(rows: int) -> Path:
 
 def rss_only(raw: Path, rows: int) -> dict[str, Any]:
     """(b) alone on a big file: its throughput and, above all, its peak RSS."""
-    from observatorio.settings import get_settings
-    from observatorio.warehouse import connect
+    from observatorio.core.settings import get_settings
+    from observatorio.core.warehouse import connect
 
     with connect(get_settings()) as conn:
         forget_earlier_runs(conn, raw)
@@ -309,8 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-file", type=Path, help="reuse (or create) the raw file here")
     args = parser.parse_args(argv)
 
-    from observatorio.settings import get_settings
-    from observatorio.warehouse import connect, ensure_warehouse
+    from observatorio.core.settings import get_settings
+    from observatorio.core.warehouse import connect, ensure_warehouse
 
     settings = get_settings()
     url = ensure_warehouse(settings)

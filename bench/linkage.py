@@ -7,7 +7,7 @@
 Generates (or reuses, with `--out` pointing at an existing simulation) a simulated country,
 builds the linkage inputs from its raw exports exactly as the warehouse would see them
 (persons pseudonymised with `ingestion.pseudonymise` under the warehouse's key; cached beside
-the simulation as Parquet), links them with `observatorio.linkage.link_records`, and scores
+the simulation as Parquet), links them with `observatorio.linkage.model.link_records`, and scores
 pairwise precision, recall and F1 against `truth/victims.csv`, plus how unidentified bodies
 were linked (`nn_checks`). `--records N` (or `--replicate N`) stacks yearly copies of the
 records (fresh IDs, same names) to measure speed at national scale with a known truth. Writes
@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ingestion.pseudonymise import pseudonymise_name, pseudonymise_national_id
-from observatorio import linkage
+from observatorio.linkage import model as linkage
 
 RESULTS = Path(__file__).resolve().parent / "results" / "linkage.json"
 HOMICIDE_CODES = linkage.HOMICIDE_OFFENCE_CODES
@@ -44,7 +44,7 @@ VIOLENT_INTENTS = {"homicide", "undetermined", "legal_intervention"}
 
 def _key() -> bytes:
     os.environ.setdefault("OBSERVATORIO_DEMO", "1")
-    from observatorio.settings import get_settings
+    from observatorio.core.settings import get_settings
 
     return get_settings().pseudonym_key()
 

@@ -276,7 +276,7 @@ def rebuild(client: Any, airflow: Airflow, timeout: float) -> dict[str, Any]:
 
 def plain_build() -> float:
     """`dbt build` of the whole project, once, on the same warehouse: the Cosmos baseline."""
-    from observatorio.transform import build
+    from observatorio.transform.dbt import build
 
     started = time.perf_counter()
     build()
@@ -286,7 +286,7 @@ def plain_build() -> float:
 def _login(api: str, settings: Any, airflow: Airflow) -> Any:
     import httpx
 
-    from observatorio.airflow_env import ADMIN_USER, admin_password
+    from observatorio.orchestration.airflow_env import ADMIN_USER, admin_password
 
     client = httpx.Client(base_url=api, timeout=30)
     _wait("the API server", lambda: client.get("/api/v2/monitor/health").is_success, airflow, 300)
@@ -298,11 +298,16 @@ def _login(api: str, settings: Any, airflow: Airflow) -> Any:
 
 
 def measure(demo: Any, timeout: float, logs: Path) -> dict[str, Any]:
-    from observatorio.airflow_env import airflow_environment
-    from observatorio.cosmos_config import ensure_manifest
-    from observatorio.run import demo_source_systems, land_exports, migrate_airflow, simulate
-    from observatorio.settings import get_settings
-    from observatorio.warehouse import ensure_warehouse
+    from observatorio.core.settings import get_settings
+    from observatorio.core.warehouse import ensure_warehouse
+    from observatorio.orchestration.airflow_env import airflow_environment
+    from observatorio.orchestration.cosmos import ensure_manifest
+    from observatorio.orchestration.runner import (
+        demo_source_systems,
+        land_exports,
+        migrate_airflow,
+        simulate,
+    )
 
     settings = get_settings()
     ensure_warehouse(settings)
@@ -373,9 +378,9 @@ def main() -> None:
     args = parser.parse_args()
     home = (args.home or Path(tempfile.mkdtemp(prefix="observatorio-scheduled-"))).resolve()
     _configure(home)
-    from observatorio.run import Demo
-    from observatorio.settings import get_settings
-    from observatorio.warehouse import stop_embedded
+    from observatorio.core.settings import get_settings
+    from observatorio.core.warehouse import stop_embedded
+    from observatorio.orchestration.runner import Demo
 
     demo = Demo(seed=args.seed, scale="small", start=date(2024, 1, 1), days=args.days)
     try:

@@ -20,7 +20,7 @@ triggers this one without an edit here.
    schedules `deliver_extracts`.
 
 New models appear as tasks at the next parse: the manifest snapshot is re-made with
-`dbt parse` whenever a file of `dbt_project/` changes (`observatorio.cosmos_config`).
+`dbt parse` whenever a file of `dbt_project/` changes (`observatorio.orchestration.cosmos`).
 
 **Deadline:** if a run is not finished an hour after it was queued, on-call gets a
 `deadline missed` alert (e-mail and webhook); the run itself goes on.
@@ -40,9 +40,9 @@ from typing import Any
 
 from airflow.sdk import AssetAny, dag, task, task_group
 
-from observatorio.alerts import deadline
-from observatorio.cosmos_config import dbt_task_group
-from observatorio.orchestration import DEFAULT_ARGS, MARTS, START_DATE, raw_asset
+from observatorio.orchestration.alerts import deadline
+from observatorio.orchestration.cosmos import dbt_task_group
+from observatorio.orchestration.defaults import DEFAULT_ARGS, MARTS, START_DATE, raw_asset
 
 
 def raw_assets() -> AssetAny:
@@ -78,14 +78,14 @@ def build_warehouse() -> None:
 
         @task
         def link_homicide_victims() -> dict[str, Any]:
-            from observatorio.linkage import update_register
+            from observatorio.linkage.model import update_register
 
             return update_register()
 
         @task
         def build_reconciliation() -> None:
-            from observatorio.lineage import emit_dbt_events
-            from observatorio.transform import run_dbt
+            from observatorio.lineage.openlineage import emit_dbt_events
+            from observatorio.transform.dbt import run_dbt
 
             # The register changed: rebuild the reconciliation marts and what reads them.
             run_dbt(["build", "--select", "tag:victim_register+"])
@@ -107,7 +107,7 @@ def build_warehouse() -> None:
 
     @task(outlets=[MARTS])
     def dbt_docs() -> None:
-        from observatorio.transform import generate_docs
+        from observatorio.transform.dbt import generate_docs
 
         generate_docs()
 

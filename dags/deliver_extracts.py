@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from observatorio.orchestration import DEFAULT_ARGS, MARTS, START_DATE
+from observatorio.orchestration.defaults import DEFAULT_ARGS, MARTS, START_DATE
 
 
 @dag(
@@ -38,7 +38,7 @@ from observatorio.orchestration import DEFAULT_ARGS, MARTS, START_DATE
 def deliver_extracts() -> None:
     @task
     def list_specs() -> list[str]:
-        from observatorio.extracts import available_specs, load_spec
+        from observatorio.delivery.extracts import available_specs, load_spec
 
         names = available_specs()
         for name in names:
@@ -47,13 +47,13 @@ def deliver_extracts() -> None:
 
     @task(map_index_template="{{ name }}")
     def deliver(name: str) -> str:
-        from observatorio.extracts import deliver_if_due
+        from observatorio.delivery.extracts import deliver_if_due
 
         return deliver_if_due(name)
 
     @task
     def bulletin() -> str:
-        from observatorio.bulletin import publish_if_due
+        from observatorio.delivery.bulletin import publish_if_due
 
         return publish_if_due()
 

@@ -52,8 +52,8 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from observatorio.alerts import deadline
-from observatorio.orchestration import DEFAULT_ARGS, START_DATE, ingest_landed_files
+from observatorio.orchestration.alerts import deadline
+from observatorio.orchestration.defaults import DEFAULT_ARGS, START_DATE, ingest_landed_files
 
 ENTITIES = ("forensic_deaths", "hospital_admissions")
 

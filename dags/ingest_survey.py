@@ -34,8 +34,8 @@ from datetime import timedelta
 
 from airflow.sdk import dag
 
-from observatorio.alerts import deadline
-from observatorio.orchestration import DEFAULT_ARGS, START_DATE, ingest_landed_files
+from observatorio.orchestration.alerts import deadline
+from observatorio.orchestration.defaults import DEFAULT_ARGS, START_DATE, ingest_landed_files
 
 
 @dag(

@@ -30,8 +30,8 @@ from typing import Any
 
 from airflow.sdk import dag, get_current_context, task
 
-from observatorio.alerts import deadline
-from observatorio.orchestration import DEFAULT_ARGS, START_DATE
+from observatorio.orchestration.alerts import deadline
+from observatorio.orchestration.defaults import DEFAULT_ARGS, START_DATE
 
 
 @dag(
@@ -48,7 +48,7 @@ from observatorio.orchestration import DEFAULT_ARGS, START_DATE
 def monitor_sources() -> None:
     @task
     def check_freshness() -> list[list[str]]:
-        from observatorio import alerts
+        from observatorio.orchestration import alerts
 
         stale = alerts.check_freshness()
         if stale:
@@ -60,8 +60,8 @@ def monitor_sources() -> None:
     def check_silences() -> list[dict[str, Any]]:
         from dataclasses import asdict
 
-        from observatorio import alerts
-        from observatorio.warehouse import connect
+        from observatorio.core.warehouse import connect
+        from observatorio.orchestration import alerts
 
         with connect() as conn:
             silences = alerts.silent_municipalities(conn)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 
-from observatorio.settings import PROJECT_DIR
+from observatorio.core.settings import PROJECT_DIR
 
 SEEDS_DIR = PROJECT_DIR / "dbt_project" / "seeds"
 

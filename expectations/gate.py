@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from psycopg import sql
 
 from expectations.context import SuiteContext, recent_batch_rows
-from observatorio.settings import Settings, get_settings
-from observatorio.warehouse import connect, sqlalchemy_url, warehouse_url
+from observatorio.core.settings import Settings, get_settings
+from observatorio.core.warehouse import connect, sqlalchemy_url, warehouse_url
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -511,7 +511,7 @@ def validate_batches(
         verdicts[str(outcome.batch_id)] = outcome
     outcomes = [verdicts[b.batch_id] for b in staged]
     # Each batch's results as a data-quality facet of its raw table (OpenLineage).
-    from observatorio.lineage import emit_gate_events
+    from observatorio.lineage.openlineage import emit_gate_events
 
     emit_gate_events([(b.source, o) for b, o in zip(staged, outcomes, strict=True)], settings)
     return outcomes

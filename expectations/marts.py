@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from expectations.context import SuiteContext
 from expectations.gate import GateOutcome, GateTarget, validate_tables
-from observatorio.settings import Settings, get_settings
+from observatorio.core.settings import Settings, get_settings
 
 SUITE = "marts__indicators"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ingestion.contract import load_contract
 from ingestion.loader import check_file_name
-from observatorio.settings import Settings, get_settings
+from observatorio.core.settings import Settings, get_settings
 
 
 def inbox(source: str, settings: Settings | None = None) -> Path:

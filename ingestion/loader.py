@@ -27,8 +27,8 @@ from ingestion import ledger
 from ingestion.columnar import ColumnarUnsupported, csv_bytes, good_columns, read_batches
 from ingestion.contract import Contract, load_contract
 from ingestion.parse import BatchError, Problem, Record, fingerprint, parse_records
-from observatorio.settings import Settings, get_settings
-from observatorio.warehouse import connect, ensure_warehouse
+from observatorio.core.settings import Settings, get_settings
+from observatorio.core.warehouse import connect, ensure_warehouse
 
 log = logging.getLogger(__name__)
 

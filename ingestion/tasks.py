@@ -25,8 +25,8 @@ from ingestion.loader import (
     publish_batch,
     stage_file,
 )
-from observatorio.settings import get_settings
-from observatorio.warehouse import ensure_warehouse
+from observatorio.core.settings import get_settings
+from observatorio.core.warehouse import ensure_warehouse
 
 __all__ = ["claim", "gate", "publish", "report", "stage"]
 

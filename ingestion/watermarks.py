@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from observatorio.settings import Settings
-from observatorio.warehouse import connect
+from observatorio.core.settings import Settings
+from observatorio.core.warehouse import connect
 
 
 def read(source: str, settings: Settings | None = None) -> dict[str, Any] | None:

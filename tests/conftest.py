@@ -77,8 +77,8 @@ _configure_environment()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    from observatorio import warehouse
-    from observatorio.settings import get_settings
+    from observatorio.core import warehouse
+    from observatorio.core.settings import get_settings
 
     settings = get_settings()
     if settings.is_embedded:
@@ -88,14 +88,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if not settings.is_embedded:
         _recreate_external_databases()
     # Airflow reads its configuration once, at import: set it before any test imports it.
-    from observatorio import airflow_env
+    from observatorio.orchestration import airflow_env
 
     airflow_env.apply(settings)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    from observatorio import warehouse
-    from observatorio.settings import get_settings
+    from observatorio.core import warehouse
+    from observatorio.core.settings import get_settings
 
     settings = get_settings()
     if "airflow.settings" in sys.modules:
@@ -109,14 +109,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture(scope="session")
 def settings():  # type: ignore[no-untyped-def]
-    from observatorio.settings import get_settings
+    from observatorio.core.settings import get_settings
 
     return get_settings()
 
 
 @pytest.fixture(scope="session")
 def warehouse_url(settings) -> str:  # type: ignore[no-untyped-def]
-    from observatorio.warehouse import ensure_warehouse
+    from observatorio.core.warehouse import ensure_warehouse
 
     return ensure_warehouse(settings)
 
@@ -153,7 +153,7 @@ def _truncate(conn) -> None:  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def airflow_db(warehouse_url: str, settings):  # type: ignore[no-untyped-def]
     """Airflow's metadata database, migrated once per session."""
-    from observatorio.run import migrate_airflow
+    from observatorio.orchestration.runner import migrate_airflow
 
     migrate_airflow(settings)
     return settings

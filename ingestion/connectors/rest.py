@@ -41,7 +41,7 @@ import httpx
 from ingestion import watermarks
 from ingestion.contract import Contract, load_contract
 from ingestion.landing import inbox
-from observatorio.settings import Settings, get_settings
+from observatorio.core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from ingestion.contract import Contract, load_contract
 from ingestion.landing import claimed_dir
 from ingestion.loader import check_file_name
 from ingestion.parse import BatchError
-from observatorio.settings import Settings, get_settings
+from observatorio.core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from sqlalchemy.engine import URL, make_url
 from ingestion import watermarks
 from ingestion.contract import Contract, load_contract
 from ingestion.landing import inbox
-from observatorio.settings import Settings, get_settings
+from observatorio.core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -307,7 +307,7 @@ def record_source_queries(
     The loader opens ledger rows without a query (it only sees files); this fills
     `ops.batch_ledger.source_query` afterwards, matching the batch by content checksum.
     """
-    from observatorio.warehouse import connect
+    from observatorio.core.warehouse import connect
 
     updated = 0
     with connect(settings) as conn:

@@ -22,7 +22,7 @@ DAG_FILES = sorted(p.stem for p in DAGS_DIR.glob("*.py"))
 @pytest.fixture(scope="module")
 def manifest(settings):
     """The manifest snapshot, made before timing: a deploy makes it once per project change."""
-    from observatorio.cosmos_config import ensure_manifest
+    from observatorio.orchestration.cosmos import ensure_manifest
 
     return json.loads(ensure_manifest(settings).read_text())
 
@@ -64,7 +64,7 @@ def test_dag_has_docs_tags_owner_retries_and_backoff(bag, dag_id):
 
 
 def test_every_task_alerts_through_the_project_callback(bag):
-    from observatorio.alerts import on_task_failure
+    from observatorio.orchestration.alerts import on_task_failure
 
     for dag in bag.dags.values():
         for task in dag.tasks:
@@ -79,13 +79,13 @@ def test_parsing_the_whole_dagbag_is_fast_and_needs_no_database(manifest, settin
     The metadata database and the warehouse are pointed at a closed port: a DAG file that
     touches either at import time fails here instead of slowing every parse.
     """
-    from observatorio.airflow_env import airflow_environment
+    from observatorio.orchestration.airflow_env import airflow_environment
 
     script = (
         "import time, json\n"
         "import airflow.sdk\n"
         # Others edit dbt_project/ meanwhile: refresh first, so only the parse is timed.
-        "from observatorio.cosmos_config import ensure_manifest\n"
+        "from observatorio.orchestration.cosmos import ensure_manifest\n"
         "ensure_manifest()\n"
         "from airflow.dag_processing.dagbag import DagBag\n"
         "started = time.perf_counter()\n"
@@ -197,7 +197,7 @@ def _node_tasks(dag):  # type: ignore[no-untyped-def]
 def _parse_build_warehouse(monkeypatch, inline: str | None, argv: list[str] | None = None):  # type: ignore[no-untyped-def]
     from airflow.dag_processing.dagbag import DagBag
 
-    from observatorio.cosmos_config import INLINE_RUN_ENV
+    from observatorio.orchestration.cosmos import INLINE_RUN_ENV
 
     if inline is None:
         monkeypatch.delenv(INLINE_RUN_ENV, raising=False)
@@ -210,7 +210,7 @@ def _parse_build_warehouse(monkeypatch, inline: str | None, argv: list[str] | No
 
 def test_under_a_scheduler_dbt_node_tasks_start_and_end_in_the_triggerer(manifest, monkeypatch):
     """The scheduler shape: no node task waits for a worker or for its upstream tasks."""
-    from observatorio.dbt_watch import TRIGGER_PATH
+    from observatorio.orchestration.watch import TRIGGER_PATH
 
     # What the DAG processor of a deployment parses.
     dag = _parse_build_warehouse(monkeypatch, None, ["airflow", "dag-processor"])
@@ -257,7 +257,7 @@ def test_ingest_and_build_runs_have_a_deadline_that_alerts(bag, dag_id):
     dag = bag.dags[dag_id]
     assert dag.deadline, f"{dag_id}: no DeadlineAlert"
     (alert,) = dag.deadline
-    assert alert.callback.path == "observatorio.alerts.deadline_missed"
+    assert alert.callback.path == "observatorio.orchestration.alerts.deadline_missed"
     assert alert.callback.kwargs == {"dag_id": dag_id}
     assert timedelta(minutes=10) <= alert.interval <= timedelta(hours=6)
     assert "**Deadline:**" in dag.doc_md
@@ -270,8 +270,8 @@ def test_a_new_model_becomes_a_task_without_editing_code(settings, tmp_path):
 
     from airflow.sdk import DAG
 
-    from observatorio.cosmos_config import dbt_task_group, ensure_manifest, manifest_path
-    from observatorio.orchestration import START_DATE
+    from observatorio.orchestration.cosmos import dbt_task_group, ensure_manifest, manifest_path
+    from observatorio.orchestration.defaults import START_DATE
 
     shutil.copytree(
         settings.dbt_project_dir,

@@ -3,7 +3,8 @@
 Starts the API server, DAG processor and scheduler for the test settings on a free port,
 waits for `/api/v2/monitor/health`, then drives Chromium over the Chrome DevTools protocol:
 the login form of the simple auth manager (user `admin`, the password from
-`observatorio.airflow_env.admin_password`), then the DAG list. The screenshot is saved as
+`observatorio.orchestration.airflow_env.admin_password`), then the DAG list. The screenshot
+is saved as
 `tests/artifacts/airflow_ui.png`. Skipped, saying why, when Chromium is not installed
 (Debian: `apt-get install -y chromium`).
 """
@@ -166,7 +167,7 @@ def _press_enter(tools: DevTools) -> None:
 def test_the_dag_list_shows_the_project_dags_after_logging_in(airflow_ui, browser, airflow_db):
     import httpx
 
-    from observatorio.airflow_env import ADMIN_USER, admin_password
+    from observatorio.orchestration.airflow_env import ADMIN_USER, admin_password
 
     running, api = airflow_ui
     _wait(

@@ -150,7 +150,7 @@ def _receipts(url: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def february(settings) -> Path:  # type: ignore[no-untyped-def]
-    from observatorio.run import Demo, simulate
+    from observatorio.orchestration.runner import Demo, simulate
 
     return simulate(settings, Demo(seed=29, scale="tiny", start=MONTH, days=29))
 
@@ -171,7 +171,7 @@ def _scheduler(settings: Any, tmp_path: Path) -> Iterator[tuple[Stack, str, dict
 def _client(api: str, stack: Stack, settings: Any) -> Any:
     import httpx
 
-    from observatorio.airflow_env import ADMIN_USER, admin_password
+    from observatorio.orchestration.airflow_env import ADMIN_USER, admin_password
 
     client = httpx.Client(base_url=api, timeout=20)
     _wait("the API server", lambda: client.get("/api/v2/monitor/health").is_success, stack, 180)

@@ -34,7 +34,7 @@ SMOKE_DAG = '''
 """Test-only DAG for tests/e2e/test_celery.py (airflow)."""
 from airflow.sdk import dag, task
 
-from observatorio.orchestration import DEFAULT_ARGS, START_DATE
+from observatorio.orchestration.defaults import DEFAULT_ARGS, START_DATE
 
 
 @dag(dag_id="celery_smoke", schedule=None, start_date=START_DATE, catchup=False,
@@ -42,7 +42,7 @@ from observatorio.orchestration import DEFAULT_ARGS, START_DATE
 def celery_smoke():
     @task
     def warehouse_answers() -> int:
-        from observatorio.warehouse import connect
+        from observatorio.core.warehouse import connect
 
         with connect() as conn:
             return int(conn.execute("select 41 + 1").fetchone()[0])
@@ -77,8 +77,8 @@ def _redis_reachable() -> str | None:
 
 
 def _celery_environment(settings: Any, dags: Path, port: int, queue: str) -> dict[str, str]:
-    from observatorio.airflow_env import airflow_environment
-    from observatorio.warehouse import sqlalchemy_url, warehouse_url
+    from observatorio.core.warehouse import sqlalchemy_url, warehouse_url
+    from observatorio.orchestration.airflow_env import airflow_environment
 
     env = {**os.environ, **airflow_environment(settings, executor="CeleryExecutor")}
     api = f"http://127.0.0.1:{port}"
@@ -156,7 +156,7 @@ def local_airflow(
     With `dags`, they serve that folder instead of the project's, schedule briskly and leave
     new DAGs unpaused: the test's own DAGs run as soon as they are parsed.
     """
-    from observatorio.airflow_env import airflow_environment
+    from observatorio.orchestration.airflow_env import airflow_environment
 
     port = _free_port()
     api = f"http://127.0.0.1:{port}"
@@ -232,7 +232,7 @@ def _wait(what: str, check: Any, stack: Stack, timeout: float) -> Any:
 def test_a_dag_run_succeeds_on_a_celery_worker(stack, airflow_db):
     import httpx
 
-    from observatorio.airflow_env import ADMIN_USER, admin_password
+    from observatorio.orchestration.airflow_env import ADMIN_USER, admin_password
 
     running, api = stack
     client = httpx.Client(base_url=api, timeout=10)

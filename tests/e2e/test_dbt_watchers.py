@@ -2,11 +2,11 @@
 
 Starts the DAG processor, scheduler, triggerer and API server (LocalExecutor, the project's
 Airflow environment) on a temporary dags folder holding one probe DAG made of the project's
-own dbt task group (`observatorio.cosmos_config.dbt_task_group`, as `build_warehouse` uses
+own dbt task group (`observatorio.orchestration.cosmos.dbt_task_group`, as `build_warehouse` uses
 it), and triggers it through the REST API. The producer runs the single `dbt build` on a
 worker; each model, seed, snapshot and model's tests task must succeed without ever running
 on a worker (no process id in the metadata database): the scheduler deferred it straight to
-the triggerer, where `observatorio.dbt_watch.DbtNodeTrigger` read its node's status and
+the triggerer, where `observatorio.orchestration.watch.DbtNodeTrigger` read its node's status and
 ended it.
 """
 
@@ -27,8 +27,8 @@ PROBE_DAG = '''
 """Test-only DAG for tests/e2e/test_dbt_watchers.py (airflow): the project's dbt group."""
 from airflow.sdk import dag
 
-from observatorio.cosmos_config import dbt_task_group
-from observatorio.orchestration import DEFAULT_ARGS, START_DATE
+from observatorio.orchestration.cosmos import dbt_task_group
+from observatorio.orchestration.defaults import DEFAULT_ARGS, START_DATE
 
 
 @dag(dag_id="dbt_watch_probe", schedule=None, start_date=START_DATE, catchup=False,
@@ -44,7 +44,7 @@ dbt_watch_probe()
 @pytest.fixture
 def stack(airflow_db, clean_warehouse, tmp_path, monkeypatch) -> Iterator[tuple[Stack, str]]:
     from ingestion.loader import ensure_raw_tables
-    from observatorio.cosmos_config import INLINE_RUN_ENV, ensure_manifest
+    from observatorio.orchestration.cosmos import INLINE_RUN_ENV, ensure_manifest
 
     ensure_raw_tables(airflow_db)  # the dbt sources, empty
     ensure_manifest(airflow_db)
@@ -62,7 +62,7 @@ def _task_instances(settings: Any, run_id: str) -> dict[str, tuple[str, int | No
     """task_id -> (state, pid) from the metadata database."""
     import psycopg
 
-    from observatorio.warehouse import warehouse_url
+    from observatorio.core.warehouse import warehouse_url
 
     url = warehouse_url(settings).rsplit("/", 1)[0] + "/" + settings.airflow_db
     with psycopg.connect(url) as conn:

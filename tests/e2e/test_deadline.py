@@ -3,7 +3,8 @@
 Starts the DAG processor, scheduler, triggerer and API server (LocalExecutor, the project's
 Airflow environment) on a temporary dags folder holding one probe DAG: its only task sleeps
 past a deadline of a few seconds after the run was queued, set with
-`observatorio.alerts.deadline`, the helper every ingest DAG uses. The scheduler notices the
+`observatorio.orchestration.alerts.deadline`, the helper every ingest DAG uses. The scheduler
+notices the
 missed deadline, the triggerer awaits `alerts.deadline_missed`, and the alert must arrive at a
 webhook and an SMTP server on 127.0.0.1 (both configured only as `AIRFLOW_CONN_*`
 connections), naming the DAG and the run. The run is triggered with a conf that holds a
@@ -36,8 +37,8 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from observatorio.alerts import deadline
-from observatorio.orchestration import DEFAULT_ARGS, START_DATE
+from observatorio.orchestration.alerts import deadline
+from observatorio.orchestration.defaults import DEFAULT_ARGS, START_DATE
 
 
 @dag(dag_id="deadline_probe", schedule=None, start_date=START_DATE, catchup=False,
@@ -86,7 +87,7 @@ def stack(airflow_db, channels, tmp_path) -> Iterator[tuple[Stack, str]]:
 def _client(api: str, stack: Stack, settings: Any) -> Any:
     import httpx
 
-    from observatorio.airflow_env import ADMIN_USER, admin_password
+    from observatorio.orchestration.airflow_env import ADMIN_USER, admin_password
 
     client = httpx.Client(base_url=api, timeout=10)
     _wait(

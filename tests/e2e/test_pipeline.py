@@ -7,7 +7,13 @@ import json
 
 import pytest
 
-from observatorio.run import PIPELINE, Demo, demo_source_systems, land_exports, simulate
+from observatorio.orchestration.runner import (
+    PIPELINE,
+    Demo,
+    demo_source_systems,
+    land_exports,
+    simulate,
+)
 
 pytestmark = pytest.mark.slow
 # A month of the tiny country: about a hundred events, one police file a day plus re-sends.
@@ -17,7 +23,7 @@ DEMO = Demo(seed=11, scale="tiny", days=31)
 def _run(dag_id: str) -> str:
     from airflow.dag_processing.dagbag import DagBag
 
-    from observatorio.settings import get_settings
+    from observatorio.core.settings import get_settings
 
     bag = DagBag(dag_folder=str(get_settings().dags_dir / f"{dag_id}.py"))
     return str(bag.dags[dag_id].test().state)

@@ -191,7 +191,7 @@ def test_failure_alert_names_batch_and_expectation_on_both_channels(channels):
     from airflow.sdk.exceptions import AirflowFailException
 
     from ingestion.loader import BatchRejected, BatchResult
-    from observatorio import alerts
+    from observatorio.orchestration import alerts
 
     smtp, received = channels
     reason = (
@@ -247,8 +247,8 @@ def test_failure_alert_names_batch_and_expectation_on_both_channels(channels):
 
 
 def test_dbt_failure_alert_names_the_failing_nodes(channels):
-    from observatorio import alerts
-    from observatorio.transform import DbtError
+    from observatorio.orchestration import alerts
+    from observatorio.transform.dbt import DbtError
 
     smtp, received = channels
     error = DbtError(
@@ -267,7 +267,7 @@ def test_dbt_failure_alert_names_the_failing_nodes(channels):
 
 
 def test_deadline_callback_alerts_from_the_triggerer_context(channels):
-    from observatorio import alerts
+    from observatorio.orchestration import alerts
 
     smtp, received = channels
     context = {
@@ -288,7 +288,7 @@ def test_deadline_callback_alerts_from_the_triggerer_context(channels):
 
 
 def test_a_channel_without_connection_is_skipped_and_a_broken_one_never_raises():
-    from observatorio import alerts
+    from observatorio.orchestration import alerts
 
     alert = alerts.Alert(kind="source_stale", dag_id="monitor_sources", summary="x")
     for name in ("AIRFLOW_CONN_SMTP_DEFAULT", "AIRFLOW_CONN_OBSERVATORIO_WEBHOOK"):
@@ -323,7 +323,7 @@ def _months_with_a_silence() -> list[tuple[str, str]]:
 
 
 def test_silence_query_finds_the_municipality_that_stopped_reporting(db):
-    from observatorio import alerts
+    from observatorio.orchestration import alerts
 
     facts = _scratch_facts(db, _months_with_a_silence())
     try:
@@ -363,7 +363,7 @@ def test_monitor_sources_runs_for_real_and_alerts(channels, db, airflow_db):
         bag = DagBag(dag_folder=str(airflow_db.dags_dir / "monitor_sources.py"))
         monitor = bag.dags["monitor_sources"]
         # With its deadline: Airflow 3.3.2's dag.test() crashed at the end of such a run
-        # until observatorio.alerts worked around it.
+        # until observatorio.orchestration.alerts worked around it.
         assert monitor.deadline
         run = monitor.test()
     finally:

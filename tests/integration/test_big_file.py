@@ -82,8 +82,8 @@ INGEST = """
 import json, resource, sys, time
 from pathlib import Path
 from ingestion.loader import BatchResult, gate_staged, publish_batch, stage_file
-from observatorio.settings import get_settings
-from observatorio.warehouse import ensure_warehouse
+from observatorio.core.settings import get_settings
+from observatorio.core.warehouse import ensure_warehouse
 
 def peak():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

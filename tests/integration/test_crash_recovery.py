@@ -38,7 +38,7 @@ def test_sigkill_mid_copy_then_rerun_loads_each_row_once(clean_warehouse, wareho
     command = [
         sys.executable,
         "-m",
-        "observatorio.cli",
+        "observatorio.cli.app",
         "ingest",
         "police__reports",
         str(path),

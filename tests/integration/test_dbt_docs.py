@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from observatorio.transform import LINEAGE_GRAPH_ROUTE, generate_docs
+from observatorio.transform.dbt import LINEAGE_GRAPH_ROUTE, generate_docs
 
 
 def test_docs_open_on_the_full_lineage_graph(clean_warehouse, settings, tmp_path):

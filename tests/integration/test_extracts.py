@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from observatorio.extracts import (
+from observatorio.delivery.extracts import (
     ExtractError,
     available_specs,
     deliver,
@@ -37,8 +37,8 @@ MART_COLUMNS = (
 def build_police_marts(settings, workdir: Path) -> None:
     """Simulate two months, ingest the police reports as one batch, build the police marts."""
     from ingestion.loader import ingest_file
-    from observatorio.transform import run_dbt
-    from observatorio.warehouse import connect
+    from observatorio.core.warehouse import connect
+    from observatorio.transform.dbt import run_dbt
     from simulator import generate
 
     with connect(settings, autocommit=True) as conn:  # only this module's batch in raw
@@ -74,14 +74,14 @@ def build_police_marts(settings, workdir: Path) -> None:
         settings,
     )
     # The OpenLineage events of that build name the run each delivery's manifest points to.
-    from observatorio.lineage import emit_dbt_events
+    from observatorio.lineage.openlineage import emit_dbt_events
 
     assert emit_dbt_events(settings) > 0
 
 
 def ensure_police_marts(settings, workdir: Path) -> None:
     """Reuse the police mart if this session built one already (any content), else build it."""
-    from observatorio.warehouse import connect
+    from observatorio.core.warehouse import connect
 
     with connect(settings) as conn:
         row = conn.execute(
@@ -203,7 +203,7 @@ def test_national_csv_is_protected_documented_and_audited(marts, db):
     print("extract", data_file.name, data_file.stat().st_size, "bytes", len(rows), "rows")
     # Each month's table (municipalities x ICCS divisions): re-protecting it from the published
     # pattern adds no body cell, so the pattern is closed and no hidden cell is a bridge.
-    from observatorio.disclosure import protect_table
+    from observatorio.delivery.disclosure import protect_table
 
     for month in {r["mes"] for r in rows}:
         month_rows = [r for r in rows if r["mes"] == month]
@@ -338,7 +338,7 @@ def test_analytics_parquet_is_department_grain_with_english_headers(marts, db):
 def test_cli_redelivers_a_past_period_and_audits_it(marts, db):
     from typer.testing import CliRunner
 
-    from observatorio.cli import app
+    from observatorio.cli.app import app
 
     runner = CliRunner()
     first = runner.invoke(app, ["extract", "ministerio_seguridad", "--period", "2025-10"])

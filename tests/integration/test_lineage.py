@@ -20,9 +20,10 @@ import pytest
 from ingestion import tasks
 from ingestion.connectors import rest, sql
 from ingestion.contract import available_contracts
-from observatorio import lineage
-from observatorio.run import Demo, demo_source_systems, land_exports, simulate
-from observatorio.transform import run_dbt
+from observatorio.lineage import explain as lineage
+from observatorio.lineage import openlineage
+from observatorio.orchestration.runner import Demo, demo_source_systems, land_exports, simulate
+from observatorio.transform.dbt import run_dbt
 from tests.integration.test_openlineage_schema import event_errors, read_events
 
 # A year, so cases reach judgements and sources have the 6 months of history gaps need.
@@ -61,7 +62,7 @@ def built(settings, warehouse_url):  # type: ignore[no-untyped-def]
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         _truncate(conn)
     # Only this module's OpenLineage events, so they can be counted.
-    shutil.rmtree(lineage.lineage_dir(settings), ignore_errors=True)
+    shutil.rmtree(openlineage.lineage_dir(settings), ignore_errors=True)
     shutil.rmtree(settings.landing_dir, ignore_errors=True)
     simulation = simulate(settings, DEMO)
     land_exports(settings, simulation)
@@ -397,7 +398,7 @@ def test_explain_lists_rows_batches_checks_and_models_for_each_family(built, db,
 def test_cli_random_verify_prints_five_of_five(built):  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
-    from observatorio.cli import app
+    from observatorio.cli.app import app
 
     result = CliRunner().invoke(app, ["explain", "--random", "5", "--verify", "--seed", "2"])
     assert result.exit_code == 0, result.output
@@ -409,7 +410,7 @@ def test_cli_random_verify_prints_five_of_five(built):  # type: ignore[no-untype
 def test_cli_explains_one_cell(built, db):  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
-    from observatorio.cli import app
+    from observatorio.cli.app import app
 
     municipality, month = db.execute(
         "select municipality_code, month from marts.mart_indicators_monthly"
@@ -441,7 +442,7 @@ def test_cli_explains_one_cell(built, db):  # type: ignore[no-untyped-def]
 
 
 def _events(settings, prefix: str = "") -> list[tuple[Path, dict]]:  # type: ignore[no-untyped-def,type-arg]
-    found = read_events(lineage.lineage_dir(settings))
+    found = read_events(openlineage.lineage_dir(settings))
     return [(p, e) for p, e in found if e["job"]["name"].startswith(prefix)]
 
 
@@ -454,16 +455,16 @@ def _assert_valid(found: list[tuple[Path, dict]], namespace: str) -> None:  # ty
 
 
 def test_openlineage_environment_defaults_to_files_and_switches_to_marquez(built, monkeypatch):  # type: ignore[no-untyped-def]
-    from observatorio.settings import get_settings
+    from observatorio.core.settings import get_settings
 
-    env = lineage.openlineage_environment(built)
+    env = openlineage.openlineage_environment(built)
     transport = json.loads(env["AIRFLOW__OPENLINEAGE__TRANSPORT"])
     assert transport["type"] == "file"
     assert transport["log_file_path"].startswith(str(built.home / "lineage"))
     assert env["AIRFLOW__OPENLINEAGE__NAMESPACE"] == "observatorio-local"
     monkeypatch.setenv("OBSERVATORIO_ENVIRONMENT", "Staging 2")
     monkeypatch.setenv("OBSERVATORIO_OPENLINEAGE_URL", "http://marquez:5000")
-    env = lineage.openlineage_environment(get_settings())
+    env = openlineage.openlineage_environment(get_settings())
     assert json.loads(env["AIRFLOW__OPENLINEAGE__TRANSPORT"]) == {
         "type": "http",
         "url": "http://marquez:5000",
@@ -480,7 +481,7 @@ def test_openlineage_environment_defaults_to_files_and_switches_to_marquez(built
 
 def test_the_gate_attaches_each_batchs_results_as_a_data_quality_facet(built, db):  # type: ignore[no-untyped-def]
     found = _events(built, "gate.")
-    _assert_valid(found, lineage.lineage_namespace(built))
+    _assert_valid(found, openlineage.lineage_namespace(built))
     results = db.execute(
         "select batch_id, count(*), count(*) filter (where success)"
         " from ops.validation_results where batch_id is not null group by 1"
@@ -505,10 +506,10 @@ def test_the_gate_attaches_each_batchs_results_as_a_data_quality_facet(built, db
 
 def test_a_dbt_build_emits_a_run_per_node_under_one_parent(built, db):  # type: ignore[no-untyped-def]
     before = {p for p, _ in _events(built)}
-    sent = lineage.emit_dbt_events(built)
+    sent = openlineage.emit_dbt_events(built)
     found = [(p, e) for p, e in _events(built) if p not in before]
     assert sent == len(found)
-    _assert_valid(found, lineage.lineage_namespace(built))
+    _assert_valid(found, openlineage.lineage_namespace(built))
     events = [e for _, e in found]
     wrap = [e for e in events if e["job"]["name"] == "dbt-run-observatorio"]
     assert [e["eventType"] for e in wrap] == ["START", "COMPLETE"]
@@ -537,7 +538,7 @@ def test_a_dbt_build_emits_a_run_per_node_under_one_parent(built, db):  # type: 
     )
     print("dbt events:", len(found), "for", len(starts), "node runs")
     # Extract manifests find the run that built a mart.
-    mart = lineage.producing_run("marts", lineage.MART, built)
+    mart = openlineage.producing_run("marts", lineage.MART, built)
     assert mart is not None and mart["parent_run_id"] == parent
     mart_run = [e for e in nodes if e["run"]["runId"] == mart["run_id"]]
     assert mart_run and mart_run[-1]["outputs"][0]["name"] == f"{database}.marts.{lineage.MART}"
@@ -550,9 +551,9 @@ def test_cosmos_callback_emits_the_build_it_ran_in_its_own_project_copy(built, t
     for name in ("manifest.json", "run_results.json"):
         shutil.copy(built.dbt_target_dir / name, tmp_path / "target" / name)
     before = len(_events(built))
-    sent = lineage.emit_dbt_events_from_project(str(tmp_path), context={})
+    sent = openlineage.emit_dbt_events_from_project(str(tmp_path), context={})
     assert sent > 20 and len(_events(built)) == before + sent
-    assert lineage.emit_dbt_events_from_project(str(tmp_path / "nowhere")) == 0
+    assert openlineage.emit_dbt_events_from_project(str(tmp_path / "nowhere")) == 0
 
 
 def test_an_indicator_extract_documents_each_indicator_and_the_batches_behind_it(  # type: ignore[no-untyped-def]
@@ -562,9 +563,9 @@ def test_an_indicator_extract_documents_each_indicator_and_the_batches_behind_it
 
     import yaml
 
-    from observatorio.extracts import deliver
+    from observatorio.delivery.extracts import deliver
 
-    lineage.emit_dbt_events(built)
+    openlineage.emit_dbt_events(built)
     month = db.execute(
         "select month from marts.mart_indicators_monthly where numerator > 0"
         " and indicator_code = 'homicide_count_police' order by month desc limit 1"
@@ -636,7 +637,7 @@ def test_an_indicator_extract_documents_each_indicator_and_the_batches_behind_it
     assert all(b["file_sha256"] == ledger[b["batch_id"]] for b in batches)
     assert manifest["lineage"]["as_of"] == max(b["loaded_at"] for b in batches)
     ol = manifest["lineage"]["openlineage"]
-    assert ol["namespace"] == lineage.lineage_namespace(built)
+    assert ol["namespace"] == openlineage.lineage_namespace(built)
     assert ol["producing_runs"][f"marts.{lineage.MART}"]["run_id"]
     assert json.loads((delivery.folder / "lineage.json").read_text()) == manifest["lineage"]
 
@@ -645,10 +646,10 @@ def test_an_indicator_extract_documents_each_indicator_and_the_batches_behind_it
 def test_a_dag_run_emits_schema_valid_openlineage_events(built, airflow_db):  # type: ignore[no-untyped-def]
     import shutil
 
-    from observatorio.airflow_env import airflow_environment
+    from observatorio.orchestration.airflow_env import airflow_environment
 
-    shutil.rmtree(lineage.lineage_dir(built), ignore_errors=True)
-    env = {**airflow_environment(built), **lineage.openlineage_environment(built)}
+    shutil.rmtree(openlineage.lineage_dir(built), ignore_errors=True)
+    env = {**airflow_environment(built), **openlineage.openlineage_environment(built)}
     script = (
         "from airflow.dag_processing.dagbag import DagBag\n"
         f"bag = DagBag(dag_folder={str(built.dags_dir / 'ingest_police_reports.py')!r})\n"

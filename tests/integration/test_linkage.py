@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 
 from bench.linkage import pairwise_scores, replicate, simulation_records
-from observatorio import linkage
+from observatorio.linkage import model as linkage
 from simulator import generate
 
 
 @pytest.fixture(scope="module")
 def key() -> bytes:
-    from observatorio.settings import get_settings
+    from observatorio.core.settings import get_settings
 
     return get_settings().pseudonym_key()
 
@@ -322,7 +322,7 @@ def test_register_in_postgres_feeds_the_reconciliation_marts(tiny_sim, settings,
     victims = db.execute("select count(*) from ops.victim_register").fetchone()[0]
     assert stored == len(records) and victims == second["victims"]
 
-    from observatorio.transform import run_dbt
+    from observatorio.transform.dbt import run_dbt
 
     run_dbt(
         ["build", "--select", "tag:victim_register", "--vars", "{victim_register: true}"],
@@ -401,7 +401,7 @@ def _check_review_list(db, settings) -> None:
 
     from openpyxl import load_workbook
 
-    from observatorio.extracts import deliver
+    from observatorio.delivery.extracts import deliver
 
     delivery = deliver("mesa_interinstitucional", settings=settings)
     assert delivery.suppressed_cells == 0

@@ -100,7 +100,7 @@ def test_cli_json_reports_loaded_skipped_and_rejected(clean_warehouse, tmp_path)
         tmp_path / "bad.csv",
         [report_row(1, fecha_hecho="01/01/2099", fecha_registro="01/01/2099 10:00")],
     )
-    cli = [sys.executable, "-m", "observatorio.cli", "ingest", SOURCE]
+    cli = [sys.executable, "-m", "observatorio.cli.app", "ingest", SOURCE]
 
     def run(path):
         done = subprocess.run([*cli, str(path), "--json"], capture_output=True, text=True)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from expectations.gate import ExpectationOutcome, GateOutcome
-from observatorio import lineage
+from observatorio.lineage import openlineage
 from tests.integration.test_openlineage_schema import event_errors
 
 
@@ -82,9 +82,9 @@ def _outcome() -> GateOutcome:
 def test_gate_events_go_to_the_configured_url(settings, marquez):  # type: ignore[no-untyped-def]
     url = f"http://127.0.0.1:{marquez.server_port}"
     remote = dataclasses.replace(settings, openlineage_url=url, environment="staging")
-    assert lineage.transport_config(remote)["type"] == "http"
-    files_before = sorted(lineage.lineage_dir(settings).glob("events-*.json"))
-    sent = lineage.emit_gate_events([("police__reports", _outcome())], remote)
+    assert openlineage.transport_config(remote)["type"] == "http"
+    files_before = sorted(openlineage.lineage_dir(settings).glob("events-*.json"))
+    sent = openlineage.emit_gate_events([("police__reports", _outcome())], remote)
     assert sent == 2
     assert [path for path, _ in marquez.received] == ["/api/v1/lineage"] * 2
     events = [event for _, event in marquez.received]
@@ -97,13 +97,13 @@ def test_gate_events_go_to_the_configured_url(settings, marquez):  # type: ignor
         ("victim_age", False),
     ]
     # Nothing went to files instead.
-    assert sorted(lineage.lineage_dir(settings).glob("events-*.json")) == files_before
+    assert sorted(openlineage.lineage_dir(settings).glob("events-*.json")) == files_before
 
 
 def test_a_marquez_that_is_down_does_not_fail_the_gate(settings, marquez_down):  # type: ignore[no-untyped-def]
     url = f"http://127.0.0.1:{marquez_down.server_port}"
     remote = dataclasses.replace(settings, openlineage_url=url)
-    assert lineage.emit_gate_events([("police__reports", _outcome())] * 3, remote) == 0
+    assert openlineage.emit_gate_events([("police__reports", _outcome())] * 3, remote) == 0
     # The client retried the first event, then lineage gave up instead of trying the other 5.
     times = {event["eventTime"] for _, event in marquez_down.received}
     assert len(marquez_down.received) >= 1 and len(times) == 1

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from observatorio.disclosure import (
+from observatorio.delivery.disclosure import (
     DisclosureError,
     DisclosureRule,
     extend_with_totals,

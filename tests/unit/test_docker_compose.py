@@ -78,7 +78,7 @@ def test_airflow_commands(services):
         assert services[name]["command"] == command, name
     init = " ".join(services["airflow-init"]["command"])
     assert "airflow db migrate" in init
-    assert "observatorio.cosmos_config" in init  # the manifest build_warehouse renders from
+    assert "observatorio.orchestration.cosmos" in init  # the manifest build_warehouse renders from
 
 
 def test_shared_environment_wires_the_components_together(services):
@@ -100,8 +100,8 @@ def test_shared_environment_wires_the_components_together(services):
 
 
 def test_the_shared_environment_sets_what_the_local_airflow_environment_sets(services, settings):
-    """Compose and `observatorio.airflow_env` configure the same Airflow knobs."""
-    from observatorio.airflow_env import airflow_environment
+    """Compose and `observatorio.orchestration.airflow_env` configure the same Airflow knobs."""
+    from observatorio.orchestration.airflow_env import airflow_environment
 
     local = airflow_environment(settings, executor="CeleryExecutor")
     env = services["airflow-scheduler"]["environment"]
@@ -187,12 +187,12 @@ def _resolve_defaults(value: str) -> str:
 
 
 def test_airflow_sends_openlineage_events_to_marquez(services, settings):
-    """The compose environment is what `observatorio.lineage` derives for production with
+    """The compose environment is what `observatorio.lineage.explain` derives for production with
     Marquez: one namespace for the environment, the HTTP transport to the marquez service."""
     import dataclasses
     import json
 
-    from observatorio.lineage import openlineage_environment
+    from observatorio.lineage.openlineage import openlineage_environment
 
     env = {
         k: _resolve_defaults(str(v)) for k, v in services["airflow-worker"]["environment"].items()

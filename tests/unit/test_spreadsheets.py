@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from observatorio.extracts import (
+from observatorio.delivery.extracts import (
     EXCEL_MAX_CELL_CHARS,
     EXCEL_MAX_ROWS,
     FORMULA_PREFIXES,

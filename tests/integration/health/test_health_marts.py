@@ -4,7 +4,7 @@ in `fct_violent_deaths` equals the simulator's truth `homicide_count_health` exa
 from __future__ import annotations
 
 from ingestion.connectors.rest import ApiCredentials, RetryPolicy, pull
-from observatorio.transform import run_dbt
+from observatorio.transform.dbt import run_dbt
 from tests.integration.health.conftest import HEALTH_SOURCES, TOKEN
 
 

@@ -13,7 +13,7 @@ TABLES = ("cases", "parties", "hearings", "judgements")
 def _run() -> str:
     from airflow.dag_processing.dagbag import DagBag
 
-    from observatorio.settings import get_settings
+    from observatorio.core.settings import get_settings
 
     bag = DagBag(dag_folder=str(get_settings().dags_dir / "ingest_justice.py"))
     assert bag.import_errors == {}

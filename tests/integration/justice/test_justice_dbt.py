@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ingestion.connectors.sql import extract
 from ingestion.loader import BatchResult, gate_batches, publish_batch, stage_file
-from observatorio.transform import run_dbt
+from observatorio.transform.dbt import run_dbt
 from simulator.justice import load_database, snapshot
 
 TABLES = ("cases", "parties", "hearings", "judgements")

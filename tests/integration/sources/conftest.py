@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from observatorio.run import Demo, simulate
+from observatorio.orchestration.runner import Demo, simulate
 
 # Police operational events are rare: at the tiny scale a month holds no complaint at all,
 # and every daily file is a batch the gate validates. A week of the medium country gives
@@ -160,7 +160,7 @@ class SourceKit:
         of other sources' models on a shared seed are not run against tables this session
         never built.
         """
-        from observatorio.transform import run_dbt
+        from observatorio.transform.dbt import run_dbt
 
         select = " ".join(f"+{model}" for model in models)
         return run_dbt(

@@ -8,7 +8,7 @@ from ingestion.pseudonymise import (
     pseudonymise_name,
     pseudonymise_national_id,
 )
-from observatorio.settings import Settings, SettingsError, get_settings
+from observatorio.core.settings import Settings, SettingsError, get_settings
 
 KEY = b"k" * 32
 

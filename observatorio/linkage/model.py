@@ -60,7 +60,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from observatorio.settings import Settings, get_settings
+from observatorio.core.settings import Settings, get_settings
+from observatorio.core.warehouse import SQL_DIR
 
 if TYPE_CHECKING:
     import psycopg
@@ -960,7 +961,7 @@ def link_new_records(
 # --------------------------------------------------------------------------- warehouse
 
 # The register's tables: one SQL file, applied by the warehouse bootstrap too.
-REGISTER_DDL = (Path(__file__).with_name("sql") / "victim_register.sql").read_text(encoding="utf-8")
+REGISTER_DDL = (SQL_DIR / "victim_register.sql").read_text(encoding="utf-8")
 
 REGISTER_SOURCE_TABLE = "intermediate.int_homicide_victim_records"
 # Below this many records a first training has too little to learn from (see update_register).
@@ -1078,7 +1079,7 @@ def update_register(
     the register get their latest values (a reclassification changes the status); records
     gone from the source leave it. Returns counts for the task log (no person data).
     """
-    from observatorio.warehouse import connect
+    from observatorio.core.warehouse import connect
 
     settings = settings or get_settings()
     names = unidentified_name_pseudonyms(settings.pseudonym_key())
@@ -1170,7 +1171,7 @@ def review_list(institution: str, conn: psycopg.Connection | None = None) -> pd.
 
     if conn is not None:
         return read(conn)
-    from observatorio.warehouse import connect
+    from observatorio.core.warehouse import connect
 
     with connect() as own:
         return read(own)

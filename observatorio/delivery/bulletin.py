@@ -2,7 +2,7 @@
 
 Reads `marts.mart_indicators_monthly` (`indicator_code, municipality_code, month, sex,
 age_group, numerator, denominator, value, source`), applies the same disclosure control as
-the extracts (`observatorio.disclosure`) to every number before it is drawn, renders one
+the extracts (`observatorio.delivery.disclosure`) to every number before it is drawn, renders one
 matplotlib chart per panel (PNG, embedded in the page) and prints the page to PDF with
 headless Chromium. A panel whose indicators are not in the mart yet says so instead of
 drawing an empty chart. `observatorio bulletin` and the `deliver_extracts` DAG call it; each
@@ -30,9 +30,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from observatorio.disclosure import DEFAULT_MARKER, DEFAULT_THRESHOLD, DisclosureRule, protect_rows
-from observatorio.settings import Settings, get_settings
-from observatorio.warehouse import connect
+from observatorio.core.settings import Settings, get_settings
+from observatorio.core.warehouse import connect
+from observatorio.delivery.disclosure import (
+    DEFAULT_MARKER,
+    DEFAULT_THRESHOLD,
+    DisclosureRule,
+    protect_rows,
+)
 
 RECIPIENT = "boletin"
 SPEC_NAME = "bulletin"
@@ -671,7 +676,7 @@ def publish_bulletin(
 
     With `require_pdf=False` (the scheduled task) a missing Chromium publishes the HTML only.
     """
-    from observatorio.extracts import (
+    from observatorio.delivery.extracts import (
         Delivery,
         ExtractSpec,
         _file_entry,
@@ -730,7 +735,7 @@ def publish_bulletin(
 
 def publish_if_due(settings: Settings | None = None) -> str:
     """The DAG's task: one bulletin per calendar month."""
-    from observatorio.extracts import is_due
+    from observatorio.delivery.extracts import is_due
 
     if not is_due(SPEC_NAME, "@monthly", settings):
         return "bulletin: not due (already published this month)"

@@ -23,7 +23,7 @@ where Cosmos re-runs that node alone with dbt (its fallback for a watcher retrie
 build).
 
 `dag.test()` (`make run`, the tests) ignores `start_from_trigger` and runs the watchers
-themselves: see `observatorio.cosmos_config` for the shape the DAG takes then.
+themselves: see `observatorio.orchestration.cosmos` for the shape the DAG takes then.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from cosmos.operators._watcher.state import (
 )
 from cosmos.operators._watcher.triggerer import WatcherEventReason, WatcherTrigger
 
-TRIGGER_PATH = "observatorio.dbt_watch.DbtNodeTrigger"
+TRIGGER_PATH = "observatorio.orchestration.watch.DbtNodeTrigger"
 # Seconds between two looks at the producer's state (one read for all node tasks of a run):
 # how long after the build the node tasks may still wait.
 POLL_SECONDS = 1.0

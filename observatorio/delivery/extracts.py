@@ -8,7 +8,7 @@ from the dbt docs; each indicator's formula and source from `reference.ref_indic
 manifest with row counts and SHA-256 checksums, and the lineage: the batches behind the numbers
 with their files' checksums, the as-of date and the OpenLineage run that built each mart (also in
 `lineage.json`); disclosure control
-(`observatorio.disclosure`) is applied to every count before anything is written, and every
+(`observatorio.delivery.disclosure`) is applied to every count before anything is written, and every
 delivery, failed or not, is audited in `ops.deliveries`. The `deliver_extracts` DAG calls
 `deliver_if_due`; `observatorio extract NAME [--period YYYY-MM]` calls `deliver`.
 """
@@ -33,18 +33,18 @@ import yaml
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from observatorio.disclosure import (
+from observatorio.core.settings import PROJECT_DIR, Settings, get_settings
+from observatorio.core.warehouse import SQL_DIR, connect
+from observatorio.delivery.disclosure import (
     DEFAULT_MARKER,
     DEFAULT_THRESHOLD,
     DisclosureRule,
     ProtectedRows,
     protect_rows,
 )
-from observatorio.settings import PROJECT_DIR, Settings, get_settings
-from observatorio.warehouse import connect
 
 SPECS_DIR = PROJECT_DIR / "extracts"
-DELIVERIES_SQL = Path(__file__).with_name("sql") / "deliveries.sql"
+DELIVERIES_SQL = SQL_DIR / "deliveries.sql"
 
 FORMATS = ("csv", "xlsx", "parquet")
 LANGUAGES = ("es", "en")
@@ -644,7 +644,7 @@ def lineage_summary(
 
 def openlineage_reference(marts: Sequence[str], settings: Settings) -> dict[str, Any]:
     """The OpenLineage namespace, and per mart the dbt run that last built it (when known)."""
-    from observatorio.lineage import lineage_namespace, producing_run
+    from observatorio.lineage.openlineage import lineage_namespace, producing_run
 
     return {
         "namespace": lineage_namespace(settings),

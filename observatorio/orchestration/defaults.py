@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow.sdk import Asset, task, task_group
 
-from observatorio.alerts import on_task_failure
+from observatorio.orchestration.alerts import on_task_failure
 
 START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -22,7 +22,8 @@ DEFAULT_ARGS = {
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=30),
-    # E-mail and webhook, through the Airflow connections named in observatorio.alerts.
+    # E-mail and webhook, through the Airflow connections named in
+    # observatorio.orchestration.alerts.
     "on_failure_callback": on_task_failure,
 }
 

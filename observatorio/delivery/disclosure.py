@@ -1,6 +1,6 @@
 """Statistical disclosure control: nothing leaves the warehouse with a count an outsider could
-tie to a handful of people. Extracts (`observatorio.extracts`) and the bulletin
-(`observatorio.bulletin`) call `protect_rows` on every table before writing it.
+tie to a handful of people. Extracts (`observatorio.delivery.extracts`) and the bulletin
+(`observatorio.delivery.bulletin`) call `protect_rows` on every table before writing it.
 
 **Primary suppression.** A count from 1 to `threshold - 1` (default 1-9) is suppressed. Zeros
 are published: an empty cell identifies no one.

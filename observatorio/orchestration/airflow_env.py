@@ -14,9 +14,9 @@ import secrets
 import sys
 from pathlib import Path
 
-from observatorio.settings import Settings, get_settings
-from observatorio.transform import dbt_environment
-from observatorio.warehouse import sqlalchemy_url, warehouse_url
+from observatorio.core.settings import Settings, get_settings
+from observatorio.core.warehouse import sqlalchemy_url, warehouse_url
+from observatorio.transform.dbt import dbt_environment
 
 ADMIN_USER = "admin"
 
@@ -87,7 +87,7 @@ def airflow_environment(
         env["OBSERVATORIO_WAREHOUSE_URL"] = settings.warehouse_url
     env.update({k: v for k, v in dbt_environment(settings).items() if k.startswith("DBT_")})
     # OpenLineage events for every task: file transport under OBSERVATORIO_HOME by default.
-    from observatorio.lineage import openlineage_environment
+    from observatorio.lineage.openlineage import openlineage_environment
 
     env.update(openlineage_environment(settings))
     # Task processes emit events of their own (the gate, dbt): same namespace and transport.

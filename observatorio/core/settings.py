@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 # A fixed, public key for the synthetic demo only: pseudonyms made with it protect nothing,
 # so `pseudonym_key()` refuses to hand it out unless demo mode is explicitly on.

@@ -14,7 +14,7 @@ next DAG parse without editing any code, and an unchanged project costs a direct
 A snapshot, not `target/manifest.json` itself, because every `dbt build` and `dbt docs
 generate` rewrites that file and a DAG processor must never read it half-written.
 
-Run `python -m observatorio.cosmos_config` to refresh the snapshot by hand (CI, images).
+Run `python -m observatorio.orchestration.cosmos` to refresh the snapshot by hand (CI, images).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from observatorio.settings import Settings, get_settings
+from observatorio.core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from cosmos import DbtTaskGroup, ProfileConfig
@@ -142,7 +142,7 @@ def refresh_manifest(settings: Settings | None = None) -> Path:
     """
     from dbt.cli.main import dbtRunner
 
-    from observatorio.transform import dbt_environment
+    from observatorio.transform.dbt import dbt_environment
 
     settings = settings or get_settings()
     os.environ.update(dbt_environment(settings))
@@ -171,7 +171,12 @@ def ensure_manifest(settings: Settings | None = None, force: bool = False) -> Pa
         if force or manifest_is_stale(settings):
             env = {**os.environ, "OBSERVATORIO_HOME": str(settings.home)}
             completed = subprocess.run(
-                [sys.executable, "-m", "observatorio.cosmos_config", str(settings.project_dir)],
+                [
+                    sys.executable,
+                    "-m",
+                    "observatorio.orchestration.cosmos",
+                    str(settings.project_dir),
+                ],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -195,7 +200,7 @@ def _warehouse_profile_mapping() -> Any:
     """
     from cosmos.profiles.postgres.user_pass import PostgresUserPasswordProfileMapping
 
-    from observatorio.transform import dbt_environment
+    from observatorio.transform.dbt import dbt_environment
 
     class WarehouseProfileMapping(PostgresUserPasswordProfileMapping):  # type: ignore[misc]
         @property
@@ -439,7 +444,7 @@ def _emit_dbt_lineage(group: DbtTaskGroup) -> None:
     """Cosmos builds in a temporary copy of the project, deleted afterwards: the producer
     turns that build's artifacts into OpenLineage events before it goes."""
     _, producer = _group_tasks(group)
-    producer.callback = "observatorio.lineage.emit_dbt_events_from_project"
+    producer.callback = "observatorio.lineage.openlineage.emit_dbt_events_from_project"
 
 
 def _watch_from_the_triggerer(group: DbtTaskGroup) -> None:
@@ -449,11 +454,11 @@ def _watch_from_the_triggerer(group: DbtTaskGroup) -> None:
     upstream tasks did (`always`): its own node's status, read from the producer once the
     build is over, decides it, and dbt itself skips a node whose upstream failed. So no
     watcher waits for a scheduler loop per layer of the lineage, nor for a worker. See
-    `observatorio.dbt_watch`.
+    `observatorio.orchestration.watch`.
     """
     from airflow.triggers.base import StartTriggerArgs
 
-    from observatorio.dbt_watch import POLL_SECONDS, TRIGGER_PATH
+    from observatorio.orchestration.watch import POLL_SECONDS, TRIGGER_PATH
 
     tasks, producer = _group_tasks(group)
     for task in tasks:

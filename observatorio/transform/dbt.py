@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from observatorio.settings import Settings, get_settings
-from observatorio.warehouse import warehouse_url
+from observatorio.core.settings import Settings, get_settings
+from observatorio.core.warehouse import warehouse_url
 
 
 class DbtError(RuntimeError):

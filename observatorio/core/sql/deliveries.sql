@@ -1,5 +1,5 @@
 -- Columns the extracts and the bulletin add to ops.deliveries (created in bootstrap.sql).
--- Idempotent: applied by observatorio.extracts before every delivery is audited.
+-- Idempotent: applied by observatorio.delivery.extracts before every delivery is audited.
 alter table ops.deliveries add column if not exists spec_name text;
 alter table ops.deliveries add column if not exists format text;
 alter table ops.deliveries add column if not exists remote_location text;

@@ -403,7 +403,7 @@ def silence_alert(silences: list[Silence], dag_id: str, run_id: str | None) -> A
 
 def check_freshness() -> list[tuple[str, str]]:
     """Run `dbt source freshness`; return the late sources (a dbt failure becomes findings)."""
-    from observatorio.transform import DbtError, run_dbt
+    from observatorio.transform.dbt import DbtError, run_dbt
 
     try:
         result = run_dbt(["source", "freshness"])

@@ -15,8 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from observatorio import warehouse
-from observatorio.settings import get_settings
+from observatorio.core import warehouse
+from observatorio.core.settings import get_settings
 
 app = typer.Typer(help="Observatorio: citizen-security data warehouse.", no_args_is_help=True)
 warehouse_app = typer.Typer(help="Manage the warehouse server.", no_args_is_help=True)
@@ -90,7 +90,7 @@ def run() -> None:
     """The main job: land the demo exports and run every DAG for real through Airflow."""
     from datetime import datetime
 
-    from observatorio.run import output_to, run_main_job
+    from observatorio.orchestration.runner import output_to, run_main_job
 
     settings = get_settings()
     log_path = settings.home / "logs" / f"run-{datetime.now():%Y%m%dT%H%M%S}.log"
@@ -134,8 +134,8 @@ def run() -> None:
 @app.command(context_settings=PASS_THROUGH)
 def airflow(ctx: typer.Context) -> None:
     """Run the Airflow CLI with Observatorio's environment: `observatorio airflow dags list`."""
-    from observatorio import airflow_env
-    from observatorio.run import migrate_airflow
+    from observatorio.orchestration import airflow_env
+    from observatorio.orchestration.runner import migrate_airflow
 
     settings = get_settings()
     warehouse.ensure_warehouse(settings)
@@ -148,7 +148,7 @@ def airflow(ctx: typer.Context) -> None:
 @app.command(context_settings=PASS_THROUGH)
 def dbt(ctx: typer.Context) -> None:
     """Run dbt on the project against the warehouse: `observatorio dbt build`."""
-    from observatorio.transform import DbtError, run_dbt
+    from observatorio.transform.dbt import DbtError, run_dbt
 
     warehouse.ensure_warehouse()
     try:
@@ -161,8 +161,8 @@ def dbt(ctx: typer.Context) -> None:
 @app.command()
 def ui() -> None:
     """Serve the Airflow UI on 127.0.0.1 until Ctrl-C; stopping it stops every child process."""
-    from observatorio import airflow_env
-    from observatorio.run import migrate_airflow
+    from observatorio.orchestration import airflow_env
+    from observatorio.orchestration.runner import migrate_airflow
 
     settings = get_settings()
     warehouse.ensure_warehouse(settings)
@@ -226,7 +226,7 @@ def extract(
     Exits 1 with the reason when the spec is invalid or the delivery fails; the failure is
     recorded in ops.deliveries either way.
     """
-    from observatorio.extracts import ExtractError, deliver
+    from observatorio.delivery.extracts import ExtractError, deliver
 
     warehouse.ensure_warehouse()
     try:
@@ -250,7 +250,7 @@ def bulletin(
     ] = None,
 ) -> None:
     """Build the monthly bulletin (HTML and PDF) in the outbox."""
-    from observatorio.bulletin import BulletinError, publish_bulletin
+    from observatorio.delivery.bulletin import BulletinError, publish_bulletin
 
     warehouse.ensure_warehouse()
     try:
@@ -284,13 +284,14 @@ def explain(
     `observatorio explain mart_indicators_monthly homicide_rate_police 01001 2024-03`;
     `observatorio explain --random 20 --verify` exits 0 only if every cell recomputes exactly.
     """
-    from observatorio import lineage
+    from observatorio.cli.explain_view import print_explanation, print_results
+    from observatorio.lineage import explain as lineage
 
     warehouse.ensure_warehouse()
     try:
         if random_cells is not None:
             results = lineage.verify_random(random_cells, seed)
-            lineage.print_results(results, console)
+            print_results(results, console)
             if verify and not all(result.matches for result in results):
                 raise typer.Exit(1)
             return
@@ -304,7 +305,7 @@ def explain(
     except lineage.LineageError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
-    lineage.print_explanation(found, console)
+    print_explanation(found, console)
     if verify and not found.matches:
         raise typer.Exit(1)
 

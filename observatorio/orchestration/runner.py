@@ -20,9 +20,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from observatorio import airflow_env
-from observatorio.settings import Settings, get_settings
-from observatorio.warehouse import connect, ensure_warehouse
+from observatorio.core.settings import Settings, get_settings
+from observatorio.core.warehouse import connect, ensure_warehouse
+from observatorio.orchestration import airflow_env
 
 # Every source system first, then the warehouse, then deliveries: the order the Assets
 # would trigger them in, run one after the other.
@@ -132,7 +132,7 @@ def demo_source_systems(settings: Settings, simulation: Path) -> Iterator[dict[s
     connector's retries run for real. The connectors find them through the same variables a
     deployment would set.
     """
-    from observatorio.warehouse import create_database, sqlalchemy_url, warehouse_url
+    from observatorio.core.warehouse import create_database, sqlalchemy_url, warehouse_url
     from simulator.health_api import DEFAULT_TOKEN, serve
     from simulator.justice import load_database
 
@@ -184,7 +184,7 @@ def run_dag(dag_id: str, settings: Settings) -> str:
     """Run one DAG for real, in this process, with `dag.test()`; return its final state."""
     from airflow.dag_processing.dagbag import DagBag
 
-    from observatorio.cosmos_config import inline_run
+    from observatorio.orchestration.cosmos import inline_run
 
     with inline_run():
         bag = DagBag(dag_folder=str(settings.dags_dir / f"{dag_id}.py"))
