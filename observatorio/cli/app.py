@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from observatorio.core import warehouse
-from observatorio.core.settings import get_settings
+from observatorio.core.settings import get_settings, mask_url
 
 app = typer.Typer(help="Observatorio: citizen-security data warehouse.", no_args_is_help=True)
 warehouse_app = typer.Typer(help="Manage the warehouse server.", no_args_is_help=True)
@@ -44,15 +44,21 @@ def warehouse_status() -> None:
     """Say whether the warehouse is embedded or external, and whether it is up."""
     state = warehouse.status()
     kind = "embedded" if state.embedded else "external"
-    console.print(f"{kind} warehouse {'running' if state.running else 'stopped'}: {state.url}")
+    shown = mask_url(state.url)
+    console.print(f"{kind} warehouse {'running' if state.running else 'stopped'}: {shown}")
     if not state.running:
         raise typer.Exit(1)
 
 
 @warehouse_app.command("url")
-def warehouse_url() -> None:
-    """Print the warehouse URL (for psql, BI tools and scripts)."""
-    print(warehouse.warehouse_url())
+def warehouse_url(
+    show_password: Annotated[
+        bool, typer.Option("--show-password", help="Print the password too (for scripts)")
+    ] = False,
+) -> None:
+    """Print the warehouse URL (for psql, BI tools and scripts); the password masked unless asked."""
+    url = warehouse.warehouse_url()
+    print(url if show_password else mask_url(url))
 
 
 @app.command()
@@ -125,7 +131,7 @@ def run() -> None:
         console.print(f"DAG {dag_id}: {state}")
     for path in summary.extracts:
         console.print(f"Extract: {path}")
-    url = warehouse.warehouse_url(settings)
+    url = mask_url(warehouse.warehouse_url(settings))
     console.print(f"Finished in {summary.seconds:.1f} s. Warehouse: {url}")
     console.print(f"Full log: {log_path}")
     console.print("Open the Airflow UI with `make airflow` (it prints the URL and the login).")

@@ -6,8 +6,10 @@ Every other module asks `get_settings()` for paths, ports and secrets instead of
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -16,6 +18,10 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 # A fixed, public key for the synthetic demo only: pseudonyms made with it protect nothing,
 # so `pseudonym_key()` refuses to hand it out unless demo mode is explicitly on.
 DEMO_PSEUDONYM_KEY = "observatorio-demo-key-not-for-real-data"
+# A real key is a secret of at least this many characters (256 bits of hex, or a passphrase).
+MIN_KEY_CHARS = 32
+# What a key fingerprint is the HMAC of: it identifies the key without revealing it.
+FINGERPRINT_LABEL = b"observatorio/key-fingerprint/v1"
 
 
 class SettingsError(RuntimeError):
@@ -46,7 +52,7 @@ class Settings:
     airflow_port: int
     airflow_db: str
     demo: bool
-    pseudonym_key_value: str | None
+    pseudonym_key_value: str | None = field(repr=False)
     project_dir: Path = PROJECT_DIR
     # Names the OpenLineage namespace (`observatorio-<environment>`): one per deployment.
     environment: str = "local"
@@ -102,16 +108,57 @@ class Settings:
     def dags_dir(self) -> Path:
         return self.project_dir / "dags"
 
+    def __repr__(self) -> str:
+        # Secrets never reach a log line or a traceback through this object.
+        return (
+            f"Settings(home={str(self.home)!r}, warehouse={self.warehouse_display!r},"
+            f" warehouse_port={self.warehouse_port}, airflow_port={self.airflow_port},"
+            f" airflow_db={self.airflow_db!r}, demo={self.demo},"
+            f" pseudonym_key={'set' if self.pseudonym_key_value else 'unset'},"
+            f" environment={self.environment!r})"
+        )
+
+    @property
+    def warehouse_display(self) -> str:
+        """The external warehouse URL with its password masked, or `embedded`."""
+        return mask_url(self.warehouse_url) if self.warehouse_url else "embedded"
+
     def pseudonym_key(self) -> bytes:
-        """The HMAC key for pseudonyms; refuses to run without one outside the demo."""
-        if self.pseudonym_key_value:
-            return self.pseudonym_key_value.encode("utf-8")
+        """The HMAC key for pseudonyms; refuses a missing, short or public key outside the demo."""
+        value = self.pseudonym_key_value
+        if value and value == DEMO_PSEUDONYM_KEY and not self.demo:
+            raise SettingsError(
+                "OBSERVATORIO_PSEUDONYM_KEY is the public demo key, which protects nobody: it is "
+                "refused outside the demo (OBSERVATORIO_DEMO=1, synthetic data only)."
+            )
+        if value and (len(value) >= MIN_KEY_CHARS or self.demo):
+            return value.encode("utf-8")
+        if value:
+            raise SettingsError(
+                f"OBSERVATORIO_PSEUDONYM_KEY has {len(value)} characters; a key needs at least "
+                f"{MIN_KEY_CHARS} (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)."
+            )
         if self.demo:
             return DEMO_PSEUDONYM_KEY.encode("utf-8")
         raise SettingsError(
-            "OBSERVATORIO_PSEUDONYM_KEY is not set. Set it to a secret of at least 32 characters "
-            "(or an Airflow connection's password), or set OBSERVATORIO_DEMO=1 for synthetic data."
+            "OBSERVATORIO_PSEUDONYM_KEY is not set. Set it to a secret of at least "
+            f"{MIN_KEY_CHARS} characters, or set OBSERVATORIO_DEMO=1 for synthetic data."
         )
+
+    def key_fingerprint(self) -> str:
+        """Identifies the pseudonym key without revealing it (recorded in `ops`, compared per batch)."""
+        return hmac.new(self.pseudonym_key(), FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
+
+
+def mask_url(url: str) -> str:
+    """A database URL fit to print: its password replaced by `***`."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # not a URL we can parse: print nothing of it
+        return "<unparseable URL>"
+    return parsed.render_as_string(hide_password=True)
 
 
 def get_settings() -> Settings:
