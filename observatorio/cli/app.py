@@ -56,7 +56,7 @@ def warehouse_url(
         bool, typer.Option("--show-password", help="Print the password too (for scripts)")
     ] = False,
 ) -> None:
-    """Print the warehouse URL (for psql, BI tools and scripts); the password masked unless asked."""
+    """Print the warehouse URL (for psql, BI tools, scripts); its password masked unless asked."""
     url = warehouse.warehouse_url()
     print(url if show_password else mask_url(url))
 

@@ -136,7 +136,7 @@ class Settings:
         if value:
             raise SettingsError(
                 f"OBSERVATORIO_PSEUDONYM_KEY has {len(value)} characters; a key needs at least "
-                f"{MIN_KEY_CHARS} (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)."
+                f"{MIN_KEY_CHARS} (e.g. the output of `openssl rand -hex 32`)."
             )
         if self.demo:
             return DEMO_PSEUDONYM_KEY.encode("utf-8")
@@ -146,7 +146,7 @@ class Settings:
         )
 
     def key_fingerprint(self) -> str:
-        """Identifies the pseudonym key without revealing it (recorded in `ops`, compared per batch)."""
+        """Names the pseudonym key without revealing it (kept in `ops`, compared per batch)."""
         return hmac.new(self.pseudonym_key(), FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
 
 
