@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -105,9 +105,19 @@ class RetryPolicy:
     max_delay: float = 60.0
     max_retry_after: float = 300.0
     timeout: float = 30.0
+    # Bounds of one pull: an API that pages forever, or serves without end, fails the pull
+    # (nothing landed, watermark kept) instead of filling the disk.
+    max_pages: int = 10_000
+    max_bytes: int = 4 * 1024**3
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.base_delay < 0 or self.max_delay < 0:
+        if (
+            self.max_attempts < 1
+            or self.base_delay < 0
+            or self.max_delay < 0
+            or self.max_pages < 1
+            or self.max_bytes < 1
+        ):
             raise RestConfigError(f"invalid retry policy {self}")
 
     def backoff(self, retry: int, rng: random.Random) -> float:
@@ -142,6 +152,11 @@ class ApiCredentials:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # Plain HTTP is allowed only to a loopback host and only when asked for explicitly.
+    allow_insecure: bool = False
+
+    def __post_init__(self) -> None:
+        require_secure_transport(self.base_url, self.allow_insecure, self.origin)
 
     def auth(self) -> httpx.Auth | None:
         if self.username:
@@ -156,6 +171,38 @@ class ApiCredentials:
 
     def secrets(self) -> list[str]:
         return [s for s in (self.token, self.password) if s]
+
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def require_secure_transport(base_url: str, allow_insecure: bool, origin: str) -> None:
+    """Health and police records travel over HTTPS only.
+
+    Plain `http://` is accepted for a loopback host (a test server, an SSH tunnel's end) and
+    only with an explicit `allow_insecure` (connection extra, or
+    `OBSERVATORIO_<API>_API_ALLOW_INSECURE=1`); anything else is refused before any request.
+    """
+    parts = urlsplit(base_url)
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if scheme == "https":
+        return
+    loopback = host in LOOPBACK_HOSTS or host.startswith("127.")
+    if scheme == "http" and loopback:
+        if allow_insecure:
+            return
+        raise RestConfigError(
+            f"{origin}: {scheme}://{host} is plain HTTP; set allow_insecure for a loopback test "
+            "server, or use https"
+        )
+    raise RestConfigError(
+        f"{origin}: the API must be reached over https (got {scheme or 'no scheme'}://{host}); "
+        "plain HTTP is only allowed to a loopback host with allow_insecure"
+    )
 
 
 def _connection_env(api: str) -> str:
@@ -182,29 +229,31 @@ def credentials_from_connection(conn: Any, origin: str) -> ApiCredentials:
     if "://" in host:
         base = host
     else:
-        scheme = extra.get("scheme") or (
-            schema
-            if schema in ("http", "https")
-            else "https"
-            if conn.conn_type == "https"
-            else "http"
-        )
+        # No scheme said (the connection type is not one: Airflow's URI form puts `http` there
+        # for every HTTP connection) means https: never fall back to plain HTTP silently.
+        scheme = extra.get("scheme") or (schema if schema in ("http", "https") else "https")
         base = f"{scheme}://{host}"
     if conn.port:
         base = f"{base}:{int(conn.port)}"
     if schema and schema not in ("http", "https"):
         base = f"{base}/{schema.strip('/')}"
+    insecure = _truthy(extra.get("allow_insecure", False))
     auth_type = str(extra.get("auth_type", "basic" if conn.login else "bearer")).lower()
     if auth_type not in ("basic", "bearer"):
         raise RestConfigError(f"{origin}: extra auth_type must be bearer or basic")
     if auth_type == "basic":
         return ApiCredentials(
-            base, origin, username=conn.login or "", password=conn.password or "", extra=extra
+            base,
+            origin,
+            username=conn.login or "",
+            password=conn.password or "",
+            extra=extra,
+            allow_insecure=insecure,
         )
     token = extra.get("token") or conn.password
     if not token:
         raise RestConfigError(f"{origin} has no token (put it in the password field)")
-    return ApiCredentials(base, origin, token=str(token), extra=extra)
+    return ApiCredentials(base, origin, token=str(token), extra=extra, allow_insecure=insecure)
 
 
 def _parse_connection_env(value: str, conn_id: str) -> Any:
@@ -232,17 +281,24 @@ def resolve_credentials(api: str) -> ApiCredentials:
     url = os.environ.get(_direct_env(api, "URL"))
     if url:
         origin = _direct_env(api, "URL")
+        insecure = _truthy(os.environ.get(_direct_env(api, "ALLOW_INSECURE"), ""))
         username = os.environ.get(_direct_env(api, "USERNAME"))
         if username:
             password = os.environ.get(_direct_env(api, "PASSWORD"), "")
-            return ApiCredentials(url.rstrip("/"), origin, username=username, password=password)
+            return ApiCredentials(
+                url.rstrip("/"),
+                origin,
+                username=username,
+                password=password,
+                allow_insecure=insecure,
+            )
         token = os.environ.get(_direct_env(api, "TOKEN"))
         if not token:
             raise RestConfigError(
                 f"{origin} is set but neither {_direct_env(api, 'TOKEN')} nor "
                 f"{_direct_env(api, 'USERNAME')} is"
             )
-        return ApiCredentials(url.rstrip("/"), origin, token=token)
+        return ApiCredentials(url.rstrip("/"), origin, token=token, allow_insecure=insecure)
     raise RestConfigError(
         f"no {api} API configured: set the Airflow connection {conn_id!r} "
         f"({_connection_env(api)}) or {_direct_env(api, 'URL')} and {_direct_env(api, 'TOKEN')}"
@@ -437,6 +493,13 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _declared_fields(record: Any, declared: frozenset[str]) -> tuple[Any, set[str]]:
+    """The record with only the contract's fields, and the names of the others."""
+    if not isinstance(record, dict):
+        return record, set()
+    return {k: v for k, v in record.items() if k in declared}, set(record) - declared
+
+
 def _page_records(body: Any, where: str) -> tuple[list[Any], Any, int | None]:
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         raise RestApiError(f"{where}: expected an object with a `data` list")
@@ -483,7 +546,12 @@ def pull(
     folder.mkdir(parents=True, exist_ok=True)
     part = folder / f".{contract.name}.{uuid.uuid4().hex}.part"
     digest = hashlib.sha256()
-    records = pages = 0
+    records = pages = landed_bytes = 0
+    # Only the fields the contract declares are landed: a field added at the source (an
+    # address, a narrative) never reaches the disk; its name is logged so the contract can
+    # be extended deliberately.
+    declared = frozenset(column.source for column in contract.columns)
+    dropped_fields: set[str] = set()
     until: str | None = None
     ids_at_until: set[str] = set()
     first_total: int | None = None
@@ -502,6 +570,11 @@ def pull(
             seen = 0
             while page is not None:
                 where = f"{contract.name} page {page}"
+                if pages >= policy.max_pages:
+                    raise RestApiError(
+                        f"{contract.name}: the API still offered a next page after "
+                        f"{policy.max_pages} pages (max_pages); nothing was landed"
+                    )
                 body = requester.get_json(endpoint.path, {**base_params, "page": page})
                 data, page, total = _page_records(body, where)
                 if first_total is None:
@@ -513,8 +586,17 @@ def pull(
                     key = str(record.get(key_field)) if isinstance(record, dict) else None
                     if stamp == since and key in landed_at_since:
                         continue  # landed by the previous pull at the watermark's instant
-                    line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
+                    kept, dropped = _declared_fields(record, declared)
+                    if dropped - dropped_fields:
+                        dropped_fields |= dropped
+                    line = json.dumps(kept, ensure_ascii=False, sort_keys=True) + "\n"
                     data_bytes = line.encode("utf-8")
+                    landed_bytes += len(data_bytes)
+                    if landed_bytes > policy.max_bytes:
+                        raise RestApiError(
+                            f"{contract.name}: more than {policy.max_bytes} bytes served "
+                            "(max_bytes); nothing was landed"
+                        )
                     handle.write(data_bytes)
                     digest.update(data_bytes)
                     records += 1
@@ -525,6 +607,12 @@ def pull(
                             ids_at_until.add(key)
             handle.flush()
             os.fsync(handle.fileno())
+        if dropped_fields:
+            log.warning(
+                "%s: fields not in the contract were not landed: %s",
+                contract.name,
+                ", ".join(sorted(dropped_fields)),
+            )
         if first_total is not None and seen < first_total:
             # Offset pages over a listing that shrank or reordered would skip records.
             raise RestApiError(

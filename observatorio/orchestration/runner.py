@@ -143,6 +143,8 @@ def demo_source_systems(settings: Settings, simulation: Path) -> Iterator[dict[s
     env = {
         "OBSERVATORIO_JUSTICE_URL": justice_url,
         "OBSERVATORIO_HEALTH_API_URL": server.url,
+        # The demo's API is plain HTTP on 127.0.0.1, which must be allowed explicitly.
+        "OBSERVATORIO_HEALTH_API_ALLOW_INSECURE": "1",
         "OBSERVATORIO_HEALTH_API_TOKEN": DEFAULT_TOKEN,
     }
     saved = {k: os.environ.get(k) for k in env}

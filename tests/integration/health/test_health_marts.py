@@ -12,7 +12,7 @@ def test_marts_count_homicides_exactly_as_the_health_truth(
     clean_health, country, serve_api, ingest_landed, settings
 ):
     server = serve_api(country.out, failure_rate=0.1, seed=1, retry_after=0)
-    credentials = ApiCredentials(server.url, "test", token=TOKEN)
+    credentials = ApiCredentials(server.url, "test", token=TOKEN, allow_insecure=True)
     policy = RetryPolicy(base_delay=0.001, max_delay=0.01)
     for source in HEALTH_SOURCES:
         assert pull(source, credentials, policy=policy, page_size=200).status == "landed"

@@ -29,7 +29,8 @@ FAST = RetryPolicy(max_attempts=8, base_delay=0.001, max_delay=0.01, timeout=5)
 
 
 def _credentials(url: str, token: str = TOKEN) -> ApiCredentials:
-    return ApiCredentials(url, "the test's credentials", token=token)
+    # The simulator's API is plain HTTP on 127.0.0.1: allowed only when said explicitly.
+    return ApiCredentials(url, "the test's credentials", token=token, allow_insecure=True)
 
 
 def _first_failure_seed(kind: int, rate: float) -> int:
@@ -198,16 +199,20 @@ def test_credentials_from_the_airflow_connection_or_the_environment(monkeypatch)
 
     monkeypatch.setenv("OBSERVATORIO_HEALTH_API_URL", "http://127.0.0.1:8765/")
     monkeypatch.setenv("OBSERVATORIO_HEALTH_API_TOKEN", "env-token-123")
+    with pytest.raises(RestConfigError, match="plain HTTP"):
+        resolve_credentials("health")
+    monkeypatch.setenv("OBSERVATORIO_HEALTH_API_ALLOW_INSECURE", "1")
     direct = resolve_credentials("health")
     assert (direct.base_url, direct.token) == ("http://127.0.0.1:8765", "env-token-123")
     assert direct.headers()["Authorization"] == "Bearer env-token-123"
     assert "env-token-123" not in repr(direct)
 
-    # The Airflow connection wins: URI form, the token as password (URL-encoded).
+    # The Airflow connection wins: URI form, the token as password (URL-encoded). The URI's
+    # `http` is Airflow's connection type, not a transport: with no scheme said, https.
     monkeypatch.setenv("AIRFLOW_CONN_HEALTH_API", "http://:tok%2Fen-42@api.salud.test:8443")
     uri = resolve_credentials("health")
     assert (uri.base_url, uri.token, uri.auth()) == (
-        "http://api.salud.test:8443",
+        "https://api.salud.test:8443",
         "tok/en-42",
         None,
     )

@@ -32,7 +32,13 @@ def test_ingest_health_pulls_gates_and_publishes_both_endpoints(
         "host": address.hostname,
         "port": address.port,
         "password": TOKEN,
-        "extra": {"base_delay": 0.001, "max_delay": 0.01, "page_size": 250},
+        "extra": {
+            "base_delay": 0.001,
+            "max_delay": 0.01,
+            "page_size": 250,
+            "scheme": "http",
+            "allow_insecure": True,
+        },
     }
     monkeypatch.setenv("AIRFLOW_CONN_HEALTH_API", json.dumps(connection))
     monkeypatch.delenv("OBSERVATORIO_HEALTH_API_URL", raising=False)
@@ -62,6 +68,7 @@ def test_a_wrong_token_fails_the_extract_at_once(
 ):
     server = serve_api(country.out, failure_rate=0.0)
     monkeypatch.setenv("OBSERVATORIO_HEALTH_API_URL", server.url)
+    monkeypatch.setenv("OBSERVATORIO_HEALTH_API_ALLOW_INSECURE", "1")
     monkeypatch.setenv("OBSERVATORIO_HEALTH_API_TOKEN", "not-the-token")
     monkeypatch.delenv("AIRFLOW_CONN_HEALTH_API", raising=False)
     run = _run(airflow_db)
