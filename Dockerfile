@@ -22,19 +22,21 @@ COPY observatorio ./observatorio
 COPY ingestion ./ingestion
 COPY expectations ./expectations
 COPY simulator ./simulator
-RUN pip install -c constraints.txt -e '.[celery]'
+RUN pip install -c constraints.txt -e '.[celery,fab]'
 # The rest the services read (compose mounts the checkout over it; the image also runs alone).
 COPY dags ./dags
 COPY dbt_project ./dbt_project
 COPY extracts ./extracts
 
-# Not root: uid 50000 as in the official Airflow image; group 0 so OpenShift-style
-# arbitrary uids can write the state volume too.
+# Not root: uid 50000 as in the official Airflow image. The state volume holds source files
+# with names and IDs until retention deletes them: only that user may read it (0700, and a
+# umask of 077 for every file the services write).
 RUN useradd --uid 50000 --gid 0 --create-home airflow \
     && mkdir -p /var/lib/observatorio/airflow \
     && chown -R 50000:0 /var/lib/observatorio \
-    && chmod -R g+rwX /var/lib/observatorio
+    && chmod -R go-rwx /var/lib/observatorio
 USER 50000
 
 EXPOSE 8080
+ENTRYPOINT ["/bin/sh", "-c", "umask 077 && exec \"$@\"", "--"]
 CMD ["airflow", "api-server", "--port", "8080"]

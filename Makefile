@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,mysql,celery]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,mysql,celery,fab]'
 	@touch $(STAMP)
 
 install: $(STAMP)

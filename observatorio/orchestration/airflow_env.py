@@ -8,10 +8,12 @@ the tests all start Airflow with exactly this environment.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from observatorio.core.settings import Settings, get_settings
@@ -21,13 +23,18 @@ from observatorio.transform.dbt import dbt_environment
 ADMIN_USER = "admin"
 
 
-def _secret(settings: Settings, name: str) -> str:
-    """A random secret generated once per OBSERVATORIO_HOME and kept there."""
+def _fernet_key() -> str:
+    # What cryptography's Fernet.generate_key() returns: 32 random bytes, URL-safe base64.
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def _secret(settings: Settings, name: str, make: Callable[[], str] | None = None) -> str:
+    """A random secret generated once per OBSERVATORIO_HOME and kept there (mode 0600)."""
     path = settings.airflow_home / "secrets.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     if name not in stored:
-        stored[name] = secrets.token_urlsafe(24)
+        stored[name] = make() if make else secrets.token_urlsafe(24)
         path.write_text(json.dumps(stored, indent=2))
         path.chmod(0o600)
     return stored[name]
@@ -71,6 +78,8 @@ def airflow_environment(
         "AIRFLOW__API__BASE_URL": api,
         "AIRFLOW__API_AUTH__JWT_SECRET": _secret(settings, "jwt_secret"),
         "AIRFLOW__API__SECRET_KEY": _secret(settings, "api_secret_key"),
+        # Connections and variables are stored encrypted in the metadata database.
+        "AIRFLOW__CORE__FERNET_KEY": _secret(settings, "fernet_key", _fernet_key),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
