@@ -286,6 +286,7 @@ def explain(
     """
     from observatorio.cli.explain_view import print_explanation, print_results
     from observatorio.lineage import explain as lineage
+    from observatorio.lineage.recompute import LineageError
 
     warehouse.ensure_warehouse()
     try:
@@ -302,7 +303,7 @@ def explain(
             )
             raise typer.Exit(2)
         found = lineage.explain(*key)
-    except lineage.LineageError as exc:
+    except LineageError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
     print_explanation(found, console)
