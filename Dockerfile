@@ -27,6 +27,7 @@ RUN pip install -c constraints.txt -e '.[celery]'
 COPY dags ./dags
 COPY dbt_project ./dbt_project
 COPY extracts ./extracts
+COPY profiles ./profiles
 
 # Not root: uid 50000 as in the official Airflow image; group 0 so OpenShift-style
 # arbitrary uids can write the state volume too.

@@ -23,8 +23,8 @@ from ingestion.contract import available_contracts
 from observatorio.lineage import explain as lineage
 from observatorio.lineage import openlineage
 from observatorio.lineage.recompute import FactRow, indicator_kind, recompute
-from observatorio.orchestration.runner import Demo, demo_source_systems, land_exports, simulate
 from observatorio.transform.dbt import run_dbt
+from simulator.demo import Demo, demo_source_systems, land_exports, simulate
 from tests.integration.test_openlineage_schema import event_errors, read_events
 
 # A year, so cases reach judgements and sources have the 6 months of history gaps need.
