@@ -27,6 +27,7 @@ RUN pip install -c constraints.txt -e '.[celery,fab]'
 COPY dags ./dags
 COPY dbt_project ./dbt_project
 COPY extracts ./extracts
+COPY profiles ./profiles
 
 # Not root: uid 50000 as in the official Airflow image. The state volume holds source files
 # with names and IDs until retention deletes them: only that user may read it (0700, and a

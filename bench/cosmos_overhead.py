@@ -75,13 +75,8 @@ def _prepare(scale: str, days: int, ingest: list[str]) -> dict[str, str]:
     from observatorio.core.warehouse import ensure_warehouse
     from observatorio.orchestration import airflow_env
     from observatorio.orchestration.cosmos import ensure_manifest
-    from observatorio.orchestration.runner import (
-        Demo,
-        land_exports,
-        migrate_airflow,
-        run_dag,
-        simulate,
-    )
+    from observatorio.orchestration.runner import migrate_airflow, run_dag
+    from simulator.demo import Demo, land_exports, simulate
 
     settings = get_settings()
     ensure_warehouse(settings)

@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.ingest import forget_earlier_runs, write_police_file
     from expectations.gate import validate_batch
-    from ingestion.loader import StagedBatch, reject_batch, stage_file
+    from ingestion.loader import reject_batch, stage_file
+    from ingestion.staged import StagedBatch
     from observatorio.core.settings import get_settings
     from observatorio.core.warehouse import connect, ensure_warehouse
 

@@ -7,7 +7,7 @@
 Generates (or reuses, with `--out` pointing at an existing simulation) a simulated country,
 builds the linkage inputs from its raw exports exactly as the warehouse would see them
 (persons pseudonymised with `ingestion.pseudonymise` under the warehouse's key; cached beside
-the simulation as Parquet), links them with `observatorio.linkage.model.link_records`, and scores
+the simulation as Parquet), links them with `observatorio.linkage.clusters.link_records`, and scores
 pairwise precision, recall and F1 against `truth/victims.csv`, plus how unidentified bodies
 were linked (`nn_checks`). `--records N` (or `--replicate N`) stacks yearly copies of the
 records (fresh IDs, same names) to measure speed at national scale with a known truth. Writes
@@ -35,10 +35,17 @@ import numpy as np
 import pandas as pd
 
 from ingestion.pseudonymise import pseudonymise_name, pseudonymise_national_id
-from observatorio.linkage import model as linkage
+from observatorio.linkage.clusters import link_records
+from observatorio.linkage.records import (
+    HOMICIDE_OFFENCE_CODES,
+    LinkageConfig,
+    LinkageResult,
+    classify_intent,
+    unidentified_name_pseudonyms,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "linkage.json"
-HOMICIDE_CODES = linkage.HOMICIDE_OFFENCE_CODES
+HOMICIDE_CODES = HOMICIDE_OFFENCE_CODES
 VIOLENT_INTENTS = {"homicide", "undetermined", "legal_intervention"}
 
 
@@ -217,7 +224,7 @@ def simulation_records(sim_dir: Path, key: bytes | None = None) -> tuple[pd.Data
     health = exports / "health"
     for death in json.loads((health / "forensic_deaths.json").read_text(encoding="utf-8")):
         cause = death["causa_basica_cie10"]
-        if linkage.classify_intent(cause) not in VIOLENT_INTENTS:
+        if classify_intent(cause) not in VIOLENT_INTENTS:
             continue
         uid = f"forensic:{death['id_registro']}"
         rows.append(
@@ -321,7 +328,7 @@ def replicate(
     return pd.concat(frames, ignore_index=True), pd.concat(truths)
 
 
-def nn_checks(result: linkage.LinkageResult, truth: pd.Series) -> dict[str, Any]:
+def nn_checks(result: LinkageResult, truth: pd.Series) -> dict[str, Any]:
     """How unidentified (NN) records were linked, scored against the truth.
 
     `nn_to_nn_links`: links between two NN records, by rule; `without_evidence` counts those
@@ -386,7 +393,7 @@ def cached_records(sim_dir: Path, key: bytes) -> tuple[pd.DataFrame, pd.Series]:
 def run(
     sim_dir: Path,
     copies: int = 1,
-    config: linkage.LinkageConfig | None = None,
+    config: LinkageConfig | None = None,
     *,
     records_wanted: int | None = None,
 ) -> dict[str, Any]:
@@ -399,7 +406,7 @@ def run(
     little without them.
     """
     key = _key()
-    names = linkage.unidentified_name_pseudonyms(key)
+    names = unidentified_name_pseudonyms(key)
     started = time.perf_counter()
     records, truth = cached_records(sim_dir, key)
     base = len(records)
@@ -410,7 +417,7 @@ def run(
     built = time.perf_counter()
     load_before = os.getloadavg()[0]
     cpu = time.process_time()
-    result = linkage.link_records(records, config, unidentified_names=names)
+    result = link_records(records, config, unidentified_names=names)
     seconds = time.perf_counter() - built
     cpu_seconds = time.process_time() - cpu
     load_after = os.getloadavg()[0]
@@ -463,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
             generate(
                 sim_dir, seed=args.seed, scale=args.scale, start=date(2024, 1, 1), days=args.days
             )
-        config = linkage.LinkageConfig(unidentified_policy=args.policy)
+        config = LinkageConfig(unidentified_policy=args.policy)
         outcome = run(sim_dir, args.replicate, config, records_wanted=args.records)
     outcome = {
         "scale": args.scale,

@@ -302,12 +302,8 @@ def measure(demo: Any, timeout: float, logs: Path) -> dict[str, Any]:
     from observatorio.core.warehouse import ensure_warehouse
     from observatorio.orchestration.airflow_env import airflow_environment
     from observatorio.orchestration.cosmos import ensure_manifest
-    from observatorio.orchestration.runner import (
-        demo_source_systems,
-        land_exports,
-        migrate_airflow,
-        simulate,
-    )
+    from observatorio.orchestration.runner import migrate_airflow
+    from simulator.demo import demo_source_systems, land_exports, simulate
 
     settings = get_settings()
     ensure_warehouse(settings)
@@ -380,7 +376,7 @@ def main() -> None:
     _configure(home)
     from observatorio.core.settings import get_settings
     from observatorio.core.warehouse import stop_embedded
-    from observatorio.orchestration.runner import Demo
+    from simulator.demo import Demo
 
     demo = Demo(seed=args.seed, scale="small", start=date(2024, 1, 1), days=args.days)
     try:

@@ -78,7 +78,7 @@ def build_warehouse() -> None:
 
         @task
         def link_homicide_victims() -> dict[str, Any]:
-            from observatorio.linkage.model import update_register
+            from observatorio.linkage.register import update_register
 
             return update_register()
 

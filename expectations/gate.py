@@ -25,7 +25,7 @@ from observatorio.core.warehouse import connect, sqlalchemy_url, warehouse_url
 if TYPE_CHECKING:
     import great_expectations as gx
 
-    from ingestion.loader import StagedBatch
+    from ingestion.staged import StagedBatch
 
 log = logging.getLogger(__name__)
 DOCS_SITE = "observatorio_docs"

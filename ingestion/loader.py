@@ -16,7 +16,7 @@ import logging
 import queue
 import shutil
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +27,7 @@ from ingestion import ledger
 from ingestion.columnar import ColumnarUnsupported, csv_bytes, good_columns, read_batches
 from ingestion.contract import Contract, load_contract
 from ingestion.parse import BatchError, Problem, Record, fingerprint, parse_records
+from ingestion.staged import StagedBatch
 from observatorio.core.settings import Settings, get_settings
 from observatorio.core.warehouse import connect, ensure_warehouse
 
@@ -75,33 +76,6 @@ class BatchResult:
             "rows_loaded": self.rows_loaded,
             "rows_quarantined": self.rows_quarantined,
         }
-
-
-@dataclass
-class StagedBatch:
-    """A parsed batch waiting in `ingest` for the gate; plain data so it can go through XCom."""
-
-    batch_id: str
-    source: str
-    file: str
-    file_sha256: str
-    file_bytes: int
-    staging_table: str
-    rows_read: int
-    rows_staged: int
-    rows_quarantined: int
-    warnings: list[str]
-
-    @property
-    def quarantine_table(self) -> str:
-        return f"{self.staging_table}__q"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> StagedBatch:
-        return cls(**data)
 
 
 def check_file_name(name: str) -> str:

@@ -19,12 +19,12 @@ from ingestion.landing import claim_files
 from ingestion.loader import (
     BatchRejected,
     BatchResult,
-    StagedBatch,
     gate_batches,
     move_file,
     publish_batch,
     stage_file,
 )
+from ingestion.staged import StagedBatch
 from observatorio.core.settings import get_settings
 from observatorio.core.warehouse import ensure_warehouse
 

@@ -1,8 +1,11 @@
-"""Command line of the simulator; ``observatorio simulate`` delegates to ``main``.
+"""Command line of the simulator: ``python -m simulator`` and ``observatorio simulate``.
 
 ``python -m simulator --seed 1 --scale small --start 2024-01-01 --days 365 --out DIR``
 generates; ``--justice-url URL`` also loads the justice database; ``--serve`` then keeps the
-health API running until interrupted.
+health API running until interrupted. ``register`` contributes the same command to the
+``observatorio`` CLI through the entry point group ``observatorio.commands``
+(pyproject.toml), so the product never imports the simulator. The simulator's modules are
+imported when the command runs, not when the CLI starts.
 """
 
 from __future__ import annotations
@@ -13,14 +16,16 @@ import time
 from datetime import date
 from pathlib import Path
 
-from simulator.config import SCALE_EVENTS_PER_YEAR
-from simulator.engine import generate
-from simulator.health_api import DEFAULT_FAILURE_RATE, DEFAULT_TOKEN, serve
-from simulator.justice import load_database
+import typer
+
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (shared with the ``observatorio simulate`` wrapper)."""
+    from simulator.config import SCALE_EVENTS_PER_YEAR
+    from simulator.health_api import DEFAULT_FAILURE_RATE, DEFAULT_TOKEN
+
     parser = argparse.ArgumentParser(prog="simulate", description=__doc__)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--scale", choices=sorted(SCALE_EVENTS_PER_YEAR), default="small")
@@ -44,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the simulator from the command line; returns the process exit code."""
+    from simulator.engine import generate
+    from simulator.health_api import serve
+    from simulator.justice import load_database
+
     args = build_parser().parse_args(argv)
     summary = generate(args.out, args.seed, args.scale, args.start, args.days, args.messiness)
     print(json.dumps({k: summary[k] for k in ("events", "police_rows", "health", "justice")}))
@@ -64,3 +73,16 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             server.stop()
     return 0
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``simulate`` to the ``observatorio`` CLI; its options pass through to ``main``."""
+
+    @app.command(context_settings=PASS_THROUGH, add_help_option=False)
+    def simulate(ctx: typer.Context) -> None:
+        """The synthetic country: `observatorio simulate --seed 1 --scale small --out DIR`.
+
+        Options: --seed, --scale {tiny,small,medium,large}, --start, --days, --out,
+        --messiness, --justice-url, --serve (see simulator/README.md).
+        """
+        raise typer.Exit(main(list(ctx.args)))

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from observatorio.core import warehouse
@@ -24,6 +25,7 @@ app.add_typer(warehouse_app, name="warehouse")
 console = Console()
 err_console = Console(stderr=True)
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+COMMANDS_GROUP = "observatorio.commands"
 
 
 @warehouse_app.command("start")
@@ -93,17 +95,28 @@ def ingest(
 
 @app.command()
 def run() -> None:
-    """The main job: land the demo exports and run every DAG for real through Airflow."""
+    """The main job: prepare the country profile and run every DAG for real through Airflow.
+
+    OBSERVATORIO_PROFILE selects the profile (default: demo, whose hook lands the simulated
+    country's exports and serves its source systems while the DAGs run).
+    """
     from datetime import datetime
 
+    from observatorio.core.profile import ProfileError, load_profile
     from observatorio.orchestration.runner import output_to, run_main_job
 
     settings = get_settings()
+    try:
+        profile = load_profile(settings=settings)
+        profile.preparation()
+    except ProfileError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from exc
     log_path = settings.home / "logs" / f"run-{datetime.now():%Y%m%dT%H%M%S}.log"
     console.print(f"Running the pipeline through Airflow (full log: {log_path}) ...")
     try:
         with output_to(log_path):
-            summary = run_main_job(settings)
+            summary = run_main_job(settings, profile)
     except Exception as exc:
         tail = log_path.read_text(errors="replace").splitlines()[-30:]
         err_console.print("\n".join(tail))
@@ -208,18 +221,6 @@ def ui() -> None:
     raise typer.Exit(proc.returncode or 0)
 
 
-@app.command(context_settings=PASS_THROUGH, add_help_option=False)
-def simulate(ctx: typer.Context) -> None:
-    """The synthetic country: `observatorio simulate --seed 1 --scale small --out DIR`.
-
-    Options: --seed, --scale {tiny,small,medium,large}, --start, --days, --out,
-    --messiness, --justice-url, --serve (see simulator/README.md).
-    """
-    from simulator.cli import main as simulator_main
-
-    raise typer.Exit(simulator_main(list(ctx.args)))
-
-
 @app.command()
 def extract(
     name: Annotated[str, typer.Argument(help="Extract spec, e.g. ministerio_seguridad")],
@@ -292,6 +293,7 @@ def explain(
     """
     from observatorio.cli.explain_view import print_explanation, print_results
     from observatorio.lineage import explain as lineage
+    from observatorio.lineage.recompute import LineageError
 
     warehouse.ensure_warehouse()
     try:
@@ -308,12 +310,32 @@ def explain(
             )
             raise typer.Exit(2)
         found = lineage.explain(*key)
-    except lineage.LineageError as exc:
+    except LineageError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
     print_explanation(found, console)
     if verify and not found.matches:
         raise typer.Exit(1)
+
+
+def add_contributed_commands(target: typer.Typer) -> None:
+    """Commands other packages contribute through the entry point group `observatorio.commands`.
+
+    Each entry point names a `register(app)` function that adds its commands: the simulator
+    contributes `observatorio simulate` this way, so the product never imports the demo.
+    """
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=COMMANDS_GROUP):
+        try:
+            register = entry.load()
+            register(target)
+        except Exception as exc:
+            problem = escape(f"command {entry.name!r} ({entry.value}) not loaded: {exc}")
+            err_console.print(f"[yellow]warning:[/yellow] {problem}", soft_wrap=True)
+
+
+add_contributed_commands(app)
 
 
 def main() -> None:

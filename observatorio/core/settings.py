@@ -58,6 +58,9 @@ class Settings:
     environment: str = "local"
     # Where OpenLineage events go over HTTP (Marquez); unset means files under `home`.
     openlineage_url: str | None = None
+    # The country profile `make run` runs (`observatorio.core.profile`): a name under
+    # `profiles/` or a folder.
+    profile: str = "demo"
 
     @property
     def is_embedded(self) -> bool:
@@ -180,4 +183,5 @@ def get_settings() -> Settings:
             or os.environ.get("OBSERVATORIO_MARQUEZ_URL", "").strip()
             or None
         ),
+        profile=os.environ.get("OBSERVATORIO_PROFILE", "").strip() or "demo",
     )

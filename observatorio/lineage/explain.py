@@ -4,10 +4,9 @@
 in its numerator (`marts.fct_indicator_contributions`), the ingestion batches and files
 those rows came from with their checksums (`ops.batch_ledger`), the validation results
 of those batches (`ops.validation_results`) and the dbt models in between (the manifest's
-`parent_map`). `verify_random()` recomputes random cells from exactly those rows, each
-indicator by its kind (`indicator_kind`): sums of weights for counts, rates and shares, the
-median of the days measured, weighted survey shares, reporting gaps from the records a month
-of the window (`recompute`).
+`parent_map`, walked by `graph.models_between`). `verify_random()` recomputes random cells
+from exactly those rows, each indicator by its kind (`recompute`). Called by the CLI
+(`observatorio explain`) and by extract manifests (`explain_lineage_summary`).
 """
 
 from __future__ import annotations
@@ -17,10 +16,9 @@ import logging
 import random
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
-from statistics import median
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -28,27 +26,18 @@ from psycopg.rows import dict_row
 
 from observatorio.core.settings import Settings, get_settings
 from observatorio.core.warehouse import connect
+from observatorio.lineage.graph import Model, models_between
+from observatorio.lineage.recompute import (
+    FactRow,
+    LineageError,
+    Recomputed,
+    indicator_kind,
+    recompute,
+)
 
 log = logging.getLogger(__name__)
 
 MART = "mart_indicators_monthly"
-SIX_PLACES = Decimal("0.000001")
-ONE_PLACE = Decimal("0.1")
-# int_indicators__coverage: a source usually reports to a municipality when, in the 6 months
-# before, it had records in at least 4 and at least 5 a month on average.
-USUAL_MONTHS = 4
-USUAL_RECORDS = 5 * 6
-
-# Indicators whose numerator is not (only) a sum of weights over a denominator from elsewhere:
-# code prefix -> kind. Every other indicator takes its kind from its formula (`formula_kind`).
-INDICATOR_KINDS: dict[str, str] = {
-    "justice_conviction_share": "listed_share",
-    "justice_median_days_": "median",
-    "dark_figure__": "listed_complement_share",
-    "adjusted_incidence_rate__": "listed_per_100k",
-    "reporting_gap__": "gap",
-    "reporting_coverage_share": "coverage_share",
-}
 
 # Per fact model: its key and the columns explain shows. Only pseudonyms and coded,
 # non-identifying attributes: no free text, and raw identifiers never reach the warehouse.
@@ -116,32 +105,6 @@ FACT_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-class LineageError(RuntimeError):
-    """A cell, indicator or manifest that lineage cannot explain."""
-
-
-@dataclass(frozen=True)
-class FactRow:
-    """One row behind a cell, with where it was loaded from.
-
-    `weight` is what it adds to the numerator, `denominator_weight` to the denominator (None
-    where the denominator comes from elsewhere), `measure` the days (medians) or records in
-    month `fact_key` (reporting gaps and coverage).
-    """
-
-    fact_model: str
-    fact_key: str
-    counted_id: str | None
-    weight: Decimal
-    denominator_weight: Decimal | None
-    measure: Decimal | None
-    batch_id: str | None
-    source_file: str | None
-    source_row: int | None
-    file_sha256: str | None
-    attributes: dict[str, str] = field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class Batch:
     """An ingestion batch (one file) from `ops.batch_ledger`."""
@@ -171,16 +134,6 @@ class Validation:
     @property
     def passed(self) -> bool:
         return self.failed_critical == 0
-
-
-@dataclass(frozen=True)
-class Model:
-    """A dbt node between the mart and the sources."""
-
-    unique_id: str
-    resource_type: str
-    relation: str
-    depth: int
 
 
 @dataclass(frozen=True)
@@ -259,109 +212,6 @@ class Result:
             and self.denominator == self.recomputed_denominator
             and self.value == self.recomputed_value
         )
-
-
-@dataclass(frozen=True)
-class Recomputed:
-    """A cell's numerator, denominator and value, recomputed from its rows."""
-
-    numerator: Decimal
-    denominator: Decimal | None
-    value: Decimal | None
-
-
-def formula_kind(formula: str) -> str:
-    """`count`, `per_100k`, `share`, `complement_share` or `median`, from the formula text of
-    `ref_indicators`."""
-    text = formula.strip().lower()
-    if text == "numerator":
-        return "count"
-    if text.startswith("median("):
-        return "median"
-    if "100000" in text.replace(" ", "").replace(",", ""):
-        return "per_100k"
-    if re.match(r"1\s*[\u2212-]\s*numerator", text):
-        return "complement_share"
-    if "÷" in text or "/" in text:
-        return "share"
-    raise LineageError(
-        f"ref_indicators: formula {formula!r} is not count, per 100k, share, 1 - share or median"
-    )
-
-
-def indicator_kind(indicator_code: str, formula: str) -> str:
-    """How a cell of the indicator recomputes from its rows (`recompute`).
-
-    `listed_*` kinds take the denominator from the rows' `denominator_weight` too (cohort and
-    survey shares); the others (except medians, gaps and coverage) from the published cell.
-    """
-    for prefix, kind in INDICATOR_KINDS.items():
-        if indicator_code == prefix or (prefix.endswith("_") and indicator_code.startswith(prefix)):
-            return kind
-    return formula_kind(formula)
-
-
-def apply_formula(formula: str, numerator: Decimal, denominator: Decimal | None) -> Decimal | None:
-    """The value as the mart computes it (macros per_100k / safe_ratio: 6 places, half up)."""
-    return _value(formula_kind(formula), numerator, denominator)
-
-
-def _value(kind: str, numerator: Decimal, denominator: Decimal | None) -> Decimal | None:
-    base = kind.removeprefix("listed_")
-    if base in {"count", "gap"}:
-        return numerator
-    if denominator is None or denominator <= 0:
-        return None
-    if base == "median":
-        return numerator
-    scaled = numerator * 100000 if base == "per_100k" else numerator
-    ratio = (scaled / denominator).quantize(SIX_PLACES, rounding=ROUND_HALF_UP)
-    return 1 - ratio if base == "complement_share" else ratio
-
-
-def _windows(month: str, rows: Sequence[FactRow]) -> dict[str, tuple[bool, bool]]:
-    """Per source (fact model) of a coverage cell: (usually reports, has records this month),
-    from its records in each month of the window (`fact_key` = month, `measure` = records)."""
-    by_source: dict[str, dict[str, Decimal]] = {}
-    for row in rows:
-        by_source.setdefault(row.fact_model, {})[row.fact_key] = row.measure or Decimal(0)
-    found: dict[str, tuple[bool, bool]] = {}
-    for source, counts in by_source.items():
-        before = [records for window_month, records in counts.items() if window_month < month]
-        usual = sum(1 for r in before if r > 0) >= USUAL_MONTHS and sum(before) >= USUAL_RECORDS
-        found[source] = (usual, counts.get(month, Decimal(0)) > 0)
-    return found
-
-
-def recompute(
-    kind: str, month: str, rows: Sequence[FactRow], published_denominator: Decimal | None
-) -> Recomputed:
-    """A cell's numerator, denominator and value from its rows alone, as the family computes
-    it. Decimal throughout: survey weights are numeric and sum exactly."""
-    total = sum((row.weight for row in rows), Decimal(0))
-    listed = sum(
-        (row.denominator_weight for row in rows if row.denominator_weight is not None),
-        Decimal(0),
-    )
-    if kind == "median":
-        days = [row.measure for row in rows if row.measure is not None]
-        middle = (
-            Decimal(median(days)).quantize(ONE_PLACE, rounding=ROUND_HALF_UP)
-            if days
-            else Decimal(0)
-        )
-        return Recomputed(middle, listed, _value(kind, middle, listed))
-    if kind == "gap":
-        flags = _windows(month, rows).values()
-        gaps = sum(1 for usual, reported in flags if usual and not reported)
-        return Recomputed(Decimal(gaps), None, Decimal(gaps))
-    if kind == "coverage_share":
-        sources = [flags for flags in _windows(month, rows).values() if flags[0]]
-        reporting = Decimal(sum(1 for _, reported in sources if reported))
-        usual = Decimal(len(sources))
-        return Recomputed(reporting, usual, _value(kind, reporting, usual))
-    denominator = listed if kind.startswith("listed_") else published_denominator
-    return Recomputed(total, denominator, _value(kind, total, denominator))
 
 
 def _definition(conn: psycopg.Connection[Any], indicator_code: str) -> dict[str, Any]:
@@ -490,61 +340,6 @@ def load_manifest(settings: Settings | None = None) -> dict[str, Any]:
     return manifest
 
 
-def _relation(node: dict[str, Any]) -> str:
-    if node.get("resource_type") == "source":
-        return f"{node.get('schema')}.{node.get('identifier') or node.get('name')}"
-    return f"{node.get('schema')}.{node.get('alias') or node.get('name')}"
-
-
-def models_between(
-    manifest: dict[str, Any], indicator_code: str, fact_models: Iterable[str] | None = None
-) -> list[Model]:
-    """The dbt nodes from the mart down to the sources, for the family computing the indicator.
-
-    The family is the `int_indicators__*` parent of the mart whose SQL names the indicator
-    (or its prefix, for `<prefix>__<type>` codes);
-    the walk follows `parent_map` breadth first, so each node has its distance from the mart.
-    With `fact_models`, the family's other fact tables (other indicators' inputs) are left out.
-    """
-    keep = None if fact_models is None else set(fact_models)
-    nodes: dict[str, dict[str, Any]] = {**manifest["nodes"], **manifest.get("sources", {})}
-    parent_map: dict[str, list[str]] = manifest["parent_map"]
-    mart_id = next((k for k in nodes if k.startswith("model.") and k.endswith(f".{MART}")), None)
-    if mart_id is None:
-        raise LineageError(f"the dbt manifest has no model {MART}")
-    # Families that build codes from a prefix (`'dark_figure__' || crime_type`) name the prefix.
-    names = [indicator_code]
-    if "__" in indicator_code:
-        names.append(indicator_code.split("__", 1)[0] + "__")
-    quoted = re.compile("|".join(rf"'{re.escape(name)}'" for name in names))
-    families = [
-        parent
-        for parent in parent_map.get(mart_id, [])
-        if quoted.search(str(nodes.get(parent, {}).get("raw_code", "")))
-    ]
-    if not families:
-        raise LineageError(f"no parent of {MART} in the dbt manifest computes {indicator_code!r}")
-    depth = {mart_id: 0}
-    queue = [mart_id]
-    for node_id in queue:
-        parents = families if node_id == mart_id else parent_map.get(node_id, [])
-        if node_id in families and keep is not None:
-            parents = [p for p in parents if ".fct_" not in p or p.rsplit(".", 1)[-1] in keep]
-        for parent in parents:
-            if parent not in depth:
-                depth[parent] = depth[node_id] + 1
-                queue.append(parent)
-    return [
-        Model(
-            unique_id=node_id,
-            resource_type=str(nodes.get(node_id, {}).get("resource_type", node_id.split(".")[0])),
-            relation=_relation(nodes.get(node_id, {})),
-            depth=depth[node_id],
-        )
-        for node_id in sorted(depth, key=lambda n: (depth[n], n))
-    ]
-
-
 def explain(
     indicator_code: str,
     municipality_code: str,
@@ -579,7 +374,7 @@ def explain(
         if own:
             active.close()
     models = models_between(
-        manifest or load_manifest(settings), indicator_code, fact_models or None
+        manifest or load_manifest(settings), MART, indicator_code, fact_models or None
     )
     return Explanation(
         indicator_code=indicator_code,

@@ -19,7 +19,7 @@ from typing import Any
 
 from observatorio.core.settings import Settings, get_settings
 from observatorio.core.warehouse import warehouse_url
-from observatorio.lineage.explain import LineageError
+from observatorio.lineage.recompute import LineageError
 
 log = logging.getLogger(__name__)
 

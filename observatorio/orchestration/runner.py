@@ -1,25 +1,26 @@
 """The main job behind `make run`: one real pass through the whole flow, driven by Airflow.
 
-Starts the warehouse, has the simulator produce the demo country's exports (once per seed),
-lands them as the source systems would, migrates Airflow's metadata database, runs the
-DAGs for real with `dag.test()` (ingest → build_warehouse → deliver_extracts) and
-summarises what each layer holds. Running it again loads nothing twice.
+Starts the warehouse, migrates Airflow's metadata database, enters the country profile's
+preparation hook (`observatorio.core.profile`; the demo profile's lands the simulated
+country's exports and serves its source systems), runs the DAGs for real with `dag.test()`
+(ingest → build_warehouse → deliver_extracts) and summarises what each layer holds. Without a
+hook it runs on whatever is already landed or connected. Running it again loads nothing twice.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from observatorio.core.profile import Profile, load_profile
 from observatorio.core.settings import Settings, get_settings
 from observatorio.core.warehouse import connect, ensure_warehouse
 from observatorio.orchestration import airflow_env
@@ -36,20 +37,6 @@ PIPELINE = (
     "build_warehouse",
     "deliver_extracts",
 )
-JUSTICE_SOURCE_DATABASE = "justice_source"
-
-
-@dataclass(frozen=True)
-class Demo:
-    """The simulated country `make run` ingests: small scale, one year, a fixed seed."""
-
-    seed: int = 2024
-    scale: str = "small"
-    start: date = date(2024, 1, 1)
-    days: int = 365
-
-    def folder(self, settings: Settings) -> Path:
-        return settings.home / "simulator" / f"{self.scale}-seed{self.seed}-{self.days}d"
 
 
 class RunError(RuntimeError):
@@ -88,76 +75,6 @@ class RunSummary:
     rows: dict[str, int] = field(default_factory=dict)
     batches: dict[str, int] = field(default_factory=dict)
     extracts: list[str] = field(default_factory=list)
-
-
-def simulate(settings: Settings, demo: Demo) -> Path:
-    """Generate the demo country once; the same seed gives byte-identical exports."""
-    from simulator import generate
-
-    folder = demo.folder(settings)
-    if not (folder / "truth" / "summary.json").is_file():
-        shutil.rmtree(folder, ignore_errors=True)
-        generate(folder, seed=demo.seed, scale=demo.scale, start=demo.start, days=demo.days)
-    return folder
-
-
-def land_exports(settings: Settings, simulation: Path) -> int:
-    """Drop the simulated file exports into the landing folder, as the source systems do.
-
-    Every contract that names an `export_path` (a glob under the simulation's `exports/`)
-    is a file-drop source; SQL and REST sources are pulled by their connectors instead.
-    """
-    from ingestion.contract import available_contracts, load_contract
-    from ingestion.landing import inbox
-
-    copied = 0
-    for name in available_contracts():
-        contract = load_contract(name)
-        if not contract.export_path:
-            continue
-        target = inbox(name, settings)
-        target.mkdir(parents=True, exist_ok=True)
-        for path in sorted((simulation / "exports").glob(contract.export_path)):
-            shutil.copy2(path, target / path.name)
-            copied += 1
-    return copied
-
-
-@contextmanager
-def demo_source_systems(settings: Settings, simulation: Path) -> Iterator[dict[str, str]]:
-    """Stand up the simulated justice database and health API for the connectors to pull from.
-
-    The justice system becomes a database of its own on the warehouse server, brought to its
-    final state; the health API is served on 127.0.0.1 with a few 429/503 answers, so the
-    connector's retries run for real. The connectors find them through the same variables a
-    deployment would set.
-    """
-    from observatorio.core.warehouse import create_database, sqlalchemy_url, warehouse_url
-    from simulator.health_api import DEFAULT_TOKEN, serve
-    from simulator.justice import load_database
-
-    justice_url = sqlalchemy_url(warehouse_url(settings), database=JUSTICE_SOURCE_DATABASE)
-    create_database(settings, JUSTICE_SOURCE_DATABASE)
-    load_database(simulation, justice_url)
-    server = serve(simulation, token=DEFAULT_TOKEN, failure_rate=0.02, retry_after=0)
-    env = {
-        "OBSERVATORIO_JUSTICE_URL": justice_url,
-        "OBSERVATORIO_HEALTH_API_URL": server.url,
-        # The demo's API is plain HTTP on 127.0.0.1, which must be allowed explicitly.
-        "OBSERVATORIO_HEALTH_API_ALLOW_INSECURE": "1",
-        "OBSERVATORIO_HEALTH_API_TOKEN": DEFAULT_TOKEN,
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        yield env
-    finally:
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def migrate_airflow(settings: Settings) -> None:
@@ -238,19 +155,20 @@ def collect_summary(settings: Settings, since: datetime, summary: RunSummary) ->
     return summary
 
 
-def run_main_job(settings: Settings | None = None, demo: Demo | None = None) -> RunSummary:
+def run_main_job(settings: Settings | None = None, profile: Profile | None = None) -> RunSummary:
+    """Run every DAG of PIPELINE inside the profile's preparation hook; summarise the run."""
     settings = settings or get_settings()
+    profile = profile or load_profile(settings=settings)
+    prepare = profile.preparation()
     started = time.monotonic()
     ensure_warehouse(settings)
     with connect(settings) as conn:
         row = conn.execute("select now()").fetchone()
         since: Any = row[0] if row else None
-    simulation = simulate(settings, demo or Demo())
-    land_exports(settings, simulation)
     migrate_airflow(settings)
     airflow_env.apply(settings)
     summary = RunSummary()
-    with demo_source_systems(settings, simulation):
+    with prepare(settings):
         for dag_id in PIPELINE:
             summary.dag_runs[dag_id] = run_dag(dag_id, settings)
     collect_summary(settings, since, summary)

@@ -150,7 +150,7 @@ def _receipts(url: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def february(settings) -> Path:  # type: ignore[no-untyped-def]
-    from observatorio.orchestration.runner import Demo, simulate
+    from simulator.demo import Demo, simulate
 
     return simulate(settings, Demo(seed=29, scale="tiny", start=MONTH, days=29))
 

@@ -7,13 +7,8 @@ import json
 
 import pytest
 
-from observatorio.orchestration.runner import (
-    PIPELINE,
-    Demo,
-    demo_source_systems,
-    land_exports,
-    simulate,
-)
+from observatorio.orchestration.runner import PIPELINE
+from simulator.demo import Demo, demo_source_systems, land_exports, simulate
 
 pytestmark = pytest.mark.slow
 # A month of the tiny country: about a hundred events, one police file a day plus re-sends.

@@ -25,8 +25,8 @@ import pytest
 from ingestion import tasks
 from ingestion.connectors import rest, sql
 from ingestion.contract import available_contracts
-from observatorio.orchestration.runner import Demo, demo_source_systems, land_exports, simulate
 from observatorio.transform.dbt import run_dbt
+from simulator.demo import Demo, demo_source_systems, land_exports, simulate
 
 DEMO = Demo(seed=3, scale="tiny", days=365)
 # Building a simulated year takes minutes on a shared 2-core machine.

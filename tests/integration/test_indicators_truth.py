@@ -14,8 +14,8 @@ import pytest
 from ingestion import tasks
 from ingestion.connectors import rest, sql
 from ingestion.contract import available_contracts
-from observatorio.orchestration.runner import Demo, demo_source_systems, land_exports, simulate
 from observatorio.transform.dbt import build
+from simulator.demo import Demo, demo_source_systems, land_exports, simulate
 
 DEMO = Demo(seed=3, scale="tiny", days=90)
 # Police indicators are always there; others join as their sources are modelled.

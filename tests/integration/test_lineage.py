@@ -22,8 +22,9 @@ from ingestion.connectors import rest, sql
 from ingestion.contract import available_contracts
 from observatorio.lineage import explain as lineage
 from observatorio.lineage import openlineage
-from observatorio.orchestration.runner import Demo, demo_source_systems, land_exports, simulate
+from observatorio.lineage.recompute import FactRow, indicator_kind, recompute
 from observatorio.transform.dbt import run_dbt
+from simulator.demo import Demo, demo_source_systems, land_exports, simulate
 from tests.integration.test_openlineage_schema import event_errors, read_events
 
 # A year, so cases reach judgements and sources have the 6 months of history gaps need.
@@ -101,8 +102,7 @@ def test_contributions_sum_to_every_published_numerator(built, db):  # type: ign
     listed = [
         c
         for c in codes
-        if lineage.indicator_kind(c, "numerator").startswith("listed_")
-        or c == "reporting_coverage_share"
+        if indicator_kind(c, "numerator").startswith("listed_") or c == "reporting_coverage_share"
     ]
     checked = db.execute(
         "with contributions as ("
@@ -166,13 +166,13 @@ def test_every_cell_of_every_indicator_recomputes_from_its_rows(built, db):  # t
     from decimal import Decimal
 
     formulas = dict(db.execute("select indicator_code, formula from reference.ref_indicators"))
-    rows: dict[tuple[str, str, str], list[lineage.FactRow]] = defaultdict(list)
+    rows: dict[tuple[str, str, str], list[FactRow]] = defaultdict(list)
     for code, municipality, month, model, key, weight, denominator, measure in db.execute(
         "select indicator_code, municipality_code, month, fact_model, fact_key, weight,"
         " denominator_weight, measure from marts.fct_indicator_contributions"
     ):
         rows[(code, municipality, month)].append(
-            lineage.FactRow(
+            FactRow(
                 fact_model=model,
                 fact_key=key,
                 counted_id=None,
@@ -192,8 +192,8 @@ def test_every_cell_of_every_indicator_recomputes_from_its_rows(built, db):  # t
         "select indicator_code, municipality_code, month, numerator, denominator, value"
         " from marts.mart_indicators_monthly where sex = 'all' and age_group = 'all'"
     ):
-        kind = lineage.indicator_kind(code, formulas[code])
-        found = lineage.recompute(kind, month, rows[(code, municipality, month)], denominator)
+        kind = indicator_kind(code, formulas[code])
+        found = recompute(kind, month, rows[(code, municipality, month)], denominator)
         cells += 1
         if numerator or denominator:
             kinds[kind].add(code)
@@ -216,11 +216,11 @@ def test_every_cell_of_every_indicator_recomputes_from_its_rows(built, db):  # t
     }
 
 
-def _rows(db, code: str, municipality: str, month: str) -> list[lineage.FactRow]:  # type: ignore[no-untyped-def]
+def _rows(db, code: str, municipality: str, month: str) -> list[FactRow]:  # type: ignore[no-untyped-def]
     from decimal import Decimal
 
     return [
-        lineage.FactRow(
+        FactRow(
             fact_model=model,
             fact_key=key,
             counted_id=counted,
@@ -255,19 +255,19 @@ def test_a_silenced_usual_source_recomputes_as_a_gap(built, db):  # type: ignore
     rows = _rows(db, "reporting_coverage_share", municipality, month)
     source = next(r.fact_model for r in rows if r.fact_key == month and r.weight == 1)
     window = [r for r in rows if r.fact_model == source]
-    assert 5 <= len(window) <= 7 and lineage.recompute("gap", month, window, None).numerator == 0
+    assert 5 <= len(window) <= 7 and recompute("gap", month, window, None).numerator == 0
     silenced = [
         dataclasses.replace(r, measure=Decimal(0)) if r.fact_key == month else r for r in window
     ]
-    assert lineage.recompute("gap", month, silenced, None).value == 1
+    assert recompute("gap", month, silenced, None).value == 1
     # Not usual any more when fewer than 4 of the 6 months before had records.
     quiet = [
         dataclasses.replace(r, measure=Decimal(0)) if r.fact_key < month else r for r in silenced
     ]
-    assert lineage.recompute("gap", month, quiet, None).value == 0
-    share = lineage.recompute("coverage_share", month, rows, None)
+    assert recompute("gap", month, quiet, None).value == 0
+    share = recompute("coverage_share", month, rows, None)
     others = [r for r in rows if r.fact_model != source]
-    dropped = lineage.recompute("coverage_share", month, others + silenced, None)
+    dropped = recompute("coverage_share", month, others + silenced, None)
     assert dropped.numerator == share.numerator - 1 and dropped.denominator == share.denominator
 
 
@@ -288,14 +288,14 @@ def test_dark_figure_recomputes_from_weighted_victims(built, db):  # type: ignor
         dataclasses.replace(r, weight=r.denominator_weight if i == 0 else Decimal(0))
         for i, r in enumerate(respondents[:2])
     ]
-    found = lineage.recompute("listed_complement_share", month, victims, None)
+    found = recompute("listed_complement_share", month, victims, None)
     reported, weighted = (
         victims[0].denominator_weight,
         sum(r.denominator_weight for r in victims if r.denominator_weight),
     )
     assert found.numerator == reported and found.denominator == weighted
     assert found.value == 1 - (reported / weighted).quantize(Decimal("0.000001"), ROUND_HALF_UP)
-    assert lineage.recompute("listed_complement_share", month, [], None).value is None
+    assert recompute("listed_complement_share", month, [], None).value is None
 
 
 def test_explain_verifies_a_cell_of_every_indicator(built, db):  # type: ignore[no-untyped-def]

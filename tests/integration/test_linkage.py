@@ -9,7 +9,20 @@ import pandas as pd
 import pytest
 
 from bench.linkage import pairwise_scores, replicate, simulation_records
-from observatorio.linkage import model as linkage
+from observatorio.linkage.clusters import link_new_records, link_records
+from observatorio.linkage.model import _duckdb, _register, blocking_rules, unidentified_pairs
+from observatorio.linkage.records import (
+    INPUT_COLUMNS,
+    SOURCES,
+    LinkageConfig,
+    LinkageError,
+    LinkageResult,
+    TooLittleToTrain,
+    classify_intent,
+    prepare_records,
+    unidentified_name_pseudonyms,
+)
+from observatorio.linkage.register import MIN_TRAINING_RECORDS, review_list, update_register
 from simulator import generate
 
 
@@ -36,14 +49,12 @@ def tiny_sim(tmp_path_factory) -> tuple[pd.DataFrame, pd.Series]:
 
 
 @pytest.fixture(scope="module")
-def small_result(small_sim, key) -> linkage.LinkageResult:
+def small_result(small_sim, key) -> LinkageResult:
     records, _ = small_sim
-    return linkage.link_records(
-        records, unidentified_names=linkage.unidentified_name_pseudonyms(key)
-    )
+    return link_records(records, unidentified_names=unidentified_name_pseudonyms(key))
 
 
-def _victims_of(result: linkage.LinkageResult) -> pd.Series:
+def _victims_of(result: LinkageResult) -> pd.Series:
     return result.records.set_index("unique_id")["victim_id"]
 
 
@@ -57,9 +68,7 @@ def test_pairwise_precision_and_recall_meet_the_goal(small_sim, small_result):
 
 def test_tiny_scale_links_precisely(tiny_sim, key):
     records, truth = tiny_sim
-    result = linkage.link_records(
-        records, unidentified_names=linkage.unidentified_name_pseudonyms(key)
-    )
+    result = link_records(records, unidentified_names=unidentified_name_pseudonyms(key))
     scores = pairwise_scores(_victims_of(result), truth)
     # 87 true pairs: two NN late deaths (attack and death on different days) stay apart.
     assert scores["precision"] >= 0.99, scores
@@ -104,10 +113,10 @@ def test_namesakes_of_other_years_stay_apart(small_sim, small_result, key):
     records, truth = small_sim
     years, truth3 = replicate(records, truth, 3)
     assert len(years) == 3 * len(records)
-    result = linkage.link_records(
+    result = link_records(
         years,
         model=small_result.model,
-        unidentified_names=linkage.unidentified_name_pseudonyms(key),
+        unidentified_names=unidentified_name_pseudonyms(key),
     )
     scores = pairwise_scores(_victims_of(result), truth3)
     assert scores["precision"] >= 0.99 and scores["recall"] >= 0.98, scores
@@ -125,10 +134,10 @@ def test_namesakes_of_other_years_stay_apart(small_sim, small_result, key):
 
 def test_strict_policy_never_links_nn_to_nn(small_sim, key):
     records, _ = small_sim
-    result = linkage.link_records(
+    result = link_records(
         records,
-        linkage.LinkageConfig(unidentified_policy="strict"),
-        unidentified_names=linkage.unidentified_name_pseudonyms(key),
+        LinkageConfig(unidentified_policy="strict"),
+        unidentified_names=unidentified_name_pseudonyms(key),
     )
     nn = result.records.set_index("unique_id")["is_unidentified"]
     both = (
@@ -172,11 +181,11 @@ def test_two_nn_bodies_on_the_same_day_and_place_stay_unlinked():
             },
         ]
     )
-    prepared = linkage.prepare_records(records)
-    links = linkage.unidentified_pairs(prepared, linkage.LinkageConfig())
+    prepared = prepare_records(records)
+    links = unidentified_pairs(prepared, LinkageConfig())
     # Two bodies, one report: ambiguous, so no link at all.
     assert links.empty
-    single = linkage.unidentified_pairs(prepared.iloc[:2], linkage.LinkageConfig())
+    single = unidentified_pairs(prepared.iloc[:2], LinkageConfig())
     assert single[["unique_id_l", "unique_id_r"]].values.tolist() == [["forensic:1", "police:1"]]
 
 
@@ -213,8 +222,8 @@ def test_nn_records_without_a_report_number_share_no_report():
             },
         ]
     )
-    prepared = linkage.prepare_records(records)
-    assert linkage.unidentified_pairs(prepared, linkage.LinkageConfig()).empty
+    prepared = prepare_records(records)
+    assert unidentified_pairs(prepared, LinkageConfig()).empty
 
 
 def test_blocking_pairs_one_victims_records_and_leaves_other_people_out():
@@ -258,11 +267,11 @@ def test_blocking_pairs_one_victims_records_and_leaves_other_people_out():
             record("forensic:g", "forensic", "04004", 9),
         ]
     )
-    prepared = linkage.prepare_records(records)
-    frames = linkage._register(linkage._duckdb(), prepared, "block")
+    prepared = prepare_records(records)
+    frames = _register(_duckdb(), prepared, "block")
     counts = count_comparisons_from_blocking_rules(
         frames,
-        blocking_rules=linkage.blocking_rules(),
+        blocking_rules=blocking_rules(),
         link_type="link_only",
         record_sample_proportion=1.0,
     )
@@ -280,26 +289,24 @@ def test_final_status_and_reasons(small_result):
     assert (confirmed["homicide_sources"] >= 2).all()
     no_autopsy = victims[victims["is_police_without_autopsy"]]
     assert (no_autopsy["has_police_record"] & ~no_autopsy["has_forensic_record"]).all()
-    assert linkage.classify_intent("y87.1") == "homicide"
-    assert linkage.classify_intent("Y35.0") == "legal_intervention"
-    assert linkage.classify_intent("Y28") == "undetermined"
-    assert linkage.classify_intent("CP-130") == "other"
+    assert classify_intent("y87.1") == "homicide"
+    assert classify_intent("Y35.0") == "legal_intervention"
+    assert classify_intent("Y28") == "undetermined"
+    assert classify_intent("CP-130") == "other"
 
 
 def test_incremental_linking_matches_a_full_relink(small_sim, small_result, key):
     records, truth = small_sim
-    names = linkage.unidentified_name_pseudonyms(key)
+    names = unidentified_name_pseudonyms(key)
     model = small_result.model
     cut = pd.Timestamp("2024-03-15").date()
     first = records[pd.to_datetime(records["event_date"]).dt.date < cut]
     second = records[~records["unique_id"].isin(first["unique_id"])]
     assert len(first) > 300 and len(second) > 300
-    initial = linkage.link_records(first, model=model, unidentified_names=names)
-    stored = initial.records.loc[:, [*linkage.INPUT_COLUMNS, "report_id", "victim_id"]]
-    incremental = linkage.link_new_records(
-        stored, initial.links, records, model, unidentified_names=names
-    )
-    full = linkage.link_records(records, model=model, unidentified_names=names)
+    initial = link_records(first, model=model, unidentified_names=names)
+    stored = initial.records.loc[:, [*INPUT_COLUMNS, "report_id", "victim_id"]]
+    incremental = link_new_records(stored, initial.links, records, model, unidentified_names=names)
+    full = link_records(records, model=model, unidentified_names=names)
     # Existing victims keep their ids.
     kept = incremental.records.set_index("unique_id")["victim_id"].reindex(stored["unique_id"])
     assert (kept.to_numpy() == stored["victim_id"].to_numpy()).mean() > 0.99
@@ -312,10 +319,10 @@ def test_incremental_linking_matches_a_full_relink(small_sim, small_result, key)
 def test_register_in_postgres_feeds_the_reconciliation_marts(tiny_sim, settings, db):
     records, _ = tiny_sim
     _publish_as_intermediate(db, records[pd.to_datetime(records["event_date"]).dt.month <= 8])
-    first = linkage.update_register(settings)
+    first = update_register(settings)
     assert first["mode"] == "full" and first["records"] > 40
     _publish_as_intermediate(db, records)
-    second = linkage.update_register(settings)
+    second = update_register(settings)
     assert second["mode"] == "incremental"
     assert second["new_records"] == len(records) - first["records"]
     stored = db.execute("select count(*) from ops.victim_register_records").fetchone()[0]
@@ -374,8 +381,8 @@ def _check_review_list(db, settings) -> None:
     }
     reviewed = register[register["final_status"].isin(REVIEWED)]
     sizes = {}
-    for institution in linkage.SOURCES:
-        listed = linkage.review_list(institution, db)
+    for institution in SOURCES:
+        listed = review_list(institution, db)
         expected = set(reviewed.index[~reviewed[f"has_{institution}"]])
         if institution == "hospital":
             expected &= late
@@ -438,7 +445,7 @@ def _publish_as_intermediate(db, records: pd.DataFrame) -> None:
         " municipality_code text, classification text, is_unidentified boolean,"
         " report_id text)"
     )
-    columns = [*linkage.INPUT_COLUMNS, "report_id"]
+    columns = [*INPUT_COLUMNS, "report_id"]
     with db.cursor().copy(
         f"copy intermediate.int_homicide_victim_records ({', '.join(columns)}) from stdin"
     ) as copy:
@@ -455,11 +462,11 @@ def _plain(value):
 
 
 def test_invalid_input_names_the_column():
-    frame = pd.DataFrame([{c: None for c in linkage.INPUT_COLUMNS}])
+    frame = pd.DataFrame([{c: None for c in INPUT_COLUMNS}])
     frame["unique_id"] = "x:1"
     frame["source_dataset"] = "court"
-    with pytest.raises(linkage.LinkageError, match="source_dataset"):
-        linkage.prepare_records(frame)
+    with pytest.raises(LinkageError, match="source_dataset"):
+        prepare_records(frame)
 
 
 def test_a_month_too_sparse_for_em_leaves_the_register_unchanged(tmp_path, settings, db, key):
@@ -468,11 +475,11 @@ def test_a_month_too_sparse_for_em_leaves_the_register_unchanged(tmp_path, setti
     out = tmp_path / "sim"
     generate(out, seed=3, scale="small", start=date(2024, 1, 1), days=31)
     records, _ = simulation_records(out)
-    assert len(records) >= linkage.MIN_TRAINING_RECORDS
-    with pytest.raises(linkage.TooLittleToTrain, match="EM could not estimate"):
-        linkage.link_records(records, unidentified_names=linkage.unidentified_name_pseudonyms(key))
+    assert len(records) >= MIN_TRAINING_RECORDS
+    with pytest.raises(TooLittleToTrain, match="EM could not estimate"):
+        link_records(records, unidentified_names=unidentified_name_pseudonyms(key))
     db.execute("truncate ops.victim_register_records, ops.victim_register")
     _publish_as_intermediate(db, records)
-    summary = linkage.update_register(settings)
+    summary = update_register(settings)
     assert summary["mode"] == "skipped" and summary["records"] == len(records)
     assert db.execute("select count(*) from ops.victim_register").fetchone()[0] == 0

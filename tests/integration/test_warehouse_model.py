@@ -22,8 +22,8 @@ import yaml
 from ingestion import tasks
 from ingestion.connectors import rest, sql
 from ingestion.contract import available_contracts
-from observatorio.orchestration.runner import Demo, demo_source_systems, land_exports, simulate
 from observatorio.transform.dbt import build
+from simulator.demo import Demo, demo_source_systems, land_exports, simulate
 
 # A month at the small scale: enough homicide victims who die days after the attack (their
 # report is re-sent reclassified) and enough offences with no ICCS mapping.
@@ -357,7 +357,7 @@ def test_prosecution_case_status_as_known_on_each_date(conn, settings, warehouse
     from sqlalchemy.engine import make_url
 
     from observatorio.core.warehouse import sqlalchemy_url
-    from observatorio.orchestration.runner import JUSTICE_SOURCE_DATABASE
+    from simulator.demo import JUSTICE_SOURCE_DATABASE
 
     source_url = make_url(warehouse_url).set(database=JUSTICE_SOURCE_DATABASE)
     # The prosecutor archives a case that was under investigation: the justice database

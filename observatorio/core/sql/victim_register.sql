@@ -1,4 +1,4 @@
--- The register of homicide victims that record linkage maintains (observatorio.linkage.model).
+-- The register of homicide victims that record linkage maintains (observatorio.linkage.register).
 -- Applied with the bootstrap, so the reconciliation marts build (empty) from day one.
 create schema if not exists ops;
 

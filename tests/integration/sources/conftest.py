@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from observatorio.orchestration.runner import Demo, simulate
+from simulator.demo import Demo, simulate
 
 # Police operational events are rare: at the tiny scale a month holds no complaint at all,
 # and every daily file is a batch the gate validates. A week of the medium country gives

@@ -27,3 +27,17 @@ def test_cli_generates_a_run(tmp_path, capsys):
     assert printed["events"] > 0
     assert (tmp_path / "truth" / "indicators.csv").is_file()
     assert len(list((tmp_path / "exports" / "police" / "reports").glob("*.csv"))) == 30
+
+
+def test_observatorio_simulate_is_contributed_by_the_simulator(tmp_path):
+    from typer.testing import CliRunner
+
+    from observatorio.cli.app import app
+
+    args = ["simulate", "--seed", "5", "--scale", "tiny", "--days", "3", "--out", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.splitlines()[0])["events"] > 0
+    assert len(list((tmp_path / "exports" / "police" / "reports").glob("*.csv"))) == 3
+    usage = CliRunner().invoke(app, ["simulate", "--help"])
+    assert usage.exit_code == 0 and "--scale" in usage.stdout

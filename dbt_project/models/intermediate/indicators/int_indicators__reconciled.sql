@@ -1,5 +1,5 @@
 -- Homicide victims counted once across police, prosecution, forensic and hospital records
--- (observatorio.linkage.model's register), per municipality and month of the event.
+-- (observatorio.linkage.register), per municipality and month of the event.
 -- Definitions: seeds/ref_indicators.csv.
 with
 

@@ -1,5 +1,5 @@
 -- Every record of a (possible) homicide victim in the four systems, in the one input schema
--- of `observatorio.linkage.model` (see its docstring): police report victims coded as intentional
+-- of `observatorio.linkage.records` (see its docstring): police report victims coded as intentional
 -- homicide, victims of prosecution cases about a homicide (one unidentified record for a case
 -- without a victim party), forensic deaths of homicide, undetermined intent or legal
 -- intervention, and hospital admissions that ended in death. `update_register()` links them.
@@ -70,7 +70,7 @@ police as (
         reports.incident_date as event_date,
         reports.municipality_code,
         reports.national_offence_code as classification,
-        -- The `NN` placeholder name is recognised by observatorio.linkage.model with the key.
+        -- The `NN` placeholder name is recognised by observatorio.linkage.records with the key.
         reports.victim_id_status = 'missing'
         and reports.victim_age is null
         and reports.victim_birth_year is null as is_unidentified,

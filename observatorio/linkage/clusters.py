@@ -1,0 +1,341 @@
+"""From accepted links to victims: clustering, one row per victim, and the linking runs.
+
+`link_records()` links records from scratch (training the model unless one is given);
+`link_new_records()` links new records into an existing register with the stored model. Both
+cluster the accepted links so that a victim holds at most one record per system
+(`cluster_records()`) and summarise each victim (`summarise_victims()`). Called by
+`register.update_register()`, `bench/linkage.py` and the tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from observatorio.linkage.model import accept_links, score_pairs, train_model
+from observatorio.linkage.records import (
+    SOURCES,
+    LinkageConfig,
+    LinkageError,
+    LinkageResult,
+    prepare_records,
+)
+
+
+class _Clusters:
+    """Union-find over records where a cluster holds at most one record per system."""
+
+    def __init__(self, sources: dict[str, str]) -> None:
+        self.parent: dict[str, str] = {}
+        self.sources: dict[str, set[str]] = {}
+        self.record_source = sources
+
+    def find(self, node: str) -> str:
+        root = self.parent.setdefault(node, node)
+        if root not in self.sources:
+            self.sources[root] = {self.record_source[node]}
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[node] != root:
+            self.parent[node], node = root, self.parent[node]
+        return root
+
+    def union(self, a: str, b: str) -> bool:
+        root_a, root_b = self.find(a), self.find(b)
+        if root_a == root_b:
+            return True
+        if self.sources[root_a] & self.sources[root_b]:
+            return False
+        if root_b < root_a:
+            root_a, root_b = root_b, root_a
+        self.parent[root_b] = root_a
+        self.sources[root_a] |= self.sources.pop(root_b)
+        return True
+
+
+def cluster_records(
+    records: pd.DataFrame,
+    links: pd.DataFrame,
+    seed_clusters: dict[str, str] | None = None,
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Assign each record a cluster root; returns (root per record, links actually used).
+
+    The root is the smallest unique_id of the cluster, as a Series aligned with `records`.
+    Links are applied most-evidence-first (documentary and NN rules, then by probability);
+    a link that would put two records of one system together is refused. `seed_clusters`
+    (unique_id -> victim_id of the register) are applied first, so existing victims stay.
+
+    Only connected components in which some system appears twice can refuse a link, so the
+    greedy pass runs on those alone; every other component takes all its links at once
+    (scipy's connected components), which keeps a million records to seconds.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    uids = records["unique_id"].to_numpy(dtype=object)
+    position = pd.Series(np.arange(len(uids)), index=uids)
+    ordered = links.assign(
+        _order=pd.to_numeric(links["match_probability"], errors="coerce").fillna(2.0),
+    ).sort_values(["_order", "unique_id_l", "unique_id_r"], ascending=[False, True, True])
+    left = position.reindex(ordered["unique_id_l"].to_numpy()).to_numpy()
+    right = position.reindex(ordered["unique_id_r"].to_numpy()).to_numpy()
+    if np.isnan(left).any() or np.isnan(right).any():
+        raise LinkageError("a link names a unique_id that is not among the records")
+    left, right = left.astype(np.int64), right.astype(np.int64)
+    # Seed edges: each register victim's records chained to its first record.
+    seed_pairs: list[tuple[str, str]] = []
+    if seed_clusters:
+        first: dict[str, str] = {}
+        for uid, victim in sorted(seed_clusters.items()):
+            if uid not in position.index:
+                continue
+            anchor = first.setdefault(victim, uid)
+            if anchor != uid:
+                seed_pairs.append((anchor, uid))
+    seed_left = position.reindex([a for a, _ in seed_pairs]).to_numpy(dtype=np.int64)
+    seed_right = position.reindex([b for _, b in seed_pairs]).to_numpy(dtype=np.int64)
+    rows = np.concatenate([left, seed_left])
+    cols = np.concatenate([right, seed_right])
+    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(len(uids),) * 2)
+    _, component = connected_components(graph, directed=False)
+    system = records["source_dataset"].to_numpy(dtype=object)
+    per_system = pd.DataFrame({"component": component, "system": system})
+    repeated = per_system.duplicated(["component", "system"]).to_numpy()
+    conflicted = np.zeros(component.max() + 1 if len(component) else 0, dtype=bool)
+    conflicted[component[repeated]] = True
+
+    used = np.ones(len(ordered), dtype=bool)
+    label = component.astype(np.int64)
+    in_conflict = conflicted[component[left]] if len(left) else np.zeros(0, dtype=bool)
+    if conflicted.any():
+        members = np.flatnonzero(conflicted[component])
+        clusters = _Clusters(dict(zip(uids[members], system[members], strict=True)))
+        for a, b in seed_pairs:
+            if conflicted[component[position[a]]]:
+                clusters.union(a, b)
+        for index in np.flatnonzero(in_conflict):
+            used[index] = clusters.union(uids[left[index]], uids[right[index]])
+        # Sub-clusters of a conflicted component get labels past the component numbers.
+        roots = pd.Series([clusters.find(u) for u in uids[members]])
+        label[members] = len(conflicted) + pd.factorize(roots)[0]
+    root = pd.Series(uids, dtype=object).groupby(label).transform("min")
+    root.index = records.index
+    return root, ordered.loc[used].drop(columns="_order")
+
+
+def _victim_id(members: Sequence[str]) -> str:
+    digest = hashlib.sha256(min(members).encode()).hexdigest()[:16]
+    return f"VIC-{digest}"
+
+
+# --------------------------------------------------------------------------- victims
+
+VICTIM_COLUMNS = (
+    "victim_id",
+    "record_count",
+    "systems",
+    "has_police_record",
+    "has_prosecution_record",
+    "has_forensic_record",
+    "has_hospital_record",
+    "police_record_id",
+    "prosecution_record_id",
+    "forensic_record_id",
+    "hospital_record_id",
+    "police_classification",
+    "prosecution_classification",
+    "forensic_classification",
+    "hospital_classification",
+    "homicide_sources",
+    "match_probability",
+    "linked_by_rule",
+    "final_status",
+    "is_unidentified",
+    "event_date",
+    "municipality_code",
+    "is_police_without_autopsy",
+    "is_autopsy_without_police",
+    "is_reclassified",
+    "id_pseudonym",
+    "name_pseudonym",
+)
+
+# The reference place and date of a victim come from the first system that has them.
+_REFERENCE_ORDER = ("police", "forensic", "prosecution", "hospital")
+
+
+def summarise_victims(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
+    """One row per victim: which systems, each one's classification, probability, status.
+
+    Array-wise (numpy over factorised victim ids, no per-victim Python): a national register
+    of a million records summarises in seconds.
+    """
+    if records.empty:
+        return pd.DataFrame(columns=list(VICTIM_COLUMNS))
+    codes, victims = pd.factorize(records["victim_id"].to_numpy(dtype=object), sort=True)
+    n = len(victims)
+    system = records["source_dataset"].map({s: i for i, s in enumerate(SOURCES)}).to_numpy()
+    rank = records["source_dataset"].map({s: i for i, s in enumerate(_REFERENCE_ORDER)})
+    is_nn = records["is_unidentified"].to_numpy(dtype=bool)
+
+    def first_per_victim(mask: np.ndarray) -> np.ndarray:
+        """Row index of each victim's first record (in _REFERENCE_ORDER) within `mask`, or -1."""
+        order = np.lexsort((rank.to_numpy(), codes))
+        order = order[mask[order]]
+        found, where = np.unique(codes[order], return_index=True)
+        first = np.full(n, -1)
+        first[found] = order[where]
+        return first
+
+    def pick(column: str, rows: np.ndarray) -> np.ndarray:
+        values = records[column].to_numpy(dtype=object)
+        picked = np.full(n, None, dtype=object)
+        picked[rows >= 0] = values[rows[rows >= 0]]
+        return np.array([None if pd.isna(v) else v for v in picked], dtype=object)
+
+    def per_system(column: str) -> np.ndarray:
+        """(victim, system) matrix of `column`; None where the system has no record."""
+        matrix = np.full((n, len(SOURCES)), None, dtype=object)
+        matrix[codes, system] = records[column].to_numpy(dtype=object)
+        return matrix
+
+    first = first_per_victim(np.ones(len(records), dtype=bool))
+    out: dict[str, Any] = {
+        "victim_id": victims,
+        "record_count": np.bincount(codes, minlength=n).astype("int64"),
+        # The reference place and date: the first system in _REFERENCE_ORDER that has them.
+        "event_date": records["event_date"].to_numpy(dtype=object)[first],
+        "municipality_code": records["municipality_code"].to_numpy(dtype=object)[first],
+        "is_unidentified": np.bincount(codes, weights=~is_nn, minlength=n) == 0,
+    }
+    for column in ("id_pseudonym", "name_pseudonym"):
+        out[column] = pick(column, first_per_victim(~is_nn & records[column].notna().to_numpy()))
+    record_ids = per_system("unique_id")
+    classifications = per_system("classification")
+    intents = per_system("intent")
+    present = record_ids != None  # noqa: E711 (element-wise on an object array)
+    for i, source in enumerate(SOURCES):
+        out[f"has_{source}_record"] = present[:, i]
+        out[f"{source}_record_id"] = record_ids[:, i]
+        out[f"{source}_classification"] = np.array(
+            [None if pd.isna(v) else v for v in classifications[:, i]], dtype=object
+        )
+    out["systems"] = [[s for s, h in zip(SOURCES, row, strict=True) if h] for row in present]
+    homicides = (intents == "homicide").sum(axis=1)
+    out["homicide_sources"] = homicides.astype("int64")
+    # final_status(), array-wise.
+    out["final_status"] = np.select(
+        [
+            homicides >= 2,
+            (intents == "legal_intervention").any(axis=1),
+            homicides == 1,
+            (intents == "undetermined").any(axis=1),
+        ],
+        [
+            "confirmed_homicide",
+            "legal_intervention",
+            "homicide_single_source",
+            "undetermined_intent",
+        ],
+        default="not_homicide",
+    )
+    reclassified = np.zeros(n, dtype=bool)
+    for a in range(len(SOURCES)):
+        for b in range(a + 1, len(SOURCES)):
+            both = present[:, a] & present[:, b]
+            reclassified |= both & (intents[:, a] != intents[:, b])
+    out["is_reclassified"] = reclassified
+    police, forensic = present[:, SOURCES.index("police")], present[:, SOURCES.index("forensic")]
+    out["is_police_without_autopsy"] = police & ~forensic
+    out["is_autopsy_without_police"] = forensic & ~police
+
+    # The lowest model probability among the victim's links; rule links flag the victim.
+    victim_code = pd.Series(codes, index=records["unique_id"].to_numpy())
+    owner = victim_code.reindex(links["unique_id_l"].to_numpy()).to_numpy(dtype=float)
+    known = ~np.isnan(owner)
+    is_model = (links["rule"] == "model").to_numpy(dtype=bool)
+    probability = pd.to_numeric(links["match_probability"], errors="coerce").to_numpy(float)
+    lowest = np.full(n, np.inf)
+    keep = known & is_model & ~np.isnan(probability)
+    np.minimum.at(lowest, owner[keep].astype(int), probability[keep])
+    out["match_probability"] = np.where(np.isinf(lowest), np.nan, lowest)
+    by_rule = np.zeros(n, dtype=bool)
+    by_rule[owner[known & ~is_model].astype(int)] = True
+    out["linked_by_rule"] = by_rule
+    return pd.DataFrame(out).loc[:, list(VICTIM_COLUMNS)]
+
+
+def _assign_victims(
+    records: pd.DataFrame, roots: pd.Series, known: dict[str, str] | None = None
+) -> pd.Series:
+    """Victim id per record: the register's id for a cluster it knows, else a new one."""
+    # A new victim's id hashes its smallest record id, which is the cluster's root.
+    unique_roots = pd.unique(roots.to_numpy(dtype=object))
+    new_ids = pd.Series([_victim_id([r]) for r in unique_roots], index=unique_roots)
+    victim = roots.map(new_ids)
+    if known:
+        existing = records["unique_id"].map(known)
+        # A cluster keeps the register's victim id (the smallest when two victims merged).
+        kept = existing.groupby(roots.to_numpy(dtype=object)).transform("min")
+        victim = kept.where(kept.notna(), victim)
+    return victim.astype(object)
+
+
+def link_records(
+    df: pd.DataFrame,
+    config: LinkageConfig | None = None,
+    *,
+    model: dict[str, Any] | None = None,
+    unidentified_names: Iterable[str] = (),
+) -> LinkageResult:
+    """Link all records from scratch (training the model unless one is given)."""
+    config = config or LinkageConfig()
+    records = prepare_records(df, unidentified_names)
+    model = model or train_model(records, config)
+    scored = score_pairs(model, records, threshold=min(0.5, config.match_threshold))
+    links = accept_links(scored, records, config)
+    roots, used = cluster_records(records, links)
+    records["victim_id"] = _assign_victims(records, roots)
+    return LinkageResult(records, used, summarise_victims(records, used), model)
+
+
+def link_new_records(
+    register_records: pd.DataFrame,
+    register_links: pd.DataFrame,
+    new: pd.DataFrame,
+    model: dict[str, Any],
+    config: LinkageConfig | None = None,
+    *,
+    unidentified_names: Iterable[str] = (),
+) -> LinkageResult:
+    """Link new records to an existing register with the stored model.
+
+    `register_records` are earlier records (input columns) with their `victim_id`, and
+    `register_links` the links that made those victims. Only new-to-existing and new-to-new
+    pairs are scored, so the cost follows the size of the new batch. Existing victims keep
+    their ids; a new record joins a victim or starts one, and a new record that bridges two
+    victims merges them under the smaller id. Records already in the register are ignored.
+    Returns the whole updated register.
+    """
+    config = config or LinkageConfig()
+    known = dict(zip(register_records["unique_id"], register_records["victim_id"], strict=True))
+    fresh = new[~new["unique_id"].isin(known)]
+    old = prepare_records(register_records.drop(columns=["victim_id"]), unidentified_names)
+    if fresh.empty:
+        old["victim_id"] = old["unique_id"].map(known)
+        return LinkageResult(old, register_links, summarise_victims(old, register_links), model)
+    added = prepare_records(fresh, unidentified_names)
+    records = pd.concat([old, added], ignore_index=True)
+    scored = score_pairs(model, added, existing=old, threshold=min(0.5, config.match_threshold))
+    links = accept_links(scored, records, config)
+    # NN rules look at the whole neighbourhood (uniqueness) but only links to new records count.
+    new_ids = set(added["unique_id"])
+    links = links[links["unique_id_l"].isin(new_ids) | links["unique_id_r"].isin(new_ids)]
+    roots, used = cluster_records(records, links, seed_clusters=known)
+    records["victim_id"] = _assign_victims(records, roots, known)
+    all_links = pd.concat([register_links.loc[:, list(used.columns)], used], ignore_index=True)
+    return LinkageResult(records, all_links, summarise_victims(records, all_links), model)

@@ -1,0 +1,245 @@
+"""Linkage input: the records schema, its validation and preparation, and intent.
+
+`prepare_records()` validates a frame of victim records against the schema below and derives
+the comparison columns the model uses; `classify_intent()` and `final_status()` say what each
+system called a death and what that makes the victim. The shared types of the linkage
+(`LinkageConfig`, `LinkageResult`, `LinkageError`) live here too. Imported by `model`,
+`clusters` and `register`; imports `ingestion.pseudonymise` only for the placeholder names.
+
+Input schema (one pandas row per victim record; every person value is already a keyed HMAC):
+
+| column             | type            | meaning                                                  |
+|--------------------|-----------------|----------------------------------------------------------|
+| `unique_id`        | str, unique     | `<source>:<record key>`, e.g. `police:DEN-2024-0000001-1` |
+| `source_dataset`   | str             | `police`, `prosecution`, `forensic` or `hospital`        |
+| `id_pseudonym`     | str or null     | HMAC of the national ID (null when missing or invalid)   |
+| `name_pseudonym`   | str or null     | HMAC of the whole normalised name                        |
+| `name_tokens`      | list[str]       | sorted HMACs of the name's tokens (empty when no name)   |
+| `sex`              | `M`/`F` or null | `I` (unknown) is read as null                            |
+| `birth_year`       | int or null     | year of birth                                            |
+| `age`              | int or null     | age in years at `event_date`                             |
+| `event_date`       | date            | incident date (police, prosecution) or death date        |
+| `municipality_code`| str             | five-digit municipality code                             |
+| `classification`   | str or null     | what the system called it: a national offence code       |
+|                    |                 | (`CP-121`), an ICD-10 code (`X95.4`) or a manner of death |
+| `is_unidentified`  | bool            | an NN body: no ID and no name                            |
+| `report_id`        | str or null     | optional: the police report number the record cites      |
+|                    |                 | (police rows and prosecution cases); documentary evidence |
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+SOURCES = ("police", "prosecution", "forensic", "hospital")
+INPUT_COLUMNS = (
+    "unique_id",
+    "source_dataset",
+    "id_pseudonym",
+    "name_pseudonym",
+    "name_tokens",
+    "sex",
+    "birth_year",
+    "age",
+    "event_date",
+    "municipality_code",
+    "classification",
+    "is_unidentified",
+)
+OPTIONAL_COLUMNS = ("report_id",)
+
+# Names that mean "nobody knows": their pseudonyms are dropped before linking.
+UNIDENTIFIED_NAMES = ("NN", "N N", "NO IDENTIFICADO", "DESCONOCIDO", "SIN NOMBRE")
+
+Intent = Literal["homicide", "undetermined", "legal_intervention", "other"]
+Status = Literal[
+    "confirmed_homicide",
+    "homicide_single_source",
+    "undetermined_intent",
+    "legal_intervention",
+    "not_homicide",
+]
+
+HOMICIDE_OFFENCE_CODES = frozenset({"CP-121", "CP-122", "CP-123", "CP-124"})
+_ICD = re.compile(r"^([A-Z])(\d{2})(\d?)")
+_MANNERS: dict[str, Intent] = {
+    "homicidio": "homicide",
+    "indeterminada": "undetermined",
+    "intervencion legal": "legal_intervention",
+    "intervención legal": "legal_intervention",
+}
+
+
+class LinkageError(ValueError):
+    """The linkage input breaks the documented schema."""
+
+
+class TooLittleToTrain(LinkageError):
+    """EM cannot estimate match weights from these records yet; wait for more data."""
+
+
+@dataclass(frozen=True)
+class LinkageConfig:
+    """Thresholds and training knobs; the defaults are the documented, measured ones."""
+
+    match_threshold: float = 0.9
+    unidentified_policy: Literal["evidence", "strict"] = "evidence"
+    # Strong agreement an NN record needs with its partner.
+    nn_max_day_gap: int = 1
+    nn_max_birth_year_gap: int = 1
+    # Prior recall of the deterministic rule used to estimate lambda.
+    id_rule_recall: float = 0.9
+    u_max_pairs: float = 2e6
+    seed: int = 42
+
+
+@dataclass
+class LinkageResult:
+    """Records with their victim, the accepted links, and one row per victim."""
+
+    records: pd.DataFrame  # input columns + victim_id
+    links: pd.DataFrame  # unique_id_l, unique_id_r, match_probability, rule
+    victims: pd.DataFrame  # see VICTIM_COLUMNS
+    model: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def classify_intent(classification: str | None) -> Intent:
+    """Map what a system called a death or offence to an intent.
+
+    National offence codes (`CP-121`…`CP-124` are intentional homicide), ICD-10 codes in any
+    of the formats health systems send (`X95.4`, `x954`, `X95`: X85-Y09 and Y87.1 homicide,
+    Y10-Y34 undetermined intent, Y35 legal intervention) or a forensic manner of death.
+    """
+    if classification is None or (isinstance(classification, float) and np.isnan(classification)):
+        return "other"
+    text = str(classification).strip()
+    if text.upper().startswith("CP-"):
+        return "homicide" if text.upper() in HOMICIDE_OFFENCE_CODES else "other"
+    manner = _MANNERS.get(text.lower())
+    if manner:
+        return manner
+    match = _ICD.match(text.upper().replace(".", ""))
+    if not match:
+        return "other"
+    letter, number, fourth = match.group(1), int(match.group(2)), match.group(3)
+    if (letter == "X" and number >= 85) or (letter == "Y" and number <= 9):
+        return "homicide"
+    if letter == "Y" and number == 87 and fourth == "1":
+        return "homicide"
+    if letter == "Y" and 10 <= number <= 34:
+        return "undetermined"
+    if letter == "Y" and number == 35:
+        return "legal_intervention"
+    return "other"
+
+
+def final_status(intents: dict[str, Intent]) -> Status:
+    """The victim's status from each system's intent.
+
+    Confirmed homicide: two or more systems call it homicide. Legal intervention: a system
+    says so and fewer than two call it homicide (ICCS keeps it out of homicide). Homicide per
+    one source only: exactly one system. Undetermined intent: none says homicide, one says
+    undetermined.
+    """
+    values = list(intents.values())
+    homicides = values.count("homicide")
+    if homicides >= 2:
+        return "confirmed_homicide"
+    if "legal_intervention" in values:
+        return "legal_intervention"
+    if homicides == 1:
+        return "homicide_single_source"
+    if "undetermined" in values:
+        return "undetermined_intent"
+    return "not_homicide"
+
+
+# --------------------------------------------------------------------------- input
+
+
+def unidentified_name_pseudonyms(key: bytes) -> frozenset[str]:
+    """Pseudonyms of the placeholder names used for unidentified bodies (`NN`, ...)."""
+    from ingestion.pseudonymise import pseudonymise_name
+
+    return frozenset(p for p in (pseudonymise_name(key, n)[0] for n in UNIDENTIFIED_NAMES) if p)
+
+
+def validate_records(df: pd.DataFrame) -> None:
+    """Raise LinkageError naming the column and the first offending row."""
+    missing = [c for c in INPUT_COLUMNS if c not in df.columns]
+    if missing:
+        raise LinkageError(f"linkage input lacks columns {missing}; expected {INPUT_COLUMNS}")
+    duplicated = df["unique_id"][df["unique_id"].duplicated()]
+    if len(duplicated):
+        raise LinkageError(f"column unique_id: {duplicated.iloc[0]!r} appears more than once")
+    unknown = df.loc[~df["source_dataset"].isin(SOURCES), "source_dataset"]
+    if len(unknown):
+        row = unknown.index[0]
+        raise LinkageError(
+            f"row {row} (unique_id {df.at[row, 'unique_id']!r}), column source_dataset: "
+            f"{unknown.iloc[0]!r} is not one of {SOURCES}"
+        )
+    for column in ("event_date", "municipality_code"):
+        nulls = df[df[column].isna()]
+        if len(nulls):
+            raise LinkageError(
+                f"row {nulls.index[0]} (unique_id {nulls['unique_id'].iloc[0]!r}), "
+                f"column {column}: required, got null"
+            )
+
+
+def _nullable(series: pd.Series) -> pd.Series:
+    return series.where(series.notna() & (series.astype(str) != ""), None)
+
+
+def prepare_records(df: pd.DataFrame, unidentified_names: Iterable[str] = ()) -> pd.DataFrame:
+    """Validate the input and derive the comparison columns the model uses.
+
+    Placeholder names (their pseudonyms in `unidentified_names`) are dropped, so an `NN`
+    is no name at all; a record without ID and name is unidentified whatever it says.
+    """
+    validate_records(df)
+    out = df.copy()
+    for column in OPTIONAL_COLUMNS:
+        if column not in out.columns:
+            out[column] = None
+    placeholders = frozenset(unidentified_names)
+    out["id_pseudonym"] = _nullable(out["id_pseudonym"])
+    out["name_pseudonym"] = _nullable(out["name_pseudonym"])
+    is_placeholder = out["name_pseudonym"].isin(placeholders)
+    out.loc[is_placeholder, "name_pseudonym"] = None
+    out["name_tokens"] = [
+        sorted(t) if (isinstance(t, list | tuple | np.ndarray) and len(t) and not p) else None
+        for t, p in zip(out["name_tokens"], is_placeholder, strict=True)
+    ]
+    out["sex"] = out["sex"].where(out["sex"].isin(["M", "F"]), None)
+    out["report_id"] = _nullable(out["report_id"])
+    out["municipality_code"] = out["municipality_code"].astype(str)
+    event = pd.to_datetime(out["event_date"])
+    out["event_date"] = event.dt.date
+    out["event_day"] = (event - pd.Timestamp("1970-01-01")).dt.days.astype("int64")
+    out["event_month"] = (event.dt.year * 100 + event.dt.month).astype("int64")
+    out["department_code"] = out["municipality_code"].str[:2]
+    age = pd.to_numeric(out["age"], errors="coerce")
+    birth_year = pd.to_numeric(out["birth_year"], errors="coerce")
+    # Forensic and hospital records give an age, others a birth year: compare one estimate.
+    out["birth_year_est"] = birth_year.fillna(event.dt.year - age).astype("Int64")
+    # An NN body has no ID and no name: a system's NN flag counts only when no name is left
+    # (the police flag rows without ID and age, which a named victim can be).
+    no_name = out["name_pseudonym"].isna()
+    flagged = out["is_unidentified"].fillna(False).astype(bool)
+    out["is_unidentified"] = (flagged & no_name) | (out["id_pseudonym"].isna() & no_name)
+    # Few distinct classifications: classify each once (a null one is "other").
+    codes, distinct = pd.factorize(out["classification"])
+    intents = np.array([*(classify_intent(c) for c in distinct), "other"], dtype=object)
+    out["intent"] = intents[codes]
+    return out.reset_index(drop=True)

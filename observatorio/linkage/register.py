@@ -1,0 +1,256 @@
+"""The victim register in the warehouse, kept up to date after each build.
+
+`update_register()` is the Airflow task after `build_warehouse`: it reads
+`intermediate.int_homicide_victim_records`, links new records into the stored register
+(`ops.victim_register*`, DDL in `core/sql/victim_register.sql`) and stores the model it
+trained. `review_list()` reads the review list of the inter-institutional table (the dbt mart
+`mart_victim_review_list`, delivered by the extract spec
+`extracts/mesa_interinstitucional.yaml`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from observatorio.core.settings import Settings, get_settings
+from observatorio.core.warehouse import SQL_DIR
+from observatorio.linkage.clusters import VICTIM_COLUMNS, link_new_records, link_records
+from observatorio.linkage.records import (
+    INPUT_COLUMNS,
+    OPTIONAL_COLUMNS,
+    SOURCES,
+    LinkageConfig,
+    LinkageError,
+    LinkageResult,
+    TooLittleToTrain,
+    unidentified_name_pseudonyms,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+
+log = logging.getLogger(__name__)
+
+
+# The register's tables: one SQL file, applied by the warehouse bootstrap too.
+REGISTER_DDL = (SQL_DIR / "victim_register.sql").read_text(encoding="utf-8")
+
+REGISTER_SOURCE_TABLE = "intermediate.int_homicide_victim_records"
+# Below this many records a first training has too little to learn from (see update_register).
+MIN_TRAINING_RECORDS = 50
+_RECORD_COLUMNS = (*INPUT_COLUMNS, *OPTIONAL_COLUMNS)
+
+
+def ensure_register_tables(conn: psycopg.Connection) -> None:
+    """Create the register tables (idempotent)."""
+    conn.execute(REGISTER_DDL.encode())
+
+
+def _frame(conn: psycopg.Connection, query: str) -> pd.DataFrame:
+    cursor = conn.execute(query.encode())
+    names = [c.name for c in cursor.description or ()]
+    return pd.DataFrame(cursor.fetchall(), columns=names)
+
+
+def read_source_records(
+    conn: psycopg.Connection, table: str = REGISTER_SOURCE_TABLE
+) -> pd.DataFrame:
+    """The linkage input as the warehouse publishes it (int_homicide_victim_records)."""
+    frame = _frame(conn, f"select {', '.join(_RECORD_COLUMNS)} from {table}")
+    frame["name_tokens"] = frame["name_tokens"].map(lambda t: list(t) if t else [])
+    return frame
+
+
+def read_register(
+    conn: psycopg.Connection,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any] | None]:
+    """(records with victim_id, links, latest model) of the stored register."""
+    records = _frame(
+        conn, f"select {', '.join(_RECORD_COLUMNS)}, victim_id from ops.victim_register_records"
+    )
+    records["name_tokens"] = records["name_tokens"].map(lambda t: list(t) if t else [])
+    links = _frame(
+        conn,
+        "select unique_id_l, unique_id_r, match_probability, rule from ops.victim_register_links",
+    )
+    links["match_probability"] = links["match_probability"].astype(float)
+    row = conn.execute(
+        "select model from ops.victim_linkage_models order by model_id desc limit 1"
+    ).fetchone()
+    model: dict[str, Any] | None = row[0] if row else None
+    return records, links, model
+
+
+def _copy(
+    conn: psycopg.Connection, table: str, frame: pd.DataFrame, columns: Sequence[str]
+) -> None:
+    with conn.cursor().copy(f"copy {table} ({', '.join(columns)}) from stdin".encode()) as copy:
+        for values in frame.loc[:, list(columns)].itertuples(index=False, name=None):
+            copy.write_row([_plain(v) for v in values])
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def write_register(conn: psycopg.Connection, result: LinkageResult, *, new_model: bool) -> None:
+    """Replace the stored register with `result`, in one transaction."""
+    ensure_register_tables(conn)
+    records = result.records.copy()
+    records["birth_year"] = pd.to_numeric(records["birth_year"], errors="coerce").astype("Int64")
+    records["age"] = pd.to_numeric(records["age"], errors="coerce").astype("Int64")
+    with conn.transaction():
+        conn.execute(
+            "truncate ops.victim_register_records, ops.victim_register_links, ops.victim_register"
+        )
+        _copy(conn, "ops.victim_register_records", records, (*_RECORD_COLUMNS, "victim_id"))
+        _copy(
+            conn,
+            "ops.victim_register_links",
+            result.links,
+            ("unique_id_l", "unique_id_r", "match_probability", "rule"),
+        )
+        _copy(conn, "ops.victim_register", result.victims, VICTIM_COLUMNS)
+        if new_model:
+            conn.execute(
+                "insert into ops.victim_linkage_models (records, model) values (%s, %s)",
+                (len(records), json.dumps(result.model)),
+            )
+
+
+def _unchanged(source: pd.DataFrame, stored: pd.DataFrame) -> dict[str, Any]:
+    """The task-log summary of a run that left the register as it was."""
+    return {
+        "mode": "skipped",
+        "records": len(source),
+        "new_records": 0,
+        "victims": len(stored),
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def update_register(
+    settings: Settings | None = None,
+    *,
+    source_table: str = REGISTER_SOURCE_TABLE,
+    retrain: bool = False,
+    config: LinkageConfig | None = None,
+) -> dict[str, Any]:
+    """The Airflow task after build_warehouse: link new victim records into the register.
+
+    The first run (or `retrain=True`) trains the model and links everything; later runs
+    link only records the register has not seen, with the stored model. Records already in
+    the register get their latest values (a reclassification changes the status); records
+    gone from the source leave it. Returns counts for the task log (no person data).
+    """
+    from observatorio.core.warehouse import connect
+
+    settings = settings or get_settings()
+    names = unidentified_name_pseudonyms(settings.pseudonym_key())
+    with connect(settings) as conn:
+        ensure_register_tables(conn)
+        source = read_source_records(conn, source_table)
+        stored, links, model = read_register(conn)
+        full = retrain or model is None or stored.empty
+        if full and len(source) < MIN_TRAINING_RECORDS:
+            # EM cannot estimate match weights from a handful of records: wait for more
+            # rather than store a meaningless model. The register stays as it was.
+            log.warning(
+                "victim register: %d records, fewer than %d to train on; unchanged",
+                len(source),
+                MIN_TRAINING_RECORDS,
+            )
+            return _unchanged(source, stored)
+        if full:
+            try:
+                result = link_records(source, config, unidentified_names=names)
+            except TooLittleToTrain as exc:
+                # As with too few records: keep the register as it is and wait for more data.
+                log.warning("victim register unchanged: %s", exc)
+                return _unchanged(source, stored)
+        else:
+            assert model is not None
+            current = stored[stored["unique_id"].isin(source["unique_id"])]
+            refreshed = source.merge(current[["unique_id", "victim_id"]], on="unique_id")
+            kept = links[
+                links["unique_id_l"].isin(refreshed["unique_id"])
+                & links["unique_id_r"].isin(refreshed["unique_id"])
+            ]
+            result = link_new_records(
+                refreshed, kept, source, model, config, unidentified_names=names
+            )
+        write_register(conn, result, new_model=full)
+        conn.commit()
+    summary = {
+        "mode": "full" if full else "incremental",
+        "records": len(result.records),
+        "new_records": len(result.records) - (0 if full else len(stored)),
+        "victims": len(result.victims),
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    log.info("victim register updated: %s", summary)
+    return summary
+
+
+REVIEW_COLUMNS = (
+    "review_id",
+    "missing_institution",
+    "victim_id",
+    "month",
+    "municipality_code",
+    "final_status",
+    "systems",
+    "record_count",
+    "is_unidentified",
+    "is_late_death",
+    "police_record_key",
+    "prosecution_record_key",
+    "forensic_record_key",
+    "hospital_record_key",
+)
+REVIEW_LIST_TABLE = "marts.mart_victim_review_list"
+
+
+def review_list(institution: str, conn: psycopg.Connection | None = None) -> pd.DataFrame:
+    """The victims `institution` is missing, for the inter-institutional review table.
+
+    Reads the dbt mart `mart_victim_review_list` (rebuilt after each linkage; the extract
+    spec `extracts/mesa_interinstitucional.yaml` delivers it): victims another system
+    records as a homicide or a death of undetermined intent and that `institution`
+    (`police`, `prosecution`, `forensic` or `hospital`) has no record of. Only the victim's
+    register id and each system's own record key: each institution re-identifies its own
+    records, nobody else's.
+    """
+    if institution not in SOURCES:
+        raise LinkageError(f"institution {institution!r} is not one of {SOURCES}")
+    query = (
+        f"select {', '.join(REVIEW_COLUMNS)} from {REVIEW_LIST_TABLE}"
+        " where missing_institution = %s order by month, municipality_code, victim_id"
+    )
+
+    def read(connection: psycopg.Connection) -> pd.DataFrame:
+        cursor = connection.execute(query.encode(), (institution,))
+        names = [c.name for c in cursor.description or ()]
+        return pd.DataFrame(cursor.fetchall(), columns=names)
+
+    if conn is not None:
+        return read(conn)
+    from observatorio.core.warehouse import connect
+
+    with connect() as own:
+        return read(own)
