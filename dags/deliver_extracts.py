@@ -38,7 +38,7 @@ from observatorio.orchestration.defaults import DEFAULT_ARGS, MARTS, START_DATE
 def deliver_extracts() -> None:
     @task
     def list_specs() -> list[str]:
-        from observatorio.delivery.extracts import available_specs, load_spec
+        from observatorio.delivery.specs import available_specs, load_spec
 
         names = available_specs()
         for name in names:

@@ -231,7 +231,7 @@ def test_deliver_extracts_dag_runs_one_task_per_spec_and_the_bulletin(
 ):
     from airflow.dag_processing.dagbag import DagBag
 
-    from observatorio.delivery.extracts import available_specs
+    from observatorio.delivery.specs import available_specs
 
     settings = airflow_db
     ensure_police_marts(settings, tmp_path_factory.mktemp("dag"))

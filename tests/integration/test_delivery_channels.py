@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from observatorio.delivery.extracts import ExtractError, deliver
+from observatorio.delivery.errors import ExtractError
+from observatorio.delivery.extracts import deliver
 from tests.integration.test_extracts import ensure_police_marts
 from tests.sftp_server import PASSWORD, USER, loop, start_sftp_server
 

@@ -13,14 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from observatorio.delivery.extracts import (
-    ExtractError,
-    available_specs,
-    deliver,
-    deliver_if_due,
-    load_spec,
-    parse_spec,
-)
+from observatorio.delivery.errors import ExtractError
+from observatorio.delivery.extracts import deliver, deliver_if_due
+from observatorio.delivery.specs import available_specs, load_spec, parse_spec
 
 SEED, START, DAYS = 7, date(2025, 9, 16), 46  # late September and October 2025, small scale
 MART_COLUMNS = (
