@@ -33,7 +33,9 @@ EMBEDDED_DATABASE = "observatorio"
 EMBEDDED_SUPERUSER = "postgres"
 # Applied in order on every start; each file is idempotent.
 SQL_DIR = Path(__file__).with_name("sql")
-BOOTSTRAP_SQL = tuple(SQL_DIR / name for name in ("bootstrap.sql", "victim_register.sql"))
+BOOTSTRAP_SQL = tuple(
+    SQL_DIR / name for name in ("bootstrap.sql", "victim_register.sql", "deliveries.sql")
+)
 
 
 class WarehouseError(RuntimeError):

@@ -5,6 +5,7 @@ users, keys, passwords) live in Airflow connections, never in the spec.
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
 from pathlib import Path
 
@@ -24,7 +25,8 @@ def zip_folder(folder: Path) -> Path:
 
 
 def send_sftp(archive: Path, channel: Channel) -> str:
-    """Upload through Airflow's SFTP provider; written as `.part`, renamed when complete."""
+    """Upload through Airflow's SFTP provider; written as `.part`, renamed when complete
+    (over the archive of an earlier delivery of the same period)."""
     from airflow.providers.sftp.hooks.sftp import SFTPHook
 
     hook = SFTPHook(ssh_conn_id=channel.conn_id)
@@ -36,7 +38,13 @@ def send_sftp(archive: Path, channel: Channel) -> str:
         except OSError:
             client.mkdir(remote_dir)
         client.put(str(archive), f"{remote}.part", confirm=True)
-        client.rename(f"{remote}.part", remote)
+        try:
+            # Replaces the archive of an earlier delivery of the same period in one step.
+            client.posix_rename(f"{remote}.part", remote)
+        except OSError:  # a server without the posix-rename extension
+            with contextlib.suppress(OSError):
+                client.remove(remote)
+            client.rename(f"{remote}.part", remote)
         size = client.stat(remote).st_size
     if size != archive.stat().st_size:
         raise ExtractError(f"sftp {remote}: {size} bytes arrived, {archive.stat().st_size} sent")

@@ -9,8 +9,10 @@ description from the dbt docs; each indicator's formula and source from
 the batches behind the numbers with their files' checksums, the as-of date and the OpenLineage
 run that built each mart (also in `lineage.json`). Disclosure control is applied to every count
 before anything is written, and every delivery, failed or not, is audited in `ops.deliveries`.
-The `deliver_extracts` DAG calls `deliver_if_due`; `observatorio extract NAME [--period
-YYYY-MM]` calls `deliver`.
+The `deliver_extracts` DAG calls `deliver_for_run` with its run's period (see
+`observatorio.delivery.schedule`); `observatorio extract NAME [--period YYYY-MM]` calls
+`deliver`. A delivery is one folder per spec and period, `outbox/<recipient>/<spec>_<period>/`:
+delivering the period again replaces it whole and is audited as a re-delivery.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import psycopg
 
 from observatorio.core.settings import Settings, get_settings
 from observatorio.core.warehouse import connect
-from observatorio.delivery.audit import already_delivered, audit, ensure_deliveries_columns, is_due
+from observatorio.delivery.audit import already_delivered, audit
 from observatorio.delivery.channels import send_email, send_sftp, zip_folder
 from observatorio.delivery.datasets import protected_rows, rendered_rows
 from observatorio.delivery.dictionary import (
@@ -45,8 +47,16 @@ from observatorio.delivery.manifest import (
     write_lineage,
     write_manifest,
 )
+from observatorio.delivery.schedule import ScheduledRun, is_due
 from observatorio.delivery.specs import PERIOD, Dataset, ExtractSpec, load_spec
-from observatorio.delivery.writers import file_entry, write_csv, write_parquet, write_xlsx
+from observatorio.delivery.writers import (
+    file_entry,
+    staging_folder,
+    swap_in,
+    write_csv,
+    write_parquet,
+    write_xlsx,
+)
 
 
 def _write_data(
@@ -85,9 +95,9 @@ def build_delivery(
     )
     generated_at = datetime.now(UTC)
     label = period or "all"
-    final = settings.outbox_dir / spec.recipient / f"{label}_{generated_at:%Y%m%dT%H%M%S%fZ}"
-    folder = final.with_name(f".{final.name}.partial")
-    folder.mkdir(parents=True, exist_ok=False)
+    # One folder per spec and period: a re-delivery replaces it whole (see writers.swap_in).
+    final = settings.outbox_dir / spec.recipient / f"{spec.name}_{label}"
+    folder = staging_folder(final)
     try:
         rendered = []
         dictionary: list[list[str]] = []
@@ -137,7 +147,7 @@ def build_delivery(
         lineage["openlineage"] = openlineage_reference(spec.marts, settings)
         files.append(write_lineage(folder, lineage))
         write_manifest(folder, spec, period, generated_at, datasets_summary, files, lineage)
-        folder.rename(final)
+        swap_in(folder, final)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -159,14 +169,29 @@ def deliver(
     *,
     specs_dir: Path | None = None,
     triggered_by: str = "manual",
+    run: ScheduledRun | None = None,
 ) -> Delivery:
-    """Build one delivery for the spec `name`, send it on its channel, audit it."""
+    """Build one delivery for the spec `name`, send it on its channel, audit the attempt."""
     settings = settings or get_settings()
     spec = load_spec(name, specs_dir)
     with connect(settings) as conn:
-        ensure_deliveries_columns(conn)
-        conn.commit()
-        redelivery = already_delivered(conn, spec, period)
+        # One delivery of a spec and period at a time (a cleared run may meet the CLI); the
+        # lock goes with the connection.
+        conn.execute(
+            "select pg_advisory_lock(hashtext(%s))", (f"delivery:{spec.name}:{period or 'all'}",)
+        )
+        redelivery = already_delivered(conn, spec.name, period)
+        common: dict[str, Any] = {
+            "recipient": spec.recipient,
+            "spec_name": spec.name,
+            "spec_file": spec.path.name,
+            "period": period,
+            "channel": spec.channel.type,
+            "fmt": spec.format,
+            "triggered_by": triggered_by,
+            "is_redelivery": redelivery,
+            "run": run,
+        }
         try:
             delivery = build_delivery(spec, period, settings, conn)
             if spec.channel.type != "outbox":
@@ -177,41 +202,30 @@ def deliver(
                     delivery.remote_location = send_email(delivery.archive, spec, delivery)
         except Exception as exc:
             conn.rollback()
-            audit(
-                conn,
-                recipient=spec.recipient,
-                spec_name=spec.name,
-                spec_file=spec.path.name,
-                period=period,
-                channel=spec.channel.type,
-                fmt=spec.format,
-                triggered_by=triggered_by,
-                success=False,
-                error=f"{type(exc).__name__}: {exc}",
-                is_redelivery=redelivery,
-            )
+            audit(conn, success=False, error=f"{type(exc).__name__}: {exc}", **common)
             conn.commit()
             raise
-        audit(
-            conn,
-            recipient=spec.recipient,
-            spec_name=spec.name,
-            spec_file=spec.path.name,
-            period=period,
-            channel=spec.channel.type,
-            fmt=spec.format,
-            triggered_by=triggered_by,
-            success=True,
-            delivery=delivery,
-            is_redelivery=redelivery,
-        )
+        audit(conn, success=True, delivery=delivery, **common)
         conn.commit()
     return delivery
 
 
-def deliver_if_due(name: str, settings: Settings | None = None) -> str:
-    """The DAG's task: deliver the spec unless its schedule says it was delivered already."""
-    spec = load_spec(name)
-    if not is_due(spec.name, spec.schedule, settings):
-        return f"{name}: not due ({spec.schedule}, already delivered in this window)"
-    return str(deliver(name, settings=settings, triggered_by="schedule").folder)
+def deliver_for_run(
+    name: str,
+    run: ScheduledRun,
+    settings: Settings | None = None,
+    *,
+    specs_dir: Path | None = None,
+) -> str:
+    """The DAG's task: deliver the spec for the run's period (`observatorio.delivery.schedule`)
+    unless another run already did in the same window of the spec's schedule."""
+    settings = settings or get_settings()
+    spec = load_spec(name, specs_dir)
+    with connect(settings) as conn:
+        due = is_due(conn, spec.name, spec.schedule, run)
+    if not due:
+        return f"{name} {run.period}: not due ({spec.schedule}, delivered by another run)"
+    delivery = deliver(
+        name, run.period, settings, specs_dir=specs_dir, triggered_by="schedule", run=run
+    )
+    return str(delivery.folder)

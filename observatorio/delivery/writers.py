@@ -2,7 +2,8 @@
 
 Every text cell a spreadsheet would evaluate is neutralised (no formula injection), numbers
 stay numbers, and Excel's limits fail loudly instead of truncating. `sha256_file` and
-`file_entry` describe a written file for the manifest and the audit.
+`file_entry` describe a written file for the manifest and the audit; `staging_folder` and
+`swap_in` publish a delivery folder whole, in place of an earlier delivery of the same period.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+import shutil
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -160,3 +163,24 @@ def file_entry(path: Path, rows: int) -> dict[str, Any]:
         "bytes": path.stat().st_size,
         "sha256": sha256_file(path),
     }
+
+
+def staging_folder(final: Path) -> Path:
+    """A new, hidden folder beside `final` to write a delivery into before `swap_in`."""
+    folder = final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}.partial")
+    folder.mkdir(parents=True)
+    return folder
+
+
+def swap_in(staged: Path, final: Path) -> None:
+    """Publish a complete folder as `final`, replacing an earlier delivery of it whole.
+
+    Readers of the outbox see the old folder or the new one, never a mix of their files.
+    """
+    previous = None
+    if final.exists():
+        previous = final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}.replaced")
+        final.rename(previous)
+    staged.rename(final)
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)

@@ -167,6 +167,12 @@ def test_sftp_delivery_lands_a_complete_zip_and_is_audited(marts, sftp_server, t
         hashlib.sha256(landed.read_bytes()).hexdigest(),
         landed.stat().st_size,
     )
+    # Delivering the period again replaces the archive on the server: one file, the new one.
+    again = deliver(name, period="2025-10", settings=marts, specs_dir=tmp_path / "specs")
+    assert again.archive.name == landed.name
+    assert sorted(p.name for p in (root / "entrada").iterdir()) == [landed.name]
+    assert landed.read_bytes() == again.archive.read_bytes()
+    _check_zip(landed.read_bytes(), again)
 
 
 def test_sftp_with_a_wrong_password_fails_and_is_audited(

@@ -1,5 +1,5 @@
 """The bulletin's page and PDF: the panels rendered into an HTML page (Jinja), printed to PDF
-with headless Chromium, published in `outbox/boletin/<period>_<stamp>/` and audited in
+with headless Chromium, published in `outbox/boletin/boletin_<period>/` and audited in
 `ops.deliveries` like an extract.
 """
 
@@ -21,7 +21,7 @@ import psycopg
 
 from observatorio.core.settings import Settings, get_settings
 from observatorio.core.warehouse import connect
-from observatorio.delivery.audit import audit, ensure_deliveries_columns, is_due
+from observatorio.delivery.audit import already_delivered, audit
 from observatorio.delivery.bulletin.indicators import (
     INDICATORS_TABLE,
     default_period,
@@ -38,8 +38,9 @@ from observatorio.delivery.bulletin.panels import (
 )
 from observatorio.delivery.disclosure import DEFAULT_MARKER, DEFAULT_THRESHOLD
 from observatorio.delivery.manifest import Delivery
+from observatorio.delivery.schedule import ScheduledRun, is_due
 from observatorio.delivery.specs import ExtractSpec
-from observatorio.delivery.writers import file_entry
+from observatorio.delivery.writers import file_entry, staging_folder, swap_in
 
 RECIPIENT = "boletin"
 SPEC_NAME = "bulletin"
@@ -175,36 +176,37 @@ def publish_bulletin(
     threshold: int = DEFAULT_THRESHOLD,
     indicators: str = INDICATORS_TABLE,
     require_pdf: bool = True,
+    run: ScheduledRun | None = None,
 ) -> BulletinResult:
-    """Build the bulletin in `outbox/boletin/<period>_<stamp>/` and audit it.
+    """Build the bulletin in `outbox/boletin/boletin_<period>/` and audit it; publishing a
+    period again replaces its folder whole.
 
     With `require_pdf=False` (the scheduled task) a missing Chromium publishes the HTML only.
     """
     settings = settings or get_settings()
     with connect(settings) as conn:
-        ensure_deliveries_columns(conn)
-        conn.commit()
         period = period or default_period(conn, indicators)
         if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
             raise BulletinError(f"period {period!r} is not a month YYYY-MM")
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        final = settings.outbox_dir / RECIPIENT / f"{period}_{stamp}"
-        folder = final.with_name(f".{final.name}.partial")
-        folder.mkdir(parents=True)
+        conn.execute("select pg_advisory_lock(hashtext(%s))", (f"delivery:{SPEC_NAME}:{period}",))
+        final = settings.outbox_dir / RECIPIENT / f"{RECIPIENT}_{period}"
+        folder = staging_folder(final)
         common: dict[str, Any] = {
             "recipient": RECIPIENT,
             "spec_name": SPEC_NAME,
-            "spec_file": "observatorio/bulletin.py",
+            "spec_file": "observatorio/delivery/bulletin",
             "period": period,
             "channel": "outbox",
             "fmt": "html+pdf",
             "triggered_by": triggered_by,
+            "is_redelivery": already_delivered(conn, SPEC_NAME, period),
+            "run": run,
         }
         try:
             html, pdf, panels, as_of = build_bulletin(
                 conn, folder, period, threshold, indicators, require_pdf
             )
-            folder.rename(final)
+            swap_in(folder, final)
         except Exception as exc:
             shutil.rmtree(folder, ignore_errors=True)
             conn.rollback()
@@ -229,9 +231,15 @@ def publish_bulletin(
     )
 
 
-def publish_if_due(settings: Settings | None = None) -> str:
-    """The DAG's task: one bulletin per calendar month."""
-    if not is_due(SPEC_NAME, "@monthly", settings):
-        return "bulletin: not due (already published this month)"
-    result = publish_bulletin(settings=settings, triggered_by="schedule", require_pdf=False)
+def publish_if_due(run: ScheduledRun, settings: Settings | None = None) -> str:
+    """The DAG's task: the bulletin of the run's period, once per month of runs (a cleared
+    run publishes it again; see `observatorio.delivery.schedule`)."""
+    settings = settings or get_settings()
+    with connect(settings) as conn:
+        due = is_due(conn, SPEC_NAME, "@monthly", run)
+    if not due:
+        return f"bulletin {run.period}: not due (published by another run this month)"
+    result = publish_bulletin(
+        run.period, settings, triggered_by="schedule", require_pdf=False, run=run
+    )
     return str(result.pdf or result.html)
