@@ -233,7 +233,8 @@ def extract(
     Exits 1 with the reason when the spec is invalid or the delivery fails; the failure is
     recorded in ops.deliveries either way.
     """
-    from observatorio.delivery.extracts import ExtractError, deliver
+    from observatorio.delivery.errors import ExtractError
+    from observatorio.delivery.extracts import deliver
 
     warehouse.ensure_warehouse()
     try:

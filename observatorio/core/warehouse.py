@@ -34,7 +34,8 @@ EMBEDDED_SUPERUSER = "postgres"
 # Applied in order on every start; each file is idempotent.
 SQL_DIR = Path(__file__).with_name("sql")
 BOOTSTRAP_SQL = tuple(
-    SQL_DIR / name for name in ("bootstrap.sql", "victim_register.sql", "retention.sql")
+    SQL_DIR / name
+    for name in ("bootstrap.sql", "victim_register.sql", "deliveries.sql", "retention.sql")
 )
 
 

@@ -1,6 +1,12 @@
-"""Delivery: what leaves the warehouse. Extract specs, writers (CSV, XLSX, Parquet),
-statistical disclosure control, channels (outbox, SFTP, email), the delivery audit, and the
-monthly bulletin.
+"""Delivery: what leaves the warehouse.
+
+- `specs`: the extract specs under `extracts/`, read and validated.
+- `datasets`: a dataset's rows from its mart, under disclosure control (`disclosure`).
+- `writers`: CSV, XLSX and Parquet files, safe for spreadsheets.
+- `dictionary`, `manifest`: the data dictionary, the lineage and the manifest of a delivery.
+- `channels`: outbox, SFTP and email; `audit`: `ops.deliveries`.
+- `extracts`: one delivery from spec to audit (the CLI and the `deliver_extracts` DAG call it).
+- `bulletin`: the monthly bulletin (HTML and PDF).
 
 Imports `core`, `transform` and `lineage`; never Airflow at module level, never `cli`.
 """

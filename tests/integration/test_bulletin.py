@@ -4,6 +4,7 @@ the deliver_extracts DAG (one task per spec plus the bulletin) run with dag.test
 
 from __future__ import annotations
 
+import csv
 import random
 import shutil
 import subprocess
@@ -225,32 +226,92 @@ def test_scheduled_bulletin_without_chromium_publishes_the_html(
     assert row[0] is True and [f["file"] for f in row[1]] == [result.html.name]
 
 
+def _delivered(db) -> list[tuple]:
+    return db.execute(
+        "select spec_name, triggered_by, period, run_id, attempt, is_redelivery, files"
+        " from ops.deliveries where success order by spec_name, delivery_id"
+    ).fetchall()
+
+
+def _content(files: list[dict]) -> dict[str, object]:
+    return {
+        f["file"]: f["sha256"] if f["file"].endswith((".csv", ".parquet")) else f["rows"]
+        for f in files
+    }
+
+
 @pytest.mark.slow
-def test_deliver_extracts_dag_runs_one_task_per_spec_and_the_bulletin(
+def test_deliver_extracts_delivers_its_runs_period_and_a_cleared_run_delivers_it_again(
     airflow_db, db, tmp_path_factory
 ):
+    """One task per spec plus the bulletin; the month comes from the run, not the wall clock."""
+    from datetime import UTC, datetime
+
     from airflow.dag_processing.dagbag import DagBag
 
-    from observatorio.delivery.extracts import available_specs
+    from observatorio.delivery.specs import available_specs, load_spec
 
     settings = airflow_db
     ensure_police_marts(settings, tmp_path_factory.mktemp("dag"))
     db.execute("truncate ops.deliveries")
     bag = DagBag(dag_folder=str(settings.dags_dir / "deliver_extracts.py"))
     assert bag.import_errors == {}
-    dag_run = bag.dags["deliver_extracts"].test()
+    dag = bag.dags["deliver_extracts"]
+    # A run whose data interval ends on 2025-11-01 delivers October 2025.
+    november = datetime(2025, 11, 1, tzinfo=UTC)
+    dag_run = dag.test(run_after=november, logical_date=november)
     assert str(dag_run.state) == "success"
     instances = dag_run.get_task_instances()
     mapped = [ti for ti in instances if ti.task_id == "deliver"]
-    assert len(mapped) == len(available_specs())
+    specs = available_specs()
+    assert len(mapped) == len(specs)
     assert all(str(ti.state) == "success" for ti in instances)
-    delivered = db.execute(
-        "select spec_name, triggered_by from ops.deliveries where success order by spec_name"
-    ).fetchall()
-    assert delivered == sorted(
-        [(n, "schedule") for n in available_specs()] + [("bulletin", "schedule")]
-    )
-    # A second run in the same month sends nothing again (each spec is "not due").
-    assert str(bag.dags["deliver_extracts"].test().state) == "success"
-    count = db.execute("select count(*) from ops.deliveries").fetchone()[0]
-    assert count == len(delivered)
+    first = _delivered(db)
+    names = sorted([*specs, "bulletin"])
+    assert [r[:6] for r in first] == [
+        (n, "schedule", "2025-10", dag_run.run_id, 1, False) for n in names
+    ]
+    with next((settings.outbox_dir / "ministerio_seguridad").glob("*_2025-10/*.csv")).open(
+        encoding="utf-8-sig", newline=""
+    ) as handle:
+        assert {r["mes"] for r in csv.DictReader(handle)} == {"2025-10"}
+
+    # The same run again (dag.test clears it and runs it anew under the same run id; a clear
+    # in the scheduler does the same as the next try): every spec and the bulletin are
+    # delivered again for 2025-10, each as a re-delivery.
+    cleared = dag.test(run_after=november, logical_date=november)
+    assert (cleared.run_id, str(cleared.state)) == (dag_run.run_id, "success")
+    both = _delivered(db)
+    assert [r[:6] for r in both] == [
+        row
+        for n in names
+        for row in (
+            (n, "schedule", "2025-10", dag_run.run_id, 1, False),
+            (n, "schedule", "2025-10", dag_run.run_id, 1, True),
+        )
+    ]
+    for before, after in zip(both[::2], both[1::2], strict=True):
+        if before[0] == "bulletin":  # the page and the PDF carry their generation time
+            assert [f["file"] for f in before[6]] == [f["file"] for f in after[6]]
+            continue
+        # The same files: CSV and Parquet byte for byte; an XLSX (which records when it was
+        # saved) and lineage.json (when it was generated) with the same rows.
+        assert _content(before[6]) == _content(after[6]) != {}
+    # One folder per recipient for the period, nothing half-written or left behind.
+    for name in names:
+        recipient = "boletin" if name == "bulletin" else load_spec(name).recipient
+        folders = sorted(p.name for p in (settings.outbox_dir / recipient).iterdir() if p.is_dir())
+        assert [f for f in folders if "2025-10" in f] == [
+            f"{recipient if name == 'bulletin' else name}_2025-10"
+        ]
+        assert not [f for f in folders if f.startswith(".")]
+
+    # Another run in the same month (the marts rebuilt on the 20th): only the @weekly spec
+    # is due again; the monthly ones and the bulletin were sent this month already.
+    the_20th = datetime(2025, 11, 20, tzinfo=UTC)
+    later = dag.test(run_after=the_20th, logical_date=the_20th)
+    assert str(later.state) == "success"
+    added = [r[:6] for r in _delivered(db) if r[3] == later.run_id]
+    weekly = [n for n in specs if load_spec(n).schedule == "@weekly"]
+    assert weekly and [r[0] for r in added] == sorted(weekly)
+    assert all(r[2] == "2025-10" and r[5] for r in added)

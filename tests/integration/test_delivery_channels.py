@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from observatorio.delivery.extracts import ExtractError, deliver
+from observatorio.delivery.errors import ExtractError
+from observatorio.delivery.extracts import deliver
 from tests.integration.test_extracts import ensure_police_marts
 from tests.sftp_server import PASSWORD, USER, loop, start_sftp_server
 
@@ -166,6 +167,12 @@ def test_sftp_delivery_lands_a_complete_zip_and_is_audited(marts, sftp_server, t
         hashlib.sha256(landed.read_bytes()).hexdigest(),
         landed.stat().st_size,
     )
+    # Delivering the period again replaces the archive on the server: one file, the new one.
+    again = deliver(name, period="2025-10", settings=marts, specs_dir=tmp_path / "specs")
+    assert again.archive.name == landed.name
+    assert sorted(p.name for p in (root / "entrada").iterdir()) == [landed.name]
+    assert landed.read_bytes() == again.archive.read_bytes()
+    _check_zip(landed.read_bytes(), again)
 
 
 def test_sftp_with_a_wrong_password_fails_and_is_audited(

@@ -7,20 +7,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
-from observatorio.delivery.extracts import (
-    ExtractError,
-    available_specs,
-    deliver,
-    deliver_if_due,
-    load_spec,
-    parse_spec,
-)
+from observatorio.delivery.errors import ExtractError
+from observatorio.delivery.extracts import deliver, deliver_for_run
+from observatorio.delivery.schedule import ScheduledRun, period_before
+from observatorio.delivery.specs import available_specs, load_spec, parse_spec
 
 SEED, START, DAYS = 7, date(2025, 9, 16), 46  # late September and October 2025, small scale
 MART_COLUMNS = (
@@ -377,8 +373,76 @@ def test_failed_delivery_is_audited_and_leaves_no_partial_folder(marts, db, tmp_
     assert not outbox.exists() or not any(outbox.iterdir())
 
 
-def test_scheduled_delivery_is_sent_once_per_window(marts, db):
+@pytest.mark.parametrize(
+    ("moment", "period"),
+    [
+        (datetime(2025, 11, 1, tzinfo=UTC), "2025-10"),  # the end of October's interval
+        (datetime(2025, 11, 15, 9, 30, tzinfo=UTC), "2025-10"),  # an Asset-triggered run
+        (datetime(2026, 1, 1, tzinfo=UTC), "2025-12"),
+        (datetime(2026, 1, 31, 23, 59, tzinfo=UTC), "2025-12"),
+    ],
+)
+def test_a_run_delivers_the_last_month_closed_by_its_moment(moment, period):
+    assert period_before(moment) == period
+    run = ScheduledRun.from_airflow("manual__x", None, moment, None)
+    assert (run.period, run.attempt) == (period, 1)
+
+
+def _run(run_id: str, day: int, attempt: int = 1) -> ScheduledRun:
+    moment = datetime(2025, 11, day, tzinfo=UTC)
+    return ScheduledRun.from_airflow(run_id, moment, moment, attempt)
+
+
+def test_a_cleared_run_delivers_its_period_again_and_other_runs_follow_the_schedule(marts, db):
+    """unidad_analitica is @weekly: once per ISO week of the runs' moments, per period."""
     db.execute("delete from ops.deliveries where spec_name = 'unidad_analitica'")
-    first = deliver_if_due("unidad_analitica", marts)
-    assert Path(first).is_dir()
-    assert "not due" in deliver_if_due("unidad_analitica", marts)
+    outbox = marts.outbox_dir / "unidad_analitica"
+    first = Path(deliver_for_run("unidad_analitica", _run("run_a", 3), marts))
+    assert first == outbox / "unidad_analitica_2025-10"
+    data = next(first.glob("*.parquet"))
+    first_bytes = data.read_bytes()
+    import pyarrow.parquet as pq
+
+    assert set(pq.read_table(data).column("month").to_pylist()) == {"2025-10"}
+    # Another run in the same week (the marts rebuilt again): nothing is sent twice.
+    assert "not due" in deliver_for_run("unidad_analitica", _run("run_b", 5), marts)
+    # The first run cleared: the next try delivers 2025-10 again, in place of the first.
+    again = Path(deliver_for_run("unidad_analitica", _run("run_a", 3, attempt=2), marts))
+    assert again == first and data.read_bytes() == first_bytes
+    assert [p.name for p in outbox.iterdir() if "2025-10" in p.name] == [first.name]
+    # A run in the next week delivers the period again, as a weekly spec asks.
+    assert Path(deliver_for_run("unidad_analitica", _run("run_c", 12), marts)) == first
+    audits = db.execute(
+        "select run_id, attempt, period, is_redelivery, success, scheduled_for, files"
+        " from ops.deliveries where spec_name = 'unidad_analitica' order by delivery_id"
+    ).fetchall()
+    assert [a[:5] for a in audits] == [
+        ("run_a", 1, "2025-10", False, True),
+        ("run_a", 2, "2025-10", True, True),
+        ("run_c", 1, "2025-10", True, True),
+    ]
+    assert audits[0][5] == datetime(2025, 11, 3, tzinfo=UTC)
+    data_files = [
+        {f["file"]: f["sha256"] for f in a[6] if f["file"].endswith(".parquet")} for a in audits
+    ]
+    assert data_files[0] == data_files[1] == data_files[2]
+
+
+def test_deliveries_never_change_the_schema(marts, db):
+    """ops.deliveries' columns come from the warehouse's bootstrap, not from a delivery."""
+    from observatorio.core.warehouse import BOOTSTRAP_SQL
+
+    assert "deliveries.sql" in [p.name for p in BOOTSTRAP_SQL]
+    columns = {
+        r[0]
+        for r in db.execute(
+            "select column_name from information_schema.columns"
+            " where table_schema = 'ops' and table_name = 'deliveries'"
+        ).fetchall()
+    }
+    assert {"spec_name", "run_id", "attempt", "scheduled_for", "is_redelivery"} <= columns
+    source = "".join(
+        p.read_text(encoding="utf-8")
+        for p in (Path(__file__).parents[2] / "observatorio" / "delivery").rglob("*.py")
+    ).lower()
+    assert "alter table" not in source and "comment on" not in source

@@ -342,7 +342,10 @@ def test_exposures_name_the_marts_each_consumer_reads(built):
         exposure = exposures[f"extract_{spec['recipient']}"]
         models = {n.split(".")[-1] for n in exposure["depends_on"]["nodes"]}
         assert models == {d["mart"] for d in spec["datasets"]}, spec_path.name
-    bulletin = (ROOT / "observatorio" / "bulletin.py").read_text(encoding="utf-8")
+    bulletin = "".join(
+        p.read_text(encoding="utf-8")
+        for p in sorted((ROOT / "observatorio" / "delivery" / "bulletin").glob("*.py"))
+    )
     read = set(re.findall(r"marts\.(\w+)", bulletin))
     models = {n.split(".")[-1] for n in exposures["monthly_bulletin"]["depends_on"]["nodes"]}
     assert models == read

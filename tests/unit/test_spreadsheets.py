@@ -9,12 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from observatorio.delivery.extracts import (
+from observatorio.delivery.errors import SpreadsheetError
+from observatorio.delivery.writers import (
     EXCEL_MAX_CELL_CHARS,
     EXCEL_MAX_ROWS,
     FORMULA_PREFIXES,
     NUMBER,
-    SpreadsheetError,
     neutralise,
     write_csv,
     write_xlsx,

@@ -1,0 +1,313 @@
+"""Extract specs: one YAML file per recipient under `extracts/`, read and validated.
+
+A spec names the datasets that go out (mart, columns, filters, grain, disclosure rule), the
+format (csv, xlsx, parquet), the header language (es/en), the schedule and the channel
+(outbox, sftp, email). Every error names the file and the key path. `extracts.deliver` and the
+`deliver_extracts` DAG load specs through `load_spec`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from observatorio.core.settings import PROJECT_DIR
+from observatorio.delivery.disclosure import DEFAULT_MARKER, DEFAULT_THRESHOLD, DisclosureRule
+from observatorio.delivery.errors import ExtractError
+
+SPECS_DIR = PROJECT_DIR / "extracts"
+
+FORMATS = ("csv", "xlsx", "parquet")
+LANGUAGES = ("es", "en")
+CHANNELS = ("outbox", "sftp", "email")
+SCHEDULES = ("@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
+PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+@dataclass(frozen=True)
+class ExtractColumn:
+    name: str
+    labels: dict[str, str]
+
+    def header(self, language: str) -> str:
+        return self.labels.get(language, self.name)
+
+
+@dataclass(frozen=True)
+class Channel:
+    type: str = "outbox"
+    conn_id: str | None = None
+    remote_dir: str = "."
+    to: tuple[str, ...] = ()
+    subject: str | None = None
+    max_bytes: int = 20_000_000
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    mart: str
+    columns: tuple[ExtractColumn, ...]
+    disclosure: DisclosureRule
+    period_column: str | None = None
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    grain: tuple[str, ...] = ()
+    order_by: tuple[str, ...] = ()
+
+    def column(self, name: str) -> ExtractColumn:
+        return next(c for c in self.columns if c.name == name)
+
+
+@dataclass(frozen=True)
+class ExtractSpec:
+    name: str
+    recipient: str
+    description: str
+    datasets: tuple[Dataset, ...]
+    path: Path
+    format: str = "csv"
+    language: str = "es"
+    schedule: str = "@monthly"
+    channel: Channel = field(default_factory=Channel)
+
+    @property
+    def marts(self) -> list[str]:
+        return sorted({d.mart for d in self.datasets})
+
+
+class _Reader:
+    """Reads one YAML mapping and names the file and key path in every error."""
+
+    def __init__(self, path: Path, raw: Any, where: str = "") -> None:
+        self.path = path
+        self.where = where
+        if not isinstance(raw, dict):
+            raise self.error(f"expected a mapping, got {type(raw).__name__}")
+        self.raw: dict[str, Any] = raw
+
+    def error(self, message: str, key: str | None = None) -> ExtractError:
+        location = ".".join(p for p in (self.where, key) if p) or "(top level)"
+        return ExtractError(f"{self.path}: {location}: {message}")
+
+    def only(self, allowed: Iterable[str]) -> None:
+        unknown = sorted(set(self.raw) - set(allowed))
+        if unknown:
+            raise self.error(
+                f"unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(allowed))}"
+            )
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        if key not in self.raw or self.raw[key] is None:
+            if default is ...:
+                raise self.error("is required", key)
+            return default
+        value = self.raw[key]
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            raise self.error(f"must be {names}, got {value!r}", key)
+        return value
+
+    def choice(self, key: str, options: Sequence[str], default: str) -> str:
+        value = str(self.get(key, str, default))
+        if value not in options:
+            raise self.error(f"{value!r} is not one of {', '.join(options)}", key)
+        return value
+
+    def names(self, key: str, default: Any = ...) -> list[str]:
+        value = self.get(key, list, default)
+        if not all(isinstance(v, str) for v in value):
+            raise self.error("must be a list of column names", key)
+        return list(value)
+
+    def child(self, key: str, raw: Any) -> _Reader:
+        return _Reader(self.path, raw, ".".join(p for p in (self.where, key) if p))
+
+
+def _read_channel(top: _Reader) -> Channel:
+    raw = top.raw.get("channel") or {"type": "outbox"}
+    if isinstance(raw, str):
+        raw = {"type": raw}
+    r = top.child("channel", raw)
+    r.only({"type", "conn_id", "remote_dir", "to", "subject", "max_bytes"})
+    kind = r.choice("type", CHANNELS, "outbox")
+    conn_id = r.get("conn_id", str, None)
+    if kind != "outbox" and not conn_id:
+        raise r.error(f"a {kind} channel needs the Airflow connection id", "conn_id")
+    to = r.get("to", (list, str), [])
+    to = [to] if isinstance(to, str) else to
+    if kind == "email" and not to:
+        raise r.error("an email channel needs at least one address", "to")
+    for address in to:
+        if not isinstance(address, str) or not re.fullmatch(r"[^@\s]+@[^@\s]+", address):
+            raise r.error(f"{address!r} is not an email address", "to")
+    return Channel(
+        type=kind,
+        conn_id=conn_id,
+        remote_dir=r.get("remote_dir", str, "."),
+        to=tuple(to),
+        subject=r.get("subject", str, None),
+        max_bytes=r.get("max_bytes", int, 20_000_000),
+    )
+
+
+def _read_disclosure(r: _Reader, defaults: Mapping[str, Any], columns: set[str]) -> DisclosureRule:
+    r.only({"threshold", "marker", "rows", "columns", "by", "counts", "part_of", "rates"})
+    threshold = r.get("threshold", int, defaults.get("threshold", DEFAULT_THRESHOLD))
+    if threshold < 1:
+        raise r.error(f"must be at least 1, got {threshold}", "threshold")
+    counts = r.names("counts")
+    if not counts:
+        raise r.error("list the count columns to protect", "counts")
+    part_of = r.get("part_of", dict, {})
+    rates = r.get("rates", dict, {})
+    rows = r.get("rows", str)
+    across = r.get("columns", str, None)
+    by = r.names("by", [])
+    for key, names in (
+        ("rows", [rows]),
+        ("columns", [across] if across else []),
+        ("by", by),
+        ("counts", counts),
+        ("part_of", [*part_of, *part_of.values()]),
+        ("rates", [*rates, *rates.values()]),
+    ):
+        for name in names:
+            if name not in columns:
+                raise r.error(f"{name!r} is not a column of the dataset", key)
+    for part, whole in part_of.items():
+        if part not in counts or whole not in counts:
+            raise r.error(f"{part} and {whole} must both be listed in counts", "part_of")
+    for rate, numerator in rates.items():
+        if numerator not in counts:
+            raise r.error(f"the numerator {numerator!r} of {rate!r} is not a count", "rates")
+    return DisclosureRule(
+        counts=tuple(counts),
+        rows=rows,
+        columns=across,
+        by=tuple(by),
+        threshold=threshold,
+        marker=str(r.get("marker", str, defaults.get("marker", DEFAULT_MARKER))),
+        part_of=dict(part_of),
+        rates=dict(rates),
+    )
+
+
+def _read_dataset(r: _Reader, defaults: Mapping[str, Any], language: str) -> Dataset:
+    r.only(
+        {"name", "mart", "columns", "filters", "grain", "order_by", "period_column", "disclosure"}
+    )
+    mart = r.get("mart", str)
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", mart):
+        raise r.error(f"{mart!r} is not a model name", "mart")
+    columns: list[ExtractColumn] = []
+    for n, raw in enumerate(r.get("columns", list)):
+        raw = {"name": raw} if isinstance(raw, str) else raw
+        c = r.child(f"columns[{n}]", raw)
+        c.only({"name", *LANGUAGES})
+        name = c.get("name", str)
+        labels = {lang: str(c.get(lang, str)) for lang in LANGUAGES if lang in c.raw}
+        if language not in labels and language != "en":
+            raise c.error(f"no {language!r} header for column {name!r}", language)
+        columns.append(ExtractColumn(name=name, labels=labels))
+    names = [c.name for c in columns]
+    if len(set(names)) != len(names):
+        raise r.error("a column is listed twice", "columns")
+    known = set(names)
+    filters = r.get("filters", dict, {})
+    for column, values in filters.items():
+        if column not in known:
+            raise r.error(f"{column!r} is not a column of the dataset", "filters")
+        if not isinstance(values, list) or not values:
+            raise r.error(f"{column}: give a non-empty list of values", "filters")
+    grain = r.names("grain", [])
+    order_by = r.names("order_by", [])
+    for key, listed in (("grain", grain), ("order_by", order_by)):
+        for column in listed:
+            if column not in known:
+                raise r.error(f"{column!r} is not a column of the dataset", key)
+    period_column = r.get("period_column", str, None)
+    if period_column is not None and period_column not in known:
+        raise r.error(f"{period_column!r} is not a column of the dataset", "period_column")
+    disclosure = _read_disclosure(r.child("disclosure", r.get("disclosure", dict)), defaults, known)
+    if grain:
+        for column in names:
+            if column not in grain and column not in disclosure.counts:
+                raise r.error(
+                    f"{column!r} is neither in the grain nor a count: only counts are summed "
+                    "to a coarser grain (rates cannot be)",
+                    "grain",
+                )
+    return Dataset(
+        name=r.get("name", str, mart),
+        mart=mart,
+        columns=tuple(columns),
+        disclosure=disclosure,
+        period_column=period_column,
+        filters={k: [str(v) for v in vs] for k, vs in filters.items()},
+        grain=tuple(grain),
+        order_by=tuple(order_by),
+    )
+
+
+def parse_spec(path: Path) -> ExtractSpec:
+    """Read and validate one spec file; errors name the file and the key."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ExtractError(f"{path}: not valid YAML: {exc}") from exc
+    top = _Reader(path, raw)
+    top.only(
+        {
+            "recipient",
+            "description",
+            "format",
+            "language",
+            "schedule",
+            "channel",
+            "disclosure",
+            "datasets",
+        }
+    )
+    recipient = top.get("recipient", str)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_]*", recipient):
+        raise top.error(f"{recipient!r}: use lower-case letters, digits and _", "recipient")
+    language = top.choice("language", LANGUAGES, "es")
+    defaults = top.child("disclosure", top.get("disclosure", dict, {}))
+    defaults.only({"threshold", "marker"})
+    datasets = [
+        _read_dataset(top.child(f"datasets[{n}]", raw), defaults.raw, language)
+        for n, raw in enumerate(top.get("datasets", list))
+    ]
+    if not datasets:
+        raise top.error("list at least one dataset", "datasets")
+    if len({d.name for d in datasets}) != len(datasets):
+        raise top.error("two datasets have the same name", "datasets")
+    return ExtractSpec(
+        name=path.stem,
+        recipient=recipient,
+        description=str(top.get("description", str, "")),
+        datasets=tuple(datasets),
+        path=path,
+        format=top.choice("format", FORMATS, "csv"),
+        language=language,
+        schedule=top.choice("schedule", SCHEDULES, "@monthly"),
+        channel=_read_channel(top),
+    )
+
+
+def load_spec(name: str, specs_dir: Path | None = None) -> ExtractSpec:
+    specs_dir = specs_dir or SPECS_DIR
+    path = specs_dir / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(available_specs(specs_dir))
+        raise ExtractError(f"no extract spec {name!r} in {specs_dir} (known: {known})")
+    return parse_spec(path)
+
+
+def available_specs(specs_dir: Path | None = None) -> list[str]:
+    return sorted(p.stem for p in (specs_dir or SPECS_DIR).glob("*.yaml"))
