@@ -19,9 +19,14 @@ def _run(dag_id: str) -> str:
     from airflow.dag_processing.dagbag import DagBag
 
     from observatorio.core.settings import get_settings
+    from observatorio.orchestration.runner import DELIVERY_DAG, latest_data_moment
 
-    bag = DagBag(dag_folder=str(get_settings().dags_dir / f"{dag_id}.py"))
-    return str(bag.dags[dag_id].test().state)
+    settings = get_settings()
+    bag = DagBag(dag_folder=str(settings.dags_dir / f"{dag_id}.py"))
+    # As the main job does: deliver the latest month the warehouse holds, not last month.
+    moment = latest_data_moment(settings) if dag_id == DELIVERY_DAG else None
+    when = {"logical_date": moment, "run_after": moment} if moment else {}
+    return str(bag.dags[dag_id].test(**when).state)
 
 
 def test_every_dag_end_to_end_and_rerun_loads_nothing_twice(clean_warehouse, airflow_db):
