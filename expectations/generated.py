@@ -37,7 +37,7 @@ from ingestion.provenance import PROVENANCE_COLUMNS
 
 SUITES_PACKAGE = "expectations.suites"
 # The type GX observes on PostgreSQL (it compares type names there, case-insensitively), by
-# the SQL type the loader declared.
+# the SQL type the loader declared; another type is expected under its own name, upper-cased.
 GX_TYPES = {
     "text": "TEXT",
     "integer": "INTEGER",
@@ -103,7 +103,9 @@ def add_contract_checks(
     for staged in columns:
         suite.add_expectation(
             gxe.ExpectColumnValuesToBeOfType(
-                column=staged.name, type_=GX_TYPES[staged.sql_type], severity=CRITICAL
+                column=staged.name,
+                type_=GX_TYPES.get(staged.sql_type, staged.sql_type.upper()),
+                severity=CRITICAL,
             )
         )
     valued = list(_valued(columns))
