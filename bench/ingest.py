@@ -29,30 +29,12 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).with_name("results") / "ingest.json"
-HEADER = [
-    "numero_denuncia",
-    "victima_nro",
-    "fecha_registro",
-    "fecha_hecho",
-    "hora_hecho",
-    "codigo_municipio",
-    "municipio",
-    "codigo_delito",
-    "delito",
-    "cedula_victima",
-    "nombre_victima",
-    "sexo_victima",
-    "edad_victima",
-    "fecha_nacimiento_victima",
-    "relacion_agresor",
-    "arma",
-    "lugar",
-]
 
 
 def write_police_file(path: Path, rows: int, seed: int = 1) -> None:
     """A police export in the real layout (cp1252, `;`, dd/mm/yyyy), from the simulator's world."""
     from ingestion.pseudonymise import national_id_check_digit
+    from simulator.police import REPORT_COLUMNS
     from simulator.reference import municipalities, penal_code
 
     rng = random.Random(seed)
@@ -62,7 +44,7 @@ def write_police_file(path: Path, rows: int, seed: int = 1) -> None:
     surnames = ["Pérez", "Gómez", "Núñez", "Rojas", "Díaz", "Vega", "Ríos", "Ibáñez"]
     with path.open("w", encoding="cp1252", newline="") as handle:
         writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
-        writer.writerow(HEADER)
+        writer.writerow(REPORT_COLUMNS)
         for n in range(1, rows + 1):
             day, month = rng.randint(1, 28), rng.randint(1, 12)
             code, name = rng.choice(munis)

@@ -1,5 +1,7 @@
 """Great Expectations gates: one suite module per source entity, and the gate that runs them.
 
-Suites are built in code (`expectations.suites.<source>__<entity>.build_suite`) and run by
-`expectations.gate` inside PostgreSQL, on the batch's table in `ingest`, before publication.
+A batch suite is generated from the source's contract (`expectations.generated`), plus the
+domain checks of `expectations.suites.<source>__<entity>` where the source has such a module,
+and run by `expectations.gate` inside PostgreSQL, on the batch's table in `ingest`, before
+publication.
 """

@@ -1,9 +1,9 @@
-"""The checks every source suite makes in the same way, so each suite says only what is its own.
+"""The checks suites make in the same way, so each suite says only what is its own.
 
-A suite module (`expectations/suites/<source>__<entity>.py`) builds its suite from these
-blocks plus its domain checks: the staged columns (the contract's output and the
-provenance columns the loader adds), the key, dates never in the future, codes from a
-reference seed, and the batch's volume against the source's recent history.
+`expectations.generated` builds every batch suite's contract checks from these blocks (the
+key, dates never in the future) and ends it with the batch's volume against the source's
+recent history; suite modules (`expectations/suites/<source>__<entity>.py`) use them for
+their domain checks (codes from a reference seed, a person's fields).
 """
 
 from __future__ import annotations
@@ -21,41 +21,8 @@ CRITICAL = FailureSeverity.CRITICAL
 WARNING = FailureSeverity.WARNING
 INFO = FailureSeverity.INFO
 
-# Added by `ingestion.loader` to every staged row; see the raw tables' comments.
-PROVENANCE_COLUMNS = (
-    "_batch_id",
-    "_source_file",
-    "_source_query",
-    "_source_row",
-    "_file_sha256",
-    "_ingested_at",
-    "_extra",
-)
 # A batch this much smaller than the source's typical batch is suspect (an export cut short).
 VOLUME_DROP_FACTOR = 5
-
-
-def staged_columns(*contract_columns: str) -> list[str]:
-    """The exact column set of a staged batch: the contract's columns, then provenance."""
-    return [*contract_columns, *PROVENANCE_COLUMNS]
-
-
-def expect_shape(
-    suite: gx.ExpectationSuite,
-    columns: Sequence[str],
-    *,
-    required: Sequence[str],
-    key: Sequence[str],
-) -> None:
-    """Critical: exactly these columns, the required ones filled, and the key unique."""
-    suite.add_expectation(
-        gxe.ExpectTableColumnsToMatchSet(
-            column_set=list(columns), exact_match=True, severity=CRITICAL
-        )
-    )
-    for column in required:
-        suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column, severity=CRITICAL))
-    expect_unique_key(suite, key)
 
 
 # Names what `expect_unique_key` checks in results and messages (GX records it under the
@@ -68,7 +35,7 @@ def expect_unique_key(suite: gx.ExpectationSuite, key: Sequence[str]) -> None:
 
     One grouped aggregate, where GX's compound-uniqueness expectation joins the table to its
     own group counts and then scans it again for samples: on a 1M-row batch 0.9 s against 6.7
-    s. The key columns come from the suite's code, never from data.
+    s. The key columns come from the contract or the suite's code, never from the batch.
     """
     columns = ", ".join(f'"{c}"' for c in key)
     suite.add_expectation(
@@ -135,10 +102,10 @@ def expect_in_seed(
 def expect_person_fields(
     suite: gx.ExpectationSuite, *, sex: str, id_status: str, valid_share: float
 ) -> None:
-    """A person's sex is coded M/F/I (critical) and rarely unknown, and most IDs check out."""
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeInSet(column=sex, value_set=["M", "F", "I"], severity=CRITICAL)
-    )
+    """A person's sex is rarely unknown (`I`), and most IDs check out.
+
+    That sex is coded at all (M/F/I) is the contract's `allowed`, checked by the generated suite.
+    """
     suite.add_expectation(
         gxe.ExpectColumnValuesToBeInSet(
             column=sex, value_set=["M", "F"], mostly=0.9, severity=WARNING

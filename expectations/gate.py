@@ -7,7 +7,6 @@ stored in `ops.validation_results`, and Data Docs are rebuilt under OBSERVATORIO
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
@@ -400,12 +399,13 @@ def store_outcomes(outcomes: list[GateOutcome], settings: Settings | None = None
 
 
 def suite_factory(source: str, settings: Settings | None = None) -> Callable[[], Any]:
-    """A builder for `expectations.suites.<source>`'s suite, with the source's batch history."""
-    module = importlib.import_module(f"expectations.suites.{source}")
+    """A builder for the source's suite (`expectations.generated`), with its batch history."""
+    from expectations.generated import build_suite
+
     with connect(settings) as conn:
         history = recent_batch_rows(conn, source)
     context = SuiteContext(suite_name=source, recent_batch_rows=history)
-    return lambda: module.build_suite(context)
+    return lambda: build_suite(context)
 
 
 # From this many batches of one source in a run, validate them together first (a backfill

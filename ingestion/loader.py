@@ -27,6 +27,7 @@ from ingestion import ledger
 from ingestion.columnar import ColumnarUnsupported, csv_bytes, good_columns, read_batches
 from ingestion.contract import Contract, load_contract
 from ingestion.parse import BatchError, Problem, Record, fingerprint, parse_records
+from ingestion.provenance import PROVENANCE_COLUMNS
 from ingestion.staged import StagedBatch
 from observatorio.core.settings import Settings, get_settings
 from observatorio.core.warehouse import connect, ensure_warehouse
@@ -34,15 +35,6 @@ from observatorio.core.warehouse import connect, ensure_warehouse
 log = logging.getLogger(__name__)
 
 Status = Literal["loaded", "skipped", "rejected"]
-PROVENANCE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("_batch_id", "text not null"),
-    ("_source_file", "text"),
-    ("_source_query", "text"),
-    ("_source_row", "bigint not null"),
-    ("_file_sha256", "text"),
-    ("_ingested_at", "timestamptz not null"),
-    ("_extra", "jsonb"),
-)
 UNSAFE_NAME_PARTS = ("/", "\\", "\x00")
 # Below this many staged rows the gate's scans are cheap and ANALYZE would cost more.
 ANALYZE_FROM_ROWS = 100_000

@@ -12,70 +12,22 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from ingestion.contract import load_contract
 from simulator.config import DefectRates
 from simulator.csvio import DailyDrop, csv_line, dmy, dmy_hm
 from simulator.reference import municipality_name, penal_code
 from simulator.world import Person, with_typo
 
-REPORT_COLUMNS = (
-    "numero_denuncia",
-    "victima_nro",
-    "fecha_registro",
-    "fecha_hecho",
-    "hora_hecho",
-    "codigo_municipio",
-    "municipio",
-    "codigo_delito",
-    "delito",
-    "cedula_victima",
-    "nombre_victima",
-    "sexo_victima",
-    "edad_victima",
-    "fecha_nacimiento_victima",
-    "relacion_agresor",
-    "arma",
-    "lugar",
-)
-DETENTION_COLUMNS = (
-    "numero_detencion",
-    "fecha_registro",
-    "fecha_detencion",
-    "hora_detencion",
-    "codigo_municipio",
-    "municipio",
-    "numero_denuncia",
-    "codigo_delito",
-    "delito",
-    "cedula_detenido",
-    "nombre_detenido",
-    "sexo_detenido",
-    "edad_detenido",
-    "fundamento_legal",
-    "horas_detenido",
-    "puesto_a_disposicion_fiscalia",
-)
-COMPLAINT_COLUMNS = (
-    "numero_queja",
-    "fecha_registro",
-    "fecha_hecho",
-    "codigo_municipio",
-    "municipio",
-    "tipo_queja",
-    "numero_detencion",
-    "estado",
-)
-USE_OF_FORCE_COLUMNS = (
-    "numero_incidente",
-    "fecha_registro",
-    "fecha_hecho",
-    "hora_hecho",
-    "codigo_municipio",
-    "municipio",
-    "tipo_fuerza",
-    "personas_lesionadas",
-    "personas_fallecidas",
-    "numero_detencion",
-)
+
+def _export_header(contract: str) -> tuple[str, ...]:
+    """The export's header as its contract names it (each column's `source`, in order)."""
+    return tuple(column.source for column in load_contract(contract).columns)
+
+
+REPORT_COLUMNS = _export_header("police__reports")
+DETENTION_COLUMNS = _export_header("police__detentions")
+COMPLAINT_COLUMNS = _export_header("police__complaints")
+USE_OF_FORCE_COLUMNS = _export_header("police__use_of_force")
 COMPLAINT_TYPES = (
     ("abuso de autoridad", 0.35),
     ("maltrato", 0.3),

@@ -8,26 +8,10 @@ import gzip
 from pathlib import Path
 
 from ingestion.pseudonymise import national_id_check_digit
+from simulator.police import REPORT_COLUMNS
 
-HEADER = [
-    "numero_denuncia",
-    "victima_nro",
-    "fecha_registro",
-    "fecha_hecho",
-    "hora_hecho",
-    "codigo_municipio",
-    "municipio",
-    "codigo_delito",
-    "delito",
-    "cedula_victima",
-    "nombre_victima",
-    "sexo_victima",
-    "edad_victima",
-    "fecha_nacimiento_victima",
-    "relacion_agresor",
-    "arma",
-    "lugar",
-]
+# The export's header, from the contract (as the simulator writes it).
+HEADER = list(REPORT_COLUMNS)
 
 
 def national_id(number: int) -> str:

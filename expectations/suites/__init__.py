@@ -1,1 +1,2 @@
-"""One module per source entity (or mart), each with `build_suite(context) -> ExpectationSuite`."""
+"""Domain checks per source entity: `add_domain_checks(suite, context)`, added by
+`expectations.generated` to the checks it generates from the contract (and the marts' suites)."""

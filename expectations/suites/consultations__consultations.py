@@ -2,6 +2,7 @@
 
 Each record carries its ranked priorities as a JSON array (the contract keeps the nested
 list whole); the priority checks run inside PostgreSQL on that array with `jsonb` queries.
+The contract's checks (columns, key, patterns, dates never in the future) are generated.
 """
 
 from __future__ import annotations
@@ -11,25 +12,9 @@ from datetime import date
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from expectations.common import (
-    CRITICAL,
-    INFO,
-    WARNING,
-    expect_in_seed,
-    expect_volume_like_history,
-    staged_columns,
-)
+from expectations.common import CRITICAL, INFO, WARNING, expect_in_seed
 from expectations.context import SuiteContext, seed_values
 
-# The columns a staged batch must have: the contract's output plus provenance.
-COLUMNS = staged_columns(
-    "consultation_id",
-    "municipality_code",
-    "municipality_name",
-    "consultation_date",
-    "participants",
-    "priorities",
-)
 # What a priority may point at: the indicator definitions (`ref_indicators` seed) plus the
 # numerators the observatory counts, and the crime types (no seed lists them yet).
 INDICATOR_CODES = [
@@ -119,26 +104,11 @@ VOTES_NOT_BY_RANK = (
 )
 
 
-def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
-    suite = gx.ExpectationSuite(name=context.suite_name)
-
-    # Schema and keys.
-    suite.add_expectation(
-        gxe.ExpectTableColumnsToMatchSet(column_set=COLUMNS, exact_match=True, severity=CRITICAL)
-    )
-    for column in ("consultation_id", "municipality_code", "consultation_date", "participants"):
-        suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column, severity=CRITICAL))
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeUnique(column="consultation_id", severity=CRITICAL)
-    )
-
-    # Dates: never in the future, not before the platform could exist.
+def add_domain_checks(suite: gx.ExpectationSuite, context: SuiteContext) -> None:
+    # Dates: not before the platform could exist (the future is ruled out by the contract).
     suite.add_expectation(
         gxe.ExpectColumnValuesToBeBetween(
-            column="consultation_date",
-            min_value=EARLIEST,
-            max_value=context.today,
-            severity=CRITICAL,
+            column="consultation_date", min_value=EARLIEST, severity=CRITICAL
         )
     )
 
@@ -172,8 +142,3 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
                 unexpected_rows_query=query, description=description, severity=severity
             )
         )
-
-    # Volume against history: the platform re-exports its whole history, so a document with
-    # far fewer consultations than the last ones lost data.
-    expect_volume_like_history(suite, context)
-    return suite

@@ -1,7 +1,8 @@
 """Gate for forensic deaths (`raw.health__forensic_deaths`), as a mortality statistician would.
 
 Codes are checked the way dbt will read them: ICD-10 written as `X95.0`, `X950` or `x95`
-must all fall in the external-cause chapter (V01-Y98) once case and dot are ignored.
+must all fall in the external-cause chapter (V01-Y98) once case and dot are ignored. The
+contract's checks (columns, key, codes, age range, dates never in the future) are generated.
 """
 
 from __future__ import annotations
@@ -13,11 +14,7 @@ from expectations.common import (
     CRITICAL,
     WARNING,
     expect_in_seed,
-    expect_not_in_future,
     expect_person_fields,
-    expect_shape,
-    expect_volume_like_history,
-    staged_columns,
 )
 from expectations.context import SuiteContext
 
@@ -33,39 +30,9 @@ UNDETERMINED_REGEX = r"^[Yy]([12][0-9]|3[0-4])"
 MAX_UNDETERMINED_SHARE = 0.15
 MANNERS = ["homicidio", "indeterminada", "suicidio", "accidente", "intervención legal"]
 
-COLUMNS = staged_columns(
-    "record_id",
-    "death_date",
-    "autopsy_date",
-    "municipality_code",
-    "municipality_name",
-    "sex",
-    "age",
-    "person_national_id_pseudonym",
-    "person_national_id_status",
-    "person_name_pseudonym",
-    "person_name_tokens",
-    "icd10_cause_raw",
-    "manner_of_death",
-    "updated_at",
-)
 
-
-def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
-    suite = gx.ExpectationSuite(name=context.suite_name)
-
-    # Schema and keys.
-    expect_shape(
-        suite,
-        COLUMNS,
-        required=("record_id", "death_date", "municipality_code", "icd10_cause_raw", "updated_at"),
-        key=("record_id", "updated_at"),
-    )
-
-    # Dates: never in the future; a body is examined on or after the day of death.
-    expect_not_in_future(
-        suite, context, dates=("death_date", "autopsy_date"), timestamps=("updated_at",)
-    )
+def add_domain_checks(suite: gx.ExpectationSuite, context: SuiteContext) -> None:
+    # Dates: a body is examined on or after the day of death.
     suite.add_expectation(
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="autopsy_date",
@@ -73,13 +40,6 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
             or_equal=True,
             ignore_row_if="either_value_is_missing",
             severity=CRITICAL,
-        )
-    )
-
-    # Plausible values.
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeBetween(
-            column="age", min_value=0, max_value=110, severity=CRITICAL
         )
     )
 
@@ -110,7 +70,3 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
         )
     )
     expect_person_fields(suite, sex="sex", id_status="person_national_id_status", valid_share=0.8)
-
-    # Volume against history: a pull 80 % smaller than usual is suspect.
-    expect_volume_like_history(suite, context)
-    return suite

@@ -1,5 +1,7 @@
 """Gate for injury admissions (`raw.health__hospital_admissions`), as a hospital-statistics
-reviewer checks them. ICD-10 codes are judged case- and dot-insensitively, as dbt reads them."""
+reviewer checks them. ICD-10 codes are judged case- and dot-insensitively, as dbt reads them.
+The contract's checks (columns, key, codes, age range, dates never in the future) are generated.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +12,7 @@ from expectations.common import (
     CRITICAL,
     WARNING,
     expect_in_seed,
-    expect_not_in_future,
     expect_person_fields,
-    expect_shape,
-    expect_volume_like_history,
-    staged_columns,
 )
 from expectations.context import SuiteContext
 from expectations.suites.health__forensic_deaths import EXTERNAL_CAUSE_REGEX
@@ -23,47 +21,9 @@ from expectations.suites.health__forensic_deaths import EXTERNAL_CAUSE_REGEX
 INJURY_REGEX = r"^[SsTt][0-9]{2}\.?[0-9A-Za-z]?$"
 CONDITIONS = ["alta", "traslado", "fallecido"]
 
-COLUMNS = staged_columns(
-    "admission_id",
-    "facility_code",
-    "admission_date",
-    "discharge_date",
-    "municipality_code",
-    "municipality_name",
-    "sex",
-    "age",
-    "person_national_id_pseudonym",
-    "person_national_id_status",
-    "person_name_pseudonym",
-    "person_name_tokens",
-    "diagnosis_icd10_raw",
-    "external_cause_icd10_raw",
-    "discharge_condition",
-    "updated_at",
-)
 
-
-def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
-    suite = gx.ExpectationSuite(name=context.suite_name)
-
-    # Schema and keys.
-    expect_shape(
-        suite,
-        COLUMNS,
-        required=(
-            "admission_id",
-            "admission_date",
-            "municipality_code",
-            "external_cause_icd10_raw",
-            "updated_at",
-        ),
-        key=("admission_id", "updated_at"),
-    )
-
-    # Dates: never in the future; nobody leaves (or dies) before being admitted.
-    expect_not_in_future(
-        suite, context, dates=("admission_date", "discharge_date"), timestamps=("updated_at",)
-    )
+def add_domain_checks(suite: gx.ExpectationSuite, context: SuiteContext) -> None:
+    # Dates: nobody leaves (or dies) before being admitted.
     suite.add_expectation(
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="discharge_date",
@@ -71,13 +31,6 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
             or_equal=True,
             ignore_row_if="either_value_is_missing",
             severity=CRITICAL,
-        )
-    )
-
-    # Plausible values.
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeBetween(
-            column="age", min_value=0, max_value=110, severity=CRITICAL
         )
     )
 
@@ -103,7 +56,3 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
 
     # Distributions: unknown sex (unidentified patients) should stay rare.
     expect_person_fields(suite, sex="sex", id_status="person_national_id_status", valid_share=0.8)
-
-    # Volume against history: a pull 80 % smaller than usual is suspect.
-    expect_volume_like_history(suite, context)
-    return suite

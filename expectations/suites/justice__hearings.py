@@ -1,7 +1,7 @@
-"""Gate for court hearings (`raw.justice__hearings`).
+"""Gate for court hearings (`raw.justice__hearings`): the domain checks.
 
-`scheduled_date` may legitimately lie in the future (a hearing set for next month), so
-only the record timestamps are held to "never in the future".
+`scheduled_date` may legitimately lie in the future (a hearing set for next month), so the
+generated "never in the future" checks hold only the record timestamps to it.
 """
 
 from __future__ import annotations
@@ -9,38 +9,15 @@ from __future__ import annotations
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from expectations.common import (
-    CRITICAL,
-    WARNING,
-    expect_not_in_future,
-    expect_shape,
-    expect_volume_like_history,
-    staged_columns,
-)
+from expectations.common import CRITICAL, WARNING
 from expectations.context import SuiteContext
 
-COLUMNS = staged_columns(
-    "hearing_id",
-    "case_id",
-    "hearing_type",
-    "scheduled_date",
-    "status",
-    "created_at",
-    "updated_at",
-)
+DATES_MAY_BE_IN_THE_FUTURE = ("scheduled_date",)
 HEARING_TYPES = ["preparatoria", "juicio_oral"]
 STATUSES = ["programada", "realizada", "suspendida"]
 
 
-def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
-    suite = gx.ExpectationSuite(name=context.suite_name)
-
-    expect_shape(
-        suite,
-        COLUMNS,
-        required=("hearing_id", "case_id", "scheduled_date", "status", "updated_at"),
-        key=("hearing_id", "updated_at"),
-    )
+def add_domain_checks(suite: gx.ExpectationSuite, context: SuiteContext) -> None:
     suite.add_expectation(
         gxe.ExpectColumnValuesToBeInSet(
             column="hearing_type", value_set=HEARING_TYPES, severity=CRITICAL
@@ -49,7 +26,6 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
     suite.add_expectation(
         gxe.ExpectColumnValuesToBeInSet(column="status", value_set=STATUSES, severity=CRITICAL)
     )
-    expect_not_in_future(suite, context, timestamps=("created_at", "updated_at"))
     # A hearing is scheduled for a day on or after it was put on the calendar.
     for later, earlier in (("scheduled_date", "created_at"), ("updated_at", "created_at")):
         suite.add_expectation(
@@ -61,6 +37,3 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
                 severity=CRITICAL if later == "updated_at" else WARNING,
             )
         )
-
-    expect_volume_like_history(suite, context)
-    return suite

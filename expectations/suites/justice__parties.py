@@ -1,6 +1,7 @@
 """Gate for parties to prosecution cases (`raw.justice__parties`): victims and defendants.
 
-Persons arrive pseudonymised (national ID and name as keyed HMACs, birth date as a year).
+Persons arrive pseudonymised (national ID and name as keyed HMACs, birth date as a year);
+the generated checks expect those columns from the contract's person rules.
 """
 
 from __future__ import annotations
@@ -8,31 +9,9 @@ from __future__ import annotations
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from expectations.common import (
-    CRITICAL,
-    INFO,
-    WARNING,
-    expect_not_in_future,
-    expect_shape,
-    expect_volume_like_history,
-    staged_columns,
-)
+from expectations.common import CRITICAL, INFO, WARNING
 from expectations.context import SuiteContext
 
-COLUMNS = staged_columns(
-    "party_id",
-    "case_id",
-    "role",
-    "national_id_pseudonym",
-    "national_id_status",
-    "full_name_pseudonym",
-    "full_name_tokens",
-    "sex",
-    "birth_year",
-    "procedural_status",
-    "created_at",
-    "updated_at",
-)
 ROLES = ["victima", "imputado"]
 PROCEDURAL_STATUSES = [
     "victima",
@@ -45,16 +24,7 @@ PROCEDURAL_STATUSES = [
 ]
 
 
-def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
-    suite = gx.ExpectationSuite(name=context.suite_name)
-
-    expect_shape(
-        suite,
-        COLUMNS,
-        required=("party_id", "case_id", "role", "created_at", "updated_at"),
-        key=("party_id", "updated_at"),
-    )
-
+def add_domain_checks(suite: gx.ExpectationSuite, context: SuiteContext) -> None:
     suite.add_expectation(
         gxe.ExpectColumnValuesToBeInSet(column="role", value_set=ROLES, severity=CRITICAL)
     )
@@ -75,7 +45,6 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
             severity=CRITICAL,
         )
     )
-    expect_not_in_future(suite, context, timestamps=("created_at", "updated_at"))
     suite.add_expectation(
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="updated_at",
@@ -91,6 +60,3 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
             column="national_id_status", value_set=["valid"], mostly=0.8, severity=INFO
         )
     )
-
-    expect_volume_like_history(suite, context)
-    return suite

@@ -9,43 +9,6 @@ cases as (
 
 ),
 
-versions as (
-
-    select
-        case_id,
-        count(distinct updated_at) as version_count,
-        count(*) as rows_pulled
-
-    from cases
-    group by case_id
-
-),
-
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by case_id
-            order by updated_at desc, ingested_at desc, batch_id desc, source_row desc
-        ) as version_rank
-
-    from cases
-
-),
-
-final as (
-
-    select
-        ranked.*,
-        versions.version_count,
-        versions.rows_pulled
-
-    from ranked
-    inner join versions
-        on ranked.case_id = versions.case_id
-    where ranked.version_rank = 1
-
-)
+{{ latest_versions('cases', 'case_id') }}
 
 select * from final

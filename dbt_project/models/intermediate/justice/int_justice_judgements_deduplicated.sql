@@ -9,45 +9,10 @@ judgements as (
 
 ),
 
-versions as (
-
-    select
-        judgement_id,
-        count(distinct updated_at) as version_count,
-        count(*) as rows_pulled,
-        min(updated_at) filter (where judgement_status = 'firme') as became_final_at
-
-    from judgements
-    group by judgement_id
-
-),
-
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by judgement_id
-            order by updated_at desc, ingested_at desc, batch_id desc, source_row desc
-        ) as version_rank
-
-    from judgements
-
-),
-
-final as (
-
-    select
-        ranked.*,
-        versions.version_count,
-        versions.rows_pulled,
-        versions.became_final_at
-
-    from ranked
-    inner join versions
-        on ranked.judgement_id = versions.judgement_id
-    where ranked.version_rank = 1
-
-)
+{{ latest_versions(
+    'judgements',
+    'judgement_id',
+    aggregates={'became_final_at': "min(updated_at) filter (where judgement_status = 'firme')"}
+) }}
 
 select * from final

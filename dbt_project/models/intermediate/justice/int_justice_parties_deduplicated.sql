@@ -9,43 +9,6 @@ parties as (
 
 ),
 
-versions as (
-
-    select
-        party_id,
-        count(distinct updated_at) as version_count,
-        count(*) as rows_pulled
-
-    from parties
-    group by party_id
-
-),
-
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by party_id
-            order by updated_at desc, ingested_at desc, batch_id desc, source_row desc
-        ) as version_rank
-
-    from parties
-
-),
-
-final as (
-
-    select
-        ranked.*,
-        versions.version_count,
-        versions.rows_pulled
-
-    from ranked
-    inner join versions
-        on ranked.party_id = versions.party_id
-    where ranked.version_rank = 1
-
-)
+{{ latest_versions('parties', 'party_id') }}
 
 select * from final

@@ -22,12 +22,7 @@ renamed as (
         status as judgement_status,
         created_at,
         updated_at,
-        _batch_id as batch_id,
-        _source_file as source_file,
-        _source_query as source_query,
-        _source_row as source_row,
-        _file_sha256 as file_sha256,
-        _ingested_at as ingested_at
+        {{ provenance_columns(source_query=true) }}
 
     from source
 

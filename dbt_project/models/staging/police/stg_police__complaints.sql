@@ -17,11 +17,7 @@ renamed as (
         complaint_type,
         detention_id,
         coalesce(status, 'sin dato') as complaint_status,
-        _batch_id as batch_id,
-        _source_file as source_file,
-        _source_row as source_row,
-        _file_sha256 as file_sha256,
-        _ingested_at as ingested_at
+        {{ provenance_columns() }}
 
     from source
 

@@ -27,11 +27,7 @@ renamed as (
         coalesce(legal_basis, 'sin dato') as legal_basis,
         hours_held,
         handed_to_prosecutor as is_handed_to_prosecutor,
-        _batch_id as batch_id,
-        _source_file as source_file,
-        _source_row as source_row,
-        _file_sha256 as file_sha256,
-        _ingested_at as ingested_at
+        {{ provenance_columns() }}
 
     from source
 

@@ -29,11 +29,7 @@ renamed as (
         coalesce(victim_offender_relationship, 'sin dato') as victim_offender_relationship,
         coalesce(weapon, 'sin dato') as weapon,
         coalesce(place, 'sin dato') as place,
-        _batch_id as batch_id,
-        _source_file as source_file,
-        _source_row as source_row,
-        _file_sha256 as file_sha256,
-        _ingested_at as ingested_at
+        {{ provenance_columns() }}
 
     from source
 

@@ -26,11 +26,7 @@ renamed as (
             victim_{{ crime_type }} as is_victim_{{ crime_type }},
             reported_{{ crime_type }} as has_reported_{{ crime_type }},
         {%- endfor %}
-        _batch_id as batch_id,
-        _source_file as source_file,
-        _source_row as source_row,
-        _file_sha256 as file_sha256,
-        _ingested_at as ingested_at
+        {{ provenance_columns() }}
 
     from source
 
