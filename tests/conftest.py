@@ -180,9 +180,10 @@ def _truncate(conn) -> None:  # type: ignore[no-untyped-def]
 def postgres_server_url(warehouse_url: str) -> str:
     """The warehouse's PostgreSQL server as a SQLAlchemy URL without a database, for tests
     that need source databases of their own beside the warehouse."""
-    from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import URL, make_url
 
-    server = make_url(warehouse_url).set(drivername="postgresql+psycopg", database=None)
+    url = make_url(warehouse_url)
+    server = URL.create("postgresql+psycopg", url.username, url.password, url.host, url.port)
     return server.render_as_string(hide_password=False)
 
 
