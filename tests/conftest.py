@@ -107,13 +107,15 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def _check_minimum_tests_run(session: pytest.Session) -> None:
     whole_suite = session.config.args_source == pytest.Config.ArgsSource.TESTPATHS
-    filtered = session.config.option.keyword or session.config.option.markexpr
+    option = session.config.option
+    filtered = option.keyword or option.markexpr or option.collectonly
     if not (os.environ.get("CI") and whole_suite and not filtered):
         return
     if _tests_run < CI_MINIMUM_TESTS_RUN:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         message = f"CI ran {_tests_run} tests; the whole suite has at least {CI_MINIMUM_TESTS_RUN}"
         if reporter is not None:
+            reporter.ensure_newline()
             reporter.write_line(message, red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
