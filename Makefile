@@ -31,11 +31,16 @@ test: $(STAMP)
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
 	$(BIN)/python -m pytest
 
+## sqlfluff's dbt templater compiles every model with a database connection: on the warehouse.
 lint: $(STAMP)
+	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	cd dbt_project && ../$(BIN)/sqlfluff lint models
+	cd dbt_project && ../$(BIN)/python -c 'import os; from observatorio.core import warehouse; \
+		from observatorio.transform.dbt import dbt_environment; warehouse.ensure_warehouse(); \
+		os.environ.update(dbt_environment()); \
+		os.execv("../$(BIN)/sqlfluff", ["sqlfluff", "lint", "models"])'
 
 ## The Airflow UI on 127.0.0.1 (prints the URL and the login; Ctrl-C stops everything).
 airflow: $(STAMP)

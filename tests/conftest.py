@@ -93,10 +93,38 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     airflow_env.apply(settings)
 
 
+# A CI run of the whole suite that ran fewer tests than this lost some on the way (a module
+# that stopped being collected, a fixture that skips everything): it fails.
+CI_MINIMUM_TESTS_RUN = 350
+_tests_run = 0
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    global _tests_run
+    if report.when == "call" and not report.skipped:
+        _tests_run += 1
+
+
+def _check_minimum_tests_run(session: pytest.Session) -> None:
+    whole_suite = session.config.args_source == pytest.Config.ArgsSource.TESTPATHS
+    option = session.config.option
+    filtered = option.keyword or option.markexpr or option.collectonly
+    if not (os.environ.get("CI") and whole_suite and not filtered):
+        return
+    if _tests_run < CI_MINIMUM_TESTS_RUN:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = f"CI ran {_tests_run} tests; the whole suite has at least {CI_MINIMUM_TESTS_RUN}"
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(message, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from observatorio.core import warehouse
     from observatorio.core.settings import get_settings
 
+    _check_minimum_tests_run(session)
     settings = get_settings()
     if "airflow.settings" in sys.modules:
         # Close Airflow's pooled connections before the server goes away, not at exit.
@@ -148,6 +176,35 @@ def _truncate(conn) -> None:  # type: ignore[no-untyped-def]
         "truncate ops.batch_ledger, ops.file_receipts, ops.quarantine,"
         " ops.validation_results, ops.deliveries, ops.watermarks restart identity"
     )
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(warehouse_url: str) -> str:
+    """The warehouse's PostgreSQL server as a SQLAlchemy URL without a database, for tests
+    that need source databases of their own beside the warehouse."""
+    from sqlalchemy.engine import URL, make_url
+
+    url = make_url(warehouse_url)
+    server = URL.create("postgresql+psycopg", url.username, url.password, url.host, url.port)
+    return server.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def mariadb_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A MariaDB server URL without a database: the machine's, or one the session starts."""
+    from tests.local_servers import mariadb_server
+
+    with mariadb_server(tmp_path_factory.mktemp("mariadb")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis server URL without a db number: the machine's, or one the session starts."""
+    from tests.local_servers import redis_server
+
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

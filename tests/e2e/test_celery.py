@@ -1,8 +1,9 @@
 """Scale-out: a DAG run goes through the scheduler to a real Celery worker and succeeds.
 
 Starts, as separate process groups with the project's Airflow environment for the
-CeleryExecutor: a Celery worker (Redis broker on 127.0.0.1:6379, a dedicated db number and
-a queue of its own; result backend on the test session's PostgreSQL), the scheduler, the
+CeleryExecutor: a Celery worker (Redis broker: the machine's on 127.0.0.1:6379, or one the
+session starts, see `tests/local_servers.py`; a dedicated db number and a queue of its own;
+result backend on the test session's PostgreSQL), the scheduler, the
 DAG processor and the API server. A tiny DAG in a temporary dags folder is triggered
 through the REST API; its task reports which process ran it, so the test proves the worker
 ran it. Everything is stopped (by process group) at the end, even on failure.
@@ -26,7 +27,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 11
+REDIS_DB = 11
 DAG_ID = "celery_smoke"
 WORKER_MARK = "OBSERVATORIO_TEST_CELERY_WORKER"
 
@@ -66,17 +67,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _redis_reachable() -> str | None:
-    try:
-        import redis
-
-        redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB, socket_timeout=2).ping()
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
-def _celery_environment(settings: Any, dags: Path, port: int, queue: str) -> dict[str, str]:
+def _celery_environment(
+    settings: Any, dags: Path, port: int, queue: str, redis_url: str
+) -> dict[str, str]:
     from observatorio.core.warehouse import sqlalchemy_url, warehouse_url
     from observatorio.orchestration.airflow_env import airflow_environment
 
@@ -91,7 +84,7 @@ def _celery_environment(settings: Any, dags: Path, port: int, queue: str) -> dic
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__BASE_URL": api,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
-            "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}",
+            "AIRFLOW__CELERY__BROKER_URL": f"{redis_url}/{REDIS_DB}",
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{result_db}",
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
             # A queue of our own: another session's worker on the same Redis never takes ours.
@@ -183,16 +176,14 @@ def local_airflow(
 
 
 @pytest.fixture
-def stack(airflow_db, tmp_path) -> Iterator[tuple[Stack, str]]:
-    reason = _redis_reachable()
-    if reason:
-        pytest.skip(f"Redis is not reachable at {REDIS_HOST}:{REDIS_PORT} ({reason})")
+def stack(airflow_db, tmp_path, redis_url) -> Iterator[tuple[Stack, str]]:
     settings = airflow_db
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / f"{DAG_ID}.py").write_text(textwrap.dedent(SMOKE_DAG))
     port = _free_port()
-    env = _celery_environment(settings, dags, port, queue=f"observatorio-test-{os.getpid()}")
+    queue = f"observatorio-test-{os.getpid()}"
+    env = _celery_environment(settings, dags, port, queue, redis_url)
     running = Stack(env, tmp_path)
     try:
         running.start(

@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_celery import Stack, _wait, local_airflow
-from tests.integration.test_alerts import SmtpSink, _text, connections, webhook_server
+from tests.integration.test_alerts import _text, connections, webhook_server
+from tests.smtp_server import SmtpServer, smtp_server
 
 pytestmark = pytest.mark.slow
 
@@ -63,9 +64,9 @@ def _probe(seconds: int, sleep: int) -> str:
 
 
 @pytest.fixture
-def channels() -> Iterator[tuple[SmtpSink, list[dict[str, Any]]]]:
+def channels() -> Iterator[tuple[SmtpServer, list[dict[str, Any]]]]:
     with (
-        SmtpSink() as smtp,
+        smtp_server() as smtp,
         webhook_server() as (http_port, received),
         connections(smtp.port, http_port),
     ):
@@ -136,7 +137,7 @@ def test_a_missed_deadline_alerts_by_webhook_and_email_without_pii(stack, channe
     assert hook["path"] == "/hooks/airflow" and hook["token"] == "t0k"
 
     _wait("the deadline e-mail", lambda: smtp.messages, running, 30)
-    mail = smtp.messages[0]["message"]
+    mail = smtp.messages[0].message
     assert mail["Subject"] == body["subject"]
     text = _text(mail)
     assert f"DAG: {DAG_ID}" in text

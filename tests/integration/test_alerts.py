@@ -12,84 +12,15 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
+from tests.smtp_server import SmtpServer, smtp_server
+
 # ---------------------------------------------------------------------------- servers
-
-
-class SmtpSink:
-    """A minimal SMTP server (RFC 5321 subset smtplib speaks) that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        def reply(line: str) -> None:
-            writer.write(f"{line}\r\n".encode())
-
-        reply("220 sink.observatorio.test ESMTP")
-        sender, recipients = "", []
-        while line := await reader.readline():
-            command = line.decode().strip()
-            verb = command.split(" ", 1)[0].upper()
-            if verb == "EHLO":
-                reply("250-sink.observatorio.test")
-                reply("250 8BITMIME")
-            elif verb == "HELO":
-                reply("250 sink.observatorio.test")
-            elif verb == "MAIL":
-                sender = command.split(":", 1)[1].strip().strip("<>")
-                reply("250 OK")
-            elif verb == "RCPT":
-                recipients.append(command.split(":", 1)[1].strip().strip("<>"))
-                reply("250 OK")
-            elif verb == "DATA":
-                reply("354 End data with <CR><LF>.<CR><LF>")
-                await writer.drain()
-                body = bytearray()
-                while (chunk := await reader.readline()) not in (b".\r\n", b""):
-                    body += chunk[1:] if chunk.startswith(b"..") else chunk
-                self.messages.append(
-                    {"from": sender, "to": recipients, "message": message_from_bytes(bytes(body))}
-                )
-                sender, recipients = "", []
-                reply("250 OK queued")
-            elif verb in {"RSET", "NOOP"}:
-                reply("250 OK")
-            elif verb == "QUIT":
-                reply("221 Bye")
-                await writer.drain()
-                break
-            else:
-                reply("502 Command not implemented")
-            await writer.drain()
-        writer.close()
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(asyncio.start_server(self._session, "127.0.0.1", 0))
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-        server.close()
-
-    def __enter__(self) -> SmtpSink:
-        self._thread.start()
-        self._ready.wait(5)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
 
 
 class _Hook(BaseHTTPRequestHandler):
@@ -166,9 +97,9 @@ def connections(smtp_port: int, http_port: int) -> Iterator[None]:
 
 
 @pytest.fixture
-def channels() -> Iterator[tuple[SmtpSink, list[dict[str, Any]]]]:
+def channels() -> Iterator[tuple[SmtpServer, list[dict[str, Any]]]]:
     with (
-        SmtpSink() as smtp,
+        smtp_server() as smtp,
         webhook_server() as (http_port, received),
         connections(smtp.port, http_port),
     ):
@@ -233,10 +164,10 @@ def test_failure_alert_names_batch_and_expectation_on_both_channels(channels):
     assert body["expectations"] == ["expect_column_values_to_be_between(incident_date)"]
 
     [mail] = smtp.messages
-    assert mail["from"] == "airflow@observatorio.test"
-    assert mail["to"] == ["oncall@observatorio.test", "data@observatorio.test"]
-    assert "ingest_police_reports.police__reports.report" in mail["message"]["Subject"]
-    text = _text(mail["message"])
+    assert mail.sender == "airflow@observatorio.test"
+    assert mail.recipients == ["oncall@observatorio.test", "data@observatorio.test"]
+    assert "ingest_police_reports.police__reports.report" in mail.message["Subject"]
+    text = _text(mail.message)
     assert "police__reports-0123456789abcdef" in text
     assert "expect_column_values_to_be_between(incident_date)" in text
 
@@ -284,7 +215,7 @@ def test_deadline_callback_alerts_from_the_triggerer_context(channels):
     assert body["dag_id"] == "build_warehouse"
     assert body["run_id"] == "asset_triggered__x"
     assert "2024-01-01T01:00:00" in body["summary"]
-    assert "deadline missed: build_warehouse" in smtp.messages[0]["message"]["Subject"]
+    assert "deadline missed: build_warehouse" in smtp.messages[0].message["Subject"]
 
 
 def test_a_channel_without_connection_is_skipped_and_a_broken_one_never_raises():

@@ -120,8 +120,7 @@ def indicators(db):
 
 
 def _png(pdf: Path, out: Path) -> Path:
-    if not shutil.which("pdftoppm"):
-        pytest.skip("pdftoppm is not installed (apt-get install -y poppler-utils)")
+    assert shutil.which("pdftoppm"), "pdftoppm is missing: .ci/run installs poppler-utils"
     subprocess.run(
         [
             "pdftoppm",

@@ -1,10 +1,8 @@
 """Delivery channels for real: a zip through Airflow's SFTP hook to an asyncssh SFTP server on
-127.0.0.1, and through Airflow's SMTP hook to a small SMTP server, both started in the test."""
+127.0.0.1, and through Airflow's SMTP hook to an aiosmtpd SMTP server, both started in the test."""
 
 from __future__ import annotations
 
-import asyncio
-import email
 import hashlib
 import io
 import json
@@ -18,6 +16,7 @@ from observatorio.delivery.errors import ExtractError
 from observatorio.delivery.extracts import deliver
 from tests.integration.test_extracts import ensure_police_marts
 from tests.sftp_server import PASSWORD, USER, loop, start_sftp_server
+from tests.smtp_server import smtp_server as start_smtp_server
 
 SPEC = Path(__file__).parents[2] / "extracts" / "ministerio_seguridad.yaml"
 __all__ = ["loop"]  # the shared fixture, used by the servers below
@@ -50,71 +49,26 @@ def sftp_server(loop, tmp_path, monkeypatch):
     server.close()
 
 
-class _SmtpServer:
-    """Just enough SMTP (RFC 5321) to receive messages: EHLO, MAIL, RCPT, DATA, QUIT."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        async def reply(line: str) -> None:
-            writer.write(line.encode() + b"\r\n")
-            await writer.drain()
-
-        await reply("220 localhost test SMTP")
-        sender, recipients = "", []
-        while line := await reader.readline():
-            command = line.decode().strip()
-            verb = command[:4].upper()
-            if verb == "EHLO":
-                await reply("250-localhost")
-                await reply("250 8BITMIME")
-            elif verb == "HELO":
-                await reply("250 localhost")
-            elif verb == "MAIL":
-                sender, recipients = command.split(":", 1)[1].strip(" <>"), []
-                await reply("250 OK")
-            elif verb == "RCPT":
-                recipients.append(command.split(":", 1)[1].strip(" <>"))
-                await reply("250 OK")
-            elif verb == "DATA":
-                await reply("354 End data with <CR><LF>.<CR><LF>")
-                body = bytearray()
-                while (chunk := await reader.readline()) != b".\r\n":
-                    body += chunk[1:] if chunk.startswith(b"..") else chunk
-                self.messages.append((sender, recipients, bytes(body)))
-                await reply("250 OK queued")
-            elif verb == "QUIT":
-                await reply("221 Bye")
-                break
-            else:
-                await reply("250 OK")
-        writer.close()
-
-
 @pytest.fixture
-def smtp_server(loop, monkeypatch):
-    receiver = _SmtpServer()
-    server = loop.run(asyncio.start_server(receiver.handle, "127.0.0.1", 0))
-    port = server.sockets[0].getsockname()[1]
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SMTP_OBSERVATORIO",
-        json.dumps(
-            {
-                "conn_type": "smtp",
-                "host": "127.0.0.1",
-                "port": port,
-                "extra": {
-                    "disable_ssl": True,
-                    "disable_tls": True,
-                    "from_email": "observatorio@example.org",
-                    "retry_limit": 0,
-                },
-            }
-        ),
-    )
-    yield receiver
-    server.close()
+def smtp_server(monkeypatch):
+    with start_smtp_server() as received:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_SMTP_OBSERVATORIO",
+            json.dumps(
+                {
+                    "conn_type": "smtp",
+                    "host": "127.0.0.1",
+                    "port": received.port,
+                    "extra": {
+                        "disable_ssl": True,
+                        "disable_tls": True,
+                        "from_email": "observatorio@example.org",
+                        "retry_limit": 0,
+                    },
+                }
+            ),
+        )
+        yield received
 
 
 def _spec(tmp_path: Path, name: str, channel: dict, **overrides) -> str:
@@ -204,9 +158,12 @@ def test_email_delivery_attaches_the_zip(marts, smtp_server, tmp_path, db):
     )
     delivery = deliver(name, period="2025-10", settings=marts, specs_dir=tmp_path / "specs")
     assert len(smtp_server.messages) == 1
-    sender, recipients, raw = smtp_server.messages[0]
-    assert (sender, recipients) == ("observatorio@example.org", ["estadistica@ministerio.example"])
-    message = email.message_from_bytes(raw)
+    [mail] = smtp_server.messages
+    assert (mail.sender, mail.recipients) == (
+        "observatorio@example.org",
+        ["estadistica@ministerio.example"],
+    )
+    message = mail.message
     assert message["Subject"] == "Extracto mensual"
     attachments = [p for p in message.walk() if p.get_filename()]
     assert [a.get_filename() for a in attachments] == [delivery.archive.name]

@@ -1,13 +1,14 @@
 """Validating OpenLineage events against the spec as openlineage-python ships it.
 
-openlineage-python 1.54 ships no `OpenLineage.json`: not in its wheel, and it has no sdist
-(the last sdist on PyPI, 1.39.0, has none either); the Airflow provider and openlineage-dbt ship
-only their own facets' JSON schemas. What openlineage-python does ship is the spec compiled into
-Python: `openlineage.client.generated`, one attrs class per spec object and standard facet,
-with the spec's required fields, types, enums and format checks (ISO date-time, UUID, URI).
-`event_errors()` walks an event, as written to a file or sent to Marquez, through those
-classes; facets outside the standard set are checked against the JSON schemas their packages
-ship (with jsonschema), or at least as base facets (`_producer`, `_schemaURL`).
+openlineage-python ships no `OpenLineage.json` (neither its wheel nor any other package here
+has it); it ships the spec compiled into Python: `openlineage.client.generated`, one attrs
+class per spec object and standard facet, with the spec's types, enums and format checks
+(ISO date-time, UUID). `event_errors()` structures an event, as written to a file or sent to
+Marquez, into those classes with cattrs (the attrs project's converter), strictly: a string
+must be a string, and the fields the spec requires but the classes default (`producer`,
+`_producer`, `_schemaURL`) must be there. Facets outside the standard set are checked
+against the JSON schemas their packages ship (Airflow provider, openlineage-dbt) with
+jsonschema.
 
 The tests here show the validator accepts what openlineage-python writes and rejects each
 kind of broken event; `test_lineage.py` runs it on real events of a DAG run, the gate and dbt.
@@ -15,10 +16,10 @@ kind of broken event; `test_lineage.py` runs it on real events of a DAG run, the
 
 from __future__ import annotations
 
-import enum
+import importlib
 import json
-import types
-import typing
+import pkgutil
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,58 +28,7 @@ import attr
 import pytest
 
 SPEC = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
-# The standard facets by key (the spec's facet files name each one's key in `properties`).
-STANDARD_FACETS = {
-    "run": {
-        "parent": "parent_run.ParentRunFacet",
-        "nominalTime": "nominal_time_run.NominalTimeRunFacet",
-        "errorMessage": "error_message_run.ErrorMessageRunFacet",
-        "processing_engine": "processing_engine_run.ProcessingEngineRunFacet",
-        "externalQuery": "external_query_run.ExternalQueryRunFacet",
-        "extractionError": "extraction_error_run.ExtractionErrorRunFacet",
-        "environmentVariables": "environment_variables_run.EnvironmentVariablesRunFacet",
-        "executionParameters": "execution_parameters_run.ExecutionParametersRunFacet",
-        "jobDependencies": "job_dependencies_run.JobDependenciesRunFacet",
-        "tags": "tags_run.TagsRunFacet",
-    },
-    "job": {
-        "jobType": "job_type_job.JobTypeJobFacet",
-        "sql": "sql_job.SQLJobFacet",
-        "sourceCode": "source_code_job.SourceCodeJobFacet",
-        "sourceCodeLocation": "source_code_location_job.SourceCodeLocationJobFacet",
-        "documentation": "documentation_job.DocumentationJobFacet",
-        "ownership": "ownership_job.OwnershipJobFacet",
-        "tags": "tags_job.TagsJobFacet",
-    },
-    "dataset": {
-        "schema": "schema_dataset.SchemaDatasetFacet",
-        "dataSource": "datasource_dataset.DatasourceDatasetFacet",
-        "columnLineage": "column_lineage_dataset.ColumnLineageDatasetFacet",
-        "documentation": "documentation_dataset.DocumentationDatasetFacet",
-        "ownership": "ownership_dataset.OwnershipDatasetFacet",
-        "storage": "storage_dataset.StorageDatasetFacet",
-        "symlinks": "symlinks_dataset.SymlinksDatasetFacet",
-        "lifecycleStateChange": "lifecycle_state_change_dataset.LifecycleStateChangeDatasetFacet",
-        "version": "dataset_version_dataset.DatasetVersionDatasetFacet",
-        "datasetType": "dataset_type_dataset.DatasetTypeDatasetFacet",
-        "catalog": "catalog_dataset.CatalogDatasetFacet",
-        "hierarchy": "hierarchy_dataset.HierarchyDatasetFacet",
-        "tags": "tags_dataset.TagsDatasetFacet",
-    },
-    "input": {
-        "dataQualityAssertions": (
-            "data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet"
-        ),
-        "dataQualityMetrics": (
-            "data_quality_metrics_input_dataset.DataQualityMetricsInputDatasetFacet"
-        ),
-        "inputStatistics": "input_statistics_input_dataset.InputStatisticsInputDatasetFacet",
-    },
-    "output": {
-        "outputStatistics": "output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet",
-    },
-}
-# Fields every event and facet must carry (the spec's `required`; attrs gives them defaults).
+# Fields the spec requires that the generated classes give defaults (the client fills them).
 ALWAYS_REQUIRED = {"eventTime", "producer", "schemaURL", "_producer", "_schemaURL"}
 # Where the Airflow provider 2.20's AirflowRunFacet.json and what it emits under Airflow 3.3
 # disagree: `retry_exponential_backoff` is a float multiplier in Airflow 3.3 (the schema says
@@ -89,17 +39,104 @@ PROVIDER_DRIFT = {
 }
 
 
-def _generated(path: str) -> type:
-    import importlib
+@cache
+def _standard_facets() -> dict[str, type]:
+    """The generated standard facets by their spec name, the `$defs` name that ends the
+    `_schemaURL` every facet carries (`.../ParentRunFacet.json#/$defs/ParentRunFacet`)."""
+    from openlineage.client import generated
+    from openlineage.client.generated import base
 
-    module, name = path.split(".")
-    found: type = getattr(importlib.import_module(f"openlineage.client.generated.{module}"), name)
+    found = {}
+    for module in pkgutil.iter_modules(generated.__path__):
+        loaded = importlib.import_module(f"{generated.__name__}.{module.name}")
+        for cls in vars(loaded).values():
+            if isinstance(cls, type) and issubclass(cls, base.BaseFacet):
+                found[cls._get_schema().rsplit("/", 1)[-1]] = cls
     return found
 
 
+def _spec_name(facet: Any) -> str:
+    return str(facet.get("_schemaURL", "")).rsplit("/", 1)[-1] if isinstance(facet, dict) else ""
+
+
+def _exactly(accepted: tuple[type, ...]) -> Callable[[Any, type], Any]:
+    """A JSON value of exactly these types (cattrs would otherwise cast, `"yes"` to True)."""
+
+    def check(value: Any, hint: type) -> Any:
+        if not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted):
+            raise TypeError(f"expected {hint.__name__}, got {value!r}")
+        return value
+
+    return check
+
+
 @cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+def _converter() -> Any:
+    from cattrs import Converter
+    from cattrs.errors import IterableValidationError, IterableValidationNote
+    from cattrs.gen import make_dict_structure_fn
+    from openlineage.client.generated import base
+
+    # Objects and facets may carry more than the spec names: extra keys are allowed.
+    converter = Converter(forbid_extra_keys=False)
+    for hint, accepted in {str: (str,), int: (int,), float: (int, float), bool: (bool,)}.items():
+        converter.register_structure_hook(hint, _exactly(accepted))
+
+    def spec_object(cls: type) -> Callable[[Any, type], Any]:
+        structure = make_dict_structure_fn(cls, converter)
+        required = ALWAYS_REQUIRED & {field.name for field in attr.fields(cls)}
+
+        def check(value: Any, hint: type) -> Any:
+            missing = sorted(required - set(value)) if isinstance(value, dict) else []
+            if missing:
+                raise ValueError(f"{cls.__name__} requires {', '.join(missing)}")
+            return structure(value, hint)
+
+        return check
+
+    converter.register_structure_hook_factory(
+        lambda t: isinstance(t, type) and issubclass(t, (base.BaseFacet, base.BaseEvent)),
+        spec_object,
+    )
+
+    def facets(generic: type) -> Callable[[Any, type], Any]:
+        def check(value: Any, _: type) -> Any:
+            if not isinstance(value, dict):
+                raise TypeError(f"expected an object of facets, got {value!r}")
+            structured, errors = {}, []
+            for key, facet in value.items():
+                # A facet names its schema: a standard one is checked as the spec's class
+                # (wherever it sits: dbt-ol puts input facets among an input's `facets`).
+                cls = _standard_facets().get(_spec_name(facet), generic)
+                try:
+                    structured[key] = converter.structure(facet, cls)
+                    if cls is generic:
+                        _check_shipped_schema(key, facet)
+                except Exception as exc:
+                    exc.__notes__ = [
+                        *getattr(exc, "__notes__", []),
+                        IterableValidationNote(f"Structuring facet {key!r}", key, cls),
+                    ]
+                    errors.append(exc)
+            if errors:
+                raise IterableValidationError(
+                    f"while structuring {generic.__name__}s", errors, dict
+                )
+            return structured
+
+        return check
+
+    for generic in (
+        base.RunFacet,
+        base.JobFacet,
+        base.DatasetFacet,
+        base.InputDatasetFacet,
+        base.OutputDatasetFacet,
+    ):
+        converter.register_structure_hook_func(
+            lambda t, generic=generic: t == dict[str, generic], facets(generic)
+        )
+    return converter
 
 
 @cache
@@ -121,141 +158,57 @@ def _shipped_facet_schemas() -> dict[str, dict[str, Any]]:
     return schemas
 
 
+@cache
 def _base_facet_registry() -> Any:
-    """The shipped facet schemas `$ref` the spec's BaseFacet: resolve it to the generated
-    BaseFacet's required fields, the only part of the spec they use."""
-    from referencing import Registry, Resource
+    """The shipped facet schemas `$ref` the spec's base facets (`OpenLineage.json#/$defs/...`),
+    which no package ships: cattrs has checked those fields already, so any object will do."""
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012
 
-    base = {
-        "type": "object",
-        "properties": {
-            "_producer": {"type": "string", "format": "uri"},
-            "_schemaURL": {"type": "string", "format": "uri"},
-        },
-        "required": sorted(ALWAYS_REQUIRED & {f.name for f in attr.fields(_base().BaseFacet)}),
-    }
-    envelope = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$defs": {
-            name: base
-            for name in ("BaseFacet", "RunFacet", "JobFacet", "DatasetFacet", "InputDatasetFacet")
-        },
-    }
-    resources = []
-    for version in ("1-0-0", "1-0-1", "1-0-2", "1-0-5", "2-0-0", "2-0-1", "2-0-2"):
-        url = f"https://openlineage.io/spec/{version}/OpenLineage.json"
-        resources.append((url, Resource.from_contents(envelope | {"$id": url})))
-    return Registry().with_resources(resources)
+    bases = ("BaseFacet", "RunFacet", "JobFacet", "DatasetFacet", "InputDatasetFacet")
+    stub = DRAFT202012.create_resource({"$defs": {name: {} for name in bases}})
+    return Registry(retrieve=lambda uri: stub)
 
 
-def _base() -> Any:
-    from openlineage.client.generated import base
-
-    return base
-
-
-def _type_errors(value: Any, hint: Any, where: str, facet_kind: str | None) -> list[str]:
-    origin = typing.get_origin(hint)
-    if hint is Any:
-        return []
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(hint)
-        if value is None and type(None) in options:
-            return []
-        kinds = [o for o in options if o is not type(None)]
-        attempts = [_type_errors(value, o, where, facet_kind) for o in kinds]
-        return [] if any(not a for a in attempts) else min(attempts, key=len)
-    if hint is type(None):
-        return [] if value is None else [f"{where}: expected null"]
-    if origin is list:
-        if not isinstance(value, list):
-            return [f"{where}: expected an array, got {type(value).__name__}"]
-        (item,) = typing.get_args(hint)
-        return [
-            e for i, v in enumerate(value) for e in _type_errors(v, item, f"{where}[{i}]", None)
-        ]
-    if origin is dict:
-        if not isinstance(value, dict):
-            return [f"{where}: expected an object, got {type(value).__name__}"]
-        _, item = typing.get_args(hint)
-        errors = []
-        for key, v in value.items():
-            if isinstance(item, type) and issubclass(item, _base().BaseFacet):
-                errors += _facet_errors(key, v, item, f"{where}.{key}")
-            else:
-                errors += _type_errors(v, item, f"{where}.{key}", None)
-        return errors
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        allowed = [m.value for m in hint]
-        return [] if value in allowed else [f"{where}: {value!r} is not one of {allowed}"]
-    if isinstance(hint, type) and attr.has(hint):
-        return _object_errors(value, hint, where)
-    simple = {str: str, bool: bool, int: int, float: (int, float)}
-    if hint in simple:
-        ok = isinstance(value, simple[hint]) and not (hint is not bool and isinstance(value, bool))
-        return [] if ok else [f"{where}: expected {hint.__name__}, got {value!r}"]
-    return []
-
-
-def _object_errors(value: Any, cls: type, where: str) -> list[str]:
-    if not isinstance(value, dict):
-        return [f"{where}: expected an object ({cls.__name__}), got {type(value).__name__}"]
-    errors = []
-    hints = _hints(cls)
-    for field in attr.fields(cls):
-        name = field.name
-        if name not in value:
-            required = field.default is attr.NOTHING or name in ALWAYS_REQUIRED
-            if required and not (name == "producer" and "_producer" in value):
-                errors.append(f"{where}: '{name}' is required ({cls.__name__})")
-            continue
-        found = _type_errors(value[name], hints.get(name, Any), f"{where}.{name}", None)
-        if not found and field.validator is not None and value[name] is not None:
-            try:
-                field.validator(None, field, value[name])
-            except (ValueError, TypeError) as exc:
-                found = [f"{where}.{name}: {exc}"]
-        errors += found
-    return errors
-
-
-def _facet_errors(key: str, value: Any, generic: type, where: str) -> list[str]:
-    """A facet: its standard class when the key is a standard facet of this kind, else the
-    JSON schema a package ships for it, else the base facet."""
+def _check_shipped_schema(key: str, facet: Any) -> None:
+    """A facet outside the standard set against the JSON schema its package ships, if any."""
     from jsonschema import Draft202012Validator
 
-    base = _base()
-    kind = {
-        base.RunFacet: "run",
-        base.JobFacet: "job",
-        base.DatasetFacet: "dataset",
-        base.InputDatasetFacet: "input",
-        base.OutputDatasetFacet: "output",
-    }.get(generic)
-    standard = STANDARD_FACETS.get(kind or "", {}).get(key)
-    if standard:
-        return _object_errors(value, _generated(standard), where)
-    errors = _object_errors(value, generic, where)
     schema = _shipped_facet_schemas().get(key)
-    if schema and not errors:
-        validator = Draft202012Validator(
-            schema,
-            registry=_base_facet_registry(),
-            format_checker=Draft202012Validator.FORMAT_CHECKER,
-        )
-        for error in validator.iter_errors({key: value}):
-            kind_ = error.validator
-            if kind_ == "required":
-                kind_ = "required:" + str(error.message).split("'")[1]
-            if (tuple(error.absolute_path), kind_) not in PROVIDER_DRIFT:
-                errors.append(f"{where}: {error.message}")
-    return errors
+    if schema is None:
+        return
+    validator = Draft202012Validator(
+        schema, registry=_base_facet_registry(), format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+    errors = []
+    for error in validator.iter_errors({key: facet}):
+        rule = str(error.validator)
+        if rule == "required":
+            rule = "required:" + str(error.message).split("'")[1]
+        if (tuple(error.absolute_path), rule) not in PROVIDER_DRIFT:
+            errors.append(f"{'.'.join(map(str, error.absolute_path))}: {error.message}")
+    if errors:
+        raise ValueError("; ".join(errors))
+
+
+def _describe(exc: BaseException, hint: Any) -> str:
+    """cattrs' wording, with the spec check's own message (a bad UUID, a date without time)."""
+    from cattrs.v import format_exception
+
+    plain = format_exception(exc, hint)
+    return plain if isinstance(exc, KeyError) else f"{plain} ({exc})"
 
 
 def event_errors(event: dict[str, Any]) -> list[str]:
     """Everything in one serialised event that the OpenLineage spec does not allow."""
-    base = _base()
-    errors = _object_errors(event, base.RunEvent, "event")
+    from cattrs import transform_error
+    from openlineage.client.generated import base
+
+    errors: list[str] = []
+    try:
+        _converter().structure(event, base.RunEvent)
+    except Exception as exc:
+        errors += transform_error(exc, path="event", format_exception=_describe)
     if not str(event.get("schemaURL", "")).startswith(SPEC):
         errors.append(f"event.schemaURL: {event.get('schemaURL')!r} is not the 2-0-2 spec")
     return errors

@@ -1,8 +1,9 @@
 """Tests for the reference seeds in dbt_project/seeds and the script that builds the ICCS one.
 
 The invariant tests read only the committed CSV files. The regeneration test also needs
-the UNODC reference files, which sit outside the repository (``/work/shared/reference``
-or ``../shared/reference``); it is skipped in checkouts that lack them.
+the UNODC reference files, which sit outside the repository, in ``shared/reference`` beside
+the clone (``../shared/reference``; CI lays it there), ``/work/shared/reference`` or
+``$OBSERVATORIO_REFERENCE_DIR``; without them it fails, saying where it looked.
 """
 
 from __future__ import annotations
@@ -42,12 +43,17 @@ ICCS_CODE_WIDTH = {1: 2, 2: 4, 3: 5, 4: 6}
 ICCS_ROWS_PER_LEVEL = {1: 11, 2: 63, 3: 148, 4: 98}
 
 
-def reference_dir() -> Path | None:
-    """Return the folder with the UNODC reference files, or None when this checkout lacks it."""
+def reference_dir() -> Path:
+    """The folder with the UNODC reference files."""
     candidates = [REPO_ROOT.parent / "shared" / "reference", Path("/work/shared/reference")]
     if "OBSERVATORIO_REFERENCE_DIR" in os.environ:
         candidates.insert(0, Path(os.environ["OBSERVATORIO_REFERENCE_DIR"]))
-    return next((path for path in candidates if path.is_dir()), None)
+    found = next((path for path in candidates if path.is_dir()), None)
+    assert found is not None, (
+        f"UNODC reference files not found in any of {[str(c) for c in candidates]}: they sit "
+        "beside the clone as shared/reference, or set OBSERVATORIO_REFERENCE_DIR"
+    )
+    return found
 
 
 def load_generator() -> ModuleType:
@@ -89,11 +95,6 @@ def icd10_rows() -> list[dict[str, str]]:
 
 def test_generator_reproduces_committed_iccs_seed(tmp_path: Path) -> None:
     source = reference_dir()
-    if source is None:
-        pytest.skip(
-            "UNODC reference files not found (../shared/reference, /work/shared/reference or "
-            "$OBSERVATORIO_REFERENCE_DIR); they are not part of the repository"
-        )
     generator = load_generator()
     exit_code = generator.main(["--reference-dir", str(source), "--out", str(tmp_path)])
     assert exit_code == 0

@@ -1,25 +1,25 @@
 """Fixtures for the justice pipeline: a simulated country, real source databases, clean state.
 
-The source databases are real servers (PostgreSQL 15 on 127.0.0.1:5432, MariaDB on
-127.0.0.1:3306); each test gets its own `justice_src_<random>` database, dropped after.
+The source databases are real servers: the test session's own PostgreSQL (the warehouse's
+server) and MariaDB (the machine's on 127.0.0.1:3306, or one the session starts, see
+`tests/local_servers.py`); each test gets its own `justice_src_<random>` database, dropped
+after.
 """
 
 from __future__ import annotations
 
-import secrets
 import shutil
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
+
+from tests.local_servers import scratch_database
 
 TABLES = ("cases", "parties", "hearings", "judgements")
-SERVERS = {
-    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432",
-    "mariadb": "mysql+pymysql://root@127.0.0.1:3306",
-}
+# The session fixture that gives each kind's server (tests/conftest.py).
+SERVER_FIXTURES = {"mariadb": "mariadb_url", "postgresql": "postgres_server_url"}
 # One year of the tiny country: ~240 cases, a few judgements, every status reached.
 START = date(2024, 1, 1)
 DAYS = 365
@@ -34,40 +34,19 @@ def justice_sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _source_database(kind: str) -> Iterator[str]:
-    if kind == "mariadb":
-        pytest.importorskip("pymysql", reason="the mysql extra (pymysql) is not installed")
-    server = SERVERS[kind]
-    name = f"justice_src_{secrets.token_hex(4)}"
-    admin = sa.create_engine(
-        f"{server}/postgres" if kind == "postgresql" else f"{server}/",
-        isolation_level="AUTOCOMMIT",
-    )
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"create database {name}"))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"{kind} server not reachable at {server}: {exc.orig}")
-    try:
-        yield f"{server}/{name}"
-    finally:
-        with admin.connect() as conn:
-            suffix = " with (force)" if kind == "postgresql" else ""
-            conn.execute(sa.text(f"drop database if exists {name}{suffix}"))
-        admin.dispose()
-
-
-@pytest.fixture(params=sorted(SERVERS))
+@pytest.fixture(params=sorted(SERVER_FIXTURES))
 def source_db(request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh, empty justice source database on each server (PostgreSQL and MariaDB)."""
-    yield from _source_database(request.param)
+    server = request.getfixturevalue(SERVER_FIXTURES[request.param])
+    with scratch_database(request.param, server, "justice_src") as url:
+        yield url
 
 
 @pytest.fixture
-def pg_source_db() -> Iterator[str]:
+def pg_source_db(postgres_server_url: str) -> Iterator[str]:
     """A fresh, empty justice source database on PostgreSQL."""
-    yield from _source_database("postgresql")
+    with scratch_database("postgresql", postgres_server_url, "justice_src") as url:
+        yield url
 
 
 @pytest.fixture

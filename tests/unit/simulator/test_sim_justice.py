@@ -1,9 +1,8 @@
-"""The justice database loader against real PostgreSQL 15 and (if available) MariaDB."""
+"""The justice database loader against real PostgreSQL and MariaDB (tests/local_servers.py)."""
 
 from __future__ import annotations
 
 import csv
-import secrets
 from collections.abc import Iterator
 from datetime import date, datetime
 
@@ -11,38 +10,17 @@ import pytest
 import sqlalchemy as sa
 
 from simulator.justice import TABLE_COLUMNS, load_database, snapshot
+from tests.local_servers import scratch_database
 
-SERVERS = {
-    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432",
-    "mariadb": "mysql+pymysql://root@127.0.0.1:3306",
-}
+# The session fixture that gives each kind's server (tests/conftest.py).
+SERVER_FIXTURES = {"mariadb": "mariadb_url", "postgresql": "postgres_server_url"}
 
 
-@pytest.fixture(params=sorted(SERVERS))
-def database_url(request) -> Iterator[str]:
-    if request.param == "mariadb":
-        pytest.importorskip("pymysql")
-    server = SERVERS[request.param]
-    name = f"sim_test_{secrets.token_hex(4)}"
-    admin = sa.create_engine(
-        f"{server}/postgres" if request.param == "postgresql" else f"{server}/",
-        isolation_level="AUTOCOMMIT",
-    )
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"create database {name}"))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"{request.param} not reachable: {exc}")
-    try:
-        yield f"{server}/{name}"
-    finally:
-        with admin.connect() as conn:
-            if request.param == "postgresql":
-                conn.execute(sa.text(f"drop database {name} with (force)"))
-            else:
-                conn.execute(sa.text(f"drop database {name}"))
-        admin.dispose()
+@pytest.fixture(params=sorted(SERVER_FIXTURES))
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    server = request.getfixturevalue(SERVER_FIXTURES[request.param])
+    with scratch_database(request.param, server, "sim_test") as url:
+        yield url
 
 
 def test_final_state_csv_is_the_last_version(tiny_run):

@@ -53,9 +53,15 @@ reconciled as (
 
 cells as (
 
-    select month, municipality_code from per_source
+    select
+        month,
+        municipality_code
+    from per_source
     union
-    select month, municipality_code from reconciled
+    select
+        month,
+        municipality_code
+    from reconciled
 
 ),
 
