@@ -90,7 +90,7 @@ def _client(api: str, stack: Stack, settings: Any) -> Any:
 
     from observatorio.orchestration.airflow_env import ADMIN_USER, admin_password
 
-    client = httpx.Client(base_url=api, timeout=10)
+    client = httpx.Client(base_url=api, timeout=60)
     _wait(
         "the API server",
         lambda: client.get("/api/v2/monitor/health").status_code == 200,
