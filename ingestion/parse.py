@@ -25,20 +25,21 @@ from pathlib import Path
 from typing import IO, Any
 
 from ingestion.contract import Column, Contract
+from ingestion.errors import BatchError
 from ingestion.pseudonymise import (
-    normalise_name,
     pseudonymise_name,
     pseudonymise_national_id,
     pseudonymise_value,
 )
+from ingestion.readers.shape import FooterWatch, LongLayout, fold_header, long_layout, long_rows
+from ingestion.values import has_rules, plain_decimal, plain_integer, prepare, strict_date_pattern
 
 CHUNK = 1 << 20
 # csv's default field limit (128 KiB) is far above any legitimate cell; keep it as a guard.
 csv.field_size_limit(1 << 17)
 
 
-class BatchError(ValueError):
-    """The whole file cannot be ingested; the message names the file and the problem."""
+__all__ = ["BatchError", "Footer", "Problem", "Record", "parse_records"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class HeaderPlan:
     extra: dict[str, int]
     width: int
     warnings: list[str] = field(default_factory=list)
+    # Footer rows seen so far (the columnar path counts them as it reads).
+    footer_rows: int = 0
 
 
 def _open_bytes(path: Path) -> IO[bytes]:
@@ -135,8 +138,7 @@ def detect_encoding(path: Path, encodings: tuple[str, ...]) -> str:
     raise BatchError(f"{path.name}: undecodable bytes ({detail}); allowed: {encodings}")
 
 
-def _fold_header(name: str) -> str:
-    return normalise_name(name).replace(" ", "_").lower()
+_fold_header = fold_header
 
 
 def plan_header(path: Path, header: list[str], contract: Contract) -> HeaderPlan:
@@ -183,9 +185,10 @@ def _converter(column: Column) -> Converter:
     if kind in ("integer", "bigint"):
         # A value outside the column's range would fail the whole COPY: refuse it per cell.
         bits = 31 if kind == "integer" else 63
-        return lambda v: _in_range(int(v), bits)
+        return lambda v: _in_range(_strict_int(v), bits)
     if kind == "numeric":
-        return lambda v: Decimal(v.replace(",", "."))
+        # Plain `1234.5` only: `1,234` is never read as 1.234 (declare a `numeric` style).
+        return lambda v: Decimal(v) if plain_decimal(v) else _refuse(v)
     # strptime is the slowest step of a row, and a year of exports has few distinct dates:
     # each converter remembers what it parsed (invalid values still raise every time).
     if kind == "date":
@@ -214,6 +217,16 @@ def _converter(column: Column) -> Converter:
     raise AssertionError(kind)
 
 
+def _strict_int(value: str) -> int:
+    if not plain_integer(value):
+        raise ValueError(value)
+    return int(value)
+
+
+def _refuse(value: str) -> Any:
+    raise ValueError(value)
+
+
 def _in_range(value: int, bits: int) -> int:
     if not -(1 << bits) <= value < (1 << bits):
         raise ValueError(value)
@@ -227,6 +240,8 @@ class _CompiledColumn:
     convert: Converter
     pattern: re.Pattern[str] | None
     allowed: frozenset[str] | None
+    shape: re.Pattern[str] | None = None
+    rules: bool = False
 
 
 def _expected(column: Column) -> str:
@@ -244,6 +259,9 @@ def _check(col: _CompiledColumn, raw: str) -> tuple[Any, str | None]:
         return None, f"does not match pattern {column.pattern}"
     if col.allowed is not None and raw not in col.allowed:
         return None, f"not one of the allowed codes {sorted(col.allowed)}"
+    if col.shape is not None and not col.shape.match(raw):
+        # A date that lost a leading zero (`1012020` for 01/01/2020) has the wrong shape.
+        return None, f"expected {_expected(column)}"
     try:
         value = col.convert(raw)
     except (ValueError, KeyError, InvalidOperation):
@@ -297,14 +315,32 @@ def _compile(contract: Contract, plan: HeaderPlan) -> list[_CompiledColumn]:
             convert=_converter(c),
             pattern=re.compile(c.pattern) if c.pattern else None,
             allowed=frozenset(c.allowed) if c.allowed is not None else None,
+            shape=_date_shape(c),
+            rules=has_rules(c),
         )
         for c in contract.columns
     ]
 
 
+_DEFAULT_FORMATS = {"date": "%Y-%m-%d", "timestamp": "%Y-%m-%dT%H:%M:%S", "time": "%H:%M"}
+
+
+def _date_shape(column: Column) -> re.Pattern[str] | None:
+    if column.type not in _DEFAULT_FORMATS:
+        return None
+    return strict_date_pattern(column.format or _DEFAULT_FORMATS[column.type])
+
+
+@dataclass(frozen=True)
+class Footer:
+    """A footer row (notes, sources): counted, never loaded."""
+
+    row: int
+
+
 def parse_records(
     path: Path, contract: Contract, encoding: str, key: bytes
-) -> tuple[HeaderPlan, Iterator[Record | list[Problem]]]:
+) -> tuple[HeaderPlan, Iterator[Record | list[Problem] | Footer]]:
     """Read the header (errors raise BatchError) and return an iterator over the records.
 
     Delimited files: records are numbered from 1 after the header; a record may span several
@@ -313,18 +349,32 @@ def parse_records(
     """
     if contract.format in ("jsonl", "json"):
         return _parse_json(path, contract, encoding, key)
+    if contract.format != "csv":
+        raise BatchError(f"{path.name}: the row parser reads csv, jsonl and json only")
     stream = _text_stream(path, encoding)
     reader = csv.reader(stream, delimiter=contract.delimiter, quotechar='"', strict=False)
     try:
-        plan = plan_header(path, _header_fields(path, reader), contract)
+        header = _header_fields(path, reader, contract.skip_rows)
+        layout = long_layout(path, header, contract)
+        plan = plan_header(path, layout.header if layout else header, contract)
     except BatchError:
         stream.close()
         raise
-    return plan, _records(path, stream, reader, plan, _compile(contract, plan), key)
+    shape = _RowShape(layout, FooterWatch(contract.footer), contract)
+    return plan, _records(path, stream, reader, plan, _compile(contract, plan), key, shape)
 
 
-def _header_fields(path: Path, reader: Any) -> list[str]:
+@dataclass
+class _RowShape:
+    layout: LongLayout | None
+    footer: FooterWatch
+    contract: Contract
+
+
+def _header_fields(path: Path, reader: Any, skip_rows: int = 0) -> list[str]:
     try:
+        for _ in range(skip_rows):
+            next(reader, None)
         header = next(reader, None)
     except (EOFError, zlib.error, gzip.BadGzipFile, csv.Error) as exc:
         raise BatchError(f"{path.name}: cannot read the header: {exc}") from exc
@@ -337,8 +387,9 @@ def read_header(path: Path, contract: Contract, encoding: str) -> tuple[HeaderPl
     """The header plan of a delimited file and its raw header fields (for the columnar path)."""
     with _text_stream(path, encoding) as stream:
         reader = csv.reader(stream, delimiter=contract.delimiter, quotechar='"', strict=False)
-        header = _header_fields(path, reader)
-    return plan_header(path, header, contract), header
+        header = _header_fields(path, reader, contract.skip_rows)
+    layout = long_layout(path, header, contract)
+    return plan_header(path, layout.header if layout else header, contract), header
 
 
 def _json_text(value: Any) -> str:
@@ -428,8 +479,11 @@ def _records(
     plan: HeaderPlan,
     compiled: list[_CompiledColumn],
     key: bytes,
-) -> Iterator[Record | list[Problem]]:
+    shape: _RowShape,
+) -> Iterator[Record | list[Problem] | Footer]:
     row = 0
+    layout = shape.layout
+    width = plan.width if layout is None else len(layout.fixed) + len(layout.wide)
     with stream:
         while True:
             try:
@@ -450,17 +504,35 @@ def _records(
                 # A blank physical line is not a record; csv yields [] for it.
                 row -= 1
                 continue
-            if len(fields) != plan.width:
+            if shape.footer.row_is_footer(fields):
+                yield Footer(row)
+                continue
+            if len(fields) != width:
                 yield [
                     Problem(
                         row,
                         None,
-                        f"wrong field count: expected {plan.width}, got {len(fields)}",
+                        f"wrong field count: expected {width}, got {len(fields)}",
                         _shown_record(fields, compiled, key),
                     )
                 ]
                 continue
-            yield _typed_record(row, fields, plan, compiled, key)
+            if layout is None:
+                yield _typed_record(row, fields, plan, compiled, key)
+                continue
+            value_source = shape.contract.unpivot.value if shape.contract.unpivot else ""
+            for long in long_rows(layout, fields):
+                item = _typed_record(row, long, plan, compiled, key)
+                if isinstance(item, list):
+                    # A bad cell of a wide column is named by that column's header.
+                    wide_name = long[layout.key_position]
+                    item = [
+                        Problem(p.row, wide_name, p.reason, p.value)
+                        if p.column == value_source
+                        else p
+                        for p in item
+                    ]
+                yield item
 
 
 def _shown_record(fields: list[str], compiled: list[_CompiledColumn], key: bytes) -> str:
@@ -483,6 +555,14 @@ def _typed_record(
     problems: list[Problem] = []
     for col in compiled:
         raw = fields[col.position].strip() if col.position is not None else ""
+        original = raw
+        if col.rules:
+            raw, why = prepare(col.column, raw)
+            if why is not None:
+                problems.append(
+                    Problem(row, col.column.source, why, _shown_value(col, original, key))
+                )
+                continue
         if raw == "":
             if col.column.required:
                 problems.append(Problem(row, col.column.source, "required value is missing", ""))
@@ -490,7 +570,8 @@ def _typed_record(
             continue
         value, reason = _check(col, raw)
         if reason is not None:
-            problems.append(Problem(row, col.column.source, reason, _shown_value(col, raw, key)))
+            shown = _shown_value(col, original, key)
+            problems.append(Problem(row, col.column.source, reason, shown))
             continue
         values.extend(_emit(col, value, raw, key))
     if problems:
