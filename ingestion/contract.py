@@ -87,7 +87,8 @@ class NumericStyle:
 
     @property
     def example(self) -> str:
-        return f"'1{self.thousands or ''}234{self.decimal}5'"
+        """The style in words (never a digit, so no message echoes a cell's number)."""
+        return f"(thousands {self.thousands or 'none'!r}, decimal {self.decimal!r})"
 
 
 @dataclass(frozen=True)

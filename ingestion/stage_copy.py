@@ -24,6 +24,7 @@ from psycopg import sql
 
 from ingestion.columnar import ColumnarUnsupported, csv_bytes, good_columns, read_batches
 from ingestion.contract import TEXT_FORMATS, Contract
+from ingestion.errors import BatchError
 from ingestion.parse import Footer, Problem, Record, detect_encoding, parse_records
 from ingestion.readers.containers import materialise
 from observatorio.core.settings import Settings
@@ -61,13 +62,19 @@ def copy_into_staging(
     """Stage the file (BatchError when it cannot be read: nothing is staged then)."""
     with tempfile.TemporaryDirectory(prefix="observatorio-stage-") as workdir:
         inner = materialise(path, contract, Path(workdir))
-        if contract.format in TEXT_FORMATS:
-            encoding = detect_encoding(inner, contract.encodings)
-        else:
-            encoding = contract.encodings[0]
-        read, staged, quarantined, warnings, footer = _copy_file(
-            contract, inner, encoding, batch_id, sha256, table, settings, path.name
-        )
+        try:
+            if contract.format in TEXT_FORMATS:
+                encoding = detect_encoding(inner, contract.encodings)
+            else:
+                encoding = contract.encodings[0]
+            read, staged, quarantined, warnings, footer = _copy_file(
+                contract, inner, encoding, batch_id, sha256, table, settings, path.name
+            )
+        except BatchError as exc:
+            if inner == path:
+                raise
+            # The member's own name is in the message; the archive's goes in front.
+            raise BatchError(f"{path.name}: {exc}") from exc
     return StagingCounts(read, staged, quarantined, warnings, footer)
 
 
