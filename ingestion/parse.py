@@ -1,9 +1,11 @@
-"""Streaming, typed parsing of delimited exports against their contract.
+"""Streaming, typed parsing of delimited (and, via `parse_json`, JSON) exports, row by row.
 
-Reads a file (plain or gzip) once to fingerprint it and detect its encoding, then once
-more as a stream of records: memory stays flat whatever the file size. Each record comes
-out either as a tuple of typed warehouse values (persons already pseudonymised) or as the
-list of problems that send it to quarantine. The loader consumes `parse_records`.
+Reads a text file (plain or gzip) once to detect its encoding, then once more as a stream
+of records: memory stays flat whatever the file size. Each record comes out either as a
+tuple of typed warehouse values (persons already pseudonymised), as the list of problems
+that send it to quarantine, or as a footer row. The per-cell checks here (`_check`,
+`_emit`) are shared with the columnar path; the loader's staging consumes `parse_records`
+for JSON and for CSV files the columnar reader cannot split the way `csv` does.
 """
 
 from __future__ import annotations
@@ -11,9 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
-import hashlib
 import io
-import json
 import re
 import zlib
 from collections.abc import Callable, Iterator
@@ -52,13 +52,6 @@ class Problem:
     value: str | None
 
 
-@dataclass(frozen=True)
-class FileFingerprint:
-    sha256: str
-    size: int
-    encoding: str
-
-
 @dataclass
 class HeaderPlan:
     """Where each contract column sits in the file, and what else the file carries."""
@@ -75,17 +68,6 @@ def _open_bytes(path: Path) -> IO[bytes]:
     if path.suffix == ".gz":
         return gzip.GzipFile(path, "rb")  # type: ignore[return-value]
     return path.open("rb")
-
-
-def fingerprint(path: Path, encodings: tuple[str, ...]) -> FileFingerprint:
-    """SHA-256 and size of the file as delivered, and the first allowed encoding that fits."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return FileFingerprint(digest.hexdigest(), size, detect_encoding(path, encodings))
 
 
 def _first_undecodable(path: Path, encoding: str) -> int | None:
@@ -348,7 +330,9 @@ def parse_records(
     line, or `format: json`, a list at `records_path`): records are numbered from 1 in order.
     """
     if contract.format in ("jsonl", "json"):
-        return _parse_json(path, contract, encoding, key)
+        from ingestion.parse_json import parse_json
+
+        return parse_json(path, contract, encoding, key)
     if contract.format != "csv":
         raise BatchError(f"{path.name}: the row parser reads csv, jsonl and json only")
     stream = _text_stream(path, encoding)
@@ -390,86 +374,6 @@ def read_header(path: Path, contract: Contract, encoding: str) -> tuple[HeaderPl
         header = _header_fields(path, reader, contract.skip_rows)
     layout = long_layout(path, header, contract)
     return plan_header(path, layout.header if layout else header, contract), header
-
-
-def _json_text(value: Any) -> str:
-    """A JSON value as the text the typed converters read (they are shared with CSV)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
-
-
-def _lookup(obj: dict[str, Any], dotted: str) -> Any:
-    current: Any = obj
-    for part in dotted.split("."):
-        if not isinstance(current, dict):
-            return None
-        current = current.get(part)
-    return current
-
-
-def _json_objects(path: Path, contract: Contract, encoding: str) -> Iterator[Any]:
-    """The records of a JSON file: one object a line (jsonl) or a list inside a document."""
-    with _text_stream(path, encoding) as stream:
-        if contract.format == "jsonl":
-            for line in stream:
-                if line.strip():
-                    try:
-                        yield json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        yield exc
-            return
-        try:
-            document = json.load(stream)
-        except json.JSONDecodeError as exc:
-            raise BatchError(f"{path.name}: not valid JSON ({exc})") from exc
-    records = _lookup(document, contract.records_path) if contract.records_path else document
-    if not isinstance(records, list):
-        where = contract.records_path or "the top level"
-        raise BatchError(f"{path.name}: expected a list of records at {where}")
-    yield from records
-
-
-def _parse_json(
-    path: Path, contract: Contract, encoding: str, key: bytes
-) -> tuple[HeaderPlan, Iterator[Record | list[Problem]]]:
-    sources = [c.source for c in contract.columns]
-    plan = HeaderPlan(
-        indices={c.name: i for i, c in enumerate(contract.columns)}, extra={}, width=len(sources)
-    )
-    compiled = _compile(contract, plan)
-    top_level = {s.split(".")[0] for s in sources}
-
-    def records() -> Iterator[Record | list[Problem]]:
-        try:
-            for row, obj in enumerate(_json_objects(path, contract, encoding), start=1):
-                if not isinstance(obj, dict):
-                    reason = (
-                        f"not a JSON object: {obj}"
-                        if isinstance(obj, Exception)
-                        else ("not a JSON object")
-                    )
-                    yield [Problem(row, None, reason, None)]
-                    continue
-                unknown = sorted(set(obj) - top_level)
-                if unknown and contract.unknown_columns == "fail":
-                    raise BatchError(
-                        f"{path.name}: record {row} has unexpected keys {unknown} "
-                        "(contract policy: fail)"
-                    )
-                fields = [_json_text(_lookup(obj, source)) for source in sources]
-                item = _typed_record(row, fields, plan, compiled, key)
-                if isinstance(item, Record) and unknown:
-                    item = Record(row, item.values, {k: _json_text(obj[k]) for k in unknown})
-                yield item
-        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            raise BatchError(f"{path.name}: the gzip stream is truncated or corrupt") from exc
-
-    return plan, records()
 
 
 def _records(
