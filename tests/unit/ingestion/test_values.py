@@ -131,3 +131,24 @@ def test_fixed_width_needs_positions_and_zip_needs_a_member():
         _contract({"name": "a", "type": "text"}, format="fixed_width")
     with pytest.raises(ContractError, match="member pattern"):
         _contract({"name": "a", "type": "text"}, container="zip")
+
+
+def test_the_readme_example_is_a_valid_contract_of_the_shipped_layout():
+    from pathlib import Path
+
+    import yaml
+
+    from ingestion.contract import load_contract
+
+    readme = (Path(__file__).parents[3] / "README.md").read_text("utf-8")
+    block = readme.split("## Adding a source")[1].split("```yaml")[1].split("```")[0]
+    example = parse_contract(yaml.safe_load(block))
+    shipped = load_contract(example.name)
+    assert (example.format, example.container, example.unpivot) == (
+        shipped.format,
+        shipped.container,
+        shipped.unpivot,
+    )
+    by_name = {c.name: c for c in shipped.columns}
+    for column in example.columns:
+        assert column == by_name[column.name]
