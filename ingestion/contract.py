@@ -172,8 +172,9 @@ class Contract:
       utf-8); DBF/DBC fields are decoded with the first;
     - `delimiter` (csv); `sheet`: name or 0-based index (xlsx, xls); `skip_rows`: rows
       above the header (logos, titles); `header: false` for headerless files (fixed_width);
-    - `footer`: a regex; the first row whose first non-empty cell matches it, and every
-      row after it, are footer rows (notes, sources): counted in the ledger, never loaded;
+    - `footer`: a regex (keep to what RE2 and Python read alike: `^(FUENTE|Nota)`); the
+      first row whose first non-empty cell matches it, and every row after it, are footer
+      rows (notes, sources): counted in the ledger (`rows_footer`), never loaded;
     - `nulls`: null tokens for every column; `unpivot`: `{columns: [...], key: ..., value:
       ...}` (see `Unpivot`); `records_path` (json);
     - `file_pattern`, `primary_key`, `cursor`, `unknown_columns` (fail or keep),

@@ -5,7 +5,8 @@ a batch at a time straight into numpy and sliced into Arrow columns, so a millio
 records stream in constant memory at the speed of the disk. A header that lies about
 the number of records (a truncated or padded file) rejects the batch, naming both
 counts. A DBC is first decompressed (datasus-dbc, PKWARE DCL implode) into a temporary
-DBF; a plain DBF renamed `.dbc` is told apart by its size and named as such.
+DBF; a plain DBF renamed `.dbc` is told apart by its size and named as such. Rows are
+numbered by record; records flagged deleted (`*`) are not records and are not counted.
 """
 
 from __future__ import annotations

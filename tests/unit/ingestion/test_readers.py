@@ -90,3 +90,25 @@ def test_cells_as_text():
     assert cell_text(datetime(2023, 1, 2, 7, 5)) == "2023-01-02T07:05:00"
     assert cell_text(date(2023, 1, 2)) == "2023-01-02"
     assert (cell_ref(0, 0), cell_ref(9, 6), cell_ref(0, 27)) == ("A1", "G10", "AB1")
+
+
+def test_a_gzipped_dbf_is_unpacked_and_read(tmp_path):
+    import gzip
+    import shutil
+
+    from ingestion.readers.containers import materialise
+    from tests.integration.layout_loading import LAYOUTS
+
+    packed = tmp_path / "DOBR2023.dbf.gz"
+    with (
+        (LAYOUTS / "brazil_sim" / "DOBR2023.dbf").open("rb") as src,
+        gzip.open(packed, "wb") as dst,
+    ):
+        shutil.copyfileobj(src, dst)
+    contract = load_contract("sim__deaths_dbf")
+    work = tmp_path / "work"
+    work.mkdir()
+    inner = materialise(packed, contract, work)
+    assert inner.name == "DOBR2023.dbf"
+    good, bad, footer = _by_columns(inner, contract, "latin-1")
+    assert [r[0] for r in good] == [1, 2, 3, 4, 5] and bad == [] and footer == 0
