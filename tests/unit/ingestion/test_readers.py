@@ -112,3 +112,29 @@ def test_a_gzipped_dbf_is_unpacked_and_read(tmp_path):
     assert inner.name == "DOBR2023.dbf"
     good, bad, footer = _by_columns(inner, contract, "latin-1")
     assert [r[0] for r in good] == [1, 2, 3, 4, 5] and bad == [] and footer == 0
+
+
+def test_streamed_xlsx_rows_match_calamine(tmp_path):
+    import zipfile
+
+    from python_calamine import CalamineWorkbook
+
+    from ingestion.readers.xlsx import XlsxBook
+
+    path = fx.write_workbook(
+        tmp_path / "h.xlsx",
+        fx.SIEDCO_HEADER,
+        [*fx.SIEDCO_ROWS, ["X", None, 2.5, True, None, "", "ADULTOS", 7]],
+        fx.SIEDCO_NOTES,
+    )
+    sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+    expected = [[cell_text(c) for c in row] for row in sheet.iter_rows()]
+    with zipfile.ZipFile(path) as archive:
+        book = XlsxBook(archive)
+        ((name, member),) = book.sheets
+        streamed = {i: [cell_text(c) for c in cells] for i, cells in book.rows(member)}
+        merged = book.merged(member)
+    assert name == "Hoja1" and merged == [(0, 0, 2, 7)]
+    for i, row in enumerate(expected):
+        got = streamed.get(i, [])
+        assert got + [""] * (len(row) - len(got)) == row, i
