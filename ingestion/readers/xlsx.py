@@ -10,6 +10,7 @@ read. `.xls` files (binary) are read by calamine (`readers.spreadsheet`).
 
 from __future__ import annotations
 
+import html
 import re
 import zipfile
 from collections.abc import Iterator
@@ -110,7 +111,58 @@ class XlsxBook:
         return found
 
     def rows(self, member: str) -> Iterator[tuple[int, list[Any]]]:
-        """(0-based row, cell values) for each row element of the sheet, in order."""
+        """(0-based row, cell values) for each row element of the sheet, in order.
+
+        Cells written the way Excel and its libraries write them (`r`, `s`, `t` in schema
+        order) are read by one regular expression per chunk; a chunk holding any other
+        cell shape switches to the XML parser from the next row on.
+        """
+        last = -1
+        try:
+            for index, cells in self._fast_rows(member):
+                last = index
+                yield index, cells
+            return
+        except _Irregular:
+            pass
+        for index, cells in self._parsed_rows(member):
+            if index > last:
+                yield index, cells
+
+    def _fast_rows(self, member: str) -> Iterator[tuple[int, list[Any]]]:
+        strings, dates = self.strings, self.date_styles
+        with self.archive.open(member) as handle:
+            tail = b""
+            while True:
+                chunk = handle.read(4 << 20)
+                data = tail + chunk
+                end = data.rfind(b"</row>") + len(b"</row>") if chunk else len(data)
+                if end < len(b"</row>"):
+                    end = 0
+                body, tail = data[:end], data[end:]
+                if body.count(b"<c ") + body.count(b"<c>") != len(_CELL.findall(body)):
+                    raise _Irregular
+                row_index = -1
+                cells: list[Any] | None = None
+                for letters, number, style, kind, value, inline in _CELL.findall(body):
+                    index = int(number) - 1
+                    if index != row_index:
+                        if cells is not None:
+                            yield row_index, cells
+                        row_index, cells = index, []
+                    column = _COLUMNS.get(letters)
+                    if column is None:
+                        column = _COLUMNS[letters] = column_index(letters.decode())
+                    assert cells is not None
+                    if column > len(cells):
+                        cells.extend([None] * (column - len(cells)))
+                    cells.append(_fast_value(kind, value, inline, style, strings, dates))
+                if cells is not None:
+                    yield row_index, cells
+                if not chunk:
+                    return
+
+    def _parsed_rows(self, member: str) -> Iterator[tuple[int, list[Any]]]:
         with self.archive.open(member) as handle:
             sheet_data: Element | None = None
             next_row = 0
@@ -157,6 +209,43 @@ class XlsxBook:
         if int(c.get("s", "0")) in self.date_styles:
             return _EPOCH + timedelta(days=number)
         return number
+
+
+class _Irregular(Exception):
+    """A cell the fast expression does not read: parse the sheet's XML instead."""
+
+
+_CELL = re.compile(
+    rb'<c r="([A-Z]+)([0-9]+)"(?: s="([0-9]+)")?(?: t="([a-zA-Z]+)")?\s*'
+    rb"(?:/>|>(?:<f[^>]*/>|<f[^>]*>[^<]*</f>)?(?:<v>([^<]*)</v>)?(?:<is>(.*?)</is>)?</c>)",
+    re.DOTALL,
+)
+_INLINE_TEXT = re.compile(rb"<t[^>]*>([^<]*)</t>")
+_COLUMNS: dict[bytes, int] = {}
+
+
+def _text(raw: bytes) -> str:
+    text = raw.decode("utf-8")
+    return html.unescape(text) if "&" in text else text
+
+
+def _fast_value(
+    kind: bytes, value: bytes, inline: bytes, style: bytes, strings: list[str], dates: set[int]
+) -> Any:
+    if kind == b"s":
+        return strings[int(value)]
+    if kind == b"inlineStr":
+        return "".join(_text(t) for t in _INLINE_TEXT.findall(inline))
+    if not value:
+        return None
+    if kind in (b"str", b"e"):
+        return _text(value)
+    if kind == b"b":
+        return value == b"1"
+    number = float(value)
+    if style and int(style) in dates:
+        return _EPOCH + timedelta(days=number)
+    return number
 
 
 def _parse(handle: IO[bytes]) -> Element:
