@@ -12,6 +12,11 @@ is measured in a child process. Results go to `bench/results/ingest.json`.
 
 `--rss-only` runs (b) alone (for the 10M-row memory bound: `--rows 10000000 --rss-only`)
 and writes `bench/results/ingest_<rows>.json` (`ingest_10m.json` for 10M rows).
+
+Then the format cases (`bench/formats.py`): the same `--format-rows` rows (default 1M) as
+CSV, XLSX and DBF, each staged in its own process, as a ratio to the CSV's rate, with
+their staging peak RSS, in `bench/results/ingest_formats.json`; `--formats-only` runs
+only these.
 """
 
 from __future__ import annotations
@@ -289,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
         "--rss-only", action="store_true", help="run Observatorio's ingestion alone (10M check)"
     )
     parser.add_argument("--keep-file", type=Path, help="reuse (or create) the raw file here")
+    parser.add_argument("--format-rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--formats-only", action="store_true", help="only the XLSX and DBF cases against CSV"
+    )
     args = parser.parse_args(argv)
 
     from observatorio.core.settings import get_settings
@@ -297,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     url = ensure_warehouse(settings)
     workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    if args.formats_only:
+        return run_formats(workdir, args.format_rows)
     raw, clean = workdir / f"denuncias_bench_{args.rows}.csv", workdir / "clean.csv"
     if args.keep_file:
         raw = args.keep_file
@@ -338,6 +349,18 @@ def main(argv: list[str] | None = None) -> int:
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    return run_formats(workdir, args.format_rows)
+
+
+def run_formats(workdir: Path, rows: int) -> int:
+    """The XLSX and DBF cases, as ratios to the same rows as CSV (bench/formats.py)."""
+    from bench.formats import bench_formats
+
+    results = bench_formats(workdir, rows, _child)
+    results["load_average_1min_at_end"] = round(os.getloadavg()[0], 1)
+    target = RESULTS.with_name("ingest_formats.json")
+    target.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
     return 0
 

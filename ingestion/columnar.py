@@ -1,27 +1,25 @@
-"""Columnar parsing of delimited exports: the loader's fast path for CSV contracts.
+"""Columnar typing of text batches: the loader's fast path for every tabular format.
 
-pyarrow's multi-threaded CSV reader cuts the file into record batches of strings. Each
-contract column is then checked and typed with Arrow compute kernels, once per distinct
-value when a column repeats itself (dates, codes, names); Python touches only what must be
-computed per value (HMAC pseudonyms) and the rare values outside the common formats, which
-go through the row parser's own checks (`parse._check`, `parse._emit`). A batch comes out
-as the good rows' warehouse columns, ready for COPY, plus the per-cell problems, with the
-same values, reasons and row numbers `parse.parse_records` gives row by row.
+A reader (`ingestion.readers`: csv, xlsx/xls, dbf/dbc, fixed_width) yields record batches
+of strings; footer rows are cut off and wide layouts unpivoted (`readers.shape`). Each
+contract column is then prepared (`ingestion.values`: normalise, nulls, maps, decoders,
+number styles), checked and typed with Arrow compute kernels, once per distinct value
+when a column repeats itself (dates, codes, names); Python touches only what must be
+computed per value (HMAC pseudonyms) and the rare values outside the common formats,
+which go through the row parser's own checks (`parse._check`). A batch comes out as the
+good rows' warehouse columns, ready for COPY, plus the per-cell problems, with the same
+values, reasons and row numbers `parse.parse_records` gives row by row.
 
-Files the reader cannot split into columns the way `csv` does (a ragged or partial row, an
-unterminated quote, a line break inside a header name, bytes the encoding cannot decode, a
-corrupt gzip) raise `ColumnarUnsupported`, and the loader stages them with the row parser,
-which quarantines or rejects exactly as it always did. Called by `ingestion.loader`.
+CSV files the reader cannot split the way `csv` does raise `ColumnarUnsupported`, and
+the loader stages them with the row parser. Called by `ingestion.loader`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -29,8 +27,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
+from ingestion.columnar_emit import csv_bytes, emit_column
 from ingestion.contract import Column, Contract
 from ingestion.parse import (
     HeaderPlan,
@@ -39,24 +37,13 @@ from ingestion.parse import (
     _compile,
     _CompiledColumn,
     _shown_value,
-    read_header,
+    plan_header,
 )
-from ingestion.pseudonymise import (
-    NATIONAL_ID_DIGITS,
-    hmac_hex_many,
-    pseudonymise_name,
-    pseudonymise_national_id,
-)
+from ingestion.readers import ColumnarUnsupported, TextSource, open_source
+from ingestion.readers.shape import FooterWatch, LongLayout, long_batch, long_layout
+from ingestion.values import fixed_layout, prepare_array
 
-# The reader parses up to ~40 blocks ahead on its threads, so its memory is about 40 blocks:
-# small blocks keep it flat, and they are typed together, ROWS_PER_BATCH at a time (enough
-# rows for the kernels and for few distinct values per row).
-BLOCK_SIZE = 1 << 19
-ROWS_PER_BATCH = 32_768
-# ... or fewer when rows are wide: a batch's text stops growing at this many bytes, so long
-# free-text fields (narratives of ~1 KB a row) do not multiply the memory of every copy a
-# batch goes through (typed columns, the CSV for COPY).
-BYTES_PER_BATCH = 8 << 20
+__all__ = ["ColumnarBatch", "ColumnarUnsupported", "csv_bytes", "good_columns", "read_batches"]
 # Columns whose distinct values are fewer than this share of a batch are typed per value of
 # their dictionary (then taken back to rows); others are typed row by row.
 DICTIONARY_SHARE = 0.5
@@ -72,25 +59,10 @@ OUTPUT_TYPES: dict[str, pa.DataType] = {
     "boolean": pa.bool_(),
     "text[]": pa.string(),
 }
-# Fixed-width strptime directives (what `datetime.strptime` accepts in their zero-padded
-# form) as ASCII regexes; formats made only of these and plain literals are typed in Arrow.
-_DIRECTIVES: dict[str, tuple[str, int]] = {
-    "%d": ("(?:0[1-9]|[12][0-9]|3[01])", 2),
-    "%m": ("(?:0[1-9]|1[0-2])", 2),
-    "%Y": ("[1-9][0-9]{3}", 4),
-    "%H": ("(?:[01][0-9]|2[0-3])", 2),
-    "%M": ("[0-5][0-9]", 2),
-    "%S": ("[0-5][0-9]", 2),
-}
 _DEFAULT_FORMATS = {"date": "%Y-%m-%d", "timestamp": "%Y-%m-%dT%H:%M:%S", "time": "%H:%M"}
 # Patterns made of these characters mean the same to RE2 (Arrow) and to Python's `re` on
 # any text: no escapes (`\d` is Unicode in Python, ASCII in RE2), no groups' extensions.
 _RE2_SAFE = re.compile(r"^[A-Za-z0-9 ^$\[\]\-{}(),|?*+.:/_#@]*$")
-_NATIONAL_ID_FAST = f"^[0-9]{{{NATIONAL_ID_DIGITS}}}-?[0-9Kk]$"
-
-
-class ColumnarUnsupported(Exception):
-    """The file cannot be read column-wise exactly like the row parser reads it."""
 
 
 # What `str.strip()` strips (every character whose `isspace()` is true); Arrow's own
@@ -126,16 +98,18 @@ def good_columns(contract: Contract) -> list[str]:
 def read_batches(
     path: Path, contract: Contract, encoding: str, key: bytes
 ) -> tuple[HeaderPlan, Iterator[ColumnarBatch]]:
-    """Read the header (errors raise BatchError as in the row parser) and stream batches.
+    """Open the file with its reader (errors raise BatchError), plan its header, stream batches.
 
     Raises ColumnarUnsupported, before or during iteration, when the row parser must read
-    the file instead.
+    the (csv) file instead. `plan.footer_rows` counts footer rows once iteration ends.
     """
-    if contract.format != "csv":
-        raise ColumnarUnsupported(f"format {contract.format}")
-    plan, header = read_header(path, contract, encoding)
-    if any("\r" in h or "\n" in h for h in header):
-        raise ColumnarUnsupported("a header name holds a line break")
+    source = open_source(path, contract, encoding)
+    try:
+        layout = long_layout(path, source.header, contract)
+        plan = plan_header(path, layout.header if layout else source.header, contract)
+    except BaseException:
+        source.close()
+        raise
     _return_memory_promptly()
     compiled = _compile(contract, plan)
     states = [
@@ -144,7 +118,15 @@ def read_batches(
         )
         for c in compiled
     ]
-    return plan, _batches(path, contract, encoding, key, plan, states)
+    shape = _Shape(layout, FooterWatch(contract.footer), contract)
+    return plan, _batches(source, key, plan, states, shape)
+
+
+@dataclass
+class _Shape:
+    layout: LongLayout | None
+    footer: FooterWatch
+    contract: Contract
 
 
 @cache
@@ -174,91 +156,41 @@ def _output_pairs(column: Column) -> list[tuple[str, str]]:
     return [(n, t.replace(" not null", "")) for n, t in column.output_columns()]
 
 
-def _open_reader(path: Path, contract: Contract, encoding: str, width: int) -> Any:
-    names = [f"f{i}" for i in range(width)]
-    # UTF-8 is read as is (a BOM goes with the skipped header line); other encodings are
-    # transcoded by pyarrow with Python's codec, as the row parser decodes them.
-    arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
-    source = pa.input_stream(str(path), compression="gzip" if path.suffix == ".gz" else None)
-    return pacsv.open_csv(
-        source,
-        read_options=pacsv.ReadOptions(
-            column_names=names,
-            skip_rows=1,
-            block_size=BLOCK_SIZE,
-            encoding=arrow_encoding,
-            use_threads=True,
-        ),
-        parse_options=pacsv.ParseOptions(
-            delimiter=contract.delimiter,
-            quote_char='"',
-            double_quote=True,
-            escape_char=False,
-            newlines_in_values=True,
-            ignore_empty_lines=True,
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()),
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-
-
 def _batches(
-    path: Path,
-    contract: Contract,
-    encoding: str,
+    source: TextSource,
     key: bytes,
     plan: HeaderPlan,
     states: list[_ColumnState],
+    shape: _Shape,
 ) -> Iterator[ColumnarBatch]:
     try:
-        reader = _open_reader(path, contract, encoding, plan.width)
-    except (pa.ArrowException, OSError, EOFError, UnicodeError, ValueError) as exc:
-        raise ColumnarUnsupported(str(exc)) from exc
-    first_row = 1
-    with reader:
-        for batch in _coalesced(reader):
-            yield _type_batch(batch, first_row, plan, states, key)
-            first_row += batch.num_rows
-
-
-def _coalesced(reader: Any) -> Iterator[pa.RecordBatch]:
-    """The reader's small record batches, joined into batches of about ROWS_PER_BATCH rows
-    (or BYTES_PER_BATCH bytes, whichever comes first)."""
-    pending: list[pa.RecordBatch] = []
-    rows = size = 0
-    while True:
-        try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            break
-        except (pa.ArrowException, OSError, EOFError, UnicodeError, ValueError) as exc:
-            raise ColumnarUnsupported(str(exc)) from exc
-        if batch.num_rows:
-            pending.append(batch)
-            rows += batch.num_rows
-            size += batch.nbytes
-        if rows >= ROWS_PER_BATCH or size >= BYTES_PER_BATCH:
-            yield _joined(pending)
-            pending, rows, size = [], 0, 0
-    if pending:
-        yield _joined(pending)
-
-
-def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
-    if len(batches) == 1:
-        return batches[0]
-    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+        for text in source.batches():
+            keep = shape.footer.cut(text.columns)
+            plan.footer_rows = shape.footer.rows
+            if keep == 0:
+                continue
+            batch, rows = text.columns.slice(0, keep), text.rows[:keep]
+            broken = {i: why for i, why in text.broken.items() if i < keep}
+            wide: pa.Array | None = None
+            if shape.layout is not None:
+                width = len(shape.layout.wide)
+                batch, rows = long_batch(shape.layout, batch, rows)
+                broken = {i * width + j: why for i, why in broken.items() for j in range(width)}
+                wide = batch.column(shape.layout.key_position)
+            yield _type_batch(batch, rows, plan, states, key, broken, wide, shape)
+    finally:
+        source.close()
 
 
 def _type_batch(
     batch: pa.RecordBatch,
-    first_row: int,
+    rows: np.ndarray,
     plan: HeaderPlan,
     states: list[_ColumnState],
     key: bytes,
+    broken: dict[int, tuple[str | None, str]],
+    wide: pa.Array | None,
+    shape: _Shape,
 ) -> ColumnarBatch:
     n = batch.num_rows
     names: list[str] = []
@@ -280,35 +212,53 @@ def _type_batch(
             flagged.append((state, raw, reasons))
             bad = pc.or_(bad, pc.is_valid(reasons))
     names.append("_source_row")
-    arrays.append(pa.array(np.arange(first_row, first_row + n, dtype=np.int64)))
+    arrays.append(pa.array(rows, pa.int64()))
     names.append("_extra")
     arrays.append(_extra_json(batch, plan, n))
     table = pa.Table.from_arrays(arrays, names=names)
     problems: list[Problem] = []
     quarantined = 0
-    if flagged:
-        good_mask = pc.invert(bad)
-        table = table.filter(good_mask)
+    if broken:
+        flags = np.zeros(n, dtype=bool)
+        flags[list(broken)] = True
+        bad = pc.or_(bad, pa.array(flags))
+    if flagged or broken:
+        table = table.filter(pc.invert(bad))
         quarantined = n - table.num_rows
-        problems = _problems(flagged, first_row, key)
+        value_source = shape.contract.unpivot.value if shape.contract.unpivot else None
+        problems = _problems(flagged, rows, key, broken, wide, value_source)
     return ColumnarBatch(n, table, problems, quarantined)
 
 
 def _problems(
-    flagged: list[tuple[_ColumnState, pa.Array, pa.Array]], first_row: int, key: bytes
+    flagged: list[tuple[_ColumnState, pa.Array, pa.Array]],
+    rows: np.ndarray,
+    key: bytes,
+    broken: dict[int, tuple[str | None, str]],
+    wide: pa.Array | None,
+    value_source: str | None,
 ) -> list[Problem]:
+    """The batch's problems in row order; a bad cell of a wide column names that column."""
     problems: list[tuple[int, int, Problem]] = []
+    for index, (column, why) in broken.items():
+        problems.append((index, -1, Problem(int(rows[index]), column, why, None)))
     for order, (state, raw, reasons) in enumerate(flagged):
         where = pc.indices_nonzero(pc.is_valid(reasons))
         texts = pc.take(raw, where).to_pylist()
         whys = pc.take(reasons, where).to_pylist()
-        for index, text, why in zip(where.to_pylist(), texts, whys, strict=True):
+        source = state.compiled.column.source
+        names = (
+            pc.take(wide, where).to_pylist()
+            if wide is not None and source == value_source
+            else [source] * len(texts)
+        )
+        for index, text, why, name in zip(where.to_pylist(), texts, whys, names, strict=True):
+            if index in broken:
+                continue
             shown = "" if why == "required value is missing" else None
             if shown is None:
                 shown = _shown_value(state.compiled, text, key)
-            row = first_row + index
-            source = state.compiled.column.source
-            problems.append((row, order, Problem(row, source, why, shown)))
+            problems.append((index, order, Problem(int(rows[index]), name, why, shown)))
     problems.sort(key=lambda item: (item[0], item[1]))
     return [p for _, _, p in problems]
 
@@ -392,14 +342,18 @@ def _typed_values(
 ) -> tuple[list[pa.Array], pa.Array | None]:
     column = col.column
     n = len(values)
+    prepared: pa.Array | None = None
+    if col.rules:
+        values, prepared = prepare_array(column, values)
     work = _Work(
         values=values,
         empty=pc.equal(pc.binary_length(values), 0),
-        reasons=pa.nulls(n, pa.string()),
+        reasons=prepared if prepared is not None else pa.nulls(n, pa.string()),
         slow=pa.repeat(False, n),
     )
     if column.required:
-        work.reasons = pc.if_else(work.empty, "required value is missing", work.reasons)
+        missing = pc.and_(work.empty, pc.is_null(work.reasons))
+        work.reasons = pc.if_else(missing, "required value is missing", work.reasons)
     work.flag(pc.match_substring(values, "\x00"), "contains a NUL byte")
     if column.pattern is not None:
         if _RE2_SAFE.match(column.pattern) and "(?" not in column.pattern:
@@ -429,7 +383,7 @@ def _typed_values(
     ok = work.pending()
     if typed is not None:
         typed = pc.if_else(pc.and_(ok, fast), typed, pa.nulls(n, typed.type))
-    result = _emit_column(col, values, typed, ok, slow_values, key, outputs)
+    result = emit_column(col, values, typed, ok, slow_values, key, outputs)
     reasons = work.reasons if work.reasons.null_count < n else None
     return result, reasons
 
@@ -450,7 +404,7 @@ def _fast_typed(column: Column, work: _Work) -> tuple[pa.Array | None, pa.Array]
         return typed, fast
     if kind in ("date", "timestamp", "time") and column.min is None and column.max is None:
         fmt = column.format or _DEFAULT_FORMATS[kind]
-        layout = _fixed_layout(fmt)
+        layout = fixed_layout(fmt)
         if layout is None:
             return None, nothing
         regex, day_at = layout
@@ -485,168 +439,3 @@ def _bounds(column: Column, work: _Work, fast: pa.Array, typed: pa.Array) -> Non
         work.flag(pc.and_(fast, pc.less(typed, column.min)), f"below the minimum {column.min}")
     if column.max is not None:
         work.flag(pc.and_(fast, pc.greater(typed, column.max)), f"above the maximum {column.max}")
-
-
-@cache
-def _fixed_layout(fmt: str) -> tuple[str, int | None] | None:
-    """An anchored regex for the zero-padded form of `fmt`, and where its day sits."""
-    parts: list[str] = []
-    position = 0
-    day_at: int | None = None
-    i = 0
-    while i < len(fmt):
-        token = fmt[i : i + 2]
-        if fmt[i] == "%":
-            if token not in _DIRECTIVES:
-                return None
-            pattern, width = _DIRECTIVES[token]
-            if token == "%d":
-                day_at = position
-            parts.append(pattern)
-            position += width
-            i += 2
-            continue
-        if fmt[i] != " " and (fmt[i].isspace() or not fmt[i].isascii()):
-            return None
-        # A space in a strptime format matches any run of whitespace; one space is the
-        # zero-padded form (others go to Python).
-        parts.append(" " if fmt[i] == " " else re.escape(fmt[i]))
-        position += 1
-        i += 1
-    return "^" + "".join(parts) + "$", day_at
-
-
-# --- what a column becomes in the warehouse ---------------------------------------------
-
-
-def _emit_column(
-    col: _CompiledColumn,
-    values: pa.Array,
-    typed: pa.Array | None,
-    ok: pa.Array,
-    slow_values: dict[int, list[Any]],
-    key: bytes,
-    outputs: list[tuple[str, pa.DataType]],
-) -> list[pa.Array]:
-    """`parse._emit` for a whole column: typed values, or what a person column becomes."""
-    rule = col.column.person
-    n = len(values)
-    if rule is None or rule.action == "keep":
-        out_type = outputs[0][1]
-        plain = pa.nulls(n, out_type) if typed is None else _as_output(typed, out_type)
-        return [_with_slow(plain, slow_values, _plain_value)]
-    if rule.action == "drop":
-        return []
-    if rule.action == "year":
-        years = pa.nulls(n, pa.int64())
-        if typed is not None and col.column.type in ("date", "timestamp"):
-            years = pc.cast(pc.year(typed), pa.int64())
-        return [_with_slow(years, slow_values, _year_of)]
-    if rule.kind == "national_id":
-        return _national_ids(values, ok, key)
-    if rule.kind == "name":
-        return _name_outputs(values, ok, key)
-    return [_other_outputs(values, ok, key)]
-
-
-def _with_slow(
-    array: pa.Array, slow_values: dict[int, list[Any]], convert: Callable[[Any], Any]
-) -> pa.Array:
-    """Put the values typed in Python (cells outside the Arrow fast path) in their rows."""
-    if not slow_values:
-        return array
-    flags = np.zeros(len(array), dtype=bool)
-    flags[list(slow_values)] = True
-    replacement = [convert(slow_values[i][0]) for i in sorted(slow_values)]
-    return pc.replace_with_mask(array, pa.array(flags), pa.array(replacement, array.type))
-
-
-def _as_output(typed: pa.Array, out_type: pa.DataType) -> pa.Array:
-    return typed if typed.type == out_type else pc.cast(typed, out_type)
-
-
-def _plain_value(value: Any) -> Any:
-    # numeric goes to COPY as the Decimal's text, as psycopg writes it.
-    return str(value) if isinstance(value, Decimal) else value
-
-
-def _year_of(value: Any) -> int | None:
-    return value.year if isinstance(value, (date, datetime)) else None
-
-
-def _hmac_array(key: bytes, domain: str, values: pa.Array) -> pa.Array:
-    texts = values.to_pylist()
-    return pa.array(hmac_hex_many(key, domain, texts), pa.string())
-
-
-def _national_ids(values: pa.Array, ok: pa.Array, key: bytes) -> list[pa.Array]:
-    """(pseudonym, status) per cell, as `pseudonymise_national_id` gives them.
-
-    `ok` marks the non-empty cells without a problem; empty cells are `missing`, and rows
-    with a problem are dropped whatever they hold here.
-    """
-    n = len(values)
-    fast = pc.and_(ok, pc.match_substring_regex(values, _NATIONAL_ID_FAST))
-    pseudonyms = pa.nulls(n, pa.string())
-    status = pa.repeat(pa.scalar("missing"), n)
-    if pc.any(fast).as_py():
-        normal = pc.utf8_upper(pc.replace_substring(pc.filter(values, fast), "-", ""))
-        valid = _check_digit_ok(normal)
-        status = pc.replace_with_mask(
-            status, fast, pc.if_else(valid, "valid", "invalid_check_digit")
-        )
-        valid_rows = pc.replace_with_mask(pa.repeat(False, n), fast, valid)
-        hashed = _hmac_array(key, "national_id", pc.filter(normal, valid))
-        pseudonyms = pc.replace_with_mask(pseudonyms, valid_rows, hashed)
-    rest = pc.and_(ok, pc.invert(fast))
-    if pc.any(rest).as_py():
-        pairs = [pseudonymise_national_id(key, v) for v in pc.filter(values, rest).to_pylist()]
-        pseudonyms = pc.replace_with_mask(
-            pseudonyms, rest, pa.array([p for p, _ in pairs], pa.string())
-        )
-        status = pc.replace_with_mask(status, rest, pa.array([s for _, s in pairs], pa.string()))
-    return [pseudonyms, status]
-
-
-def _check_digit_ok(normal: pa.Array) -> pa.Array:
-    """Mod-11 check over nine ASCII digits and a check character, for 10-character values."""
-    count = len(normal)
-    width = NATIONAL_ID_DIGITS + 1
-    offsets = np.frombuffer(normal.buffers()[1], dtype=np.int32)
-    starts = offsets[normal.offset : normal.offset + count]
-    data = np.frombuffer(normal.buffers()[2], dtype=np.uint8)
-    chars = data[starts[:, None] + np.arange(width)].astype(np.int64)
-    weights = np.array([2 + (NATIONAL_ID_DIGITS - 1 - j) % 6 for j in range(NATIONAL_ID_DIGITS)])
-    total = (chars[:, :NATIONAL_ID_DIGITS] - ord("0")) @ weights
-    digit = 11 - total % 11
-    expected = np.where(digit == 11, ord("0"), np.where(digit == 10, ord("K"), ord("0") + digit))
-    return pa.array(chars[:, NATIONAL_ID_DIGITS] == expected)
-
-
-def _name_outputs(values: pa.Array, ok: pa.Array, key: bytes) -> list[pa.Array]:
-    """(pseudonym, tokens as a text[] literal) per cell, as `pseudonymise_name` gives them."""
-    n = len(values)
-    pseudonyms = pa.nulls(n, pa.string())
-    tokens = pa.repeat(pa.scalar("{}"), n)
-    if pc.any(ok).as_py():
-        pairs = [pseudonymise_name(key, v) for v in pc.filter(values, ok).to_pylist()]
-        named = pa.array([p for p, _ in pairs], pa.string())
-        pseudonyms = pc.replace_with_mask(pseudonyms, ok, named)
-        literals = pa.array(["{" + ",".join(t) + "}" for _, t in pairs], pa.string())
-        tokens = pc.replace_with_mask(tokens, ok, literals)
-    return [pseudonyms, tokens]
-
-
-def _other_outputs(values: pa.Array, ok: pa.Array, key: bytes) -> pa.Array:
-    pseudonyms = pa.nulls(len(values), pa.string())
-    if pc.any(ok).as_py():
-        hashed = _hmac_array(key, "value", pc.filter(values, ok))
-        pseudonyms = pc.replace_with_mask(pseudonyms, ok, hashed)
-    return pseudonyms
-
-
-def csv_bytes(table: pa.Table) -> pa.Buffer:
-    """The table as CSV for `COPY ... (format csv)`: nulls unquoted, strings quoted."""
-    sink = pa.BufferOutputStream()
-    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-    return sink.getvalue()

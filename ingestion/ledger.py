@@ -32,6 +32,7 @@ def start_batch(conn: psycopg.Connection, batch: dict[str, Any]) -> None:
         on conflict (batch_id) do update set
             source_file = excluded.source_file,
             status = 'loading', rows_read = 0, rows_loaded = 0, rows_quarantined = 0,
+            rows_footer = 0, count_loaded = null,
             has_warnings = false, warnings = '{}', error = null,
             started_at = now(), validated_at = null, finished_at = null
         where ops.batch_ledger.status <> 'loaded'
@@ -49,12 +50,13 @@ def finish_batch(
     rows_quarantined: int,
     warnings: list[str],
     error: str | None = None,
+    count_loaded: int | None = None,
 ) -> None:
     conn.execute(
         """
         update ops.batch_ledger set
             status = %s, rows_read = %s, rows_loaded = %s, rows_quarantined = %s,
-            has_warnings = %s, warnings = %s, error = %s,
+            has_warnings = %s, warnings = %s, error = %s, count_loaded = %s,
             validated_at = coalesce(validated_at, now()), finished_at = now()
         where batch_id = %s
         """,
@@ -66,9 +68,24 @@ def finish_batch(
             bool(warnings),
             warnings,
             error,
+            count_loaded,
             batch_id,
         ),
     )
+
+
+def record_footer_rows(conn: psycopg.Connection, batch_id: str, rows: int) -> None:
+    """Footer rows (notes, sources) staging counted: part of rows_read, never loaded."""
+    conn.execute(
+        "update ops.batch_ledger set rows_footer = %s where batch_id = %s", (rows, batch_id)
+    )
+
+
+def footer_rows(conn: psycopg.Connection, batch_id: str) -> int:
+    row = conn.execute(
+        "select rows_footer from ops.batch_ledger where batch_id = %s", (batch_id,)
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def record_receipt(

@@ -2,8 +2,9 @@
 
 `stage_file` fingerprints the file, skips content that was already loaded, parses it
 against its contract and COPYs good records into a per-batch table in `ingest` (bad ones
-into its quarantine twin). CSV files are typed column-wise (`ingestion.columnar`); JSON,
-and files that reader cannot split the way `csv` does, go through the row parser.
+into its quarantine twin; `ingestion.stage_copy`). Tabular files of every format are
+typed column-wise (`ingestion.columnar`); JSON, and CSV files that reader cannot split
+the way `csv` does, go through the row parser.
 `publish_batch` moves the batch into `raw.<source>__<entity>` and closes the ledger row in
 one transaction, so a crash anywhere leaves the whole batch or nothing. `ingest_file`
 chains the steps for the CLI; the DAGs call them one per task.
@@ -11,11 +12,9 @@ chains the steps for the CLI; the DAGs call them one per task.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
-import queue
 import shutil
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,20 +23,24 @@ import psycopg
 from psycopg import sql
 
 from ingestion import ledger
-from ingestion.columnar import ColumnarUnsupported, csv_bytes, good_columns, read_batches
 from ingestion.contract import Contract, load_contract
-from ingestion.parse import BatchError, Problem, Record, fingerprint, parse_records
+from ingestion.errors import BatchError
 from ingestion.provenance import PROVENANCE_COLUMNS
+from ingestion.stage_copy import (
+    _stage_columnar,
+    _stage_rows,
+    copy_into_staging,
+)
 from ingestion.staged import StagedBatch
 from observatorio.core.settings import Settings, get_settings
 from observatorio.core.warehouse import connect, ensure_warehouse
 
 log = logging.getLogger(__name__)
 
+__all__ = ["BatchError", "BatchResult", "StagedBatch", "_stage_columnar", "_stage_rows"]
+
 Status = Literal["loaded", "skipped", "rejected"]
 UNSAFE_NAME_PARTS = ("/", "\\", "\x00")
-# Below this many staged rows the gate's scans are cheap and ANALYZE would cost more.
-ANALYZE_FROM_ROWS = 100_000
 
 
 class BatchRejected(RuntimeError):
@@ -59,6 +62,9 @@ class BatchResult:
     rows_quarantined: int = 0
     warnings: list[str] = field(default_factory=list)
     message: str = ""
+    # Footer rows (counted, never loaded) and the sum of the count column, if any.
+    rows_footer: int = 0
+    count_loaded: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -121,41 +127,6 @@ def ensure_raw_tables(settings: Settings | None = None) -> list[str]:
     return names
 
 
-def _create_staging(
-    conn: psycopg.Connection, contract: Contract, table: str, constants: dict[str, Any]
-) -> None:
-    """A fresh per-batch table (and its quarantine twin) in `ingest`.
-
-    Unlogged: it lives only until publish, and a crash leaves nothing in `raw` anyway. The
-    provenance columns that are the same for every row of the batch are column defaults, so
-    COPY does not carry them once per row.
-    """
-    columns = [*contract.output_columns(), *PROVENANCE_COLUMNS]
-    for name in (table, f"{table}__q"):
-        conn.execute(sql.SQL("drop table if exists ingest.{}").format(sql.Identifier(name)))
-    conn.execute(
-        sql.SQL("create unlogged table ingest.{} ({})").format(
-            sql.Identifier(table),
-            sql.SQL(", ").join(
-                sql.SQL("{} {}{}").format(
-                    sql.Identifier(n),
-                    sql.SQL(t),
-                    sql.SQL(" default {}").format(sql.Literal(constants[n]))
-                    if n in constants
-                    else sql.SQL(""),
-                )
-                for n, t in columns
-            ),
-        )
-    )
-    conn.execute(
-        sql.SQL(
-            "create unlogged table ingest.{} (source_row bigint not null, column_name text,"
-            " reason text not null, offending_value text)"
-        ).format(sql.Identifier(f"{table}__q"))
-    )
-
-
 def _result_for_skip(contract: Contract, path: Path, batch_id: str, loaded: str) -> BatchResult:
     return BatchResult(
         batch_id=loaded,
@@ -184,19 +155,14 @@ def stage_file(
         raise BatchError(f"{path}: no such file")
     # The caller has made the warehouse ready (ensure_warehouse runs the bootstrap DDL: once
     # per task or command, not once per file of a year's backfill).
-    try:
-        print_ = fingerprint(path, contract.encodings)
-    except BatchError as exc:
-        return _reject_unstaged(contract, path, str(exc), settings)
-    batch_id = batch_id_for(contract, print_.sha256)
+    sha256, size = _raw_sha(path)
+    batch_id = batch_id_for(contract, sha256)
     with connect(settings) as conn:
-        loaded = ledger.loaded_batch_for(conn, contract.name, print_.sha256)
+        loaded = ledger.loaded_batch_for(conn, contract.name, sha256)
         if loaded is None and staged_in_run is not None and batch_id in staged_in_run:
             loaded = batch_id
         if loaded is not None:
-            ledger.record_receipt(
-                conn, contract.name, path.name, print_.sha256, print_.size, loaded, "skipped"
-            )
+            ledger.record_receipt(conn, contract.name, path.name, sha256, size, loaded, "skipped")
             return _result_for_skip(contract, path, batch_id, loaded)
         ledger.start_batch(
             conn,
@@ -205,28 +171,32 @@ def stage_file(
                 "source": contract.name,
                 "source_file": path.name,
                 "source_query": None,
-                "file_sha256": print_.sha256,
-                "file_bytes": print_.size,
+                "file_sha256": sha256,
+                "file_bytes": size,
             },
         )
     table = batch_id.replace("-", "__")
     try:
-        counts = _copy_into_staging(
-            contract, path, print_.encoding, batch_id, print_.sha256, table, settings
-        )
+        counts = copy_into_staging(contract, path, batch_id, sha256, table, settings)
     except BatchError as exc:
-        return _reject_unstaged(
-            contract, path, str(exc), settings, batch_id, print_.sha256, print_.size
-        )
-    rows_read, rows_staged, rows_quarantined, warnings = counts
+        return _reject_unstaged(contract, path, str(exc), settings, batch_id, sha256, size)
+    rows_read, rows_staged, rows_quarantined = (
+        counts.rows_read,
+        counts.rows_staged,
+        counts.rows_quarantined,
+    )
+    warnings = counts.warnings
+    if counts.rows_footer:
+        with connect(settings) as conn:
+            ledger.record_footer_rows(conn, batch_id, counts.rows_footer)
     if staged_in_run is not None:
         staged_in_run.add(batch_id)
     staged = StagedBatch(
         batch_id=batch_id,
         source=contract.name,
         file=str(path),
-        file_sha256=print_.sha256,
-        file_bytes=print_.size,
+        file_sha256=sha256,
+        file_bytes=size,
         staging_table=table,
         rows_read=rows_read,
         rows_staged=rows_staged,
@@ -242,167 +212,6 @@ def stage_file(
             settings,
         )
     return staged
-
-
-def _copy_into_staging(
-    contract: Contract,
-    path: Path,
-    encoding: str,
-    batch_id: str,
-    sha256: str,
-    table: str,
-    settings: Settings,
-) -> tuple[int, int, int, list[str]]:
-    """Stage the file: column-wise when the columnar reader can, else row by row."""
-    key = settings.pseudonym_key()
-    if contract.format == "csv":
-        try:
-            return _stage_columnar(contract, path, encoding, batch_id, sha256, table, settings, key)
-        except ColumnarUnsupported as exc:
-            # A ragged row, a bad byte...: the row parser quarantines or rejects it exactly.
-            log.info("%s: read row by row (%s)", path.name, str(exc).splitlines()[0][:200])
-    return _stage_rows(contract, path, encoding, batch_id, sha256, table, settings, key)
-
-
-def _constants(conn: psycopg.Connection, batch_id: str, path: Path, sha256: str) -> dict[str, Any]:
-    now = conn.execute("select now()").fetchone()[0]  # type: ignore[index]
-    return {
-        "_batch_id": batch_id,
-        "_source_file": path.name,
-        "_file_sha256": sha256,
-        "_ingested_at": now,
-    }
-
-
-def _copy_bad_sql(table: str) -> sql.Composed:
-    return sql.SQL(
-        "copy ingest.{} (source_row, column_name, reason, offending_value) from stdin"
-    ).format(sql.Identifier(f"{table}__q"))
-
-
-def _stage_columnar(
-    contract: Contract,
-    path: Path,
-    encoding: str,
-    batch_id: str,
-    sha256: str,
-    table: str,
-    settings: Settings,
-    key: bytes,
-) -> tuple[int, int, int, list[str]]:
-    rows_read = rows_staged = rows_quarantined = 0
-    with connect(settings) as conn, connect(settings) as qconn:
-        _create_staging(conn, contract, table, _constants(conn, batch_id, path, sha256))
-        conn.commit()
-        plan, batches = read_batches(path, contract, encoding, key)
-        copy_good = sql.SQL("copy ingest.{} ({}) from stdin (format csv)").format(
-            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, good_columns(contract)))
-        )
-        with (
-            conn.cursor().copy(copy_good) as good,
-            qconn.cursor().copy(_copy_bad_sql(table)) as bad,
-            _CopySender(good) as sender,
-        ):
-            for batch in batches:
-                rows_read += batch.rows_read
-                rows_staged += batch.good.num_rows
-                rows_quarantined += batch.rows_quarantined
-                if batch.good.num_rows:
-                    sender.send(csv_bytes(batch.good))
-                for problem in batch.problems:
-                    bad.write_row((problem.row, problem.column, problem.reason, problem.value))
-        conn.commit()
-        qconn.commit()
-        _analyze(conn, table, rows_staged)
-    return rows_read, rows_staged, rows_quarantined, plan.warnings
-
-
-def _analyze(conn: psycopg.Connection, table: str, rows: int) -> None:
-    # The gate's queries scan the staged table many times; with statistics the planner
-    # sizes its hash joins (the compound-uniqueness check runs about twice as fast).
-    if rows >= ANALYZE_FROM_ROWS:
-        conn.execute(sql.SQL("analyze ingest.{}").format(sql.Identifier(table)))
-        conn.commit()
-
-
-class _CopySender:
-    """Sends CSV chunks to a COPY from a thread, so typing the next batch overlaps the
-    server's work on this one; at most one chunk waits, so memory stays flat."""
-
-    def __init__(self, copy: Any) -> None:
-        self._copy = copy
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=1)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="copy-sender", daemon=True)
-
-    def _run(self) -> None:
-        while (chunk := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    self._copy.write(chunk)
-                except BaseException as exc:  # re-raised in the caller
-                    self._error = exc
-
-    def send(self, chunk: bytes) -> None:
-        if self._error is not None:
-            raise self._error
-        self._queue.put(chunk)
-
-    def __enter__(self) -> _CopySender:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        if self._error is not None and exc_info[0] is None:
-            raise self._error
-
-
-def _stage_rows(
-    contract: Contract,
-    path: Path,
-    encoding: str,
-    batch_id: str,
-    sha256: str,
-    table: str,
-    settings: Settings,
-    key: bytes,
-) -> tuple[int, int, int, list[str]]:
-    out_names = [n for n, _ in contract.output_columns()]
-    good_cols = [*out_names, "_source_row", "_extra"]
-    rows_read = rows_staged = 0
-    quarantined_rows: set[int] = set()
-    # Two connections: COPY of good rows and COPY of quarantine entries stream side by side.
-    with connect(settings) as conn, connect(settings) as qconn:
-        _create_staging(conn, contract, table, _constants(conn, batch_id, path, sha256))
-        conn.commit()
-        plan, records = parse_records(path, contract, encoding, key)
-        copy_good = sql.SQL("copy ingest.{} ({}) from stdin").format(
-            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, good_cols))
-        )
-        with (
-            conn.cursor().copy(copy_good) as good,
-            qconn.cursor().copy(_copy_bad_sql(table)) as bad,
-        ):
-            for item in records:
-                rows_read += 1
-                if isinstance(item, Record):
-                    extra = json.dumps(item.extra, ensure_ascii=False) if item.extra else None
-                    good.write_row((*item.values, item.row, extra))
-                    rows_staged += 1
-                else:
-                    _write_problems(bad, item, quarantined_rows)
-        conn.commit()
-        qconn.commit()
-        _analyze(conn, table, rows_staged)
-    return rows_read, rows_staged, len(quarantined_rows), plan.warnings
-
-
-def _write_problems(copy: Any, problems: list[Problem], rows: set[int]) -> None:
-    for problem in problems:
-        rows.add(problem.row)
-        copy.write_row((problem.row, problem.column, problem.reason, problem.value))
 
 
 def _reject_unstaged(
@@ -438,8 +247,6 @@ def _reject_unstaged(
 
 
 def _raw_sha(path: Path) -> tuple[str, int]:
-    import hashlib
-
     digest = hashlib.sha256()
     size = 0
     with path.open("rb") as handle:
@@ -545,6 +352,7 @@ def publish_batch(
             )
         )
         rows_loaded = cursor.rowcount
+        count_loaded = _sum_of_counts(conn, contract, staged.staging_table)
         conn.execute("delete from ops.quarantine where batch_id = %s", (staged.batch_id,))
         _copy_quarantine(conn, staged)
         ledger.finish_batch(
@@ -555,7 +363,9 @@ def publish_batch(
             rows_loaded,
             staged.rows_quarantined,
             all_warnings,
+            count_loaded=count_loaded,
         )
+        rows_footer = ledger.footer_rows(conn, staged.batch_id)
         ledger.record_receipt(
             conn,
             staged.source,
@@ -576,8 +386,24 @@ def publish_batch(
         rows_quarantined=staged.rows_quarantined,
         warnings=all_warnings,
         message=f"{Path(staged.file).name}: loaded {rows_loaded} rows, "
-        f"quarantined {staged.rows_quarantined}",
+        f"quarantined {staged.rows_quarantined}"
+        + (f", {rows_footer} footer rows" if rows_footer else ""),
+        rows_footer=rows_footer,
+        count_loaded=count_loaded,
     )
+
+
+def _sum_of_counts(conn: psycopg.Connection, contract: Contract, table: str) -> int | None:
+    """The events or victims the staged rows stand for (None without a count column)."""
+    column = contract.count_column
+    if column is None:
+        return None
+    row = conn.execute(
+        sql.SQL("select coalesce(sum({}), 0) from ingest.{}").format(
+            sql.Identifier(column.name), sql.Identifier(table)
+        )
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def move_file(path: Path, status: Status, source: str, settings: Settings | None = None) -> Path:

@@ -1,9 +1,11 @@
-"""Streaming, typed parsing of delimited exports against their contract.
+"""Streaming, typed parsing of delimited (and, via `parse_json`, JSON) exports, row by row.
 
-Reads a file (plain or gzip) once to fingerprint it and detect its encoding, then once
-more as a stream of records: memory stays flat whatever the file size. Each record comes
-out either as a tuple of typed warehouse values (persons already pseudonymised) or as the
-list of problems that send it to quarantine. The loader consumes `parse_records`.
+Reads a text file (plain or gzip) once to detect its encoding, then once more as a stream
+of records: memory stays flat whatever the file size. Each record comes out either as a
+tuple of typed warehouse values (persons already pseudonymised), as the list of problems
+that send it to quarantine, or as a footer row. The per-cell checks here (`_check`,
+`_emit`) are shared with the columnar path; the loader's staging consumes `parse_records`
+for JSON and for CSV files the columnar reader cannot split the way `csv` does.
 """
 
 from __future__ import annotations
@@ -11,9 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
-import hashlib
 import io
-import json
 import re
 import zlib
 from collections.abc import Callable, Iterator
@@ -25,20 +25,21 @@ from pathlib import Path
 from typing import IO, Any
 
 from ingestion.contract import Column, Contract
+from ingestion.errors import BatchError
 from ingestion.pseudonymise import (
-    normalise_name,
     pseudonymise_name,
     pseudonymise_national_id,
     pseudonymise_value,
 )
+from ingestion.readers.shape import FooterWatch, LongLayout, fold_header, long_layout, long_rows
+from ingestion.values import has_rules, plain_decimal, plain_integer, prepare, strict_date_pattern
 
 CHUNK = 1 << 20
 # csv's default field limit (128 KiB) is far above any legitimate cell; keep it as a guard.
 csv.field_size_limit(1 << 17)
 
 
-class BatchError(ValueError):
-    """The whole file cannot be ingested; the message names the file and the problem."""
+__all__ = ["BatchError", "Footer", "Problem", "Record", "parse_records"]
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,6 @@ class Problem:
     value: str | None
 
 
-@dataclass(frozen=True)
-class FileFingerprint:
-    sha256: str
-    size: int
-    encoding: str
-
-
 @dataclass
 class HeaderPlan:
     """Where each contract column sits in the file, and what else the file carries."""
@@ -66,23 +60,14 @@ class HeaderPlan:
     extra: dict[str, int]
     width: int
     warnings: list[str] = field(default_factory=list)
+    # Footer rows seen so far (the columnar path counts them as it reads).
+    footer_rows: int = 0
 
 
 def _open_bytes(path: Path) -> IO[bytes]:
     if path.suffix == ".gz":
         return gzip.GzipFile(path, "rb")  # type: ignore[return-value]
     return path.open("rb")
-
-
-def fingerprint(path: Path, encodings: tuple[str, ...]) -> FileFingerprint:
-    """SHA-256 and size of the file as delivered, and the first allowed encoding that fits."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return FileFingerprint(digest.hexdigest(), size, detect_encoding(path, encodings))
 
 
 def _first_undecodable(path: Path, encoding: str) -> int | None:
@@ -135,8 +120,7 @@ def detect_encoding(path: Path, encodings: tuple[str, ...]) -> str:
     raise BatchError(f"{path.name}: undecodable bytes ({detail}); allowed: {encodings}")
 
 
-def _fold_header(name: str) -> str:
-    return normalise_name(name).replace(" ", "_").lower()
+_fold_header = fold_header
 
 
 def plan_header(path: Path, header: list[str], contract: Contract) -> HeaderPlan:
@@ -183,9 +167,10 @@ def _converter(column: Column) -> Converter:
     if kind in ("integer", "bigint"):
         # A value outside the column's range would fail the whole COPY: refuse it per cell.
         bits = 31 if kind == "integer" else 63
-        return lambda v: _in_range(int(v), bits)
+        return lambda v: _in_range(_strict_int(v), bits)
     if kind == "numeric":
-        return lambda v: Decimal(v.replace(",", "."))
+        # Plain `1234.5` only: `1,234` is never read as 1.234 (declare a `numeric` style).
+        return lambda v: Decimal(v) if plain_decimal(v) else _refuse(v)
     # strptime is the slowest step of a row, and a year of exports has few distinct dates:
     # each converter remembers what it parsed (invalid values still raise every time).
     if kind == "date":
@@ -214,6 +199,16 @@ def _converter(column: Column) -> Converter:
     raise AssertionError(kind)
 
 
+def _strict_int(value: str) -> int:
+    if not plain_integer(value):
+        raise ValueError(value)
+    return int(value)
+
+
+def _refuse(value: str) -> Any:
+    raise ValueError(value)
+
+
 def _in_range(value: int, bits: int) -> int:
     if not -(1 << bits) <= value < (1 << bits):
         raise ValueError(value)
@@ -227,6 +222,8 @@ class _CompiledColumn:
     convert: Converter
     pattern: re.Pattern[str] | None
     allowed: frozenset[str] | None
+    shape: re.Pattern[str] | None = None
+    rules: bool = False
 
 
 def _expected(column: Column) -> str:
@@ -244,6 +241,9 @@ def _check(col: _CompiledColumn, raw: str) -> tuple[Any, str | None]:
         return None, f"does not match pattern {column.pattern}"
     if col.allowed is not None and raw not in col.allowed:
         return None, f"not one of the allowed codes {sorted(col.allowed)}"
+    if col.shape is not None and not col.shape.match(raw):
+        # A date that lost a leading zero (`1012020` for 01/01/2020) has the wrong shape.
+        return None, f"expected {_expected(column)}"
     try:
         value = col.convert(raw)
     except (ValueError, KeyError, InvalidOperation):
@@ -297,14 +297,32 @@ def _compile(contract: Contract, plan: HeaderPlan) -> list[_CompiledColumn]:
             convert=_converter(c),
             pattern=re.compile(c.pattern) if c.pattern else None,
             allowed=frozenset(c.allowed) if c.allowed is not None else None,
+            shape=_date_shape(c),
+            rules=has_rules(c),
         )
         for c in contract.columns
     ]
 
 
+_DEFAULT_FORMATS = {"date": "%Y-%m-%d", "timestamp": "%Y-%m-%dT%H:%M:%S", "time": "%H:%M"}
+
+
+def _date_shape(column: Column) -> re.Pattern[str] | None:
+    if column.type not in _DEFAULT_FORMATS:
+        return None
+    return strict_date_pattern(column.format or _DEFAULT_FORMATS[column.type])
+
+
+@dataclass(frozen=True)
+class Footer:
+    """A footer row (notes, sources): counted, never loaded."""
+
+    row: int
+
+
 def parse_records(
     path: Path, contract: Contract, encoding: str, key: bytes
-) -> tuple[HeaderPlan, Iterator[Record | list[Problem]]]:
+) -> tuple[HeaderPlan, Iterator[Record | list[Problem] | Footer]]:
     """Read the header (errors raise BatchError) and return an iterator over the records.
 
     Delimited files: records are numbered from 1 after the header; a record may span several
@@ -312,19 +330,35 @@ def parse_records(
     line, or `format: json`, a list at `records_path`): records are numbered from 1 in order.
     """
     if contract.format in ("jsonl", "json"):
-        return _parse_json(path, contract, encoding, key)
+        from ingestion.parse_json import parse_json
+
+        return parse_json(path, contract, encoding, key)
+    if contract.format != "csv":
+        raise BatchError(f"{path.name}: the row parser reads csv, jsonl and json only")
     stream = _text_stream(path, encoding)
     reader = csv.reader(stream, delimiter=contract.delimiter, quotechar='"', strict=False)
     try:
-        plan = plan_header(path, _header_fields(path, reader), contract)
+        header = _header_fields(path, reader, contract.skip_rows)
+        layout = long_layout(path, header, contract)
+        plan = plan_header(path, layout.header if layout else header, contract)
     except BatchError:
         stream.close()
         raise
-    return plan, _records(path, stream, reader, plan, _compile(contract, plan), key)
+    shape = _RowShape(layout, FooterWatch(contract.footer), contract)
+    return plan, _records(path, stream, reader, plan, _compile(contract, plan), key, shape)
 
 
-def _header_fields(path: Path, reader: Any) -> list[str]:
+@dataclass
+class _RowShape:
+    layout: LongLayout | None
+    footer: FooterWatch
+    contract: Contract
+
+
+def _header_fields(path: Path, reader: Any, skip_rows: int = 0) -> list[str]:
     try:
+        for _ in range(skip_rows):
+            next(reader, None)
         header = next(reader, None)
     except (EOFError, zlib.error, gzip.BadGzipFile, csv.Error) as exc:
         raise BatchError(f"{path.name}: cannot read the header: {exc}") from exc
@@ -337,88 +371,9 @@ def read_header(path: Path, contract: Contract, encoding: str) -> tuple[HeaderPl
     """The header plan of a delimited file and its raw header fields (for the columnar path)."""
     with _text_stream(path, encoding) as stream:
         reader = csv.reader(stream, delimiter=contract.delimiter, quotechar='"', strict=False)
-        header = _header_fields(path, reader)
-    return plan_header(path, header, contract), header
-
-
-def _json_text(value: Any) -> str:
-    """A JSON value as the text the typed converters read (they are shared with CSV)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
-
-
-def _lookup(obj: dict[str, Any], dotted: str) -> Any:
-    current: Any = obj
-    for part in dotted.split("."):
-        if not isinstance(current, dict):
-            return None
-        current = current.get(part)
-    return current
-
-
-def _json_objects(path: Path, contract: Contract, encoding: str) -> Iterator[Any]:
-    """The records of a JSON file: one object a line (jsonl) or a list inside a document."""
-    with _text_stream(path, encoding) as stream:
-        if contract.format == "jsonl":
-            for line in stream:
-                if line.strip():
-                    try:
-                        yield json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        yield exc
-            return
-        try:
-            document = json.load(stream)
-        except json.JSONDecodeError as exc:
-            raise BatchError(f"{path.name}: not valid JSON ({exc})") from exc
-    records = _lookup(document, contract.records_path) if contract.records_path else document
-    if not isinstance(records, list):
-        where = contract.records_path or "the top level"
-        raise BatchError(f"{path.name}: expected a list of records at {where}")
-    yield from records
-
-
-def _parse_json(
-    path: Path, contract: Contract, encoding: str, key: bytes
-) -> tuple[HeaderPlan, Iterator[Record | list[Problem]]]:
-    sources = [c.source for c in contract.columns]
-    plan = HeaderPlan(
-        indices={c.name: i for i, c in enumerate(contract.columns)}, extra={}, width=len(sources)
-    )
-    compiled = _compile(contract, plan)
-    top_level = {s.split(".")[0] for s in sources}
-
-    def records() -> Iterator[Record | list[Problem]]:
-        try:
-            for row, obj in enumerate(_json_objects(path, contract, encoding), start=1):
-                if not isinstance(obj, dict):
-                    reason = (
-                        f"not a JSON object: {obj}"
-                        if isinstance(obj, Exception)
-                        else ("not a JSON object")
-                    )
-                    yield [Problem(row, None, reason, None)]
-                    continue
-                unknown = sorted(set(obj) - top_level)
-                if unknown and contract.unknown_columns == "fail":
-                    raise BatchError(
-                        f"{path.name}: record {row} has unexpected keys {unknown} "
-                        "(contract policy: fail)"
-                    )
-                fields = [_json_text(_lookup(obj, source)) for source in sources]
-                item = _typed_record(row, fields, plan, compiled, key)
-                if isinstance(item, Record) and unknown:
-                    item = Record(row, item.values, {k: _json_text(obj[k]) for k in unknown})
-                yield item
-        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            raise BatchError(f"{path.name}: the gzip stream is truncated or corrupt") from exc
-
-    return plan, records()
+        header = _header_fields(path, reader, contract.skip_rows)
+    layout = long_layout(path, header, contract)
+    return plan_header(path, layout.header if layout else header, contract), header
 
 
 def _records(
@@ -428,8 +383,11 @@ def _records(
     plan: HeaderPlan,
     compiled: list[_CompiledColumn],
     key: bytes,
-) -> Iterator[Record | list[Problem]]:
+    shape: _RowShape,
+) -> Iterator[Record | list[Problem] | Footer]:
     row = 0
+    layout = shape.layout
+    width = plan.width if layout is None else len(layout.fixed) + len(layout.wide)
     with stream:
         while True:
             try:
@@ -450,17 +408,35 @@ def _records(
                 # A blank physical line is not a record; csv yields [] for it.
                 row -= 1
                 continue
-            if len(fields) != plan.width:
+            if shape.footer.row_is_footer(fields):
+                yield Footer(row)
+                continue
+            if len(fields) != width:
                 yield [
                     Problem(
                         row,
                         None,
-                        f"wrong field count: expected {plan.width}, got {len(fields)}",
+                        f"wrong field count: expected {width}, got {len(fields)}",
                         _shown_record(fields, compiled, key),
                     )
                 ]
                 continue
-            yield _typed_record(row, fields, plan, compiled, key)
+            if layout is None:
+                yield _typed_record(row, fields, plan, compiled, key)
+                continue
+            value_source = shape.contract.unpivot.value if shape.contract.unpivot else ""
+            for long in long_rows(layout, fields):
+                item = _typed_record(row, long, plan, compiled, key)
+                if isinstance(item, list):
+                    # A bad cell of a wide column is named by that column's header.
+                    wide_name = long[layout.key_position]
+                    item = [
+                        Problem(p.row, wide_name, p.reason, p.value)
+                        if p.column == value_source
+                        else p
+                        for p in item
+                    ]
+                yield item
 
 
 def _shown_record(fields: list[str], compiled: list[_CompiledColumn], key: bytes) -> str:
@@ -483,6 +459,14 @@ def _typed_record(
     problems: list[Problem] = []
     for col in compiled:
         raw = fields[col.position].strip() if col.position is not None else ""
+        original = raw
+        if col.rules:
+            raw, why = prepare(col.column, raw)
+            if why is not None:
+                problems.append(
+                    Problem(row, col.column.source, why, _shown_value(col, original, key))
+                )
+                continue
         if raw == "":
             if col.column.required:
                 problems.append(Problem(row, col.column.source, "required value is missing", ""))
@@ -490,7 +474,8 @@ def _typed_record(
             continue
         value, reason = _check(col, raw)
         if reason is not None:
-            problems.append(Problem(row, col.column.source, reason, _shown_value(col, raw, key)))
+            shown = _shown_value(col, original, key)
+            problems.append(Problem(row, col.column.source, reason, shown))
             continue
         values.extend(_emit(col, value, raw, key))
     if problems:

@@ -31,6 +31,22 @@ create table if not exists ops.batch_ledger (
     check (status <> 'loaded' or rows_read = rows_loaded + rows_quarantined)
 );
 create index if not exists batch_ledger_sha_idx on ops.batch_ledger (source, file_sha256);
+-- Footer rows (notes, sources under a table) are read and counted, never loaded; a batch
+-- whose rows stand for counts of events or victims also records the sum it loaded.
+alter table ops.batch_ledger add column if not exists rows_footer bigint not null default 0;
+alter table ops.batch_ledger add column if not exists count_loaded bigint;
+alter table ops.batch_ledger drop constraint if exists batch_ledger_check;
+do $$
+begin
+    if not exists (
+        select from pg_constraint where conname = 'batch_ledger_rows_add_up'
+    ) then
+        alter table ops.batch_ledger add constraint batch_ledger_rows_add_up check (
+            status <> 'loaded' or rows_read = rows_loaded + rows_quarantined + rows_footer
+        );
+    end if;
+end
+$$;
 
 -- Every file that arrived, including re-sends that were skipped as already loaded.
 create table if not exists ops.file_receipts (

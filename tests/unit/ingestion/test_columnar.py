@@ -87,9 +87,10 @@ BAD_CELLS = [
     {"fecha_registro": "05/01/2024 24:00", "victima_nro": "1_0"},
     {"edad_victima": "99999999999"},
     {"lugar": "x\x00y"},
+    # Strict dates: a value shorter than its format's zero-padded form is quarantined.
+    {"fecha_nacimiento_victima": "1/2/1990", "fecha_hecho": "4/1/2024", "hora_hecho": "7:05"},
 ]
 ODD_BUT_GOOD = [
-    {"fecha_nacimiento_victima": "1/2/1990", "fecha_hecho": "4/1/2024", "hora_hecho": "7:05"},
     {"fecha_nacimiento_victima": "29/02/2024", "sexo_victima": ""},
     {"cedula_victima": "12.345.678-9", "nombre_victima": "  O'Brien  ñandú "},
     {"cedula_victima": "123456789-0", "edad_victima": "+5"},
