@@ -28,9 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingestion.columnar_emit import csv_bytes, emit_column
-from ingestion.contract import Column, Contract
-from ingestion.parse import (
+from ingestion.cells import (
     HeaderPlan,
     Problem,
     _check,
@@ -39,6 +37,8 @@ from ingestion.parse import (
     _shown_value,
     plan_header,
 )
+from ingestion.columnar_emit import csv_bytes, emit_column
+from ingestion.contract import Column, Contract
 from ingestion.readers import ColumnarUnsupported, TextSource, open_source
 from ingestion.readers.shape import FooterWatch, LongLayout, long_batch, long_layout
 from ingestion.values import fixed_layout, prepare_array

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from ingestion.parse import _CompiledColumn
+from ingestion.cells import _CompiledColumn
 from ingestion.pseudonymise import (
     NATIONAL_ID_DIGITS,
     hmac_hex_many,

@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 import yaml
 
+from ingestion.decoders import DECODERS
+
 CONTRACTS_DIR = Path(__file__).with_name("contracts")
 CATALOG_DIR = CONTRACTS_DIR / "catalog"
 
@@ -317,11 +319,8 @@ def _column(raw: dict[str, Any], where: str, nulls: frozenset[str]) -> Column:
         rule = PersonRule(action=person["action"], kind=person.get("kind", "other"))
     allowed = raw.get("allowed")
     decoder = raw.get("decoder")
-    if decoder is not None:
-        from ingestion.values import DECODERS
-
-        if decoder not in DECODERS:
-            raise ContractError(f"{where}: decoder must be one of {sorted(DECODERS)}")
+    if decoder is not None and decoder not in DECODERS:
+        raise ContractError(f"{where}: decoder must be one of {sorted(DECODERS)}")
     count = bool(raw.get("count", False))
     minimum = raw.get("min")
     if count and minimum is None:

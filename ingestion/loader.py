@@ -33,7 +33,7 @@ from ingestion.stage_copy import (
 )
 from ingestion.staged import StagedBatch
 from observatorio.core.settings import Settings, get_settings
-from observatorio.core.warehouse import connect, ensure_warehouse
+from observatorio.core.warehouse import connect
 
 log = logging.getLogger(__name__)
 
@@ -417,60 +417,3 @@ def move_file(path: Path, status: Status, source: str, settings: Settings | None
         target = target_dir / f"{path.stem}.{int(target.stat().st_mtime_ns)}{path.suffix}"
     shutil.move(str(path), target)
     return target
-
-
-def ingest_file(
-    source: str, path: Path, settings: Settings | None = None, move: bool = False
-) -> BatchResult:
-    """Stage, gate and publish (or reject) one file: the whole path, for the CLI and tests."""
-    settings = settings or get_settings()
-    ensure_warehouse(settings)
-    staged = stage_file(source, path, settings)
-    if isinstance(staged, BatchResult):
-        result = staged
-    else:
-        verdict = gate_staged(staged, settings)
-        result = (
-            verdict
-            if isinstance(verdict, BatchResult)
-            else publish_batch(staged, verdict, settings)
-        )
-    if move:
-        move_file(path, result.status, source, settings)
-    return result
-
-
-def gate_batches(
-    staged: list[StagedBatch], settings: Settings | None = None
-) -> list[BatchResult | list[str]]:
-    """Gate staged batches in one GX run: each is rejected (a BatchResult) or passes with
-    the warnings to flag it with."""
-    from expectations.gate import validate_batches
-
-    settings = settings or get_settings()
-    # A header-only file is a day with nothing to report: there is nothing to validate, and
-    # it is published as an empty batch with a warning, so the silence stays visible.
-    with_rows = [b for b in staged if b.rows_staged > 0]
-    outcomes = dict(
-        zip((b.batch_id for b in with_rows), validate_batches(with_rows, settings), strict=True)
-    )
-    verdicts: list[BatchResult | list[str]] = []
-    for batch in staged:
-        outcome = outcomes.get(batch.batch_id)
-        if outcome is None:
-            verdicts.append([f"{Path(batch.file).name}: header only, no records (empty batch)"])
-            continue
-        log.info("gate %s: %s", batch.batch_id, outcome.summary())
-        if outcome.rejects:
-            reason = f"{Path(batch.file).name}: {outcome.summary()}"
-            verdicts.append(reject_batch(batch, reason, settings))
-        else:
-            verdicts.append(outcome.warnings())
-    if staged:
-        log.info("Great Expectations Data Docs: file://%s", settings.gx_docs_dir / "index.html")
-    return verdicts
-
-
-def gate_staged(staged: StagedBatch, settings: Settings | None = None) -> BatchResult | list[str]:
-    """Gate one staged batch (see gate_batches)."""
-    return gate_batches([staged], settings)[0]

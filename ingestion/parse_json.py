@@ -15,9 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ingestion.contract import Contract
-from ingestion.errors import BatchError
-from ingestion.parse import (
+from ingestion.cells import (
     Footer,
     HeaderPlan,
     Problem,
@@ -26,6 +24,8 @@ from ingestion.parse import (
     _text_stream,
     _typed_record,
 )
+from ingestion.contract import Contract
+from ingestion.errors import BatchError
 
 
 def _json_text(value: Any) -> str:

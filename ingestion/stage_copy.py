@@ -22,10 +22,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from ingestion.cells import Footer, Problem, Record, detect_encoding
 from ingestion.columnar import ColumnarUnsupported, csv_bytes, good_columns, read_batches
 from ingestion.contract import TEXT_FORMATS, Contract
 from ingestion.errors import BatchError
-from ingestion.parse import Footer, Problem, Record, detect_encoding, parse_records
+from ingestion.parse import parse_records
 from ingestion.provenance import PROVENANCE_COLUMNS
 from ingestion.readers.containers import materialise
 from observatorio.core.settings import Settings

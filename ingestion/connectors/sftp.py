@@ -18,8 +18,8 @@ Every step can be resumed. A small marker per file under `landing/.sftp/<source>
 what was done: a file already downloaded is not fetched again, and a file whose batch ended
 but whose remote move did not happen is moved on the next run without a download. Should a
 file be fetched twice anyway (two workers on different hosts), the ledger's content SHA-256
-keeps it from being loaded twice. `ingestion.tasks.claim` calls `pull`; the task steps call
-`settle` for the batches they finish.
+keeps it from being loaded twice. `observatorio.orchestration.ingest.claim` calls `pull`; the
+task steps call `settle` for the batches they finish.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from ingestion.contract import Contract, load_contract
+from ingestion.errors import BatchError
 from ingestion.landing import claimed_dir
 from ingestion.loader import check_file_name
-from ingestion.parse import BatchError
 from observatorio.core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

@@ -10,49 +10,25 @@ the same way. `open_source` picks the reader from the contract's `format`; archi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
-
-import numpy as np
-import pyarrow as pa
 
 from ingestion.contract import Contract
+from ingestion.readers.base import (
+    ROWS_PER_BATCH,
+    ColumnarUnsupported,
+    TextBatch,
+    TextSource,
+    text_batch,
+)
 
-# Rows a reader puts in one batch: enough for the kernels, few enough to stay flat.
-ROWS_PER_BATCH = 32_768
-
-
-class ColumnarUnsupported(Exception):
-    """The file cannot be read column-wise exactly like the row parser reads it."""
-
-
-@dataclass
-class TextBatch:
-    """Rows of text as the file holds them, and where each came from."""
-
-    columns: pa.RecordBatch
-    rows: np.ndarray
-    # Rows the reader could not split into columns: index in the batch -> (column, reason).
-    broken: dict[int, tuple[str | None, str]] = field(default_factory=dict)
-
-
-class TextSource(Protocol):
-    """A file opened by a reader: its header and its batches."""
-
-    header: list[str]
-
-    def batches(self) -> Iterator[TextBatch]: ...
-
-    def close(self) -> None: ...
-
-
-def text_batch(columns: list[list[str]], rows: list[int] | np.ndarray) -> TextBatch:
-    """A batch from Python lists of cells, one list per column."""
-    arrays = [pa.array(values, pa.string()) for values in columns]
-    names = [f"f{i}" for i in range(len(arrays))]
-    return TextBatch(pa.RecordBatch.from_arrays(arrays, names=names), np.asarray(rows, np.int64))
+__all__ = [
+    "ROWS_PER_BATCH",
+    "ColumnarUnsupported",
+    "TextBatch",
+    "TextSource",
+    "open_source",
+    "text_batch",
+]
 
 
 def open_source(path: Path, contract: Contract, encoding: str) -> TextSource:

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from ingestion.contract import Contract
 from ingestion.errors import BatchError
-from ingestion.readers import ROWS_PER_BATCH, TextBatch
+from ingestion.readers.base import ROWS_PER_BATCH, TextBatch
 
 _DELETED = ord("*")
 _EOF = b"\x1a"

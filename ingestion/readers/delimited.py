@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ingestion.contract import Contract
-from ingestion.readers import ROWS_PER_BATCH, ColumnarUnsupported, TextBatch
+from ingestion.readers.base import ROWS_PER_BATCH, ColumnarUnsupported, TextBatch
 
 # The reader parses up to ~40 blocks ahead on its threads, so its memory is about 40 blocks:
 # small blocks keep it flat, and they are typed together, ROWS_PER_BATCH at a time.
@@ -32,7 +32,8 @@ _ARROW_ERRORS = (pa.ArrowException, OSError, EOFError, UnicodeError, ValueError)
 
 class DelimitedSource:
     def __init__(self, path: Path, contract: Contract, encoding: str) -> None:
-        from ingestion.parse import _header_fields, _text_stream
+        from ingestion.cells import _text_stream
+        from ingestion.parse import _header_fields
 
         self.path, self.contract, self.encoding = path, contract, encoding
         with _text_stream(path, encoding) as stream:

@@ -18,7 +18,7 @@ import pyarrow.csv as pacsv
 
 from ingestion.contract import Contract
 from ingestion.errors import BatchError
-from ingestion.readers import TextBatch
+from ingestion.readers.base import TextBatch
 from ingestion.readers.delimited import BLOCK_SIZE, _coalesced
 
 # A delimiter no text line holds: the whole line is one field.

@@ -20,7 +20,7 @@ from typing import Any
 
 from ingestion.contract import Contract
 from ingestion.errors import BatchError
-from ingestion.readers import ROWS_PER_BATCH, TextBatch, text_batch
+from ingestion.readers.base import ROWS_PER_BATCH, TextBatch, text_batch
 from ingestion.readers.xlsx import XlsxError
 
 

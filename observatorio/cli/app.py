@@ -73,8 +73,8 @@ def ingest(
 
     Exits 0 when the batch is loaded or skipped, 2 when it is rejected.
     """
-    from ingestion.loader import ingest_file
-    from ingestion.parse import BatchError
+    from ingestion.errors import BatchError
+    from observatorio.orchestration.ingest import ingest_file
 
     try:
         result = ingest_file(source, path)

@@ -50,25 +50,25 @@ def ingest_landed_files(source: str) -> Any:
     def ingest() -> Any:
         @task
         def claim_files() -> list[str]:
-            from ingestion.tasks import claim
+            from observatorio.orchestration.ingest import claim
 
             return claim(source)
 
         @task
         def stage(paths: list[str]) -> dict[str, Any]:
-            from ingestion.tasks import stage as stage_files
+            from observatorio.orchestration.ingest import stage as stage_files
 
             return stage_files(source, paths)
 
         @task
         def gate(step: dict[str, Any]) -> dict[str, Any]:
-            from ingestion.tasks import gate as gate_batches
+            from observatorio.orchestration.ingest import gate as gate_batches
 
             return gate_batches(step)
 
         @task(outlets=[raw_asset(source)])
         def publish(step: dict[str, Any]) -> dict[str, Any]:
-            from ingestion.tasks import publish as publish_batches
+            from observatorio.orchestration.ingest import publish as publish_batches
 
             return publish_batches(step)
 
@@ -77,7 +77,7 @@ def ingest_landed_files(source: str) -> Any:
             from airflow.sdk.exceptions import AirflowFailException
 
             from ingestion.loader import BatchRejected
-            from ingestion.tasks import report as report_run
+            from observatorio.orchestration.ingest import report as report_run
 
             try:
                 return report_run(step)

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from ingestion.loader import BatchResult, check_file_name, ingest_file
-from ingestion.parse import BatchError
+from ingestion.errors import BatchError
+from ingestion.loader import BatchResult, check_file_name
+from observatorio.orchestration.ingest import ingest_file
 from tests.police_files import HEADER, report_row, write_reports
 
 SOURCE = "police__reports"

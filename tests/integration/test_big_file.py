@@ -81,7 +81,8 @@ def write_big_file(path: Path, block: Path, target: int) -> tuple[int, int]:
 INGEST = """
 import json, resource, sys, time
 from pathlib import Path
-from ingestion.loader import BatchResult, gate_staged, publish_batch, stage_file
+from ingestion.loader import BatchResult, publish_batch, stage_file
+from observatorio.orchestration.ingest import gate_staged
 from observatorio.core.settings import get_settings
 from observatorio.core.warehouse import ensure_warehouse
 

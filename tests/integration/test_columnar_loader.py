@@ -8,9 +8,10 @@ from pathlib import Path
 from psycopg import sql
 
 from bench.ingest import write_police_file
+from ingestion.cells import detect_encoding
 from ingestion.contract import load_contract
-from ingestion.loader import _stage_columnar, _stage_rows, ingest_file
-from ingestion.parse import detect_encoding
+from ingestion.loader import _stage_columnar, _stage_rows
+from observatorio.orchestration.ingest import ingest_file
 from tests.police_files import report_row, write_reports
 
 SOURCE = "police__reports"

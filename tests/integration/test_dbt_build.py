@@ -1,6 +1,6 @@
 """dbt build on the real warehouse: seeds, models, contracts and tests, then the mart rows."""
 
-from ingestion.loader import ingest_file
+from observatorio.orchestration.ingest import ingest_file
 from observatorio.transform.dbt import build
 from tests.police_files import national_id, report_row, write_reports
 

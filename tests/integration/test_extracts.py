@@ -32,8 +32,8 @@ MART_COLUMNS = (
 
 def build_police_marts(settings, workdir: Path) -> None:
     """Simulate two months, ingest the police reports as one batch, build the police marts."""
-    from ingestion.loader import ingest_file
     from observatorio.core.warehouse import connect
+    from observatorio.orchestration.ingest import ingest_file
     from observatorio.transform.dbt import run_dbt
     from simulator import generate
 

@@ -1,6 +1,6 @@
 """The Great Expectations gate on a good and a bad police batch, inside PostgreSQL."""
 
-from ingestion.loader import ingest_file
+from observatorio.orchestration.ingest import ingest_file
 from tests.police_files import report_row, write_reports
 
 SOURCE = "police__reports"

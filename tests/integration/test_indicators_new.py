@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from ingestion import tasks
 from ingestion.connectors import rest, sql
 from ingestion.contract import available_contracts
+from observatorio.orchestration import ingest as tasks
 from observatorio.transform.dbt import run_dbt
 from simulator.demo import Demo, demo_source_systems, land_exports, simulate
 

@@ -11,9 +11,9 @@ from collections import defaultdict
 
 import pytest
 
-from ingestion import tasks
 from ingestion.connectors import rest, sql
 from ingestion.contract import available_contracts
+from observatorio.orchestration import ingest as tasks
 from observatorio.transform.dbt import build
 from simulator.demo import Demo, demo_source_systems, land_exports, simulate
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from ingestion import tasks
 from ingestion.connectors import rest, sql
 from ingestion.contract import available_contracts
 from observatorio.lineage import explain as lineage
 from observatorio.lineage import openlineage
 from observatorio.lineage.recompute import FactRow, indicator_kind, recompute
+from observatorio.orchestration import ingest as tasks
 from observatorio.transform.dbt import run_dbt
 from simulator.demo import Demo, demo_source_systems, land_exports, simulate
 from tests.integration.test_openlineage_schema import event_errors, read_events

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from ingestion.loader import ingest_file
-from ingestion.parse import BatchError
+from ingestion.errors import BatchError
+from observatorio.orchestration.ingest import ingest_file
 from tests.police_files import report_row, write_reports
 
 SOURCE = "police__reports"

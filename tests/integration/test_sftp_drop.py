@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ingestion import tasks
 from ingestion.connectors import sftp
 from ingestion.landing import claim_files, claimed_dir, inbox
 from ingestion.loader import BatchRejected
+from observatorio.orchestration import ingest as tasks
 from tests.police_files import report_row, write_reports
 from tests.sftp_server import EventLoopThread, SftpServer, connection_json, loop, start_sftp_server
 

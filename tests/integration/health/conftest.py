@@ -87,8 +87,8 @@ def clean_health(clean_warehouse, settings):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def ingest_landed() -> Callable[..., list[dict[str, Any]]]:
     """claim → stage → gate → publish over every landed health file, in one GX run; returns
-    one result per file (as `ingestion.tasks.report` sees them)."""
-    from ingestion.tasks import claim, gate, publish, stage
+    one result per file (as `observatorio.orchestration.ingest.report` sees them)."""
+    from observatorio.orchestration.ingest import claim, gate, publish, stage
 
     def run(sources: tuple[str, ...] = HEALTH_SOURCES) -> list[dict[str, Any]]:
         staged: list[dict[str, Any]] = []

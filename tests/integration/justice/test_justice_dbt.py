@@ -7,7 +7,8 @@ from datetime import date
 from pathlib import Path
 
 from ingestion.connectors.sql import extract
-from ingestion.loader import BatchResult, gate_batches, publish_batch, stage_file
+from ingestion.loader import BatchResult, publish_batch, stage_file
+from observatorio.orchestration.ingest import gate_batches
 from observatorio.transform.dbt import run_dbt
 from simulator.justice import load_database, snapshot
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ingestion.connectors.sql import extract
-from ingestion.loader import ingest_file
+from observatorio.orchestration.ingest import ingest_file
 from simulator.justice import load_database
 
 # table -> (row to spoil, column, bad value, the critical expectation that must catch it)

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ingestion.loader import ingest_file
+from observatorio.orchestration.ingest import ingest_file
 
 SOURCE = "consultations__consultations"
 

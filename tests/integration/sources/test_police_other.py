@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from ingestion.loader import ingest_file
+from observatorio.orchestration.ingest import ingest_file
 
 SOURCES = ("police__detentions", "police__complaints", "police__use_of_force")
 # source -> (fact, key, date column of the indicator, truth indicator)

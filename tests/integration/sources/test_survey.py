@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from ingestion.loader import ingest_file
+from observatorio.orchestration.ingest import ingest_file
 
 SOURCE = "survey__responses"
 CRIME_TYPES = 13

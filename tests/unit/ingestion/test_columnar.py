@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.ingest import write_police_file
+from ingestion.cells import Problem, Record, detect_encoding
 from ingestion.columnar import PYTHON_WHITESPACE, ColumnarUnsupported, read_batches
 from ingestion.contract import load_contract
-from ingestion.parse import Problem, Record, detect_encoding, parse_records
+from ingestion.parse import parse_records
 from ingestion.pseudonymise import _hmac_hex, hmac_hex_many
 from tests.police_files import HEADER, report_row, write_reports
 

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from ingestion.cells import Problem, Record, detect_encoding
 from ingestion.contract import load_contract
-from ingestion.parse import BatchError, Problem, Record, detect_encoding, parse_records
+from ingestion.errors import BatchError
+from ingestion.parse import parse_records
 from tests.police_files import HEADER, report_row, write_reports
 
 KEY = b"k" * 32

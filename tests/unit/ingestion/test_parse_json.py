@@ -4,8 +4,10 @@ import json
 
 import pytest
 
+from ingestion.cells import Record
 from ingestion.contract import parse_contract
-from ingestion.parse import BatchError, Record, parse_records
+from ingestion.errors import BatchError
+from ingestion.parse import parse_records
 
 KEY = b"k" * 32
 

@@ -20,8 +20,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from ingestion.cells import Problem, Record, detect_encoding
 from ingestion.contract import Contract, parse_contract
-from ingestion.parse import BatchError, Problem, Record, detect_encoding, parse_records
+from ingestion.errors import BatchError
+from ingestion.parse import parse_records
 
 KEY = b"k" * 32
 FILE_NAME = "denuncias_prop.csv"

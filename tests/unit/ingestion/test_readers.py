@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ingestion.cells import Footer, Record
 from ingestion.columnar import read_batches
 from ingestion.contract import load_contract, parse_contract
-from ingestion.parse import Footer, Record, parse_records
+from ingestion.parse import parse_records
 from ingestion.readers.spreadsheet import cell_ref, cell_text
 from tests.fixtures.layouts import make_fixtures as fx
 

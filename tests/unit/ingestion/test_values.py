@@ -7,9 +7,10 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
+from ingestion.cells import _check, _compile, plan_header
 from ingestion.contract import ContractError, parse_contract
-from ingestion.parse import _check, _compile, plan_header
-from ingestion.values import prepare, prepare_array, sim_age
+from ingestion.decoders import sim_age
+from ingestion.values import prepare, prepare_array
 
 
 def _contract(*columns: dict[str, object], **extra: object):  # type: ignore[no-untyped-def]

@@ -1,4 +1,9 @@
-"""The ingest DAGs' task bodies: claim, stage, gate, publish and report, over a run's files.
+"""Ingestion end to end: stage (ingestion) → gate (expectations) → publish (ingestion).
+
+The ingest DAGs' task bodies (claim, stage, gate, publish and report, over a run's files) and
+`ingest_file`, the same path for one file (the CLI and tests). This is where the loader and
+the gate meet, so neither imports the other: `ingestion` knows nothing of Great Expectations,
+and `expectations` reads the contracts and the staged batches `ingestion` describes.
 
 Each step takes and returns JSON-able dicts (batch ids, counts, file paths; never a
 person's data), so Airflow passes them through XCom. A run handles every file it claimed:
@@ -10,6 +15,7 @@ remote copies of the batches it finished (see `ingestion.connectors.sftp`).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -19,16 +25,18 @@ from ingestion.landing import claim_files
 from ingestion.loader import (
     BatchRejected,
     BatchResult,
-    gate_batches,
     move_file,
     publish_batch,
+    reject_batch,
     stage_file,
 )
 from ingestion.staged import StagedBatch
-from observatorio.core.settings import get_settings
+from observatorio.core.settings import Settings, get_settings
 from observatorio.core.warehouse import ensure_warehouse
 
-__all__ = ["claim", "gate", "publish", "report", "stage"]
+__all__ = ["claim", "gate", "gate_batches", "ingest_file", "publish", "report", "stage"]
+
+log = logging.getLogger(__name__)
 
 
 def claim(source: str) -> list[str]:
@@ -95,3 +103,60 @@ def report(step: dict[str, Any]) -> dict[str, int]:
         first.message = "; ".join(r.message for r in rejected)
         raise BatchRejected(first)
     return counts
+
+
+def ingest_file(
+    source: str, path: Path, settings: Settings | None = None, move: bool = False
+) -> BatchResult:
+    """Stage, gate and publish (or reject) one file: the whole path, for the CLI and tests."""
+    settings = settings or get_settings()
+    ensure_warehouse(settings)
+    staged = stage_file(source, path, settings)
+    if isinstance(staged, BatchResult):
+        result = staged
+    else:
+        verdict = gate_staged(staged, settings)
+        result = (
+            verdict
+            if isinstance(verdict, BatchResult)
+            else publish_batch(staged, verdict, settings)
+        )
+    if move:
+        move_file(path, result.status, source, settings)
+    return result
+
+
+def gate_batches(
+    staged: list[StagedBatch], settings: Settings | None = None
+) -> list[BatchResult | list[str]]:
+    """Gate staged batches in one GX run: each is rejected (a BatchResult) or passes with
+    the warnings to flag it with."""
+    from expectations.gate import validate_batches
+
+    settings = settings or get_settings()
+    # A header-only file is a day with nothing to report: there is nothing to validate, and
+    # it is published as an empty batch with a warning, so the silence stays visible.
+    with_rows = [b for b in staged if b.rows_staged > 0]
+    outcomes = dict(
+        zip((b.batch_id for b in with_rows), validate_batches(with_rows, settings), strict=True)
+    )
+    verdicts: list[BatchResult | list[str]] = []
+    for batch in staged:
+        outcome = outcomes.get(batch.batch_id)
+        if outcome is None:
+            verdicts.append([f"{Path(batch.file).name}: header only, no records (empty batch)"])
+            continue
+        log.info("gate %s: %s", batch.batch_id, outcome.summary())
+        if outcome.rejects:
+            reason = f"{Path(batch.file).name}: {outcome.summary()}"
+            verdicts.append(reject_batch(batch, reason, settings))
+        else:
+            verdicts.append(outcome.warnings())
+    if staged:
+        log.info("Great Expectations Data Docs: file://%s", settings.gx_docs_dir / "index.html")
+    return verdicts
+
+
+def gate_staged(staged: StagedBatch, settings: Settings | None = None) -> BatchResult | list[str]:
+    """Gate one staged batch (see gate_batches)."""
+    return gate_batches([staged], settings)[0]
