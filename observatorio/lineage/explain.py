@@ -222,7 +222,15 @@ def _definition(conn: psycopg.Connection[Any], indicator_code: str) -> dict[str,
             (indicator_code,),
         ).fetchone()
     if row is None:
-        raise LineageError(f"indicator {indicator_code!r} is not in reference.ref_indicators")
+        known = [
+            str(code)
+            for (code,) in conn.execute(
+                "select indicator_code from reference.ref_indicators order by 1"
+            ).fetchall()
+        ]
+        raise LineageError(
+            f"no indicator {indicator_code!r}; the indicators are: {', '.join(known)}"
+        )
     return row
 
 

@@ -404,7 +404,14 @@ def test_cli_random_verify_prints_five_of_five(built):  # type: ignore[no-untype
     assert result.exit_code == 0, result.output
     assert "5/5 recomputed exactly" in result.output
     bad = CliRunner().invoke(app, ["explain", "mart_x", "homicide_rate_police", "01001"])
-    assert bad.exit_code == 2
+    assert bad.exit_code == 1 and bad.stderr.startswith("error: usage: observatorio explain")
+    unknown = CliRunner().invoke(
+        app, ["explain", lineage.MART, "homicide_rate_x", "01001", "2024-02"]
+    )
+    assert unknown.exit_code == 1
+    # One line that lists the indicators there are.
+    assert len(unknown.stderr.strip().splitlines()) == 1
+    assert "homicide_rate_police" in unknown.stderr and "femicide_rate" in unknown.stderr
 
 
 def test_cli_explains_one_cell(built, db):  # type: ignore[no-untyped-def]

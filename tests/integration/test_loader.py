@@ -108,11 +108,20 @@ def test_cli_json_reports_loaded_skipped_and_rejected(clean_warehouse, tmp_path)
 
     code, loaded = run(good)
     assert code == 0 and loaded["status"] == "loaded" and loaded["rows_loaded"] == 1
-    assert set(loaded) == {"batch_id", "status", "rows_read", "rows_loaded", "rows_quarantined"}
+    assert set(loaded) == {
+        "batch_id",
+        "status",
+        "rows_read",
+        "rows_loaded",
+        "rows_quarantined",
+        "reason",
+    }
     code, skipped = run(good)
     assert code == 0 and skipped["status"] == "skipped"
     code, rejected = run(bad)
     assert code == 2 and rejected["status"] == "rejected"
+    # The reason travels with the verdict: which file, which expectation.
+    assert "bad.csv" in rejected["reason"] and "expect_" in rejected["reason"]
 
 
 def test_header_only_file_is_an_empty_batch_with_a_warning(clean_warehouse, tmp_path, settings):

@@ -66,7 +66,7 @@ def test_observatorio_run_stops_at_start_up_on_a_bad_profile(tmp_path, monkeypat
         selection = _profile(tmp_path / "hook", "name: hook\nprepare: nowhere.at.all:prepare\n")
     monkeypatch.setenv("OBSERVATORIO_PROFILE", selection)
     result = CliRunner().invoke(app, ["run"])
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output  # a configuration error
     assert "Running the pipeline" not in result.stdout
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
