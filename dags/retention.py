@@ -10,6 +10,9 @@ still waiting in an inbox is never deleted) and `outbox/` (delivered copies: 30 
 deletion is recorded in `ops.retention_log` (path, size, age rule, never content). It also
 makes the state folders 0700 and their files 0600. The warehouse is not touched: `raw` keeps
 the pseudonymised rows, and lineage still names the file and its checksum.
+`compact_lineage` folds the OpenLineage event files of finished days into one
+`events-<day>.jsonl.gz` each and deletes those older than `OBSERVATORIO_RETAIN_LINEAGE_DAYS`
+(365).
 
 **When it fails:** the log names the file or setting. A bad
 `OBSERVATORIO_RETAIN_<AREA>_DAYS` is a configuration error: fix it and clear the task.
@@ -44,7 +47,16 @@ def retention() -> None:
 
         return run().as_json()
 
+    @task
+    def compact_lineage() -> dict[str, Any]:
+        from dataclasses import asdict
+
+        from observatorio.lineage.compaction import compact_events
+
+        return asdict(compact_events())
+
     apply_retention()
+    compact_lineage()
 
 
 retention()

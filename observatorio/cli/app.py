@@ -340,6 +340,53 @@ def explain(
         raise typer.Exit(1)
 
 
+@app.command()
+def clean(
+    keep_data: Annotated[
+        bool,
+        typer.Option(
+            "--keep-data", help="Required: free space, keep the warehouse and every input"
+        ),
+    ] = False,
+) -> None:
+    """Free disk space without losing the warehouse: logs, caches and lineage compacted.
+
+    Deletes dbt and Airflow logs, the demo's simulation cache and benchmark scratch, folds the
+    OpenLineage event files of finished days into one compressed file per day, and applies the
+    retention ages. The warehouse, the landing inbox, the archive within its age and the
+    outbox stay. (`make clean` deletes everything, the warehouse included.)
+    """
+    import shutil
+
+    from observatorio.core.retention import apply_retention
+    from observatorio.lineage.compaction import compact_events
+
+    if not keep_data:
+        fail("say --keep-data (this command never deletes the warehouse; `make clean` does)")
+    settings = preflight()
+    freed = 0
+    for folder in (
+        settings.home / "dbt" / "logs",
+        settings.airflow_home / "logs",
+        settings.home / "logs",
+        settings.home / "simulator",
+        settings.home / "bench",
+    ):
+        if folder.is_dir():
+            freed += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+            shutil.rmtree(folder, ignore_errors=True)
+    lineage = compact_events(settings)
+    freed += lineage.bytes_before - lineage.bytes_after
+    kept = apply_retention(settings)
+    freed += sum(kept.bytes_freed.values())
+    console.print(
+        f"freed {freed / 1e6:,.1f} MB: logs and caches, {lineage.files_folded:,} lineage event "
+        f"files folded into {lineage.days_written} daily files, "
+        f"{sum(kept.deleted.values()):,} files past their retention age",
+        soft_wrap=True,
+    )
+
+
 def preflight(need_key: bool = False) -> Settings:
     """Settings (and the pseudonym key, when the command will touch persons) checked before
     any work starts: a missing key fails in a second, not after minutes of building."""

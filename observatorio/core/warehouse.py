@@ -40,6 +40,16 @@ BOOTSTRAP_SQL = tuple(
 )
 
 
+# An embedded warehouse has no replica and is backed up by dumps, not WAL archiving: minimal
+# WAL, no senders, and checkpoints often enough that pg_wal stays near its floor instead of
+# growing to gigabytes over a few demo runs (a rebuild rewrites every mart).
+EMBEDDED_WAL_OPTIONS = (
+    "-c wal_level=minimal -c max_wal_senders=0 -c archive_mode=off "
+    "-c max_wal_size=256MB -c min_wal_size=64MB -c checkpoint_timeout=5min "
+    "-c wal_keep_size=0"
+)
+
+
 class WarehouseError(RuntimeError):
     """The warehouse could not be started or reached."""
 
@@ -141,7 +151,7 @@ def start_embedded(settings: Settings | None = None) -> str:
             log_file = settings.pgdata / "server.log"
             options = (
                 f"-h 127.0.0.1 -p {settings.warehouse_port} -k {settings.pgdata} "
-                "-c max_connections=200 -c shared_buffers=256MB"
+                f"-c max_connections=200 -c shared_buffers=256MB {EMBEDDED_WAL_OPTIONS}"
             )
             try:
                 _pg_ctl(["-w", "-o", options, "-l", str(log_file), "start"], settings.pgdata)
