@@ -10,6 +10,8 @@ from typing import Any
 
 import psycopg
 
+from observatorio.core.settings import SettingsError
+
 
 def loaded_batch_for(conn: psycopg.Connection, source: str, sha256: str) -> str | None:
     """The batch that already published this exact content, if any."""
@@ -19,6 +21,26 @@ def loaded_batch_for(conn: psycopg.Connection, source: str, sha256: str) -> str 
         (source, sha256),
     ).fetchone()
     return str(row[0]) if row else None
+
+
+def check_key_fingerprint(conn: psycopg.Connection, fingerprint: str) -> None:
+    """Record the pseudonym key's fingerprint on first use; refuse a different key after.
+
+    Pseudonyms made under two keys never match, so linkage would silently split every
+    person: a changed key is a configuration error, raised before anything is staged.
+    """
+    conn.execute(
+        "insert into ops.key_fingerprint (id, fingerprint) values (1, %s)"
+        " on conflict (id) do nothing",
+        (fingerprint,),
+    )
+    row = conn.execute("select fingerprint from ops.key_fingerprint where id = 1").fetchone()
+    if row is not None and row[0] != fingerprint:
+        raise SettingsError(
+            f"OBSERVATORIO_PSEUDONYM_KEY is not the key this warehouse's pseudonyms were made "
+            f"with (fingerprint {fingerprint}, the warehouse's {row[0]}): pseudonyms would no "
+            "longer link. Use the original key, or rotate it as the README's Security section says."
+        )
 
 
 def start_batch(conn: psycopg.Connection, batch: dict[str, Any]) -> None:

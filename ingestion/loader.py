@@ -158,6 +158,7 @@ def stage_file(
     sha256, size = _raw_sha(path)
     batch_id = batch_id_for(contract, sha256)
     with connect(settings) as conn:
+        ledger.check_key_fingerprint(conn, settings.key_fingerprint())
         loaded = ledger.loaded_batch_for(conn, contract.name, sha256)
         if loaded is None and staged_in_run is not None and batch_id in staged_in_run:
             loaded = batch_id

@@ -132,3 +132,12 @@ exception
     when duplicate_object or unique_violation then null;
 end
 $bi_role$;
+
+-- Which pseudonym key made the pseudonyms in this warehouse: a fingerprint (an HMAC of a fixed
+-- label under the key), never the key. The first batch records it; every batch after checks
+-- it, so a changed key stops ingestion instead of silently breaking linkage.
+create table if not exists ops.key_fingerprint (
+    id smallint primary key default 1 check (id = 1),
+    fingerprint text not null,
+    recorded_at timestamptz not null default now()
+);
