@@ -4,7 +4,8 @@ Every indicator is defined once, in `dbt_project/indicators/<family>.yml`: its c
 (es/en), family, unit, kind, source, the numerator (which fact interface, which rows, which
 weight; or another indicator's numerator), the denominator (a population of the spine,
 rows of a fact, or another indicator's numerator), its ICCS/ICD-10 basis, disaggregations
-and publication rules (minimum cell size, published decimals). `_facts.yml` holds the fact
+and publication rules (minimum cell size, published decimals, the numerator below which a
+rate is unstable). `_facts.yml` holds the fact
 interfaces the numerators name and what `explain` shows of each fact table;
 `_publication.yml` the publication defaults. A family may list items (`crime_types`,
 `reporting_sources`) that a definition repeats over with `for_each`, its text fields
@@ -97,10 +98,12 @@ class Part:
 
 @dataclass(frozen=True)
 class Publication:
-    """What a published cell must respect: the smallest count shown and the decimals."""
+    """What a published cell must respect: the smallest count shown, the decimals, and the
+    numerator below which a rate is flagged unstable (NCHS: 20; a country's setting)."""
 
     min_cell_size: int
     decimals: int
+    min_stable_numerator: int = 20
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,16 @@ class Indicator:
     basis: str = ""
     precision: int = 6
     disaggregations: tuple[str, ...] = ()
+
+    @property
+    def has_poisson_interval(self) -> bool:
+        """A rate of counted events over a population: it gets an exact Poisson interval and
+        the unstable flag (survey rates have design-based errors instead)."""
+        return (
+            self.kind == "per_100k"
+            and self.denominator is not None
+            and self.denominator.population is not None
+        )
 
     @property
     def lists_denominator(self) -> bool:
@@ -214,6 +227,8 @@ class Definitions:
                     "source": i.source,
                     "precision": i.precision,
                     "lists_denominator": i.lists_denominator,
+                    "poisson_interval": i.has_poisson_interval,
+                    "min_stable_numerator": i.publication.min_stable_numerator,
                     "numerator": part(i.numerator),
                     "denominator": part(i.denominator),
                 }
@@ -352,6 +367,7 @@ def _resolve(
         publication=Publication(
             min_cell_size=int(publication.get("min_cell_size", 0)),
             decimals=int(decimals.get(unit, 0) if isinstance(decimals, dict) else decimals),
+            min_stable_numerator=int(publication.get("min_stable_numerator", 20)),
         ),
         formula=str(raw.get("formula") or FORMULAS[kind]),
         basis=str(raw.get("basis") or ""),

@@ -6,7 +6,9 @@
   definitions to dbt (`fct_indicator_contributions`, `mart_indicators_monthly`). dbt cannot
   read a file from a macro, so the definitions reach it as this generated JSON;
 - `dbt_project/seeds/ref_indicators.csv`: the reference seed extracts, BI tools and the
-  consultations mart read (names, unit, formula, publication rules).
+  consultations mart read (names, unit, formula, publication rules);
+- `dbt_project/seeds/ref_poisson_exact_95.csv`: exact Poisson bounds for small counts
+  (`observatorio.indicators.poisson`).
 With `--check` it writes nothing and fails when either file differs from what the
 definitions give (the unit test `tests/unit/test_indicator_definitions.py` runs it).
 """
@@ -20,6 +22,7 @@ import json
 import sys
 from pathlib import Path
 
+from observatorio.indicators import poisson
 from observatorio.indicators.definitions import DEFINITIONS_DIR, Definitions, load_definitions
 
 DBT_PROJECT = DEFINITIONS_DIR.parent
@@ -40,6 +43,7 @@ SEED_COLUMNS = (
     "disaggregations",
     "min_cell_size",
     "decimals",
+    "min_stable_numerator",
 )
 
 
@@ -82,6 +86,7 @@ def seed_text(definitions: Definitions) -> str:
                 " ".join(i.disaggregations),
                 i.publication.min_cell_size,
                 i.publication.decimals,
+                i.publication.min_stable_numerator if i.has_poisson_interval else "",
             )
         )
     return out.getvalue()
@@ -90,7 +95,11 @@ def seed_text(definitions: Definitions) -> str:
 def outputs(definitions: Definitions | None = None) -> dict[Path, str]:
     """Each generated file and the text it must have."""
     found = definitions or load_definitions()
-    return {MACRO: macro_text(found), SEED: seed_text(found)}
+    return {
+        MACRO: macro_text(found),
+        SEED: seed_text(found),
+        poisson.SEED: poisson.seed_text(),
+    }
 
 
 def stale(definitions: Definitions | None = None) -> list[Path]:

@@ -221,6 +221,42 @@ def test_every_cell_of_every_indicator_recomputes_from_its_rows(built, db):  # t
     }
 
 
+def test_rates_carry_their_exact_poisson_interval_and_unstable_flag(built, db):  # type: ignore[no-untyped-def]
+    """Every rate of counted events over a population has the Garwood interval of its
+    numerator scaled like the value (scipy's chi-square quantiles), holding the value, and
+    is unstable exactly when the numerator is below its definition's threshold; other
+    indicators carry neither."""
+    from decimal import Decimal
+
+    from observatorio.indicators.poisson import exact_bounds
+
+    definitions = load_definitions()
+    rates = {i.code for i in definitions.indicators if i.has_poisson_interval}
+    assert {"homicide_rate_police", "femicide_rate", "homicide_rate_health"} <= rates
+    assert "adjusted_incidence_rate__robbery" not in rates
+    cells = db.execute(
+        "select indicator_code, numerator, denominator, value, value_lower_95,"
+        " value_upper_95, is_unstable from marts.mart_indicators_monthly"
+    ).fetchall()
+    checked = 0
+    for code, numerator, denominator, value, lower, upper, unstable in cells:
+        if code not in rates:
+            assert (lower, upper, unstable) == (None, None, None), code
+            continue
+        threshold = definitions.get(code).publication.min_stable_numerator
+        assert unstable == (numerator < threshold), code
+        if not denominator:
+            assert lower is None and upper is None
+            continue
+        exact_lower, exact_upper = exact_bounds(int(numerator))
+        places = Decimal("0.000001")
+        assert abs(lower - Decimal(exact_lower) * 100000 / denominator) <= places, code
+        assert abs(upper - Decimal(exact_upper) * 100000 / denominator) <= places, code
+        assert lower <= value <= upper
+        checked += 1
+    assert checked > 1000
+
+
 def _rows(db, code: str, municipality: str, month: str) -> list[FactRow]:  # type: ignore[no-untyped-def]
     from decimal import Decimal
 

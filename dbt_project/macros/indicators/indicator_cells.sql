@@ -17,7 +17,9 @@ indicators as (
         source,
         value_precision,
         population_column,
-        lists_denominator
+        lists_denominator,
+        has_poisson_interval,
+        min_stable_numerator
     from (
         values
         {%- for indicator in definitions.indicators %}
@@ -31,11 +33,20 @@ indicators as (
                 {%- else %}
                 cast(null as text),
                 {%- endif %}
-                {{ 'true' if indicator.lists_denominator else 'false' }}
+                {{ 'true' if indicator.lists_denominator else 'false' }},
+                {{ 'true' if indicator.poisson_interval else 'false' }},
+                {{ indicator.min_stable_numerator }}
             ){% if not loop.last %},{% endif %}
         {%- endfor %}
     ) as listed (
-        indicator_code, kind, source, value_precision, population_column, lists_denominator
+        indicator_code,
+        kind,
+        source,
+        value_precision,
+        population_column,
+        lists_denominator,
+        has_poisson_interval,
+        min_stable_numerator
     )
 
 ),
@@ -80,6 +91,8 @@ cells as (
         indicators.kind,
         indicators.source,
         indicators.value_precision,
+        indicators.has_poisson_interval,
+        indicators.min_stable_numerator,
         case
             when indicators.kind = 'median'
                 then coalesce(
@@ -126,5 +139,19 @@ cells as (
             then round({{ numerator }} / {{ denominator }}, {{ precision }})
         when {{ denominator }} > 0 and {{ kind }} = 'complement_share'
             then 1 - round({{ numerator }} / {{ denominator }}, {{ precision }})
+    end
+{%- endmacro %}
+
+
+
+{#- A rate's exact Poisson 95 % interval (`bound`: lower or upper), scaled as the rate and
+    rounded like it; null for other indicators and where the base is 0 or missing. -#}
+{% macro indicator_interval(bound, numerator, denominator, precision) -%}
+    case
+        when has_poisson_interval and {{ denominator }} > 0
+            then round(
+                {{ poisson_exact_95(numerator, bound) }} * 100000 / {{ denominator }},
+                {{ precision }}
+            )
     end
 {%- endmacro %}

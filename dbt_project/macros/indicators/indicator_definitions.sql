@@ -10,6 +10,7 @@
    "denominator": null,
    "kind": "count",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "crime_reports",
@@ -19,6 +20,7 @@
     "weight": null,
     "where": "is_intentional_homicide"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "police"
   },
@@ -35,6 +37,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "crime_reports",
@@ -44,6 +47,7 @@
     "weight": null,
     "where": "is_intentional_homicide"
    },
+   "poisson_interval": true,
    "precision": 6,
    "source": "police"
   },
@@ -52,6 +56,7 @@
    "denominator": null,
    "kind": "count",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "crime_reports",
@@ -61,6 +66,7 @@
     "weight": null,
     "where": "is_femicide"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "police"
   },
@@ -77,6 +83,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "crime_reports",
@@ -86,6 +93,7 @@
     "weight": null,
     "where": "is_femicide"
    },
+   "poisson_interval": true,
    "precision": 6,
    "source": "police"
   },
@@ -94,6 +102,7 @@
    "denominator": null,
    "kind": "count",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": true,
     "fact": "crime_reports",
@@ -103,6 +112,7 @@
     "weight": null,
     "where": "is_intrafamily and iccs_level_1_code in ('01', '02', '03')"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "police"
   },
@@ -119,6 +129,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": true,
     "fact": "crime_reports",
@@ -128,6 +139,7 @@
     "weight": null,
     "where": "is_intrafamily and iccs_level_1_code in ('01', '02', '03')"
    },
+   "poisson_interval": true,
    "precision": 6,
    "source": "police"
   },
@@ -136,6 +148,7 @@
    "denominator": null,
    "kind": "count",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": true,
     "fact": "crime_reports",
@@ -145,6 +158,7 @@
     "weight": null,
     "where": "iccs_level_1_code = '03'"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "police"
   },
@@ -161,6 +175,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": true,
     "fact": "crime_reports",
@@ -170,6 +185,7 @@
     "weight": null,
     "where": "iccs_level_1_code = '03'"
    },
+   "poisson_interval": true,
    "precision": 6,
    "source": "police"
   },
@@ -178,6 +194,7 @@
    "denominator": null,
    "kind": "count",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": true,
     "fact": "detentions",
@@ -187,6 +204,7 @@
     "weight": null,
     "where": null
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "police"
   },
@@ -203,6 +221,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": true,
     "fact": "detentions",
@@ -212,6 +231,7 @@
     "weight": null,
     "where": null
    },
+   "poisson_interval": true,
    "precision": 6,
    "source": "police"
   },
@@ -220,6 +240,7 @@
    "denominator": null,
    "kind": "count",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": true,
     "fact": "police_complaints",
@@ -229,6 +250,7 @@
     "weight": null,
     "where": null
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "police"
   },
@@ -237,6 +259,7 @@
    "denominator": null,
    "kind": "count",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": true,
     "fact": "use_of_force",
@@ -246,6 +269,7 @@
     "weight": null,
     "where": null
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "police"
   },
@@ -254,6 +278,7 @@
    "denominator": null,
    "kind": "count",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "use_of_force",
@@ -263,6 +288,7 @@
     "weight": "persons_killed",
     "where": "persons_killed > 0"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "police"
   },
@@ -271,6 +297,7 @@
    "denominator": null,
    "kind": "count",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "violent_deaths",
@@ -280,6 +307,7 @@
     "weight": null,
     "where": "is_homicide"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "health"
   },
@@ -296,6 +324,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "violent_deaths",
@@ -305,6 +334,7 @@
     "weight": null,
     "where": "is_homicide"
    },
+   "poisson_interval": true,
    "precision": 6,
    "source": "health"
   },
@@ -313,6 +343,7 @@
    "denominator": null,
    "kind": "count",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "violent_deaths",
@@ -322,6 +353,7 @@
     "weight": null,
     "where": "is_legal_intervention"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "health"
   },
@@ -338,6 +370,7 @@
    },
    "kind": "share",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "violent_deaths",
@@ -347,6 +380,7 @@
     "weight": null,
     "where": "intent = 'undetermined'"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "health"
   },
@@ -363,6 +397,7 @@
    },
    "kind": "share",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "crime_reports",
@@ -372,6 +407,7 @@
     "weight": null,
     "where": "is_intentional_homicide"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "police+health"
   },
@@ -380,6 +416,7 @@
    "denominator": null,
    "kind": "count",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "homicide_victims",
@@ -389,6 +426,7 @@
     "weight": null,
     "where": "is_homicide"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "reconciled"
   },
@@ -405,6 +443,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "homicide_victims",
@@ -414,6 +453,7 @@
     "weight": null,
     "where": "is_homicide"
    },
+   "poisson_interval": true,
    "precision": 6,
    "source": "reconciled"
   },
@@ -422,6 +462,7 @@
    "denominator": null,
    "kind": "count",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "homicide_victims",
@@ -431,6 +472,7 @@
     "weight": null,
     "where": "final_status = 'confirmed_homicide'"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "reconciled"
   },
@@ -439,6 +481,7 @@
    "denominator": null,
    "kind": "count",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": true,
     "fact": "justice_funnel",
@@ -448,6 +491,7 @@
     "weight": null,
     "where": "stage = 'report'"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "justice"
   },
@@ -456,6 +500,7 @@
    "denominator": null,
    "kind": "count",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": true,
     "fact": "justice_funnel",
@@ -465,6 +510,7 @@
     "weight": null,
     "where": "stage = 'case'"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "justice"
   },
@@ -473,6 +519,7 @@
    "denominator": null,
    "kind": "count",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": true,
     "fact": "justice_funnel",
@@ -482,6 +529,7 @@
     "weight": null,
     "where": "stage = 'indictment'"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "justice"
   },
@@ -490,6 +538,7 @@
    "denominator": null,
    "kind": "count",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": true,
     "fact": "justice_funnel",
@@ -499,6 +548,7 @@
     "weight": null,
     "where": "stage = 'conviction'"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "justice"
   },
@@ -515,6 +565,7 @@
    },
    "kind": "share",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "justice_funnel",
@@ -524,6 +575,7 @@
     "weight": null,
     "where": "stage = 'case' and is_convicted"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "justice"
   },
@@ -540,6 +592,7 @@
    },
    "kind": "median",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "justice_funnel",
@@ -549,6 +602,7 @@
     "weight": null,
     "where": "stage = 'case' and days_from_previous_stage >= 0"
    },
+   "poisson_interval": false,
    "precision": 1,
    "source": "justice"
   },
@@ -565,6 +619,7 @@
    },
    "kind": "median",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "justice_funnel",
@@ -574,6 +629,7 @@
     "weight": null,
     "where": "stage = 'indictment' and days_from_previous_stage >= 0"
    },
+   "poisson_interval": false,
    "precision": 1,
    "source": "justice"
   },
@@ -590,6 +646,7 @@
    },
    "kind": "median",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "justice_funnel",
@@ -599,6 +656,7 @@
     "weight": null,
     "where": "stage = 'judgement' and days_from_previous_stage >= 0"
    },
+   "poisson_interval": false,
    "precision": 1,
    "source": "justice"
   },
@@ -615,6 +673,7 @@
    },
    "kind": "complement_share",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -624,6 +683,7 @@
     "weight": "weight",
     "where": "crime_type = 'attempted_homicide' and was_victim and reported_to_police"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -640,6 +700,7 @@
    },
    "kind": "complement_share",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -649,6 +710,7 @@
     "weight": "weight",
     "where": "crime_type = 'assault' and was_victim and reported_to_police"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -665,6 +727,7 @@
    },
    "kind": "complement_share",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -674,6 +737,7 @@
     "weight": "weight",
     "where": "crime_type = 'sexual_violence' and was_victim and reported_to_police"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -690,6 +754,7 @@
    },
    "kind": "complement_share",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -699,6 +764,7 @@
     "weight": "weight",
     "where": "crime_type = 'intrafamily_violence' and was_victim and reported_to_police"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -715,6 +781,7 @@
    },
    "kind": "complement_share",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -724,6 +791,7 @@
     "weight": "weight",
     "where": "crime_type = 'robbery' and was_victim and reported_to_police"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -740,6 +808,7 @@
    },
    "kind": "complement_share",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -749,6 +818,7 @@
     "weight": "weight",
     "where": "crime_type = 'burglary' and was_victim and reported_to_police"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -765,6 +835,7 @@
    },
    "kind": "complement_share",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -774,6 +845,7 @@
     "weight": "weight",
     "where": "crime_type = 'theft' and was_victim and reported_to_police"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -790,6 +862,7 @@
    },
    "kind": "complement_share",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -799,6 +872,7 @@
     "weight": "weight",
     "where": "crime_type = 'vehicle_theft' and was_victim and reported_to_police"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -815,6 +889,7 @@
    },
    "kind": "complement_share",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -824,6 +899,7 @@
     "weight": "weight",
     "where": "crime_type = 'extortion' and was_victim and reported_to_police"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -840,6 +916,7 @@
    },
    "kind": "complement_share",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -849,6 +926,7 @@
     "weight": "weight",
     "where": "crime_type = 'kidnapping' and was_victim and reported_to_police"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -865,6 +943,7 @@
    },
    "kind": "complement_share",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -874,6 +953,7 @@
     "weight": "weight",
     "where": "crime_type = 'threats' and was_victim and reported_to_police"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -890,6 +970,7 @@
    },
    "kind": "complement_share",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -899,6 +980,7 @@
     "weight": "weight",
     "where": "crime_type = 'fraud' and was_victim and reported_to_police"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -915,6 +997,7 @@
    },
    "kind": "complement_share",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -924,6 +1007,7 @@
     "weight": "weight",
     "where": "crime_type = 'property_damage' and was_victim and reported_to_police"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -940,6 +1024,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -949,6 +1034,7 @@
     "weight": "weight",
     "where": "crime_type = 'attempted_homicide' and was_victim"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -965,6 +1051,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -974,6 +1061,7 @@
     "weight": "weight",
     "where": "crime_type = 'assault' and was_victim"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -990,6 +1078,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -999,6 +1088,7 @@
     "weight": "weight",
     "where": "crime_type = 'sexual_violence' and was_victim"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -1015,6 +1105,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -1024,6 +1115,7 @@
     "weight": "weight",
     "where": "crime_type = 'intrafamily_violence' and was_victim"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -1040,6 +1132,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -1049,6 +1142,7 @@
     "weight": "weight",
     "where": "crime_type = 'robbery' and was_victim"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -1065,6 +1159,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -1074,6 +1169,7 @@
     "weight": "weight",
     "where": "crime_type = 'burglary' and was_victim"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -1090,6 +1186,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -1099,6 +1196,7 @@
     "weight": "weight",
     "where": "crime_type = 'theft' and was_victim"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -1115,6 +1213,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -1124,6 +1223,7 @@
     "weight": "weight",
     "where": "crime_type = 'vehicle_theft' and was_victim"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -1140,6 +1240,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -1149,6 +1250,7 @@
     "weight": "weight",
     "where": "crime_type = 'extortion' and was_victim"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -1165,6 +1267,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -1174,6 +1277,7 @@
     "weight": "weight",
     "where": "crime_type = 'kidnapping' and was_victim"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -1190,6 +1294,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -1199,6 +1304,7 @@
     "weight": "weight",
     "where": "crime_type = 'threats' and was_victim"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -1215,6 +1321,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -1224,6 +1331,7 @@
     "weight": "weight",
     "where": "crime_type = 'fraud' and was_victim"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -1240,6 +1348,7 @@
    },
    "kind": "per_100k",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": "survey_victimisation",
@@ -1249,6 +1358,7 @@
     "weight": "weight",
     "where": "crime_type = 'property_damage' and was_victim"
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "survey"
   },
@@ -1257,6 +1367,7 @@
    "denominator": null,
    "kind": "gap",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": null,
@@ -1266,6 +1377,7 @@
     "weight": null,
     "where": null
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "police"
   },
@@ -1274,6 +1386,7 @@
    "denominator": null,
    "kind": "gap",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": null,
@@ -1283,6 +1396,7 @@
     "weight": null,
     "where": null
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "police"
   },
@@ -1291,6 +1405,7 @@
    "denominator": null,
    "kind": "gap",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": null,
@@ -1300,6 +1415,7 @@
     "weight": null,
     "where": null
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "police"
   },
@@ -1308,6 +1424,7 @@
    "denominator": null,
    "kind": "gap",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": null,
@@ -1317,6 +1434,7 @@
     "weight": null,
     "where": null
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "police"
   },
@@ -1325,6 +1443,7 @@
    "denominator": null,
    "kind": "gap",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": null,
@@ -1334,6 +1453,7 @@
     "weight": null,
     "where": null
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "health"
   },
@@ -1342,6 +1462,7 @@
    "denominator": null,
    "kind": "gap",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": null,
@@ -1351,6 +1472,7 @@
     "weight": null,
     "where": null
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "health"
   },
@@ -1359,6 +1481,7 @@
    "denominator": null,
    "kind": "gap",
    "lists_denominator": false,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": null,
@@ -1368,6 +1491,7 @@
     "weight": null,
     "where": null
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "justice"
   },
@@ -1384,6 +1508,7 @@
    },
    "kind": "coverage_share",
    "lists_denominator": true,
+   "min_stable_numerator": 20,
    "numerator": {
     "distinct": false,
     "fact": null,
@@ -1393,6 +1518,7 @@
     "weight": null,
     "where": null
    },
+   "poisson_interval": false,
    "precision": 6,
    "source": "police+health+justice"
   }

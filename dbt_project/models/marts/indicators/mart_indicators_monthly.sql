@@ -1,7 +1,9 @@
 -- The canonical indicator table: one row per indicator, municipality, month, sex and age
 -- group, summed from the row-level contributions (`fct_indicator_contributions`), so every
 -- published number is exactly what `observatorio explain` lists behind it. Indicators are
--- defined once, in dbt_project/indicators/*.yml (macro `indicator_cells`).
+-- defined once, in dbt_project/indicators/*.yml (macro `indicator_cells`). Rates of counted
+-- events over a population carry their exact Poisson 95 % interval and an unstable flag
+-- (numerator below the definition's `min_stable_numerator`), separate from suppression.
 with
 
 spine as (
@@ -29,7 +31,14 @@ final as (
         numerator,
         denominator,
         {{ indicator_value('kind', 'numerator', 'denominator', 'value_precision') }} as value,
-        source
+        source,
+        {{ indicator_interval('lower', 'numerator', 'denominator', 'value_precision') }}
+            as value_lower_95,
+        {{ indicator_interval('upper', 'numerator', 'denominator', 'value_precision') }}
+            as value_upper_95,
+        case
+            when has_poisson_interval then numerator < min_stable_numerator
+        end as is_unstable
 
     from cells
 
