@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export XDG_RUNTIME_DIR ?= /tmp/observatorio-runtime-$(shell id -u)
 
-.PHONY: install run test lint airflow docs warehouse-stop clean bench-ingest bench-linkage bench-linkage-1m
+.PHONY: install run test lint indicators airflow docs warehouse-stop clean bench-ingest bench-linkage bench-linkage-1m
 
 $(STAMP): pyproject.toml constraints.txt
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
@@ -41,6 +41,10 @@ lint: $(STAMP)
 		from observatorio.transform.dbt import dbt_environment; warehouse.ensure_warehouse(); \
 		os.environ.update(dbt_environment()); \
 		os.execv("../$(BIN)/sqlfluff", ["sqlfluff", "lint", "models"])'
+
+## Regenerate what comes from the indicator definitions (dbt_project/indicators/*.yml).
+indicators: $(STAMP)
+	$(BIN)/python -m observatorio.indicators.generate
 
 ## The Airflow UI on 127.0.0.1 (prints the URL and the login; Ctrl-C stops everything).
 airflow: $(STAMP)

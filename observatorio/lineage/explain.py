@@ -26,6 +26,7 @@ from psycopg.rows import dict_row
 
 from observatorio.core.settings import Settings, get_settings
 from observatorio.core.warehouse import connect
+from observatorio.indicators.definitions import DefinitionError, Indicator, load_definitions
 from observatorio.lineage.graph import Model, models_between
 from observatorio.lineage.recompute import (
     FactRow,
@@ -38,71 +39,6 @@ from observatorio.lineage.recompute import (
 log = logging.getLogger(__name__)
 
 MART = "mart_indicators_monthly"
-
-# Per fact model: its key and the columns explain shows. Only pseudonyms and coded,
-# non-identifying attributes: no free text, and raw identifiers never reach the warehouse.
-FACT_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "fct_crime_reports": (
-        "report_victim_id",
-        (
-            "report_id",
-            "incident_date",
-            "iccs_code",
-            "victim_sex",
-            "victim_age",
-            "victim_id_pseudonym",
-            "victim_offender_relationship",
-        ),
-    ),
-    "fct_violent_deaths": (
-        "forensic_record_id",
-        ("death_date", "icd10_cause_code", "intent", "sex", "age", "person_id_pseudonym"),
-    ),
-    "fct_detentions": (
-        "detention_id",
-        ("detention_date", "iccs_code", "legal_basis", "detainee_sex", "detainee_id_pseudonym"),
-    ),
-    "fct_police_complaints": (
-        "complaint_id",
-        ("registered_date", "complaint_type", "complaint_status", "has_detention"),
-    ),
-    "fct_use_of_force": (
-        "incident_id",
-        ("incident_date", "force_type", "persons_injured", "persons_killed"),
-    ),
-    "fct_homicide_victims": (
-        "victim_id",
-        ("final_status", "event_date", "systems", "record_count", "id_pseudonym"),
-    ),
-    "fct_prosecution_cases": (
-        "case_id",
-        (
-            "police_report_number",
-            "opened_date",
-            "iccs_code",
-            "prosecutor_decision",
-            "is_indicted",
-            "court_filed_date",
-            "decision_date",
-        ),
-    ),
-    "fct_court_judgements": (
-        "judgement_id",
-        ("case_id", "judgement_date", "verdict", "judgement_status", "defendant_sex"),
-    ),
-    "fct_survey_victimisation": (
-        "respondent_crime_id",
-        (
-            "survey_year",
-            "crime_type",
-            "sex",
-            "age_group",
-            "weight",
-            "was_victim",
-            "reported_to_police",
-        ),
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -157,14 +93,12 @@ class Explanation:
     batches: list[Batch]
     validations: list[Validation]
     models: list[Model]
-
-    @property
-    def kind(self) -> str:
-        return indicator_kind(self.indicator_code, self.formula)
+    kind: str = "count"
+    precision: int = 6
 
     @property
     def recomputed(self) -> Recomputed:
-        return recompute(self.kind, self.month, self.rows, self.denominator)
+        return recompute(self.kind, self.month, self.rows, self.denominator, self.precision)
 
     @property
     def recomputed_numerator(self) -> Decimal:
@@ -214,24 +148,15 @@ class Result:
         )
 
 
-def _definition(conn: psycopg.Connection[Any], indicator_code: str) -> dict[str, Any]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            "select name_en, formula, numerator, denominator, source"
-            " from reference.ref_indicators where indicator_code = %s",
-            (indicator_code,),
-        ).fetchone()
-    if row is None:
-        known = [
-            str(code)
-            for (code,) in conn.execute(
-                "select indicator_code from reference.ref_indicators order by 1"
-            ).fetchall()
-        ]
+def _definition(indicator_code: str) -> Indicator:
+    definitions = load_definitions()
+    try:
+        return definitions.get(indicator_code)
+    except DefinitionError:
+        known = ", ".join(indicator.code for indicator in definitions.indicators)
         raise LineageError(
-            f"no indicator {indicator_code!r}; the indicators are: {', '.join(known)}"
-        )
-    return row
+            f"no indicator {indicator_code!r}; the indicators are: {known}"
+        ) from None
 
 
 def _cell(conn: psycopg.Connection[Any], key: tuple[str, str, str, str, str]) -> dict[str, Any]:
@@ -261,10 +186,11 @@ def _fact_rows(conn: psycopg.Connection[Any], key: tuple[str, str, str, str, str
             key,
         ).fetchall()
         attributes: dict[tuple[str, str], dict[str, str]] = {}
+        fact_tables = load_definitions().fact_tables
         for model in sorted({row["fact_model"] for row in found}):
-            if model not in FACT_COLUMNS:
+            if model not in fact_tables:
                 continue
-            key_column, columns = FACT_COLUMNS[model]
+            key_column, columns = fact_tables[model].key, fact_tables[model].shows
             # Coverage rows are keyed by month (`YYYY-MM`): counts, not one fact row.
             keys = [
                 row["fact_key"]
@@ -365,24 +291,18 @@ def explain(
     own = conn is None
     active = connect(settings) if conn is None else conn
     try:
-        definition = _definition(active, indicator_code)
+        definition = _definition(indicator_code)
         cell = _cell(active, key)
         rows = _fact_rows(active, key)
         batches = _batches(active, rows)
         validations = _validations(active, (b.batch_id for b in batches))
-        fact_models = [
-            model
-            for (model,) in active.execute(
-                "select distinct fact_model from marts.fct_indicator_contributions"
-                " where indicator_code = %s",
-                (indicator_code,),
-            ).fetchall()
-        ]
     finally:
         if own:
             active.close()
     models = models_between(
-        manifest or load_manifest(settings), MART, indicator_code, fact_models or None
+        manifest or load_manifest(settings),
+        MART,
+        load_definitions().input_models(indicator_code),
     )
     return Explanation(
         indicator_code=indicator_code,
@@ -390,10 +310,12 @@ def explain(
         month=month,
         sex=sex,
         age_group=age_group,
-        name=definition["name_en"],
-        formula=definition["formula"],
-        numerator_definition=definition["numerator"] or "",
-        denominator_definition=definition["denominator"] or "",
+        name=definition.name_en,
+        formula=definition.formula,
+        numerator_definition=definition.numerator.text,
+        denominator_definition=(
+            "" if definition.denominator is None else definition.denominator.text
+        ),
         source=cell["source"],
         numerator=Decimal(cell["numerator"]),
         denominator=None if cell["denominator"] is None else Decimal(cell["denominator"]),
@@ -402,6 +324,8 @@ def explain(
         batches=batches,
         validations=validations,
         models=models,
+        kind=indicator_kind(definition),
+        precision=definition.precision,
     )
 
 

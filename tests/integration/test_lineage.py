@@ -19,6 +19,7 @@ import pytest
 
 from ingestion.connectors import rest, sql
 from ingestion.contract import available_contracts
+from observatorio.indicators.definitions import load_definitions
 from observatorio.lineage import explain as lineage
 from observatorio.lineage import openlineage
 from observatorio.lineage.recompute import FactRow, indicator_kind, recompute
@@ -31,19 +32,23 @@ from tests.integration.test_openlineage_schema import event_errors, read_events
 DEMO = Demo(seed=3, scale="tiny", days=365)
 # Building a simulated year takes minutes on a shared 2-core machine.
 pytestmark = pytest.mark.timeout(1800)
-# Indicators of each family model (int_indicators__<family>) whose rows come from loaded
-# files, with a non-zero numerator or denominator in the tiny country.
+# Indicators of each family (dbt_project/indicators/<family>.yml) whose rows come from
+# loaded files, with a non-zero numerator or denominator in the tiny country.
 FAMILIES = {
-    "int_indicators__police": ["homicide_rate_police", "intrafamily_violence_reports"],
-    "int_indicators__police_operations": ["detentions_rate", "use_of_force_incidents"],
-    "int_indicators__health": ["homicide_count_health", "undetermined_intent_share"],
-    "int_indicators__justice": [
+    "police": [
+        "homicide_rate_police",
+        "intrafamily_violence_reports",
+        "detentions_rate",
+        "use_of_force_incidents",
+    ],
+    "health": ["homicide_count_health", "undetermined_intent_share"],
+    "justice": [
         "justice_funnel_reports",
         "justice_funnel_cases",
         "justice_conviction_share",
         "justice_median_days_report_to_case",
     ],
-    "int_indicators__survey": [
+    "survey": [
         "adjusted_incidence_rate__assault",
         "adjusted_incidence_rate__theft",
     ],
@@ -99,11 +104,9 @@ def test_contributions_sum_to_every_published_numerator(built, db):  # type: ign
     # Every indicator but the medians: the weights of a cell's rows sum to its numerator;
     # where a family lists its denominator, the denominator weights sum to the denominator.
     codes = [c for (c,) in db.execute("select indicator_code from reference.ref_indicators")]
-    listed = [
-        c
-        for c in codes
-        if indicator_kind(c, "numerator").startswith("listed_") or c == "reporting_coverage_share"
-    ]
+    definitions = load_definitions()
+    assert sorted(codes) == sorted(definitions.codes)
+    listed = [i.code for i in definitions.indicators if i.lists_denominator]
     checked = db.execute(
         "with contributions as ("
         "  select indicator_code, municipality_code, month, sex, age_group,"
@@ -165,7 +168,7 @@ def test_every_cell_of_every_indicator_recomputes_from_its_rows(built, db):  # t
     from collections import defaultdict
     from decimal import Decimal
 
-    formulas = dict(db.execute("select indicator_code, formula from reference.ref_indicators"))
+    definitions = load_definitions()
     rows: dict[tuple[str, str, str], list[FactRow]] = defaultdict(list)
     for code, municipality, month, model, key, weight, denominator, measure in db.execute(
         "select indicator_code, municipality_code, month, fact_model, fact_key, weight,"
@@ -192,8 +195,11 @@ def test_every_cell_of_every_indicator_recomputes_from_its_rows(built, db):  # t
         "select indicator_code, municipality_code, month, numerator, denominator, value"
         " from marts.mart_indicators_monthly where sex = 'all' and age_group = 'all'"
     ):
-        kind = indicator_kind(code, formulas[code])
-        found = recompute(kind, month, rows[(code, municipality, month)], denominator)
+        indicator = definitions.get(code)
+        kind = indicator_kind(indicator)
+        found = recompute(
+            kind, month, rows[(code, municipality, month)], denominator, indicator.precision
+        )
         cells += 1
         if numerator or denominator:
             kinds[kind].add(code)
@@ -208,12 +214,47 @@ def test_every_cell_of_every_indicator_recomputes_from_its_rows(built, db):  # t
     assert set(kinds) >= {
         "count",
         "per_100k",
-        "share",
         "listed_share",
         "listed_per_100k",
         "median",
         "coverage_share",
     }
+
+
+def test_rates_carry_their_exact_poisson_interval_and_unstable_flag(built, db):  # type: ignore[no-untyped-def]
+    """Every rate of counted events over a population has the Garwood interval of its
+    numerator scaled like the value (scipy's chi-square quantiles), holding the value, and
+    is unstable exactly when the numerator is below its definition's threshold; other
+    indicators carry neither."""
+    from decimal import Decimal
+
+    from observatorio.indicators.poisson import exact_bounds
+
+    definitions = load_definitions()
+    rates = {i.code for i in definitions.indicators if i.has_poisson_interval}
+    assert {"homicide_rate_police", "femicide_rate", "homicide_rate_health"} <= rates
+    assert "adjusted_incidence_rate__robbery" not in rates
+    cells = db.execute(
+        "select indicator_code, numerator, denominator, value, value_lower_95,"
+        " value_upper_95, is_unstable from marts.mart_indicators_monthly"
+    ).fetchall()
+    checked = 0
+    for code, numerator, denominator, value, lower, upper, unstable in cells:
+        if code not in rates:
+            assert (lower, upper, unstable) == (None, None, None), code
+            continue
+        threshold = definitions.get(code).publication.min_stable_numerator
+        assert unstable == (numerator < threshold), code
+        if not denominator:
+            assert lower is None and upper is None
+            continue
+        exact_lower, exact_upper = exact_bounds(int(numerator))
+        places = Decimal("0.000001")
+        assert abs(lower - Decimal(exact_lower) * 100000 / denominator) <= places, code
+        assert abs(upper - Decimal(exact_upper) * 100000 / denominator) <= places, code
+        assert lower <= value <= upper
+        checked += 1
+    assert checked > 1000
 
 
 def _rows(db, code: str, municipality: str, month: str) -> list[FactRow]:  # type: ignore[no-untyped-def]
@@ -381,7 +422,9 @@ def test_explain_lists_rows_batches_checks_and_models_for_each_family(built, db,
         assert all(b.file_sha256 and b.source_file for b in found.batches)
         assert all(r.attributes for r in found.rows)
         nodes = [m.unique_id.rsplit(".", 1)[-1] for m in found.models]
-        assert nodes[0] == lineage.MART and family in nodes
+        assert nodes[0] == lineage.MART and "fct_indicator_contributions" in nodes
+        assert load_definitions().get(code).family == family
+        assert set(load_definitions().input_models(code)) <= set(nodes)
         assert {r.fact_model for r in found.rows} <= set(nodes)
         assert any(m.resource_type == "source" for m in found.models)
         # The SQL function BI calls returns the same rows.

@@ -1,34 +1,24 @@
 -- The canonical indicator table: one row per indicator, municipality, month, sex and age
--- group. Each family of indicators is computed in one intermediate model; this mart only
--- stacks them, so an indicator is defined in exactly one place.
-{% set families = [
-    'int_indicators__police',
-    'int_indicators__police_operations',
-    'int_indicators__health',
-    'int_indicators__reconciled',
-    'int_indicators__justice',
-    'int_indicators__survey',
-    'int_indicators__coverage',
-] %}
-
+-- group, summed from the row-level contributions (`fct_indicator_contributions`), so every
+-- published number is exactly what `observatorio explain` lists behind it. Indicators are
+-- defined once, in dbt_project/indicators/*.yml (macro `indicator_cells`). Rates of counted
+-- events over a population carry their exact Poisson 95 % interval and an unstable flag
+-- (numerator below the definition's `min_stable_numerator`), separate from suppression.
 with
 
-{% for family in families %}
-    {{ family }} as (
+spine as (
 
-        select * from {{ ref(family) }}
-
-    ),
-
-{% endfor %}
-stacked as (
-
-    {% for family in families %}
-        select * from {{ family }}
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    select * from {{ ref('int_indicator_spine') }}
 
 ),
+
+contributions as (
+
+    select * from {{ ref('fct_indicator_contributions') }}
+
+),
+
+{{ indicator_cells('spine', 'contributions') }}
 
 final as (
 
@@ -36,14 +26,21 @@ final as (
         indicator_code,
         municipality_code,
         month,
-        sex,
-        age_group,
+        'all' as sex,
+        'all' as age_group,
         numerator,
         denominator,
-        value,
-        source
+        {{ indicator_value('kind', 'numerator', 'denominator', 'value_precision') }} as value,
+        source,
+        {{ indicator_interval('lower', 'numerator', 'denominator', 'value_precision') }}
+            as value_lower_95,
+        {{ indicator_interval('upper', 'numerator', 'denominator', 'value_precision') }}
+            as value_upper_95,
+        case
+            when has_poisson_interval then numerator < min_stable_numerator
+        end as is_unstable
 
-    from stacked
+    from cells
 
 )
 

@@ -1,0 +1,157 @@
+{#- Every indicator cell (indicator × municipality × month) from the row-level
+    contributions, so a published number and its explanation cannot disagree: the
+    numerator is the sum of the rows' weights (a median: the median of their `measure`), the
+    denominator a population of the spine, the sum of the rows' denominator weights, or
+    none, as `indicator_definitions()` says; the value follows the indicator's kind
+    (`indicator_value`). Dense: a cell without rows has numerator 0. -#}
+{% macro indicator_cells(spine, contributions) -%}
+{%- set definitions = indicator_definitions() -%}
+{%- set medians = definitions.indicators | selectattr('kind', 'equalto', 'median')
+    | map(attribute='code') | list -%}
+
+indicators as (
+
+    select
+        indicator_code,
+        kind,
+        source,
+        value_precision,
+        population_column,
+        lists_denominator,
+        has_poisson_interval,
+        min_stable_numerator
+    from (
+        values
+        {%- for indicator in definitions.indicators %}
+            (
+                '{{ indicator.code }}',
+                '{{ indicator.kind }}',
+                '{{ indicator.source }}',
+                {{ indicator.precision }},
+                {%- if indicator.denominator and indicator.denominator.population %}
+                '{{ indicator.denominator.population }}',
+                {%- else %}
+                cast(null as text),
+                {%- endif %}
+                {{ 'true' if indicator.lists_denominator else 'false' }},
+                {{ 'true' if indicator.poisson_interval else 'false' }},
+                {{ indicator.min_stable_numerator }}
+            ){% if not loop.last %},{% endif %}
+        {%- endfor %}
+    ) as listed (
+        indicator_code,
+        kind,
+        source,
+        value_precision,
+        population_column,
+        lists_denominator,
+        has_poisson_interval,
+        min_stable_numerator
+    )
+
+),
+
+sums as (
+
+    select
+        indicator_code,
+        municipality_code,
+        month,
+        sum(weight) as weights,
+        sum(denominator_weight) as denominator_weights
+
+    from {{ contributions }}
+    group by 1, 2, 3
+
+),
+
+medians as (
+
+    select
+        indicator_code,
+        municipality_code,
+        month,
+        percentile_cont(0.5) within group (order by measure) as median_measure
+
+    from {{ contributions }}
+    where indicator_code in (
+        {%- for code in medians %}'{{ code }}'{% if not loop.last %}, {% endif %}{% endfor -%}
+        {%- if not medians %}null{% endif -%}
+    )
+    group by 1, 2, 3
+
+),
+
+cells as (
+
+    select
+        indicators.indicator_code,
+        {{ spine }}.municipality_code,
+        {{ spine }}.month,
+        indicators.kind,
+        indicators.source,
+        indicators.value_precision,
+        indicators.has_poisson_interval,
+        indicators.min_stable_numerator,
+        case
+            when indicators.kind = 'median'
+                then coalesce(
+                    round(cast(medians.median_measure as numeric), indicators.value_precision), 0
+                )
+            else coalesce(sums.weights, 0)
+        end as numerator,
+        case
+            {%- for column in ['population', 'female_population'] %}
+            when indicators.population_column = '{{ column }}'
+                then cast({{ spine }}.{{ column }} as numeric)
+            {%- endfor %}
+            when indicators.lists_denominator then coalesce(sums.denominator_weights, 0)
+        end as denominator
+
+    from {{ spine }}
+    cross join indicators
+    left join sums
+        on
+            indicators.indicator_code = sums.indicator_code
+            and {{ spine }}.municipality_code = sums.municipality_code
+            and {{ spine }}.month = sums.month
+    left join medians
+        on
+            indicators.indicator_code = medians.indicator_code
+            and {{ spine }}.municipality_code = medians.municipality_code
+            and {{ spine }}.month = medians.month
+
+),
+{%- endmacro %}
+
+
+{#- The published value of a cell from its numerator and denominator, by kind: a count (and
+    a reporting gap) is its numerator; a rate per 100,000, a share or one minus a share is
+    rounded to `precision` places and null when the base is 0 or missing; a median is its
+    numerator, null when no row was measured. `observatorio.lineage.recompute` mirrors it. -#}
+{% macro indicator_value(kind, numerator, denominator, precision) -%}
+    case
+        when {{ kind }} in ('count', 'gap') then {{ numerator }}
+        when {{ kind }} = 'median' then case when {{ denominator }} > 0 then {{ numerator }} end
+        when {{ denominator }} > 0 and {{ kind }} = 'per_100k'
+            then round({{ numerator }} * 100000 / {{ denominator }}, {{ precision }})
+        when {{ denominator }} > 0 and {{ kind }} in ('share', 'coverage_share')
+            then round({{ numerator }} / {{ denominator }}, {{ precision }})
+        when {{ denominator }} > 0 and {{ kind }} = 'complement_share'
+            then 1 - round({{ numerator }} / {{ denominator }}, {{ precision }})
+    end
+{%- endmacro %}
+
+
+
+{#- A rate's exact Poisson 95 % interval (`bound`: lower or upper), scaled as the rate and
+    rounded like it; null for other indicators and where the base is 0 or missing. -#}
+{% macro indicator_interval(bound, numerator, denominator, precision) -%}
+    case
+        when has_poisson_interval and {{ denominator }} > 0
+            then round(
+                {{ poisson_exact_95(numerator, bound) }} * 100000 / {{ denominator }},
+                {{ precision }}
+            )
+    end
+{%- endmacro %}

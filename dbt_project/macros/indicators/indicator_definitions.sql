@@ -1,0 +1,1644 @@
+{#- GENERATED from dbt_project/indicators/*.yml by `python -m observatorio.indicators.generate`: do not edit.
+    The indicator definitions as the macros indicator_contributions() and
+    indicator_cells() read them. -#}
+{% macro indicator_definitions() -%}
+{%- set payload -%}{% raw %}
+{
+ "indicators": [
+  {
+   "code": "homicide_count_police",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "is_intentional_homicide"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "homicide_rate_police",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": "population",
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "per_100k",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "is_intentional_homicide"
+   },
+   "poisson_interval": true,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "femicide_count",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "is_femicide"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "femicide_rate",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": "female_population",
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "per_100k",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "is_femicide"
+   },
+   "poisson_interval": true,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "intrafamily_violence_reports",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "is_intrafamily and iccs_level_1_code in ('01', '02', '03')"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "intrafamily_violence_rate",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": "population",
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "per_100k",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "is_intrafamily and iccs_level_1_code in ('01', '02', '03')"
+   },
+   "poisson_interval": true,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "sexual_violence_reports",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "iccs_level_1_code = '03'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "sexual_violence_rate",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": "population",
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "per_100k",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "iccs_level_1_code = '03'"
+   },
+   "poisson_interval": true,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "detentions_count",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "detentions",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "detentions_rate",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": "population",
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "per_100k",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "detentions",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "poisson_interval": true,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "police_complaints_count",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "police_complaints",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "use_of_force_incidents",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "use_of_force",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "persons_killed_by_police",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "use_of_force",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "persons_killed",
+    "where": "persons_killed > 0"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "homicide_count_health",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "violent_deaths",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "is_homicide"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "health"
+  },
+  {
+   "code": "homicide_rate_health",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": "population",
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "per_100k",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "violent_deaths",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "is_homicide"
+   },
+   "poisson_interval": true,
+   "precision": 6,
+   "source": "health"
+  },
+  {
+   "code": "legal_intervention_deaths",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "violent_deaths",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "is_legal_intervention"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "health"
+  },
+  {
+   "code": "undetermined_intent_share",
+   "denominator": {
+    "distinct": false,
+    "fact": "violent_deaths",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "true"
+   },
+   "kind": "share",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "violent_deaths",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "intent = 'undetermined'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "health"
+  },
+  {
+   "code": "homicide_police_health_ratio",
+   "denominator": {
+    "distinct": false,
+    "fact": "violent_deaths",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "is_homicide"
+   },
+   "kind": "share",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "is_intentional_homicide"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police+health"
+  },
+  {
+   "code": "homicide_reconciled",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "homicide_victims",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "is_homicide"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "reconciled"
+  },
+  {
+   "code": "homicide_rate_reconciled",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": "population",
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "per_100k",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "homicide_victims",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "is_homicide"
+   },
+   "poisson_interval": true,
+   "precision": 6,
+   "source": "reconciled"
+  },
+  {
+   "code": "homicide_confirmed_by_two_sources",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "homicide_victims",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "final_status = 'confirmed_homicide'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "reconciled"
+  },
+  {
+   "code": "justice_funnel_reports",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "justice_funnel",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "stage = 'report'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "justice"
+  },
+  {
+   "code": "justice_funnel_cases",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "justice_funnel",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "stage = 'case'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "justice"
+  },
+  {
+   "code": "justice_funnel_indictments",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "justice_funnel",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "stage = 'indictment'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "justice"
+  },
+  {
+   "code": "justice_funnel_convictions",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "justice_funnel",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "stage = 'conviction'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "justice"
+  },
+  {
+   "code": "justice_conviction_share",
+   "denominator": {
+    "distinct": false,
+    "fact": "justice_funnel",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "stage = 'case'"
+   },
+   "kind": "share",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "justice_funnel",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "stage = 'case' and is_convicted"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "justice"
+  },
+  {
+   "code": "justice_median_days_report_to_case",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "median",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "justice_funnel",
+    "measure": "days_from_previous_stage",
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "stage = 'case' and days_from_previous_stage >= 0"
+   },
+   "poisson_interval": false,
+   "precision": 1,
+   "source": "justice"
+  },
+  {
+   "code": "justice_median_days_case_to_indictment",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "median",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "justice_funnel",
+    "measure": "days_from_previous_stage",
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "stage = 'indictment' and days_from_previous_stage >= 0"
+   },
+   "poisson_interval": false,
+   "precision": 1,
+   "source": "justice"
+  },
+  {
+   "code": "justice_median_days_indictment_to_judgement",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "median",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "justice_funnel",
+    "measure": "days_from_previous_stage",
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "stage = 'judgement' and days_from_previous_stage >= 0"
+   },
+   "poisson_interval": false,
+   "precision": 1,
+   "source": "justice"
+  },
+  {
+   "code": "dark_figure__attempted_homicide",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'attempted_homicide' and was_victim"
+   },
+   "kind": "complement_share",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'attempted_homicide' and was_victim and reported_to_police"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "dark_figure__assault",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'assault' and was_victim"
+   },
+   "kind": "complement_share",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'assault' and was_victim and reported_to_police"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "dark_figure__sexual_violence",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'sexual_violence' and was_victim"
+   },
+   "kind": "complement_share",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'sexual_violence' and was_victim and reported_to_police"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "dark_figure__intrafamily_violence",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'intrafamily_violence' and was_victim"
+   },
+   "kind": "complement_share",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'intrafamily_violence' and was_victim and reported_to_police"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "dark_figure__robbery",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'robbery' and was_victim"
+   },
+   "kind": "complement_share",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'robbery' and was_victim and reported_to_police"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "dark_figure__burglary",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'burglary' and was_victim"
+   },
+   "kind": "complement_share",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'burglary' and was_victim and reported_to_police"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "dark_figure__theft",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'theft' and was_victim"
+   },
+   "kind": "complement_share",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'theft' and was_victim and reported_to_police"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "dark_figure__vehicle_theft",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'vehicle_theft' and was_victim"
+   },
+   "kind": "complement_share",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'vehicle_theft' and was_victim and reported_to_police"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "dark_figure__extortion",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'extortion' and was_victim"
+   },
+   "kind": "complement_share",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'extortion' and was_victim and reported_to_police"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "dark_figure__kidnapping",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'kidnapping' and was_victim"
+   },
+   "kind": "complement_share",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'kidnapping' and was_victim and reported_to_police"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "dark_figure__threats",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'threats' and was_victim"
+   },
+   "kind": "complement_share",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'threats' and was_victim and reported_to_police"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "dark_figure__fraud",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'fraud' and was_victim"
+   },
+   "kind": "complement_share",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'fraud' and was_victim and reported_to_police"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "dark_figure__property_damage",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'property_damage' and was_victim"
+   },
+   "kind": "complement_share",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'property_damage' and was_victim and reported_to_police"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "adjusted_incidence_rate__attempted_homicide",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'attempted_homicide'"
+   },
+   "kind": "per_100k",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'attempted_homicide' and was_victim"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "adjusted_incidence_rate__assault",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'assault'"
+   },
+   "kind": "per_100k",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'assault' and was_victim"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "adjusted_incidence_rate__sexual_violence",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'sexual_violence'"
+   },
+   "kind": "per_100k",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'sexual_violence' and was_victim"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "adjusted_incidence_rate__intrafamily_violence",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'intrafamily_violence'"
+   },
+   "kind": "per_100k",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'intrafamily_violence' and was_victim"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "adjusted_incidence_rate__robbery",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'robbery'"
+   },
+   "kind": "per_100k",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'robbery' and was_victim"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "adjusted_incidence_rate__burglary",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'burglary'"
+   },
+   "kind": "per_100k",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'burglary' and was_victim"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "adjusted_incidence_rate__theft",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'theft'"
+   },
+   "kind": "per_100k",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'theft' and was_victim"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "adjusted_incidence_rate__vehicle_theft",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'vehicle_theft'"
+   },
+   "kind": "per_100k",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'vehicle_theft' and was_victim"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "adjusted_incidence_rate__extortion",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'extortion'"
+   },
+   "kind": "per_100k",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'extortion' and was_victim"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "adjusted_incidence_rate__kidnapping",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'kidnapping'"
+   },
+   "kind": "per_100k",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'kidnapping' and was_victim"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "adjusted_incidence_rate__threats",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'threats'"
+   },
+   "kind": "per_100k",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'threats' and was_victim"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "adjusted_incidence_rate__fraud",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'fraud'"
+   },
+   "kind": "per_100k",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'fraud' and was_victim"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "adjusted_incidence_rate__property_damage",
+   "denominator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'property_damage'"
+   },
+   "kind": "per_100k",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "survey_victimisation",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "weight",
+    "where": "crime_type = 'property_damage' and was_victim"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "survey"
+  },
+  {
+   "code": "reporting_gap__police_reports",
+   "denominator": null,
+   "kind": "gap",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": null,
+    "reporting_source": "police_reports",
+    "weight": null,
+    "where": null
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "reporting_gap__detentions",
+   "denominator": null,
+   "kind": "gap",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": null,
+    "reporting_source": "detentions",
+    "weight": null,
+    "where": null
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "reporting_gap__police_complaints",
+   "denominator": null,
+   "kind": "gap",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": null,
+    "reporting_source": "police_complaints",
+    "weight": null,
+    "where": null
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "reporting_gap__use_of_force",
+   "denominator": null,
+   "kind": "gap",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": null,
+    "reporting_source": "use_of_force",
+    "weight": null,
+    "where": null
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "reporting_gap__forensic_deaths",
+   "denominator": null,
+   "kind": "gap",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": null,
+    "reporting_source": "forensic_deaths",
+    "weight": null,
+    "where": null
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "health"
+  },
+  {
+   "code": "reporting_gap__hospital_admissions",
+   "denominator": null,
+   "kind": "gap",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": null,
+    "reporting_source": "hospital_admissions",
+    "weight": null,
+    "where": null
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "health"
+  },
+  {
+   "code": "reporting_gap__prosecution_cases",
+   "denominator": null,
+   "kind": "gap",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": null,
+    "reporting_source": "prosecution_cases",
+    "weight": null,
+    "where": null
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "justice"
+  },
+  {
+   "code": "reporting_coverage_share",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "coverage_share",
+   "lists_denominator": true,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": null,
+    "reporting_source": "all",
+    "weight": null,
+    "where": null
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police+health+justice"
+  }
+ ],
+ "interfaces": {
+  "crime_reports": {
+   "counted_by": "report_id",
+   "key": "report_victim_id",
+   "model": "fct_crime_reports",
+   "month_of": "incident_date",
+   "rows": null,
+   "year_of": null
+  },
+  "detentions": {
+   "counted_by": null,
+   "key": "detention_id",
+   "model": "fct_detentions",
+   "month_of": "detention_date",
+   "rows": null,
+   "year_of": null
+  },
+  "homicide_victims": {
+   "counted_by": null,
+   "key": null,
+   "model": "int_indicator_facts__homicide_victims",
+   "month_of": null,
+   "rows": null,
+   "year_of": null
+  },
+  "justice_funnel": {
+   "counted_by": null,
+   "key": null,
+   "model": "int_indicator_facts__justice_funnel",
+   "month_of": null,
+   "rows": null,
+   "year_of": null
+  },
+  "police_complaints": {
+   "counted_by": null,
+   "key": "complaint_id",
+   "model": "fct_police_complaints",
+   "month_of": "registered_date",
+   "rows": null,
+   "year_of": null
+  },
+  "survey_victimisation": {
+   "counted_by": "respondent_id",
+   "key": "respondent_crime_id",
+   "model": "fct_survey_victimisation",
+   "month_of": null,
+   "rows": "weight is not null",
+   "year_of": "survey_year"
+  },
+  "use_of_force": {
+   "counted_by": null,
+   "key": "incident_id",
+   "model": "fct_use_of_force",
+   "month_of": "incident_date",
+   "rows": null,
+   "year_of": null
+  },
+  "violent_deaths": {
+   "counted_by": null,
+   "key": "forensic_record_id",
+   "model": "fct_violent_deaths",
+   "month_of": "death_date",
+   "rows": null,
+   "year_of": null
+  }
+ },
+ "reporting_sources": [
+  {
+   "date": "registered_date",
+   "model": "int_justice_reports_registered",
+   "source": "police_reports",
+   "system": "police"
+  },
+  {
+   "date": "detention_date",
+   "model": "fct_detentions",
+   "source": "detentions",
+   "system": "police"
+  },
+  {
+   "date": "registered_date",
+   "model": "fct_police_complaints",
+   "source": "police_complaints",
+   "system": "police"
+  },
+  {
+   "date": "incident_date",
+   "model": "fct_use_of_force",
+   "source": "use_of_force",
+   "system": "police"
+  },
+  {
+   "date": "death_date",
+   "model": "fct_violent_deaths",
+   "source": "forensic_deaths",
+   "system": "health"
+  },
+  {
+   "date": "admission_date",
+   "model": "fct_injury_admissions",
+   "source": "hospital_admissions",
+   "system": "health"
+  },
+  {
+   "date": "opened_date",
+   "model": "fct_prosecution_cases",
+   "source": "prosecution_cases",
+   "system": "justice"
+  }
+ ],
+ "window": {
+  "months": 6,
+  "usual_months": 4,
+  "usual_records": 30
+ }
+}
+{% endraw %}{%- endset -%}
+{{ return(fromjson(payload)) }}
+{%- endmacro %}
