@@ -6,11 +6,14 @@ data-quality marts) query `ops.batch_ledger` and `ops.file_receipts` directly.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import psycopg
 
 from observatorio.core.settings import SettingsError
+
+log = logging.getLogger(__name__)
 
 
 def loaded_batch_for(conn: psycopg.Connection, source: str, sha256: str) -> str | None:
@@ -73,14 +76,19 @@ def finish_batch(
     warnings: list[str],
     error: str | None = None,
     count_loaded: int | None = None,
-) -> None:
-    conn.execute(
+) -> bool:
+    """Close a batch that is loading; returns False (and changes nothing) for any other.
+
+    A loaded batch is final: a concurrent run, or a retry that rejects the same content
+    later, never relabels it, so the ledger never says `rejected` for rows that are in `raw`.
+    """
+    done = conn.execute(
         """
         update ops.batch_ledger set
             status = %s, rows_read = %s, rows_loaded = %s, rows_quarantined = %s,
             has_warnings = %s, warnings = %s, error = %s, count_loaded = %s,
             validated_at = coalesce(validated_at, now()), finished_at = now()
-        where batch_id = %s
+        where batch_id = %s and status = 'loading'
         """,
         (
             status,
@@ -94,6 +102,9 @@ def finish_batch(
             batch_id,
         ),
     )
+    if done.rowcount == 0:
+        log.warning("batch %s is not loading (already finished): its ledger row is kept", batch_id)
+    return done.rowcount == 1
 
 
 def record_footer_rows(conn: psycopg.Connection, batch_id: str, rows: int) -> None:
