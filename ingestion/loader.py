@@ -148,7 +148,7 @@ def ensure_raw_tables(settings: Settings | None = None) -> list[str]:
     from ingestion.contract import available_contracts
 
     names = available_contracts()
-    with connect(settings) as conn:
+    with connect(settings, role="loader") as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext('observatorio.raw_tables'))")
         for name in names:
             ensure_raw_table(conn, load_contract(name))
@@ -223,7 +223,7 @@ def stage_file(
     except BatchError as exc:
         return _reject_unstaged(contract, path, str(exc), settings)
     batch_id = batch_id_for(contract, print_.sha256)
-    with connect(settings) as conn:
+    with connect(settings, role="loader") as conn:
         loaded = ledger.loaded_batch_for(conn, contract.name, print_.sha256)
         if loaded is None and staged_in_run is not None and batch_id in staged_in_run:
             loaded = batch_id
@@ -325,7 +325,7 @@ def _stage_columnar(
     key: bytes,
 ) -> tuple[int, int, int, list[str]]:
     rows_read = rows_staged = rows_quarantined = 0
-    with connect(settings) as conn, connect(settings) as qconn:
+    with connect(settings, role="loader") as conn, connect(settings, role="loader") as qconn:
         _create_staging(conn, contract, table, _constants(conn, batch_id, path, sha256))
         conn.commit()
         plan, batches = read_batches(path, contract, encoding, key)
@@ -408,7 +408,7 @@ def _stage_rows(
     rows_read = rows_staged = 0
     quarantined_rows: set[int] = set()
     # Two connections: COPY of good rows and COPY of quarantine entries stream side by side.
-    with connect(settings) as conn, connect(settings) as qconn:
+    with connect(settings, role="loader") as conn, connect(settings, role="loader") as qconn:
         _create_staging(conn, contract, table, _constants(conn, batch_id, path, sha256))
         conn.commit()
         plan, records = parse_records(path, contract, encoding, key)
@@ -452,7 +452,7 @@ def _reject_unstaged(
         sha256, size = _raw_sha(path)
         batch_id = batch_id_for(contract, sha256)
     assert batch_id is not None and size is not None
-    with connect(settings) as conn:
+    with connect(settings, role="loader") as conn:
         ledger.start_batch(
             conn,
             {
@@ -503,7 +503,7 @@ def _copy_quarantine(conn: psycopg.Connection, staged: StagedBatch) -> None:
 def reject_batch(staged: StagedBatch, reason: str, settings: Settings | None = None) -> BatchResult:
     """Close a staged batch as rejected: nothing reaches `raw`, quarantine is kept for review."""
     settings = settings or get_settings()
-    with connect(settings) as conn:
+    with connect(settings, role="loader") as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (staged.batch_id,))
         conn.execute("delete from ops.quarantine where batch_id = %s", (staged.batch_id,))
         _copy_quarantine(conn, staged)
@@ -546,7 +546,7 @@ def publish_batch(
     settings = settings or get_settings()
     contract = load_contract(staged.source)
     all_warnings = [*staged.warnings, *(warnings or [])]
-    with connect(settings) as conn:
+    with connect(settings, role="loader") as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (staged.batch_id,))
         if ledger.loaded_batch_for(conn, staged.source, staged.file_sha256):
             # Another worker published the same content first: this run is a re-send.

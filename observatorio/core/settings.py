@@ -58,6 +58,8 @@ class Settings:
     environment: str = "local"
     # Where OpenLineage events go over HTTP (Marquez); unset means files under `home`.
     openlineage_url: str | None = None
+    # An administrator's URL for the one-time creation of roles on an external server.
+    admin_url: str | None = field(default=None, repr=False)
 
     @property
     def is_embedded(self) -> bool:
@@ -180,4 +182,5 @@ def get_settings() -> Settings:
             or os.environ.get("OBSERVATORIO_MARQUEZ_URL", "").strip()
             or None
         ),
+        admin_url=os.environ.get("OBSERVATORIO_ADMIN_URL") or None,
     )
