@@ -24,10 +24,12 @@ later start connects as the owner. Passwords are generated here and kept in
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -102,12 +104,18 @@ class Credentials:
         return self.passwords().get(name)
 
     def ensure_password(self, name: str) -> str:
-        """The stored password of `name`, generated (and saved) the first time."""
-        passwords = self.passwords()
-        if name not in passwords:
-            passwords[name] = secrets.token_urlsafe(32)
-            self.save()
-        return str(passwords[name])
+        """The stored password of `name`, generated (and saved) the first time.
+
+        A role's password exists before the role does: Airflow's configuration, read once
+        at import, may name it before the warehouse is started. Processes asking at once
+        agree on one password: the file is re-read under a lock before anything is added.
+        """
+        if name not in self.passwords():
+            with self._locked():
+                if name not in self.passwords():
+                    self.passwords()[name] = secrets.token_urlsafe(32)
+                    self._write()
+        return str(self.passwords()[name])
 
     def bootstrapped(self, database: str) -> bool:
         done = self.values.get("bootstrapped", {})
@@ -125,9 +133,33 @@ class Credentials:
         self.values["logins_sha256"] = digest
         self.save()
 
+    def forget_bootstrap(self) -> None:
+        """A new server has none of our roles: the next start makes them again."""
+        self.values.pop("bootstrapped", None)
+        self.values.pop("logins_sha256", None)
+        self.save()
+
     def save(self) -> None:
+        with self._locked():
+            self._write()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the file's lock, with passwords another process saved meanwhile merged in."""
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path.parent.chmod(0o700)
+        with (self.path.parent / ".lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if self.path.exists():
+                    stored = json.loads(self.path.read_text("utf-8")).get("passwords", {})
+                    # The first password saved for a role is the one the server has.
+                    self.values["passwords"] = {**self.passwords(), **stored}
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _write(self) -> None:
         temporary = self.path.with_suffix(".tmp")
         # Created 0600 before a byte is written: the passwords are never readable by others.
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

