@@ -172,7 +172,7 @@ def _locate_rows(
             sql.Identifier(index_column), relation, predicate
         )
         params = [combo.get(c) for combo in combos for c in columns] + [SAMPLE_ROWS]
-    with connect(settings, role="loader") as conn:
+    with connect(settings, role="loader" if schema == "ingest" else "transformer") as conn:
         return [int(r[0]) for r in conn.execute(query, params).fetchall()]
 
 
@@ -303,7 +303,12 @@ def validate_tables(
     settings = settings or get_settings()
     context = _gx_context(settings)
     source = context.data_sources.add_postgres(
-        name="warehouse", connection_string=sqlalchemy_url(warehouse_url(settings, role="loader"))
+        name="warehouse",
+        connection_string=sqlalchemy_url(
+            warehouse_url(
+                settings, role="loader" if targets[0].schema == "ingest" else "transformer"
+            )
+        ),
     )
     suites: dict[str, Any] = {}
     for target in targets:
