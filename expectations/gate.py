@@ -171,7 +171,7 @@ def _locate_rows(
             sql.Identifier(index_column), relation, predicate
         )
         params = [combo.get(c) for combo in combos for c in columns] + [SAMPLE_ROWS]
-    with connect(settings) as conn:
+    with connect(settings, role="loader" if schema == "ingest" else "transformer") as conn:
         return [int(r[0]) for r in conn.execute(query, params).fetchall()]
 
 
@@ -302,7 +302,12 @@ def validate_tables(
     settings = settings or get_settings()
     context = _gx_context(settings)
     source = context.data_sources.add_postgres(
-        name="warehouse", connection_string=sqlalchemy_url(warehouse_url(settings))
+        name="warehouse",
+        connection_string=sqlalchemy_url(
+            warehouse_url(
+                settings, role="loader" if targets[0].schema == "ingest" else "transformer"
+            )
+        ),
     )
     suites: dict[str, Any] = {}
     for target in targets:
@@ -372,7 +377,7 @@ def validate_tables(
 
 
 def store_outcomes(outcomes: list[GateOutcome], settings: Settings | None = None) -> None:
-    with connect(settings) as conn, conn.cursor() as cur:
+    with connect(settings, role="loader") as conn, conn.cursor() as cur:
         cur.executemany(
             "insert into ops.validation_results (run_id, batch_id, suite_name,"
             " expectation_type, column_name, severity, success, observed_value,"
@@ -402,7 +407,7 @@ def suite_factory(source: str, settings: Settings | None = None) -> Callable[[],
     """A builder for the source's suite (`expectations.generated`), with its batch history."""
     from expectations.generated import build_suite
 
-    with connect(settings) as conn:
+    with connect(settings, role="loader") as conn:
         history = recent_batch_rows(conn, source)
     context = SuiteContext(suite_name=source, recent_batch_rows=history)
     return lambda: build_suite(context)
@@ -431,13 +436,13 @@ def _combined_view(staged: list[StagedBatch], settings: Settings) -> str:
     union = sql.SQL(" union all ").join(
         sql.SQL("select * from ingest.{}").format(sql.Identifier(b.staging_table)) for b in staged
     )
-    with connect(settings) as conn:
+    with connect(settings, role="loader") as conn:
         conn.execute(sql.SQL("create view ingest.{} as {}").format(sql.Identifier(name), union))
     return name
 
 
 def _drop_view(name: str, settings: Settings) -> None:
-    with connect(settings) as conn:
+    with connect(settings, role="loader") as conn:
         conn.execute(sql.SQL("drop view if exists ingest.{}").format(sql.Identifier(name)))
 
 

@@ -120,7 +120,7 @@ def ensure_raw_tables(settings: Settings | None = None) -> list[str]:
     from ingestion.contract import available_contracts
 
     names = available_contracts()
-    with connect(settings) as conn:
+    with connect(settings, role="loader") as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext('observatorio.raw_tables'))")
         for name in names:
             ensure_raw_table(conn, load_contract(name))
@@ -157,7 +157,7 @@ def stage_file(
     # per task or command, not once per file of a year's backfill).
     sha256, size = _raw_sha(path)
     batch_id = batch_id_for(contract, sha256)
-    with connect(settings) as conn:
+    with connect(settings, role="loader") as conn:
         ledger.check_key_fingerprint(conn, settings.key_fingerprint())
         loaded = ledger.loaded_batch_for(conn, contract.name, sha256)
         if loaded is None and staged_in_run is not None and batch_id in staged_in_run:
@@ -188,7 +188,7 @@ def stage_file(
     )
     warnings = counts.warnings
     if counts.rows_footer:
-        with connect(settings) as conn:
+        with connect(settings, role="loader") as conn:
             ledger.record_footer_rows(conn, batch_id, counts.rows_footer)
     if staged_in_run is not None:
         staged_in_run.add(batch_id)
@@ -228,7 +228,7 @@ def _reject_unstaged(
         sha256, size = _raw_sha(path)
         batch_id = batch_id_for(contract, sha256)
     assert batch_id is not None and size is not None
-    with connect(settings) as conn:
+    with connect(settings, role="loader") as conn:
         ledger.start_batch(
             conn,
             {
@@ -277,7 +277,7 @@ def _copy_quarantine(conn: psycopg.Connection, staged: StagedBatch) -> None:
 def reject_batch(staged: StagedBatch, reason: str, settings: Settings | None = None) -> BatchResult:
     """Close a staged batch as rejected: nothing reaches `raw`, quarantine is kept for review."""
     settings = settings or get_settings()
-    with connect(settings) as conn:
+    with connect(settings, role="loader") as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (staged.batch_id,))
         conn.execute("delete from ops.quarantine where batch_id = %s", (staged.batch_id,))
         _copy_quarantine(conn, staged)
@@ -320,7 +320,7 @@ def publish_batch(
     settings = settings or get_settings()
     contract = load_contract(staged.source)
     all_warnings = [*staged.warnings, *(warnings or [])]
-    with connect(settings) as conn:
+    with connect(settings, role="loader") as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (staged.batch_id,))
         if ledger.loaded_batch_for(conn, staged.source, staged.file_sha256):
             # Another worker published the same content first: this run is a re-send.

@@ -161,7 +161,7 @@ def _stage_columnar(
     delivered: str | None = None,
 ) -> Counts:
     rows_read = rows_staged = rows_quarantined = 0
-    with connect(settings) as conn, connect(settings) as qconn:
+    with connect(settings, role="loader") as conn, connect(settings, role="loader") as qconn:
         constants = _constants(conn, batch_id, delivered or path.name, sha256)
         _create_staging(conn, contract, table, constants)
         conn.commit()
@@ -246,7 +246,7 @@ def _stage_rows(
     good_cols = [*out_names, "_source_row", "_extra"]
     rows_read = rows_staged = rows_quarantined = footer = 0
     # Two connections: COPY of good rows and COPY of quarantine entries stream side by side.
-    with connect(settings) as conn, connect(settings) as qconn:
+    with connect(settings, role="loader") as conn, connect(settings, role="loader") as qconn:
         constants = _constants(conn, batch_id, delivered or path.name, sha256)
         _create_staging(conn, contract, table, constants)
         conn.commit()

@@ -15,7 +15,7 @@ from observatorio.core.warehouse import connect
 
 
 def read(source: str, settings: Settings | None = None) -> dict[str, Any] | None:
-    with connect(settings) as conn:
+    with connect(settings, role="loader") as conn:
         row = conn.execute(
             "select cursor_value from ops.watermarks where source = %s", (source,)
         ).fetchone()
@@ -23,7 +23,7 @@ def read(source: str, settings: Settings | None = None) -> dict[str, Any] | None
 
 
 def advance(source: str, cursor: dict[str, Any], settings: Settings | None = None) -> None:
-    with connect(settings) as conn:
+    with connect(settings, role="loader") as conn:
         conn.execute(
             "insert into ops.watermarks (source, cursor_value) values (%s, %s)"
             " on conflict (source) do update set cursor_value = excluded.cursor_value,"

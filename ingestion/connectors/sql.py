@@ -349,7 +349,7 @@ def record_source_queries(
     from observatorio.core.warehouse import connect
 
     updated = 0
-    with connect(settings) as conn:
+    with connect(settings, role="loader") as conn:
         for result in results:
             if result.get("status") != "landed" or not result.get("file_sha256"):
                 continue

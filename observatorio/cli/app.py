@@ -47,7 +47,15 @@ COMMANDS_GROUP = "observatorio.commands"
 @warehouse_app.command("start")
 def warehouse_start() -> None:
     """Start the embedded warehouse (or check the external one) and create the schemas."""
-    console.print(warehouse.ensure_warehouse())
+    console.print(mask_url(warehouse.ensure_warehouse()))
+
+
+@warehouse_app.command("logins")
+def warehouse_logins() -> None:
+    """Create the BI logins of bi/logins.yaml (each limited to its rows) and list them."""
+    warehouse.ensure_warehouse()
+    for login in warehouse.ensure_recipient_logins():
+        console.print(login)
 
 
 @warehouse_app.command("stop")
@@ -73,9 +81,20 @@ def warehouse_url(
     show_password: Annotated[
         bool, typer.Option("--show-password", help="Print the password too (for scripts)")
     ] = False,
+    role: Annotated[
+        str, typer.Option("--role", help="owner, loader, transformer, delivery or airflow")
+    ] = "owner",
+    login: Annotated[
+        str | None, typer.Option("--login", help="A BI login of bi/logins.yaml instead")
+    ] = None,
 ) -> None:
     """Print the warehouse URL (for psql, BI tools, scripts); its password masked unless asked."""
-    url = warehouse.warehouse_url()
+    settings = get_settings()
+    url = (
+        warehouse.login_url(settings, login)
+        if login
+        else warehouse.warehouse_url(settings, role=role)
+    )
     print(url if show_password else mask_url(url))
 
 

@@ -136,7 +136,7 @@ def apply_retention(
         _remove_empty_dirs(root)
         report.tightened += tighten(root)
     if rows:
-        with connect(settings) as conn:
+        with connect(settings, role="loader") as conn:
             with conn.cursor() as cursor:
                 cursor.executemany(
                     "insert into ops.retention_log"

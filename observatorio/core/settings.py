@@ -61,6 +61,8 @@ class Settings:
     # The country profile `make run` runs (`observatorio.core.profile`): a name under
     # `profiles/` or a folder.
     profile: str = "demo"
+    # An administrator's URL for the one-time creation of roles on an external server.
+    admin_url: str | None = field(default=None, repr=False)
 
     @property
     def is_embedded(self) -> bool:
@@ -184,4 +186,5 @@ def get_settings() -> Settings:
             or None
         ),
         profile=os.environ.get("OBSERVATORIO_PROFILE", "").strip() or "demo",
+        admin_url=os.environ.get("OBSERVATORIO_ADMIN_URL") or None,
     )

@@ -174,7 +174,7 @@ def deliver(
     """Build one delivery for the spec `name`, send it on its channel, audit the attempt."""
     settings = settings or get_settings()
     spec = load_spec(name, specs_dir)
-    with connect(settings) as conn:
+    with connect(settings, role="delivery") as conn:
         # One delivery of a spec and period at a time (a cleared run may meet the CLI); the
         # lock goes with the connection.
         conn.execute(
@@ -221,7 +221,7 @@ def deliver_for_run(
     unless another run already did in the same window of the spec's schedule."""
     settings = settings or get_settings()
     spec = load_spec(name, specs_dir)
-    with connect(settings) as conn:
+    with connect(settings, role="delivery") as conn:
         due = is_due(conn, spec.name, spec.schedule, run)
     if not due:
         return f"{name} {run.period}: not due ({spec.schedule}, delivered by another run)"

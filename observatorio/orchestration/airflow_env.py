@@ -57,7 +57,7 @@ def airflow_environment(
     """Every variable Airflow needs, derived from the settings (nothing else configures it)."""
     settings = settings or get_settings()
     metadata = sqlalchemy_url(
-        warehouse_url(settings), driver="psycopg2", database=settings.airflow_db
+        warehouse_url(settings, role="airflow"), driver="psycopg2", database=settings.airflow_db
     )
     api = f"http://127.0.0.1:{settings.airflow_port}"
     env = {

@@ -25,7 +25,7 @@ class DbtError(RuntimeError):
 
 def dbt_environment(settings: Settings | None = None) -> dict[str, str]:
     settings = settings or get_settings()
-    url = make_url(warehouse_url(settings))
+    url = make_url(warehouse_url(settings, role="transformer"))
     return {
         "OBSERVATORIO_DBT_HOST": url.host or "127.0.0.1",
         "OBSERVATORIO_DBT_PORT": str(url.port or 5432),

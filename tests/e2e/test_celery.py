@@ -76,7 +76,7 @@ def _celery_environment(
     env = {**os.environ, **airflow_environment(settings, executor="CeleryExecutor")}
     api = f"http://127.0.0.1:{port}"
     result_db = sqlalchemy_url(
-        warehouse_url(settings), driver="psycopg2", database=settings.airflow_db
+        warehouse_url(settings, role="airflow"), driver="psycopg2", database=settings.airflow_db
     )
     env.update(
         {

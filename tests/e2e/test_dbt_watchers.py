@@ -64,7 +64,7 @@ def _task_instances(settings: Any, run_id: str) -> dict[str, tuple[str, int | No
 
     from observatorio.core.warehouse import warehouse_url
 
-    url = warehouse_url(settings).rsplit("/", 1)[0] + "/" + settings.airflow_db
+    url = warehouse_url(settings, role="airflow").rsplit("/", 1)[0] + "/" + settings.airflow_db
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "select task_id, state, pid from task_instance where dag_id = %s and run_id = %s",

@@ -184,7 +184,7 @@ def publish_bulletin(
     With `require_pdf=False` (the scheduled task) a missing Chromium publishes the HTML only.
     """
     settings = settings or get_settings()
-    with connect(settings) as conn:
+    with connect(settings, role="delivery") as conn:
         period = period or default_period(conn, indicators)
         if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
             raise BulletinError(f"period {period!r} is not a month YYYY-MM")
@@ -235,7 +235,7 @@ def publish_if_due(run: ScheduledRun, settings: Settings | None = None) -> str:
     """The DAG's task: the bulletin of the run's period, once per month of runs (a cleared
     run publishes it again; see `observatorio.delivery.schedule`)."""
     settings = settings or get_settings()
-    with connect(settings) as conn:
+    with connect(settings, role="delivery") as conn:
         due = is_due(conn, SPEC_NAME, "@monthly", run)
     if not due:
         return f"bulletin {run.period}: not due (published by another run this month)"

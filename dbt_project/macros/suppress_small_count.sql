@@ -1,0 +1,15 @@
+{#- Primary small-cell suppression, the rule extracts apply (observatorio/delivery/disclosure.py):
+    a count from 1 to threshold - 1 becomes null; zeros and larger counts are published. The
+    threshold is the dbt var `disclosure_threshold`, kept equal to disclosure.DEFAULT_THRESHOLD
+    by tests/unit/transform/test_bi_disclosure.py. -#}
+{% macro suppress_small_count(expression) -%}
+    case
+        when {{ is_small_count(expression) }} then null
+        else {{ expression }}
+    end
+{%- endmacro %}
+
+{#- True when `expression` is a count that suppress_small_count hides. -#}
+{% macro is_small_count(expression) -%}
+    coalesce({{ expression }} >= 1 and {{ expression }} < {{ var('disclosure_threshold') }}, false)
+{%- endmacro %}
