@@ -27,6 +27,9 @@ RUN pip install -c constraints.txt -e '.[celery]'
 COPY dags ./dags
 COPY dbt_project ./dbt_project
 COPY extracts ./extracts
+# The dbt manifest build_warehouse is rendered from, a build artefact (`dbt parse`, no
+# database). docker-compose's airflow-init makes it again for the mounted checkout.
+RUN python -m observatorio.transform.manifest
 
 # Not root: uid 50000 as in the official Airflow image; group 0 so OpenShift-style
 # arbitrary uids can write the state volume too.

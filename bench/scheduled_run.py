@@ -301,13 +301,13 @@ def measure(demo: Any, timeout: float, logs: Path) -> dict[str, Any]:
     from observatorio.core.settings import get_settings
     from observatorio.core.warehouse import ensure_warehouse
     from observatorio.orchestration.airflow_env import airflow_environment
-    from observatorio.orchestration.cosmos import ensure_manifest
     from observatorio.orchestration.runner import (
         demo_source_systems,
         land_exports,
         migrate_airflow,
         simulate,
     )
+    from observatorio.transform.manifest import refresh as ensure_manifest
 
     settings = get_settings()
     ensure_warehouse(settings)
