@@ -28,6 +28,9 @@ COPY dags ./dags
 COPY dbt_project ./dbt_project
 COPY extracts ./extracts
 COPY profiles ./profiles
+# The dbt manifest build_warehouse is rendered from, a build artefact (`dbt parse`, no
+# database). docker-compose's airflow-init makes it again for the mounted checkout.
+RUN python -m observatorio.transform.manifest
 
 # Not root: uid 50000 as in the official Airflow image. The state volume holds source files
 # with names and IDs until retention deletes them: only that user may read it (0700, and a

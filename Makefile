@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export XDG_RUNTIME_DIR ?= /tmp/observatorio-runtime-$(shell id -u)
 
-.PHONY: install run test lint indicators airflow docs warehouse-stop clean bench-ingest bench-linkage bench-linkage-1m
+.PHONY: install manifest run test lint indicators airflow docs warehouse-stop clean bench-ingest bench-linkage bench-linkage-1m
 
 $(STAMP): pyproject.toml constraints.txt
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
@@ -21,13 +21,18 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+## The dbt manifest build_warehouse is rendered from: `dbt parse`, when dbt_project/ changed.
+manifest: $(STAMP)
+	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
+	$(BIN)/python -m observatorio.transform.manifest --if-stale
+
 ## The main job, on the embedded warehouse: land exports, run every DAG through Airflow.
-run: $(STAMP)
+run: $(STAMP) manifest
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
 	$(BIN)/observatorio run
 
 ## The whole test suite against real PostgreSQL, dbt, Great Expectations and Airflow.
-test: $(STAMP)
+test: $(STAMP) manifest
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
 	$(BIN)/python -m pytest
 

@@ -301,8 +301,8 @@ def measure(demo: Any, timeout: float, logs: Path) -> dict[str, Any]:
     from observatorio.core.settings import get_settings
     from observatorio.core.warehouse import ensure_warehouse
     from observatorio.orchestration.airflow_env import airflow_environment
-    from observatorio.orchestration.cosmos import ensure_manifest
     from observatorio.orchestration.runner import migrate_airflow
+    from observatorio.transform.manifest import refresh as ensure_manifest
     from simulator.demo import demo_source_systems, land_exports, simulate
 
     settings = get_settings()

@@ -5,32 +5,42 @@
 `raw.<source>` Assets of every contract under `ingestion/contracts/`, so a new source DAG
 triggers this one without an edit here.
 
-**What:**
+**What:** every published table is built once per run, each by a task you can see.
 1. `ensure_raw_tables` creates, empty, the `raw` table of any contract whose first batch has
    not arrived yet, so the dbt sources exist and the marts build (empty) from day one.
-2. `dbt` — the dbt project rendered by astronomer-cosmos from the manifest: one task per
-   seed and model, and one per model's tests, in dependency order. One `dbt build`
-   (`dbt.dbt_producer_watcher`) does the work; every other task in the group watches its
-   own node and turns green, red or skipped with it. Its log shows dbt's output for that node.
-3. `after_build` — the task group for steps that need the freshly built marts (record linkage
-   and reconciliation go here). Add tasks inside `after_build()` below; they run after
-   the dbt group and before the docs, and nothing else needs to change.
-4. `dbt_docs` — `dbt docs generate` (manifest, catalog, lineage graph) under
-   `$OBSERVATORIO_HOME/dbt/target/`. On success the `marts` Asset is emitted, which
+2. `dbt` — the dbt project except what reads the homicide victim register
+   (`--exclude tag:victim_register+`), rendered by astronomer-cosmos from the dbt manifest:
+   one task per seed, snapshot and model, one per model's tests, in dbt's lineage. One
+   `dbt build` (`dbt.dbt_producer_watcher`) does the work; the node tasks start with it
+   (`dbt.build_starts`), wait for it without a worker, and turn green, red or skipped with
+   their node when it ends. The producer's log has dbt's output for the whole build.
+3. `link_homicide_victims` links the victim records the build just refreshed
+   (`int_homicide_victim_records`: police, prosecution, forensic, hospital) into the register
+   `ops.victim_register` with Splink.
+4. `reconciliation` — the models that read the register and everything downstream of them
+   (`--select tag:victim_register+`: the reconciliation marts, the reconciled indicators,
+   `mart_indicators_monthly` and its contributions), as a second Cosmos group of the same
+   shape, so they publish this run's register.
+5. `check_marts` checks the published marts against each other; `dbt_docs` runs
+   `dbt docs generate` (manifest, catalog, lineage graph) under
+   `$OBSERVATORIO_HOME/dbt/target/` and, on success, emits the `marts` Asset, which
    schedules `deliver_extracts`.
 
-New models appear as tasks at the next parse: the manifest snapshot is re-made with
-`dbt parse` whenever a file of `dbt_project/` changes (`observatorio.orchestration.cosmos`).
+The tasks come from the dbt manifest, a build artefact: after changing `dbt_project/`, run
+`make manifest` (docker compose: `docker compose run --rm airflow-init`) and the new models
+appear as tasks at the next parse.
 
 **Deadline:** if a run is not finished an hour after it was queued, on-call gets a
 `deadline missed` alert (e-mail and webhook); the run itself goes on.
 
-**When it fails:** the red task names the model, seed or test. Open its log for dbt's
-message (the producer's log has the whole `dbt build`). A failing test means the marts would
-publish a wrong number: fix the model or the source, then clear the producer task with its
-downstream tasks (the watchers re-read the new build). Nothing downstream runs on a failed
+**When it fails:** the red task names the model, seed or test. Open the producer's log of
+its group for dbt's message. A failing test means the marts would publish a wrong number:
+fix the model or the source, then trigger a new run, which builds everything once. (A
+cleared or retried producer skips its build and each node task then re-runs its node alone
+with dbt: fine for one node, slow for a whole group.) Nothing downstream runs on a failed
 build, so ministries keep the last good extract. If the DAG shows an import error instead,
-`dbt parse` failed: the error quotes dbt; fix the project file it names.
+read it: "run `make manifest`" means the dbt project changed since its manifest was made; a
+dbt error from `make manifest` names the project file to fix.
 """
 
 from __future__ import annotations
@@ -38,11 +48,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import AssetAny, dag, task, task_group
+from airflow.sdk import AssetAny, dag, task
 
 from observatorio.orchestration.alerts import deadline
 from observatorio.orchestration.cosmos import dbt_task_group
 from observatorio.orchestration.defaults import DEFAULT_ARGS, MARTS, START_DATE, raw_asset
+
+# The models that read the victim register, and everything built from them.
+REGISTER_READERS = "tag:victim_register+"
 
 
 def raw_assets() -> AssetAny:
@@ -70,40 +83,23 @@ def build_warehouse() -> None:
 
         return create_missing()
 
-    dbt = dbt_task_group("dbt")
+    @task
+    def link_homicide_victims() -> dict[str, Any]:
+        from observatorio.linkage.register import update_register
 
-    @task_group(group_id="after_build")
-    def after_build() -> None:
-        """Steps that read the fresh marts: record linkage, then the checkpoint on the marts."""
+        return update_register()
 
-        @task
-        def link_homicide_victims() -> dict[str, Any]:
-            from observatorio.linkage.register import update_register
+    @task
+    def check_marts() -> None:
+        from airflow.sdk.exceptions import AirflowFailException
 
-            return update_register()
+        from expectations.marts import MartCheckFailed
+        from expectations.marts import check_marts as run_checks
 
-        @task
-        def build_reconciliation() -> None:
-            from observatorio.lineage.openlineage import emit_dbt_events
-            from observatorio.transform.dbt import run_dbt
-
-            # The register changed: rebuild the reconciliation marts and what reads them.
-            run_dbt(["build", "--select", "tag:victim_register+"])
-            emit_dbt_events()
-
-        @task
-        def check_marts() -> None:
-            from airflow.sdk.exceptions import AirflowFailException
-
-            from expectations.marts import MartCheckFailed
-            from expectations.marts import check_marts as run_checks
-
-            try:
-                run_checks()
-            except MartCheckFailed as exc:
-                raise AirflowFailException(str(exc)) from exc
-
-        link_homicide_victims() >> build_reconciliation() >> check_marts()
+        try:
+            run_checks()
+        except MartCheckFailed as exc:
+            raise AirflowFailException(str(exc)) from exc
 
     @task(outlets=[MARTS])
     def dbt_docs() -> None:
@@ -111,13 +107,16 @@ def build_warehouse() -> None:
 
         generate_docs()
 
-    hook: Any = after_build()
-    docs = dbt_docs()
-    ensure_raw_tables() >> dbt
-    if hook.children:
-        dbt >> hook >> docs
-    else:
-        dbt >> docs
+    warehouse = dbt_task_group("dbt", exclude=[REGISTER_READERS])
+    reconciliation = dbt_task_group("reconciliation", select=[REGISTER_READERS])
+    (
+        ensure_raw_tables()
+        >> warehouse
+        >> link_homicide_victims()
+        >> reconciliation
+        >> check_marts()
+        >> dbt_docs()
+    )
 
 
 build_warehouse()

@@ -20,6 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_HOME = ROOT / ".observatorio" / f"test-{os.getpid()}"
+# The home `make manifest` wrote to, whose dbt manifest the session takes if it is current.
+HOME_BEFORE = Path(os.environ.get("OBSERVATORIO_HOME") or ROOT / ".observatorio").resolve()
 
 
 def _free_port() -> int:
@@ -91,6 +93,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     from observatorio.orchestration import airflow_env
 
     airflow_env.apply(settings)
+    # The dbt manifest, a build artefact as in a deployment: `make manifest`'s if current,
+    # else one `dbt parse`. DAG files only read it.
+    from observatorio.transform import manifest
+
+    if not manifest.adopt(HOME_BEFORE, settings):
+        manifest.refresh(settings)
 
 
 # A CI run of the whole suite that ran fewer tests than this lost some on the way (a module

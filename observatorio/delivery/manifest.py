@@ -40,11 +40,13 @@ class Delivery:
 
 
 def dbt_manifest(settings: Settings) -> dict[str, Any]:
-    path = settings.dbt_target_dir / "manifest.json"
-    if not path.is_file():
-        raise ExtractError(f"{path} is missing: run `dbt build` (build_warehouse) first")
-    manifest: dict[str, Any] = json.loads(path.read_text())
-    return manifest
+    """The project's dbt manifest, through the one loader (`observatorio.transform.manifest`)."""
+    from observatorio.transform import manifest
+
+    try:
+        return manifest.load(settings)
+    except manifest.ManifestError as exc:
+        raise ExtractError(str(exc)) from exc
 
 
 def dbt_node(manifest: dict[str, Any], mart: str) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from exactly those rows, each indicator by its kind (`recompute`). Called by the
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import re
@@ -265,13 +264,13 @@ def _validations(conn: psycopg.Connection[Any], batch_ids: Iterable[str]) -> lis
 
 
 def load_manifest(settings: Settings | None = None) -> dict[str, Any]:
-    """dbt's manifest.json from the last build (`settings.dbt_target_dir`)."""
-    settings = settings or get_settings()
-    path = settings.dbt_target_dir / "manifest.json"
-    if not path.is_file():
-        raise LineageError(f"{path}: no dbt manifest; run `observatorio dbt build` first")
-    manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return manifest
+    """dbt's manifest (`observatorio.transform.manifest`, made by `make manifest`)."""
+    from observatorio.transform import manifest
+
+    try:
+        return manifest.load(settings)
+    except manifest.ManifestOutOfDate as exc:
+        raise LineageError(str(exc)) from exc
 
 
 def explain(

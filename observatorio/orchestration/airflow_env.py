@@ -21,6 +21,27 @@ from observatorio.core.warehouse import sqlalchemy_url, warehouse_url
 from observatorio.transform.dbt import dbt_environment
 
 ADMIN_USER = "admin"
+# The dbt node tasks' classes (observatorio.orchestration.watch): they emit no OpenLineage
+# task events. Each was about half a node task's run time, with no dataset in it: the
+# producer's events and dbt's manifest carry the lineage.
+NODE_TASK_CLASSES = r"observatorio\.orchestration\.watch\.Dbt(Model|Seed|Snapshot|Test)Watcher"
+
+
+def cosmos_and_lineage_settings(settings: Settings) -> dict[str, str]:
+    """Cosmos and OpenLineage options Observatorio sets (observatorio.orchestration.cosmos)."""
+    policy = [
+        {
+            "scope": {"operator": NODE_TASK_CLASSES},
+            "match_mode": "regex",
+            "controls": {"emit_task_events": False},
+        }
+    ]
+    return {
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
+        "AIRFLOW__COSMOS__CACHE_DIR": str(settings.home / "cosmos"),
+        "AIRFLOW__OPENLINEAGE__EMISSION_POLICY": json.dumps(policy),
+    }
 
 
 def _fernet_key() -> str:
@@ -94,6 +115,7 @@ def airflow_environment(
     }
     if settings.warehouse_url:
         env["OBSERVATORIO_WAREHOUSE_URL"] = settings.warehouse_url
+    env.update(cosmos_and_lineage_settings(settings))
     env.update({k: v for k, v in dbt_environment(settings).items() if k.startswith("DBT_")})
     # OpenLineage events for every task: file transport under OBSERVATORIO_HOME by default.
     from observatorio.lineage.openlineage import openlineage_environment

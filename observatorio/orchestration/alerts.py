@@ -24,7 +24,6 @@ import asyncio
 import json
 import logging
 import re
-import sys
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -260,57 +259,19 @@ def deadline(after_queued: timedelta, dag_id: str) -> DeadlineAlert:
     The scheduler creates the deadline when it queues a run and, once it has passed with the
     run unfinished, the triggerer awaits `deadline_missed` (an importable async function, as
     `AsyncCallback` requires). Runs of `dag.test()` are never queued, so they get no deadline
-    (Airflow logs "deadline reference evaluated to None"); see also
-    `_let_dag_test_finish_runs_with_deadlines`.
+    (Airflow logs "deadline reference evaluated to None"); Airflow 3.3.2's `dag.test()` needs
+    `compat.let_dag_test_finish_runs_with_deadlines()` to end such a run, which the runner
+    and every task run by `dag.test()` install (`defaults.prepare_a_dag_test`).
     """
     from airflow.sdk.definitions.callback import AsyncCallback
     from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
-    _let_dag_test_finish_runs_with_deadlines()
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
         interval=after_queued,
         callback=AsyncCallback(deadline_missed, kwargs={"dag_id": dag_id}),
         name=f"{dag_id}_deadline",
     )
-
-
-def _let_dag_test_finish_runs_with_deadlines() -> None:
-    """Work around an Airflow 3.3.2 bug that crashes `dag.test()` of a DAG with a deadline.
-
-    `dag.test()` builds its scheduler-side DAG by serialising the DAG in memory, so that DAG's
-    `deadline` holds the encoded alert definitions, not the ids of their `deadline_alert` rows
-    (which only `SerializedDagModel.write_dag` assigns). When the run succeeds,
-    `DagRun.update_state` looks every entry up by id to prune the run's deadlines, and the
-    database driver cannot bind a dict: `ProgrammingError: can't adapt type 'dict'`, raised out
-    of `dag.test()` after the last task. The scheduler path reads the stored DAG and is fine.
-
-    Here a definition passed instead of an id becomes the (unsaved) model it describes: the
-    caller only reads its reference, then prunes the run's deadlines as it should. Real ids go
-    to Airflow's lookup unchanged. Installed only in a process that already loaded Airflow's
-    scheduler models (a DagBag, `dag.test()`), so parsing a DAG file never imports them.
-    """
-    models = sys.modules.get("airflow.models.deadline_alert")
-    if models is None:
-        return
-    model = models.DeadlineAlert
-    if getattr(model.get_by_id, "observatorio_accepts_definitions", False):
-        return
-    by_id = model.get_by_id
-
-    def get_by_id(cls: Any, deadline_alert_id: Any, /, **kwargs: Any) -> Any:
-        if isinstance(deadline_alert_id, dict):
-            data = deadline_alert_id.get("__var", deadline_alert_id)
-            return cls(
-                name=data.get("name"),
-                reference=data.get("reference"),
-                interval=data.get("interval"),
-                callback_def=data.get("callback"),
-            )
-        return by_id(deadline_alert_id, **kwargs)
-
-    get_by_id.observatorio_accepts_definitions = True  # type: ignore[attr-defined]
-    model.get_by_id = classmethod(get_by_id)
 
 
 # ---------------------------------------------------------------------------- monitors

@@ -123,21 +123,25 @@ def latest_data_moment(settings: Settings) -> datetime | None:
 
 
 def run_dag(dag_id: str, settings: Settings, logical_date: datetime | None = None) -> str:
-    """Run one DAG for real, in this process, with `dag.test()`; return its final state."""
+    """Run one DAG for real, in this process, with `dag.test()`; return its final state.
+
+    The dbt manifest is made first if the project changed (`make manifest` has usually
+    done it): DAG files only read it.
+    """
     from airflow.dag_processing.dagbag import DagBag
 
-    from observatorio.orchestration.cosmos import inline_run
+    from observatorio.orchestration import compat
+    from observatorio.transform import manifest
 
-    with inline_run():
-        bag = DagBag(dag_folder=str(settings.dags_dir / f"{dag_id}.py"))
-        if bag.import_errors:
-            raise RunError(f"{dag_id}: import errors {bag.import_errors}")
-        dag = bag.dags[dag_id]
-        dag_run = (
-            dag.test(logical_date=logical_date, run_after=logical_date)
-            if logical_date
-            else dag.test()
-        )
+    manifest.refresh(settings)
+    compat.let_dag_test_finish_runs_with_deadlines()
+    bag = DagBag(dag_folder=str(settings.dags_dir / f"{dag_id}.py"))
+    if bag.import_errors:
+        raise RunError(f"{dag_id}: import errors {bag.import_errors}")
+    dag = bag.dags[dag_id]
+    dag_run = (
+        dag.test(logical_date=logical_date, run_after=logical_date) if logical_date else dag.test()
+    )
     state = str(dag_run.state)
     if state != "success":
         failed = [ti.task_id for ti in dag_run.get_task_instances() if str(ti.state) == "failed"]

@@ -2,7 +2,8 @@
 
 The checks run over every DAG in `dags/`, so a new source DAG is held to them without
 editing this file. `build_warehouse` is also checked against the dbt manifest and the
-contracts, so a new model or source shows up in it without editing the DAG.
+contracts, so a new model or source shows up in it without editing the DAG, and its graph
+is checked to be the same whichever command parses it.
 """
 
 import json
@@ -19,12 +20,15 @@ PARSE_BUDGET_SECONDS = 2.0
 DAG_FILES = sorted(p.stem for p in DAGS_DIR.glob("*.py"))
 
 
+GROUPS = ("dbt", "reconciliation")
+
+
 @pytest.fixture(scope="module")
 def manifest(settings):
-    """The manifest snapshot, made before timing: a deploy makes it once per project change."""
-    from observatorio.orchestration.cosmos import ensure_manifest
+    """The dbt manifest the test session made, as `make manifest` does for a deployment."""
+    from observatorio.transform import manifest
 
-    return json.loads(ensure_manifest(settings).read_text())
+    return manifest.load(settings)
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +88,6 @@ def test_parsing_the_whole_dagbag_is_fast_and_needs_no_database(manifest, settin
     script = (
         "import time, json\n"
         "import airflow.sdk\n"
-        # Others edit dbt_project/ meanwhile: refresh first, so only the parse is timed.
-        "from observatorio.orchestration.cosmos import ensure_manifest\n"
-        "ensure_manifest()\n"
         "from airflow.dag_processing.dagbag import DagBag\n"
         "started = time.perf_counter()\n"
         f"bag = DagBag(dag_folder={str(DAGS_DIR)!r})\n"
@@ -120,45 +121,86 @@ def test_build_warehouse_is_scheduled_on_every_raw_asset(bag):
     assert uris == expected
 
 
+def _ours(manifest, kind):  # type: ignore[no-untyped-def]
+    return {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["package_name"] == "observatorio" and node["resource_type"] == kind
+    }
+
+
+def _group_of(dag, name):  # type: ignore[no-untyped-def]
+    """The Cosmos group whose task runs dbt node `name` (`<group>.<name>_run` or `.run`)."""
+    task_ids = set(dag.task_ids)
+    groups = [
+        group
+        for group in GROUPS
+        for suffix in ("_run", ".run", ".seed", "_seed", ".snapshot", "_snapshot")
+        if f"{group}.{name}{suffix}" in task_ids
+    ]
+    assert len(groups) == 1, f"{name}: in {groups or 'no group'}"
+    return groups[0]
+
+
 def test_build_warehouse_renders_every_dbt_node_as_a_task(bag, manifest):
+    """Once: each model, seed and snapshot in exactly one of the two groups."""
     dag = bag.dags["build_warehouse"]
     task_ids = set(dag.task_ids)
-    ours = {
-        node["name"]: node["resource_type"]
-        for node in manifest["nodes"].values()
-        if node["package_name"] == "observatorio"
-    }
-    models = [name for name, kind in ours.items() if kind == "model"]
-    seeds = [name for name, kind in ours.items() if kind == "seed"]
+    models, seeds = _ours(manifest, "model"), _ours(manifest, "seed")
     assert models and seeds
-    for name in models:
-        assert {f"dbt.{name}_run", f"dbt.{name}.run"} & task_ids, f"no task for model {name}"
-    for name in seeds:
-        assert f"dbt.{name}.seed" in task_ids, f"no task for seed {name}"
+    for name in models | seeds | _ours(manifest, "snapshot"):
+        _group_of(dag, name)
     tested = {
         parent.split(".")[-1]
         for node in manifest["nodes"].values()
         if node["resource_type"] == "test"
         for parent in node["depends_on"]["nodes"]
-        if parent.startswith(("model.observatorio.", "seed.observatorio."))
+        if parent.startswith(
+            ("model.observatorio.", "seed.observatorio.", "snapshot.observatorio.")
+        )
     }
     for name in tested:
-        assert f"dbt.{name}.test" in task_ids, f"the tests of {name} have no task"
+        assert f"{_group_of(dag, name)}.{name}.test" in task_ids, f"the tests of {name}: no task"
 
 
-def test_build_warehouse_runs_one_build_then_the_hook_then_docs(bag):
-    from cosmos.operators.watcher import DbtProducerWatcherOperator
-
+def test_the_register_is_linked_between_the_build_and_what_reads_it(bag, manifest):
+    """Linkage reads the first group's records; everything that reads its register, and what
+    is built from that, is the second group, so every published table is built once a run."""
     dag = bag.dags["build_warehouse"]
-    producers = [t for t in dag.tasks if isinstance(t, DbtProducerWatcherOperator)]
-    assert [t.task_id for t in producers] == ["dbt.dbt_producer_watcher"]
-    assert "after_build" in dag.task_group.children
+    assert _group_of(dag, "int_homicide_victim_records") == "dbt"
+    for name in (
+        "fct_homicide_victims",
+        "mart_homicide_reconciliation",
+        "mart_victim_review_list",
+        "int_indicators__reconciled",
+        "mart_indicators_monthly",
+        "fct_indicator_contributions",
+    ):
+        assert _group_of(dag, name) == "reconciliation", name
+    readers = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and any(
+            parent.startswith("source.observatorio.victim_register.")
+            for parent in node["depends_on"]["nodes"]
+        )
+    }
+    assert readers and all(_group_of(dag, name) == "reconciliation" for name in readers)
+    # dbt builds what Cosmos drew: the producers' selections are the groups'.
+    first, second = (dag.get_task(f"{g}.dbt_producer_watcher") for g in GROUPS)
+    assert "tag:victim_register+" in str(first.exclude) and not first.select
+    assert "tag:victim_register+" in str(second.select) and not second.exclude
+    # The chain: raw tables, build, linkage, rebuild of the readers, checks, docs.
+    link = dag.get_task("link_homicide_victims")
+    assert "dbt.dbt_producer_watcher_done" in link.upstream_task_ids
+    assert second.upstream_task_ids == {"link_homicide_victims"}
+    assert first.upstream_task_ids == {"ensure_raw_tables"}
     docs = dag.get_task("dbt_docs")
     assert [o.uri for o in docs.outlets] == ["observatorio://warehouse/marts"]
     upstream = docs.get_flat_relative_ids(upstream=True)
-    assert "dbt.dbt_producer_watcher" in upstream
-    dbt_tasks = {t for t in dag.task_ids if t.startswith("dbt.")}
-    assert dbt_tasks <= upstream, "dbt_docs must wait for every dbt task"
+    assert {t for t in dag.task_ids if t.startswith(tuple(f"{g}." for g in GROUPS))} <= upstream
+    assert "check_marts" in upstream
 
 
 def test_monitor_sources_is_daily_with_a_deadline(bag):
@@ -168,84 +210,136 @@ def test_monitor_sources_is_daily_with_a_deadline(bag):
     assert dag.deadline and dag.deadline[0].callback.path.endswith("alerts.deadline_missed")
 
 
-def test_dbt_watchers_emit_no_openlineage_and_the_producer_caches_in_the_home(bag, settings):
-    """The two fixes that brought the Cosmos overhead down (bench/cosmos_overhead.py)."""
+def _node_tasks(dag, group="dbt"):  # type: ignore[no-untyped-def]
+    from observatorio.orchestration.watch import DbtNodeTask
+
+    producer = dag.get_task(f"{group}.dbt_producer_watcher")
+    return producer, [
+        t for t in dag.tasks if isinstance(t, DbtNodeTask) and t.task_id.startswith(f"{group}.")
+    ]
+
+
+def test_dbt_node_tasks_emit_no_openlineage_and_the_producer_caches_in_the_home(bag, settings):
+    """Two fixes that brought the Cosmos overhead down (bench/cosmos_overhead.py), configured
+    in the Airflow environment (observatorio.orchestration.airflow_env)."""
     from airflow.providers.openlineage.utils.emission_policy import (
         resolve_task_emission_policy,
     )
 
     dag = bag.dags["build_warehouse"]
-    producer = dag.get_task("dbt.dbt_producer_watcher")
-    assert Path(producer.cache_dir).is_relative_to(settings.home)
-    watchers = [t for t in dag.tasks if t.task_id.startswith("dbt.") and t is not producer]
-    assert watchers
 
     def emits(task):  # type: ignore[no-untyped-def]
         return resolve_task_emission_policy(
             operator=task, dag_id=dag.dag_id, task_id=task.task_id
         ).emit
 
-    assert emits(producer)
-    assert not any(emits(t) for t in watchers if t.task_id != "dbt.dbt_producer_watcher_done")
+    for group in GROUPS:
+        producer, nodes = _node_tasks(dag, group)
+        assert Path(producer.cache_dir).is_relative_to(settings.home)
+        assert nodes and emits(producer)
+        assert not any(emits(t) for t in nodes)
 
 
-def _node_tasks(dag):  # type: ignore[no-untyped-def]
-    producer = dag.get_task("dbt.dbt_producer_watcher")
-    return producer, [t for t in dag.tasks if hasattr(t, "model_unique_id") and t is not producer]
-
-
-def _parse_build_warehouse(monkeypatch, inline: str | None, argv: list[str] | None = None):  # type: ignore[no-untyped-def]
-    from airflow.dag_processing.dagbag import DagBag
-
-    from observatorio.orchestration.cosmos import INLINE_RUN_ENV
-
-    if inline is None:
-        monkeypatch.delenv(INLINE_RUN_ENV, raising=False)
-    else:
-        monkeypatch.setenv(INLINE_RUN_ENV, inline)
-    if argv is not None:
-        monkeypatch.setattr(sys, "argv", argv)
-    return DagBag(dag_folder=str(DAGS_DIR / "build_warehouse.py")).dags["build_warehouse"]
-
-
-def test_under_a_scheduler_dbt_node_tasks_start_and_end_in_the_triggerer(manifest, monkeypatch):
-    """The scheduler shape: no node task waits for a worker or for its upstream tasks."""
+def test_under_a_scheduler_dbt_node_tasks_start_and_end_in_the_triggerer(bag):
+    """No node task waits for a worker, nor for a scheduler loop per layer of dbt's lineage:
+    all of a group's become ready together as its build starts, and wait in the triggerer."""
+    from observatorio.orchestration.compat import DbtBuildProducer
     from observatorio.orchestration.watch import TRIGGER_PATH
 
-    # What the DAG processor of a deployment parses.
-    dag = _parse_build_warehouse(monkeypatch, None, ["airflow", "dag-processor"])
+    dag = bag.dags["build_warehouse"]
+    for group in GROUPS:
+        producer, nodes = _node_tasks(dag, group)
+        assert type(producer) is DbtBuildProducer
+        gate = dag.get_task(f"{group}.build_starts")
+        # Beside the producer: both wait for the same tasks, and the build for nothing else.
+        assert gate.upstream_task_ids == producer.upstream_task_ids
+        assert gate.trigger_rule == "all_success"
+        assert producer.downstream_task_ids == {f"{group}.dbt_producer_watcher_done"}
+        for task in nodes:
+            assert gate.task_id in task.upstream_task_ids, task.task_id
+            assert task.trigger_rule == "one_done", task.task_id
+            assert task.start_from_trigger, task.task_id
+            args = task.start_trigger_args
+            assert args.trigger_cls == TRIGGER_PATH and args.next_method == "execute_complete"
+            assert args.trigger_kwargs["model_unique_id"] == task.model_unique_id
+            assert args.trigger_kwargs["producer_task_id"] == producer.task_id
     producer, nodes = _node_tasks(dag)
     assert len(nodes) > 100
-    for task in nodes:
-        assert task.start_from_trigger, task.task_id
-        args = task.start_trigger_args
-        assert args.trigger_cls == TRIGGER_PATH and args.next_method == "execute_complete"
-        assert args.trigger_kwargs["model_unique_id"] == task.model_unique_id
-        assert args.trigger_kwargs["producer_task_id"] == producer.task_id
-        assert str(task.trigger_rule) == "always", task.task_id
     # dbt's lineage stays the graph: a model's tests hang under the model's task.
     assert any(t.upstream_task_ids & {n.task_id for n in nodes} for t in nodes)
-    assert not producer.downstream_task_ids & {n.task_id for n in nodes}
 
 
-@pytest.mark.parametrize(
-    ("inline", "argv"),
-    [("1", None), (None, None), (None, ["airflow", "dags", "test", "build_warehouse"])],
-    ids=["inline_run", "this-process", "airflow-dags-test"],
+_GRAPH = """
+import json, sys
+sys.argv = {argv!r}
+from airflow.dag_processing.dagbag import DagBag
+dag = DagBag(dag_folder={path!r}).dags["build_warehouse"]
+print(json.dumps(sorted(
+    [t.task_id, type(t).__module__ + "." + type(t).__qualname__, sorted(t.upstream_task_ids),
+     str(t.trigger_rule), bool(t.start_from_trigger)]
+    for t in dag.tasks
+)))
+"""
+
+
+def test_the_graph_is_the_same_whichever_command_parses_it(settings):
+    """The DAG processor of a deployment, `airflow dags test` and a plain process (pytest,
+    `make run`) see one graph: same tasks, classes, edges and trigger rules."""
+    from observatorio.orchestration.airflow_env import airflow_environment
+
+    graphs = {}
+    for argv in (
+        ["airflow", "dag-processor"],
+        ["airflow", "dags", "test", "build_warehouse"],
+        ["python"],
+    ):
+        script = _GRAPH.format(argv=argv, path=str(DAGS_DIR / "build_warehouse.py"))
+        completed = subprocess.run(
+            [sys.executable, "-c", script],
+            env=airflow_environment(settings),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert completed.returncode == 0, completed.stderr[-2000:]
+        graphs[argv[1] if len(argv) > 1 else "plain"] = completed.stdout.strip().splitlines()[-1]
+    assert len(set(graphs.values())) == 1, "the graph depends on the command line"
+    assert len(json.loads(graphs["plain"])) > 150
+
+
+_PATCHED = """
+import sys
+from airflow.models.deadline_alert import DeadlineAlert
+from cosmos import settings as cosmos_settings
+from cosmos.operators._watcher import base
+from cosmos.operators.watcher import DbtProducerWatcherOperator as Producer
+seen = lambda: (
+    vars(DeadlineAlert)["get_by_id"], base._process_dbt_log_event,
+    base.store_compiled_sql_for_model, vars(Producer).get("run_subprocess"),
+    vars(Producer).get("_make_parse_callable"), cosmos_settings.enable_telemetry,
+    cosmos_settings.enable_watcher_reliable_retry,
 )
-def test_under_dag_test_dbt_node_tasks_run_after_the_build(manifest, monkeypatch, inline, argv):
-    """`dag.test()` has no triggerer and runs one task at a time: the build goes first.
+before = seen()
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder={path!r})
+assert not bag.import_errors, bag.import_errors
+print(before == seen())
+"""
 
-    It is the shape of any parse outside a deployment's Airflow components, so a run in
-    process (pytest, `make run`, `airflow dags test`) never waits for a triggerer.
-    """
-    dag = _parse_build_warehouse(monkeypatch, inline, argv)
-    producer, nodes = _node_tasks(dag)
-    roots = [t for t in nodes if not t.upstream_task_ids - {producer.task_id}]
-    assert roots and all(producer.task_id in t.upstream_task_ids for t in roots)
-    assert all(str(t.trigger_rule) == "all_done" for t in roots)
-    downstream = set(producer.get_flat_relative_ids(upstream=False))
-    assert {t.task_id for t in nodes} <= downstream
+
+def test_parsing_the_dags_patches_nothing(settings):
+    """No library function or setting is replaced as a side effect of parsing a DAG file."""
+    from observatorio.orchestration.airflow_env import airflow_environment
+
+    completed = subprocess.run(
+        [sys.executable, "-c", _PATCHED.format(path=str(DAGS_DIR))],
+        env=airflow_environment(settings),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip().splitlines()[-1] == "True"
 
 
 @pytest.mark.parametrize(
@@ -263,15 +357,18 @@ def test_ingest_and_build_runs_have_a_deadline_that_alerts(bag, dag_id):
     assert "**Deadline:**" in dag.doc_md
 
 
-def test_a_new_model_becomes_a_task_without_editing_code(settings, tmp_path):
-    """On a copy of the dbt project (others edit the real one meanwhile)."""
+def test_a_new_model_becomes_a_task_after_make_manifest(settings, tmp_path):
+    """On a copy of the dbt project (others edit the real one meanwhile): parsing reads the
+    manifest and never runs dbt; a project newer than its manifest fails the parse with the
+    command that fixes it."""
     import shutil
     from dataclasses import replace
 
     from airflow.sdk import DAG
 
-    from observatorio.orchestration.cosmos import dbt_task_group, ensure_manifest, manifest_path
+    from observatorio.orchestration.cosmos import dbt_task_group
     from observatorio.orchestration.defaults import START_DATE
+    from observatorio.transform import manifest
 
     shutil.copytree(
         settings.dbt_project_dir,
@@ -279,19 +376,23 @@ def test_a_new_model_becomes_a_task_without_editing_code(settings, tmp_path):
         ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
     )
     copy = replace(settings, project_dir=tmp_path, home=tmp_path / "home")
-    ensure_manifest(copy)
-    before = manifest_path(copy).stat().st_mtime_ns
+    with pytest.raises(manifest.ManifestOutOfDate, match="make manifest"):
+        manifest.current_path(copy)
+    assert manifest.adopt(settings.home, copy)  # the same project: the session's manifest
     started = time.perf_counter()
-    ensure_manifest(copy)  # unchanged project: a directory walk, no dbt
-    assert time.perf_counter() - started < 0.2
-    assert manifest_path(copy).stat().st_mtime_ns == before
+    assert manifest.is_current(copy)  # a hash of the project's files, no dbt
+    assert time.perf_counter() - started < 0.5
 
     (tmp_path / "dbt_project" / "models" / "staging" / "stg_probe__rows.sql").write_text(
         "select 1 as row_id\n"
     )
+    with (
+        DAG("probe", schedule=None, start_date=START_DATE),
+        pytest.raises(manifest.ManifestOutOfDate, match="run `make manifest`"),
+    ):
+        dbt_task_group("dbt", settings=copy)
+    manifest.refresh(copy)
+    assert "model.observatorio.stg_probe__rows" in manifest.load(copy)["nodes"]
     with DAG("probe", schedule=None, start_date=START_DATE):
         group = dbt_task_group("dbt", settings=copy)
-    assert (
-        "model.observatorio.stg_probe__rows" in json.loads(manifest_path(copy).read_text())["nodes"]
-    )
     assert {"dbt.stg_probe__rows_run", "dbt.stg_probe__rows.run"} & set(group.dag.task_ids)

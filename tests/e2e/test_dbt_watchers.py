@@ -2,12 +2,13 @@
 
 Starts the DAG processor, scheduler, triggerer and API server (LocalExecutor, the project's
 Airflow environment) on a temporary dags folder holding one probe DAG made of the project's
-own dbt task group (`observatorio.orchestration.cosmos.dbt_task_group`, as `build_warehouse` uses
-it), and triggers it through the REST API. The producer runs the single `dbt build` on a
+own dbt task group (`observatorio.orchestration.cosmos.dbt_task_group`, as `build_warehouse`
+uses it), and triggers it through the REST API. The producer runs the single `dbt build` on a
 worker; each model, seed, snapshot and model's tests task must succeed without ever running
-on a worker (no process id in the metadata database): the scheduler deferred it straight to
-the triggerer, where `observatorio.orchestration.watch.DbtNodeTrigger` read its node's status and
-ended it.
+on a worker (no process id in the metadata database): as the build started, the scheduler
+deferred it straight to the triggerer, where `observatorio.orchestration.watch.DbtNodeTrigger`
+waited for the build, read its node's status and ended it. The DAG file is parsed exactly
+as `dag.test()` parses it: nothing in the environment tells it which process it is in.
 """
 
 from __future__ import annotations
@@ -42,24 +43,21 @@ dbt_watch_probe()
 
 
 @pytest.fixture
-def stack(airflow_db, clean_warehouse, tmp_path, monkeypatch) -> Iterator[tuple[Stack, str]]:
+def stack(airflow_db, clean_warehouse, tmp_path) -> Iterator[tuple[Stack, str]]:
     from ingestion.loader import ensure_raw_tables
-    from observatorio.orchestration.cosmos import INLINE_RUN_ENV, ensure_manifest
 
-    ensure_raw_tables(airflow_db)  # the dbt sources, empty
-    ensure_manifest(airflow_db)
+    ensure_raw_tables(airflow_db)  # the dbt sources, empty; the session made the manifest
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / f"{DAG_ID}.py").write_text(PROBE_DAG)
-    monkeypatch.delenv(INLINE_RUN_ENV, raising=False)  # the scheduler's shape, not dag.test()'s
     with local_airflow(
         airflow_db, tmp_path, ("dag-processor", "scheduler", "triggerer", "api-server"), dags
     ) as (running, api, _):
         yield running, api
 
 
-def _task_instances(settings: Any, run_id: str) -> dict[str, tuple[str, int | None]]:
-    """task_id -> (state, pid) from the metadata database."""
+def _task_instances(settings: Any, run_id: str) -> dict[str, tuple[str, int | None, Any]]:
+    """task_id -> (state, pid, end_date) from the metadata database."""
     import psycopg
 
     from observatorio.core.warehouse import warehouse_url
@@ -67,10 +65,11 @@ def _task_instances(settings: Any, run_id: str) -> dict[str, tuple[str, int | No
     url = warehouse_url(settings, role="airflow").rsplit("/", 1)[0] + "/" + settings.airflow_db
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "select task_id, state, pid from task_instance where dag_id = %s and run_id = %s",
+            "select task_id, state, pid, end_date from task_instance"
+            " where dag_id = %s and run_id = %s",
             (DAG_ID, run_id),
         ).fetchall()
-    return {task_id: (state, pid) for task_id, state, pid in rows}
+    return {task_id: (state, pid, end) for task_id, state, pid, end in rows}
 
 
 @pytest.mark.timeout(900)
@@ -94,12 +93,15 @@ def test_dbt_node_tasks_end_in_the_triggerer_without_a_worker(stack, airflow_db)
 
     state = _wait("the probe run", ended, running, 600)
     tasks = _task_instances(airflow_db, run_id)
-    failed = sorted(t for t, (s, _) in tasks.items() if s != "success")
+    failed = sorted(t for t, (s, _, _) in tasks.items() if s != "success")
     assert state == "success", f"run {state}; not successful: {failed}"
     producer = tasks.pop("dbt.dbt_producer_watcher")
     assert producer[1] is not None, "the producer ran the build on a worker"
-    tasks.pop("dbt.dbt_producer_watcher_done")
+    tasks.pop("dbt.dbt_producer_watcher_done")  # empty operators: the scheduler ends them
+    tasks.pop("dbt.build_starts")
     assert len(tasks) > 100, sorted(tasks)  # every model, seed, snapshot and model's tests
     assert not failed
-    on_a_worker = sorted(t for t, (_, pid) in tasks.items() if pid is not None)
+    on_a_worker = sorted(t for t, (_, pid, _) in tasks.items() if pid is not None)
     assert not on_a_worker, f"node tasks that took a worker: {on_a_worker}"
+    tail = max(end for _, _, end in tasks.values()) - producer[2]
+    print(f"{len(tasks)} node tasks, the last ended {tail.total_seconds():.1f} s after the build")

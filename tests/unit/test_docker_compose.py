@@ -82,7 +82,7 @@ def test_airflow_commands(services):
         assert services[name]["command"] == command, name
     init = " ".join(services["airflow-init"]["command"])
     assert "airflow db migrate" in init
-    assert "observatorio.orchestration.cosmos" in init  # the manifest build_warehouse renders from
+    assert "observatorio.transform.manifest" in init  # the manifest build_warehouse renders from
 
 
 def test_shared_environment_wires_the_components_together(services):
