@@ -13,16 +13,12 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import yaml
-from psycopg import sql
 
 from observatorio.core.settings import PROJECT_DIR
-
-if TYPE_CHECKING:
-    from observatorio.core.roles import Credentials
 
 LOGINS_FILE = PROJECT_DIR / "bi" / "logins.yaml"
 _LOGIN = re.compile(r"[a-z][a-z0-9_]{2,62}")
@@ -76,21 +72,6 @@ def load_logins(path: Path = LOGINS_FILE) -> list[BiLogin]:
 def logins_digest(path: Path = LOGINS_FILE) -> str:
     """Identifies the declared logins, so a change to the file is applied on the next start."""
     return hashlib.sha256(path.read_bytes() if path.exists() else b"").hexdigest()
-
-
-def ensure_recipient_logins(
-    admin: psycopg.Connection[Any], credentials: Credentials, path: Path = LOGINS_FILE
-) -> list[BiLogin]:
-    """Create (or reset) each declared login as a member of observatorio_bi; needs admin rights."""
-    from observatorio.core.roles import BI_ROLE, _ensure_role
-
-    logins = load_logins(path)
-    for item in logins:
-        _ensure_role(admin, item.login, credentials.ensure_password(item.login), login=True)
-        admin.execute(
-            sql.SQL("grant {} to {}").format(sql.Identifier(BI_ROLE), sql.Identifier(item.login))
-        )
-    return logins
 
 
 def sync_recipient_scopes(owner: psycopg.Connection[Any], path: Path = LOGINS_FILE) -> None:

@@ -38,6 +38,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from observatorio.core.recipients import LOGINS_FILE, BiLogin, load_logins, logins_digest
 from observatorio.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -294,8 +295,6 @@ def bootstrap_roles(
     Idempotent. Passwords come from (and are generated into) `credentials`; on the embedded
     server they are set on every run, so the file and the server always agree.
     """
-    from observatorio.core.recipients import ensure_recipient_logins, logins_digest
-
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(hashtext('observatorio.roles'))")
         try:
@@ -350,3 +349,16 @@ def _with_database(url: str, database: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+def ensure_recipient_logins(
+    admin: psycopg.Connection[Any], credentials: Credentials, path: Path = LOGINS_FILE
+) -> list[BiLogin]:
+    """Create (or reset) each declared login as a member of observatorio_bi; needs admin rights."""
+    logins = load_logins(path)
+    for item in logins:
+        _ensure_role(admin, item.login, credentials.ensure_password(item.login), login=True)
+        admin.execute(
+            sql.SQL("grant {} to {}").format(sql.Identifier(BI_ROLE), sql.Identifier(item.login))
+        )
+    return logins

@@ -412,8 +412,8 @@ def connect(
 
 def ensure_recipient_logins(settings: Settings | None = None) -> list[str]:
     """Apply `bi/logins.yaml`: create its logins (administrator rights) and their scopes."""
-    from observatorio.core.recipients import ensure_recipient_logins as create_logins
     from observatorio.core.recipients import logins_digest, sync_recipient_scopes
+    from observatorio.core.roles import ensure_recipient_logins as create_logins
 
     settings = settings or get_settings()
     credentials = load_credentials(settings)
