@@ -13,10 +13,10 @@ import psycopg
 import pytest
 from psycopg import errors, sql
 
-from ingestion.loader import ingest_file
 from observatorio.core import roles, warehouse
 from observatorio.core.recipients import load_logins
 from observatorio.core.roles import Role
+from observatorio.orchestration.ingest import ingest_file
 from observatorio.transform.dbt import build, run_dbt
 from tests.police_files import report_row, write_reports
 
