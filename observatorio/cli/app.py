@@ -158,7 +158,9 @@ def run() -> None:
     except ProfileError as exc:
         fail(str(exc), EXIT_CONFIG)
     log_path = settings.home / "logs" / f"run-{datetime.now():%Y%m%dT%H%M%S}.log"
-    console.print(f"Running the pipeline through Airflow (full log: {log_path}) ...")
+    console.print(
+        f"Running the pipeline through Airflow (full log: {log_path}) ...", soft_wrap=True
+    )
     try:
         with output_to(log_path):
             summary = run_main_job(settings, profile)
@@ -188,7 +190,7 @@ def run() -> None:
         console.print(f"Extract: {path}")
     url = mask_url(warehouse.warehouse_url(settings))
     console.print(f"Finished in {summary.seconds:.1f} s. Warehouse: {url}")
-    console.print(f"Full log: {log_path}")
+    console.print(f"Full log: {log_path}", soft_wrap=True)
     console.print("Open the Airflow UI with `make airflow` (it prints the URL and the login).")
 
 

@@ -8,6 +8,7 @@ clean. `run_dbt` is what DAG tasks, `make run` and tests call.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +39,8 @@ def dbt_environment(settings: Settings | None = None) -> dict[str, str]:
         "DBT_LOG_PATH": str(settings.home / "dbt" / "logs"),
         "DBT_PACKAGES_INSTALL_PATH": str(settings.home / "dbt" / "packages"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # Colours only for a person at a terminal: logs and `make` output get plain text.
+        "DBT_USE_COLORS": "true" if sys.stdout.isatty() else "false",
     }
 
 
