@@ -46,6 +46,9 @@ DEFAULT_ARGS = {
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=30),
+    # No task hangs forever: a stuck source, a lock or a runaway query fails the try (and
+    # alerts) instead of holding a worker. A task that needs longer says so itself.
+    "execution_timeout": timedelta(hours=2),
     # E-mail and webhook, through the Airflow connections named in
     # observatorio.orchestration.alerts.
     "on_failure_callback": on_task_failure,

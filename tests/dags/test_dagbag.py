@@ -65,6 +65,7 @@ def test_dag_has_docs_tags_owner_retries_and_backoff(bag, dag_id):
         assert task.retry_exponential_backoff, f"{where}: no exponential backoff"
         assert task.max_retry_delay is not None, f"{where}: backoff without a ceiling"
         assert task.on_failure_callback, f"{where}: no failure alert"
+        assert task.execution_timeout is not None, f"{where}: may run forever"
 
 
 def test_every_task_alerts_through_the_project_callback(bag):
