@@ -27,6 +27,8 @@ grant select, insert, update, delete on
     ops.batch_ledger, ops.file_receipts, ops.quarantine, ops.validation_results,
     ops.watermarks, ops.retention_log
     to observatorio_loader;
+-- The key's fingerprint: recorded by the first batch, read by every other (never changed).
+grant select, insert on ops.key_fingerprint to observatorio_loader;
 grant usage on sequence
     ops.file_receipts_receipt_id_seq, ops.quarantine_quarantine_id_seq,
     ops.validation_results_result_id_seq, ops.retention_log_retention_id_seq
