@@ -173,7 +173,7 @@ def test_the_register_is_linked_between_the_build_and_what_reads_it(bag, manifes
         "fct_homicide_victims",
         "mart_homicide_reconciliation",
         "mart_victim_review_list",
-        "int_indicators__reconciled",
+        "int_indicator_facts__homicide_victims",
         "mart_indicators_monthly",
         "fct_indicator_contributions",
     ):

@@ -1,7 +1,7 @@
 -- One row per prosecution case with the day it reached each stage of the justice funnel
 -- (police report registered, case opened, indicted, first judgement, first conviction)
 -- and the days between consecutive stages. Read by int_justice_funnel_events,
--- int_indicators__justice and mart_justice_attrition.
+-- int_indicator_facts__justice_funnel and mart_justice_attrition.
 with
 
 cases as (
