@@ -24,7 +24,6 @@ later start connects as the owner. Passwords are generated here and kept in
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from observatorio.core.locking import file_lock
 from observatorio.core.recipients import LOGINS_FILE, BiLogin, load_logins, logins_digest
 from observatorio.core.settings import Settings
 
@@ -149,16 +149,12 @@ class Credentials:
         """Hold the file's lock, with passwords another process saved meanwhile merged in."""
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path.parent.chmod(0o700)
-        with (self.path.parent / ".lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                if self.path.exists():
-                    stored = json.loads(self.path.read_text("utf-8")).get("passwords", {})
-                    # The first password saved for a role is the one the server has.
-                    self.values["passwords"] = {**self.passwords(), **stored}
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with file_lock(self.path.parent / ".lock"):
+            if self.path.exists():
+                stored = json.loads(self.path.read_text("utf-8")).get("passwords", {})
+                # The first password saved for a role is the one the server has.
+                self.values["passwords"] = {**self.passwords(), **stored}
+            yield
 
     def _write(self) -> None:
         temporary = self.path.with_suffix(".tmp")

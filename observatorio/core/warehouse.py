@@ -10,7 +10,6 @@ database (CLI, DAG tasks, dbt profiles, GX, tests) goes through `ensure_warehous
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import shutil
@@ -28,6 +27,7 @@ from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
 from observatorio.core import roles
+from observatorio.core.locking import file_lock
 from observatorio.core.roles import Credentials, Role, load_credentials
 from observatorio.core.settings import Settings, get_settings, mask_url
 
@@ -186,14 +186,8 @@ def _pg_ctl(args: list[str], pgdata: Path, timeout: int = 60) -> str:
 @contextmanager
 def _start_lock(settings: Settings) -> Iterator[None]:
     # make, Airflow, dbt and pytest may all ask for the server at once: one starts it.
-    lock_path = settings.home / "warehouse" / ".start.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(settings.home / "warehouse" / ".start.lock"):
+        yield
 
 
 def _set_superuser_password(conn: psycopg.Connection, credentials: Credentials) -> None:

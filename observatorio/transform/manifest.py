@@ -19,7 +19,6 @@ Imports `core` only; dbt itself only in the child process `refresh()` starts.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import hashlib
 import importlib.metadata
 import json
@@ -33,6 +32,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from observatorio.core.locking import file_lock
 from observatorio.core.settings import Settings, get_settings
 
 # What `make manifest` runs; quoted by every "out of date" error.
@@ -145,14 +145,8 @@ def adopt(home: Path, settings: Settings | None = None) -> bool:
 
 @contextmanager
 def _lock(settings: Settings) -> Iterator[None]:
-    lock_path = manifest_path(settings).with_suffix(".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(manifest_path(settings).with_suffix(".lock")):
+        yield
 
 
 def refresh(settings: Settings | None = None, force: bool = False) -> Path:
