@@ -166,6 +166,17 @@ def db(warehouse_url: str) -> Iterator[object]:
 
 
 @pytest.fixture
+def loader_db(settings, warehouse_url: str) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """A connection as the loader role: what ingestion stages is the loader's."""
+    import psycopg
+
+    from observatorio.core.warehouse import warehouse_url as role_url
+
+    with psycopg.connect(role_url(settings, role="loader"), autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
 def clean_warehouse(db) -> Iterator[object]:  # type: ignore[no-untyped-def]
     """Empty raw, ops and ingest so a test sees only its own batches."""
     _truncate(db)
@@ -187,12 +198,17 @@ def _truncate(conn) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def postgres_server_url(warehouse_url: str) -> str:
+def postgres_server_url(warehouse_url: str, settings) -> str:  # type: ignore[no-untyped-def]
     """The warehouse's PostgreSQL server as a SQLAlchemy URL without a database, for tests
-    that need source databases of their own beside the warehouse."""
+    that need source databases of their own beside the warehouse (a justice system's): its
+    administrator, since no Observatorio role may create databases."""
     from sqlalchemy.engine import URL, make_url
 
-    url = make_url(warehouse_url)
+    from observatorio.core.warehouse import admin_url
+
+    administrator = admin_url(settings)
+    assert administrator, "the test server needs an administrator to make source databases"
+    url = make_url(administrator)
     server = URL.create("postgresql+psycopg", url.username, url.password, url.host, url.port)
     return server.render_as_string(hide_password=False)
 

@@ -115,6 +115,9 @@ def indicators(db):
             " values (%s, %s, %s, %s, %s, %s)",
             PRIORITIES,
         )
+    # The bulletin reads as the delivery role, as it reads the marts.
+    db.execute("grant usage on schema bulletin_test to observatorio_delivery")
+    db.execute("grant select on all tables in schema bulletin_test to observatorio_delivery")
     yield TABLE
     db.execute("drop schema bulletin_test cascade")
 
