@@ -445,6 +445,10 @@ def _publish_as_intermediate(db, records: pd.DataFrame) -> None:
         " municipality_code text, classification text, is_unidentified boolean,"
         " report_id text)"
     )
+    # dbt's, as if dbt had built it: the transformer owns what the dbt schemas hold.
+    db.execute(
+        "alter table intermediate.int_homicide_victim_records owner to observatorio_transformer"
+    )
     columns = [*INPUT_COLUMNS, "report_id"]
     with db.cursor().copy(
         f"copy intermediate.int_homicide_victim_records ({', '.join(columns)}) from stdin"
