@@ -8,19 +8,23 @@ triggers this one without an edit here.
 **What:** every published table is built once per run, each by a task you can see.
 1. `ensure_raw_tables` creates, empty, the `raw` table of any contract whose first batch has
    not arrived yet, so the dbt sources exist and the marts build (empty) from day one.
-2. `dbt` — the dbt project except what reads the homicide victim register
-   (`--exclude tag:victim_register+`), rendered by astronomer-cosmos from the dbt manifest:
-   one task per seed, snapshot and model, one per model's tests, in dbt's lineage. One
-   `dbt build` (`dbt.dbt_producer_watcher`) does the work; the node tasks start with it
-   (`dbt.build_starts`), wait for it without a worker, and turn green, red or skipped with
-   their node when it ends. The producer's log has dbt's output for the whole build.
-3. `link_homicide_victims` links the victim records the build just refreshed
+2. `dbt` — the dbt project except what reads the homicide victim register or the survey's
+   estimates (`--exclude tag:victim_register+ tag:survey_estimates+`), rendered by
+   astronomer-cosmos from the dbt manifest: one task per seed, snapshot and model, one per
+   model's tests, in dbt's lineage. One `dbt build` (`dbt.dbt_producer_watcher`) does the
+   work; the node tasks start with it (`dbt.build_starts`), wait for it without a worker, and
+   turn green, red or skipped with their node when it ends. The producer's log has dbt's
+   output for the whole build.
+3. Side by side: `link_homicide_victims` links the victim records the build just refreshed
    (`int_homicide_victim_records`: police, prosecution, forensic, hospital) into the register
-   `ops.victim_register` with Splink.
-4. `reconciliation` — the models that read the register and everything downstream of them
-   (`--select tag:victim_register+`: the reconciliation marts, the reconciled indicators,
-   `mart_indicators_monthly` and its contributions), as a second Cosmos group of the same
-   shape, so they publish this run's register.
+   `ops.victim_register` with Splink; `estimate_survey` computes the survey's design-based
+   estimates with their standard errors from `fct_survey_victimisation` into
+   `ops.survey_estimates` (svy, Taylor linearisation).
+4. `reconciliation` — the models that read the register or the estimates and everything
+   downstream of them (`--select tag:victim_register+ tag:survey_estimates+`: the
+   reconciliation marts, the reconciled indicators, `mart_indicators_monthly` and its
+   contributions, `mart_survey_estimates`), as a second Cosmos group of the same shape, so
+   they publish this run's register and estimates.
 5. `check_marts` checks the published marts against each other; `dbt_docs` runs
    `dbt docs generate` (manifest, catalog, lineage graph) under
    `$OBSERVATORIO_HOME/dbt/target/` and, on success, emits the `marts` Asset, which
@@ -56,6 +60,8 @@ from observatorio.orchestration.defaults import DEFAULT_ARGS, MARTS, START_DATE,
 
 # The models that read the victim register, and everything built from them.
 REGISTER_READERS = "tag:victim_register+"
+# The survey's published estimates, computed between the two builds like the register.
+ESTIMATE_READERS = "tag:survey_estimates+"
 
 
 def raw_assets() -> AssetAny:
@@ -107,12 +113,18 @@ def build_warehouse() -> None:
 
         generate_docs()
 
-    warehouse = dbt_task_group("dbt", exclude=[REGISTER_READERS])
-    reconciliation = dbt_task_group("reconciliation", select=[REGISTER_READERS])
+    @task
+    def estimate_survey() -> dict[str, Any]:
+        from observatorio.transform.survey_estimates import update_survey_estimates
+
+        return update_survey_estimates()
+
+    warehouse = dbt_task_group("dbt", exclude=[REGISTER_READERS, ESTIMATE_READERS])
+    reconciliation = dbt_task_group("reconciliation", select=[REGISTER_READERS, ESTIMATE_READERS])
     (
         ensure_raw_tables()
         >> warehouse
-        >> link_homicide_victims()
+        >> [link_homicide_victims(), estimate_survey()]
         >> reconciliation
         >> check_marts()
         >> dbt_docs()

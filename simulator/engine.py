@@ -134,6 +134,7 @@ class Simulation:
             SURVEY_SAMPLE_SIZE[self.scale],
             self.factor,
             self.rates.spelling_variants > 0,
+            truth_folder=self.out / "truth",
         )
         consultations = write_consultations(
             self.out / "exports" / "consultations", self.rng, self.start, self.end

@@ -1,18 +1,34 @@
-"""The annual victimisation survey: a weighted sample that sees the dark figure.
+"""The annual victimisation survey: a stratified two-stage sample that sees the dark figure.
 
 One file per calendar year touched by the period,
-``exports/survey/encuesta_victimizacion_YYYY.csv`` (UTF-8, ``,``). Respondents aged 15+ are
-sampled equally per department, then by population within it; ``factor_expansion`` is the
-population of the respondent's department-and-sex stratum divided by the stratum's sample size.
+``exports/survey/encuesta_victimizacion_YYYY.csv`` (UTF-8, ``,``). The design is the one
+national statistical offices use for victimisation surveys, in miniature:
+
+- **Strata** are the departments (``estrato``).
+- **Primary sampling units** are segments of about ``SEGMENT_ADULTS`` adults (15+) that tile
+  every municipality (``upm``, ``<municipality>-<segment>``). In each stratum
+  ``m_h = sample_size / departments / PER_SEGMENT`` segments (at least 2) are drawn by simple
+  random sampling without replacement.
+- **Second stage**: ``PER_SEGMENT`` adults are interviewed in each drawn segment, each drawn
+  with probability proportional to the population of their sex and age group in the
+  segment's municipality.
+- **Weight** (``factor_expansion``): the inverse of the inclusion probability,
+  ``K_h / m_h * segment adults / PER_SEGMENT`` (``K_h`` the stratum's segments), so the
+  weights of a stratum add up to its adults, on expectation.
+
 A respondent was a victim of a type with probability ``1 - exp(-r)``, where ``r`` is the
 type's yearly events per inhabitant in their municipality (as simulated, so the scale shows),
-adjusted by the type's share of female victims; reporting follows the police reporting model.
+adjusted by the type's share of female victims; a victim reported it with the type's reporting
+probability. `population_values` gives the true population value of every estimate the
+warehouse publishes, which the truth files record and the tests compare intervals with.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -23,6 +39,7 @@ from simulator.csvio import CsvWriter
 from simulator.reference import (
     AGE_GROUPS,
     DEPARTMENTS,
+    Municipality,
     municipalities,
     municipality_name,
     population_table,
@@ -31,7 +48,133 @@ from simulator.reference import (
 SURVEY_TYPES: tuple[CrimeType, ...] = tuple(
     t for t in CRIME_TYPES if not t.victimless and t.key != "homicide"
 )
+# Violent crime for SDG 16.3.1 (UNODC: physical assault, robbery, sexual assault).
+VIOLENT_TYPES: tuple[str, ...] = ("assault", "robbery", "sexual_violence")
 _ADULT_GROUPS = AGE_GROUPS[3:]
+_SEXES = ("M", "F")
+# Adults per primary sampling unit, and adults interviewed in each drawn one.
+SEGMENT_ADULTS = 1_000
+PER_SEGMENT = 20
+
+HEADER: tuple[str, ...] = (
+    "id_encuestado",
+    "anio",
+    "estrato",
+    "upm",
+    "codigo_municipio",
+    "municipio",
+    "sexo",
+    "grupo_edad",
+    "factor_expansion",
+    *(f"{kind}_{t.key}" for t in SURVEY_TYPES for kind in ("victima", "denuncio")),
+)
+
+
+@dataclass(frozen=True)
+class Respondent:
+    """One interviewed adult, with the design variables and the answers."""
+
+    stratum: str
+    psu: str
+    municipality: Municipality
+    sex: str
+    age_group: str
+    weight: float
+    victim: tuple[bool, ...]  # per SURVEY_TYPES
+    reported: tuple[bool, ...]  # per SURVEY_TYPES; False where not a victim
+
+
+class SurveyWorld:
+    """The population one year's survey samples from: segments and victimisation chances."""
+
+    def __init__(self, year: int, scale_factor: float) -> None:
+        self.year = year
+        self.table = population_table(year)
+        yearly = base_daily_rates(year) * scale_factor * 365.25
+        self.munis = municipalities()
+        self.adults = {
+            (m.code, sex, group): self.table[(m.code, sex, group)]
+            for m in self.munis
+            for sex in _SEXES
+            for group in _ADULT_GROUPS
+        }
+        self.prevalence = {
+            (m.code, sex): tuple(
+                1.0 - math.exp(-_yearly_rate(yearly, i, m.code, ctype, sex, self.table))
+                for ctype in SURVEY_TYPES
+            )
+            for i, m in enumerate(self.munis)
+            for sex in _SEXES
+        }
+        # Segments per municipality: its adults in blocks of about SEGMENT_ADULTS.
+        self.segments: dict[str, list[tuple[Municipality, int, float]]] = {}
+        for m in self.munis:
+            adults = sum(self.adults[(m.code, s, g)] for s in _SEXES for g in _ADULT_GROUPS)
+            count = max(1, round(adults / SEGMENT_ADULTS))
+            for k in range(1, count + 1):
+                self.segments.setdefault(m.department_code, []).append((m, k, adults / count))
+
+    def draw(self, rng: random.Random, sample_size: int) -> Iterator[Respondent]:
+        """One sample of about ``sample_size`` adults, stratum by stratum."""
+        per_stratum = max(2, sample_size // len(DEPARTMENTS) // PER_SEGMENT)
+        for dept in DEPARTMENTS:
+            frame = self.segments[dept]
+            drawn = rng.sample(frame, min(per_stratum, len(frame)))
+            for m, k, segment_adults in drawn:
+                weight = len(frame) / len(drawn) * segment_adults / PER_SEGMENT
+                cells = [(s, g) for s in _SEXES for g in _ADULT_GROUPS]
+                sizes = [self.adults[(m.code, s, g)] for s, g in cells]
+                for sex, group in rng.choices(cells, sizes, k=PER_SEGMENT):
+                    chances = self.prevalence[(m.code, sex)]
+                    victim = tuple(rng.random() < p for p in chances)
+                    reported = tuple(
+                        v and rng.random() < t.report_prob
+                        for v, t in zip(victim, SURVEY_TYPES, strict=True)
+                    )
+                    yield Respondent(
+                        dept, f"{m.code}-{k:04d}", m, sex, group, weight, victim, reported
+                    )
+
+    def population_values(self) -> list[tuple[str, str, str, str, float]]:
+        """True (domain level, domain code, measure, crime type, value) of every estimate.
+
+        Measures: ``prevalence`` (share of adults victimised in the year), ``reporting_rate``
+        (share of victims who reported) and, over all types, ``any`` prevalence and the
+        SDG 16.3.1 reporting rate of violent crime (victims of any of VIOLENT_TYPES who
+        reported at least one of them).
+        """
+        domains: dict[tuple[str, str], list[str]] = {("national", "00"): []}
+        for m in self.munis:
+            domains[("national", "00")].append(m.code)
+            domains.setdefault(("department", m.department_code), []).append(m.code)
+        violent = [i for i, t in enumerate(SURVEY_TYPES) if t.key in VIOLENT_TYPES]
+        rows: list[tuple[str, str, str, str, float]] = []
+        for (level, code), codes in domains.items():
+            people = [
+                (self.adults[(c, s, g)], self.prevalence[(c, s)])
+                for c in codes
+                for s in _SEXES
+                for g in _ADULT_GROUPS
+            ]
+            total = sum(n for n, _ in people)
+            for i, ctype in enumerate(SURVEY_TYPES):
+                share = sum(n * p[i] for n, p in people) / total
+                rows.append((level, code, "prevalence", ctype.key, share))
+                rows.append((level, code, "reporting_rate", ctype.key, ctype.report_prob))
+            rows.append(
+                (level, code, "prevalence", "any", sum(n * _any(p) for n, p in people) / total)
+            )
+            victims = sum(n * _any([p[i] for i in violent]) for n, p in people)
+            reported = sum(
+                n * _any([p[i] * SURVEY_TYPES[i].report_prob for i in violent]) for n, p in people
+            )
+            rows.append((level, code, "reporting_rate", "violent", reported / victims))
+        return rows
+
+
+def _any(chances: tuple[float, ...] | list[float]) -> float:
+    """Chance that at least one of independent events happens."""
+    return 1.0 - math.prod(1.0 - p for p in chances)
 
 
 def write_surveys(
@@ -42,77 +185,50 @@ def write_surveys(
     sample_size: int,
     scale_factor: float,
     use_variants: bool,
+    truth_folder: Path | None = None,
 ) -> int:
     """Write one survey file per calendar year in [start, end); return total respondents."""
     total = 0
     for year in range(start.year, (end.year if end.month == 1 and end.day == 1 else end.year + 1)):
-        total += _write_year(folder, rng, year, sample_size, scale_factor, use_variants)
+        world = SurveyWorld(year, scale_factor)
+        total += _write_year(folder, rng, world, sample_size, use_variants)
+        if truth_folder is not None:
+            write_survey_truth(truth_folder / f"survey_{year}.csv", world)
     return total
+
+
+def write_survey_truth(path: Path, world: SurveyWorld) -> None:
+    """The true population value of every survey estimate of one year."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["survey_year,domain_level,domain_code,measure,crime_type,value"]
+    lines += [
+        f"{world.year},{level},{code},{measure},{ctype},{value:.9f}"
+        for level, code, measure, ctype, value in world.population_values()
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _write_year(
     folder: Path,
     rng: random.Random,
-    year: int,
+    world: SurveyWorld,
     sample_size: int,
-    scale_factor: float,
     use_variants: bool,
 ) -> int:
-    table = population_table(year)
-    yearly = base_daily_rates(year) * scale_factor * 365.25
-    munis = municipalities()
-    respondents: list[tuple[int, str, str]] = []
-    for dept in DEPARTMENTS:
-        in_dept = [i for i, m in enumerate(munis) if m.department_code == dept]
-        cells = [(i, sex, group) for i in in_dept for sex in ("M", "F") for group in _ADULT_GROUPS]
-        weights = [table[(munis[i].code, sex, group)] for i, sex, group in cells]
-        respondents += rng.choices(cells, weights, k=sample_size // len(DEPARTMENTS))
-    stratum_size: dict[tuple[str, str], int] = {}
-    for i, sex, _ in respondents:
-        key = (munis[i].department_code, sex)
-        stratum_size[key] = stratum_size.get(key, 0) + 1
-    header = [
-        "id_encuestado",
-        "anio",
-        "codigo_municipio",
-        "municipio",
-        "sexo",
-        "grupo_edad",
-        "factor_expansion",
-    ]
-    for ctype in SURVEY_TYPES:
-        header += [f"victima_{ctype.key}", f"denuncio_{ctype.key}"]
-    writer = CsvWriter(folder / f"encuesta_victimizacion_{year}.csv", header)
-    stratum_pop: dict[tuple[str, str], int] = {}
-    for m in munis:
-        for sex in ("M", "F"):
-            key = (m.department_code, sex)
-            adults = sum(table[(m.code, sex, g)] for g in _ADULT_GROUPS)
-            stratum_pop[key] = stratum_pop.get(key, 0) + adults
-    # Chance of being a victim of each survey type in a year, by (municipality, sex).
-    prevalence = {
-        (i, sex): [
-            1.0 - math.exp(-_yearly_rate(yearly, i, m.code, ctype, sex, table))
-            for ctype in SURVEY_TYPES
-        ]
-        for i, m in enumerate(munis)
-        for sex in ("M", "F")
-    }
-    for n, (i, sex, group) in enumerate(respondents, start=1):
-        m = munis[i]
-        key = (m.department_code, sex)
+    writer = CsvWriter(folder / f"encuesta_victimizacion_{world.year}.csv", list(HEADER))
+    for n, r in enumerate(world.draw(rng, sample_size), start=1):
         row = [
-            f"{year}-{n:06d}",
-            str(year),
-            m.code,
-            municipality_name(m.code, "survey", use_variants),
-            sex,
-            group,
-            f"{stratum_pop[key] / stratum_size[key]:.2f}",
+            f"{world.year}-{n:06d}",
+            str(world.year),
+            r.stratum,
+            r.psu,
+            r.municipality.code,
+            municipality_name(r.municipality.code, "survey", use_variants),
+            r.sex,
+            r.age_group,
+            f"{r.weight:.2f}",
         ]
-        for ctype, p in zip(SURVEY_TYPES, prevalence[(i, sex)], strict=True):
-            victim = rng.random() < p
-            reported = victim and rng.random() < ctype.report_prob
+        for victim, reported in zip(r.victim, r.reported, strict=True):
             row += ["1" if victim else "0", ("1" if reported else "0") if victim else ""]
         writer.write(row)
     writer.close()
@@ -128,6 +244,6 @@ def _yearly_rate(
     table: dict[tuple[str, str, str], int],
 ) -> float:
     """Expected victimisations of ``ctype`` per inhabitant of ``sex`` in a year."""
-    pop = sum(table[(code, s, g)] for s in ("M", "F") for g in AGE_GROUPS)
+    pop = sum(table[(code, s, g)] for s in _SEXES for g in AGE_GROUPS)
     share = ctype.female_share if sex == "F" else 1.0 - ctype.female_share
     return float(yearly[i, CRIME_TYPES.index(ctype)]) / pop * share / 0.5

@@ -34,6 +34,13 @@ CRIME_TYPES = [
 AGE_GROUPS = [f"{a:02d}-{a + 4:02d}" for a in range(15, 80, 5)] + ["80+"]
 # Respondents are spread over both sexes by design: a share outside this band is a broken file.
 MIN_SHARE_PER_SEX = 0.3
+# Taylor linearisation needs at least two primary sampling units per stratum, and a unit is
+# a segment of one municipality, drawn in that municipality's department.
+STRATA_WITHOUT_TWO_PSUS = (
+    "select stratum from {batch} group by stratum having count(distinct psu) < 2"
+)
+PSU_OUTSIDE_ITS_MUNICIPALITY = "select * from {batch} where left(psu, 5) <> municipality_code"
+PSU_IN_TWO_STRATA = "select psu from {batch} group by psu having count(distinct stratum) > 1"
 ID_MATCHES_YEAR = (
     "select * from {batch} where cast(left(respondent_id, 4) as integer) <> survey_year"
 )
@@ -74,6 +81,23 @@ def add_domain_checks(suite: gx.ExpectationSuite, context: SuiteContext) -> None
             column="weight", min_value=0, strict_min=True, severity=CRITICAL
         )
     )
+
+    # The design: every stratum can carry a variance; every unit sits in one stratum and one
+    # municipality.
+    for query, description in (
+        (STRATA_WITHOUT_TWO_PSUS, "Every stratum has at least two primary sampling units."),
+        (PSU_IN_TWO_STRATA, "Every primary sampling unit belongs to one stratum."),
+        (
+            PSU_OUTSIDE_ITS_MUNICIPALITY,
+            "A primary sampling unit is a segment of the "
+            "respondent's municipality (`<municipality>-<segment>`).",
+        ),
+    ):
+        suite.add_expectation(
+            gxe.UnexpectedRowsExpectation(
+                unexpected_rows_query=query, description=description, severity=CRITICAL
+            )
+        )
 
     # Cross-field: "reported to the police" is asked only of victims, and always of them.
     for crime_type in CRIME_TYPES:

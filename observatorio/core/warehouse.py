@@ -44,6 +44,7 @@ BOOTSTRAP_SQL = tuple(
     for name in (
         "bootstrap.sql",
         "victim_register.sql",
+        "survey_estimates.sql",
         "retention.sql",
         "deliveries.sql",
         "grants.sql",

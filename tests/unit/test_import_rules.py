@@ -98,7 +98,7 @@ _ALLOWED = {
     "observatorio.core": set(),
     "observatorio.indicators": set(),
     "ingestion": {"observatorio.core"},
-    "observatorio.transform": {"observatorio.core", "ingestion"},
+    "observatorio.transform": {"observatorio.core", "ingestion", "observatorio.indicators"},
     "observatorio.lineage": {
         "observatorio.core",
         "observatorio.transform",

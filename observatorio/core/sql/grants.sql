@@ -37,6 +37,9 @@ grant usage on sequence
 grant select on
     ops.batch_ledger, ops.validation_results, ops.victim_register, ops.victim_register_records
     to observatorio_transformer;
+-- The survey's design-based estimates: computed from the survey facts by the transformer
+-- (observatorio.transform.survey_estimates), replaced whole each build, read by dbt.
+grant select, insert, delete on ops.survey_estimates to observatorio_transformer;
 -- Delivery: the batches behind a delivery, and its own audit rows (no update, no delete).
 grant select on ops.batch_ledger, ops.deliveries to observatorio_delivery;
 grant insert on ops.deliveries to observatorio_delivery;

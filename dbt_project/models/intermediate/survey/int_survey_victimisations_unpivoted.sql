@@ -39,6 +39,8 @@ unpivoted as (
         select
             respondent_id,
             survey_year,
+            stratum,
+            psu,
             municipality_code,
             sex,
             age_group,

@@ -21,6 +21,8 @@ final as (
         victimisations.respondent_crime_id,
         victimisations.respondent_id,
         victimisations.survey_year,
+        victimisations.stratum,
+        victimisations.psu,
         victimisations.municipality_code,
         municipalities.department_code,
         victimisations.sex,

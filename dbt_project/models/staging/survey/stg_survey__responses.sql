@@ -17,6 +17,8 @@ renamed as (
     select
         respondent_id,
         survey_year,
+        stratum,
+        psu,
         municipality_code,
         municipality_name,
         sex,
