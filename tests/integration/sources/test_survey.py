@@ -94,3 +94,69 @@ def test_suite_rejects_answers_that_break_the_questionnaire(
     assert "expect_column_values_to_be_in_set(sex) [critical]" in result.message
     assert "sample rows 1" in result.message and "sample rows 2" in result.message
     assert kit.scalar("select to_regclass('raw.survey__responses')") is None
+
+
+def test_design_based_estimates_are_published_with_their_error(
+    survey_run, kit, settings, week_simulation, survey_layout
+):
+    """The build's survey step: svy's estimates of the loaded survey reach the mart and BI;
+    each published point estimate equals the weighted share recomputed from the file, and
+    the true population value lies in at least 90 % of the published 95 % intervals."""
+    import csv as csv_module
+
+    from observatorio.transform.survey_estimates import update_survey_estimates
+
+    summary = update_survey_estimates(settings)
+    assert summary["cells"] == summary["published"] + summary["imprecise"] + summary["suppressed"]
+    kit.dbt_build("bi_survey_estimates")
+    rows = kit.query(
+        "select survey_year, domain_level, domain_code, measure, crime_type, value,"
+        " value_lower_95, value_upper_95, verdict, batch_ids"
+        " from marts.mart_survey_estimates"
+    )
+    assert len(rows) == summary["cells"] == 6 * 2 * 14  # nation + 5 departments, 2 measures
+    header, answers = kit.read_csv(survey_run["landed"][0], survey_layout)
+    people = [dict(zip(header, row, strict=True)) for row in answers]
+    year = int(people[0]["anio"])
+    truth_path = week_simulation / "truth" / f"survey_{year}.csv"
+    with truth_path.open(encoding="utf-8") as handle:
+        truth = {
+            (r["domain_level"], r["domain_code"], r["measure"], r["crime_type"]): float(r["value"])
+            for r in csv_module.DictReader(handle)
+        }
+    batches = {str(b) for (b,) in kit.query("select batch_id from raw.survey__responses")}
+
+    def national_share(numerator: str, denominator: str | None) -> float:
+        weights = [float(p["factor_expansion"]) for p in people]
+        top = sum(w for w, p in zip(weights, people, strict=True) if p[numerator] == "1")
+        bottom = sum(
+            w
+            for w, p in zip(weights, people, strict=True)
+            if denominator is None or p[denominator] == "1"
+        )
+        return top / bottom
+
+    published = covered = recomputed = 0
+    for level, code, measure, crime, value, low, high, verdict, batch_ids in rows:
+        assert set(batch_ids) == batches
+        if verdict == "suppressed":
+            assert value is None and low is None and high is None
+            continue
+        published += 1
+        assert float(low) <= float(value) <= float(high)
+        covered += float(low) <= truth[(level, code, measure, crime)] <= float(high)
+        if level == "national" and crime not in ("any", "violent"):
+            expected = (
+                national_share(f"victima_{crime}", None)
+                if measure == "prevalence"
+                else national_share(f"denuncio_{crime}", f"victima_{crime}")
+            )
+            assert float(value) == pytest.approx(expected, rel=1e-12)
+            recomputed += 1
+    assert published >= 40 and recomputed >= 15
+    assert covered / published >= 0.90
+    bi_suppressed = kit.scalar(
+        "select count(*) from bi.survey_estimates where verdict = 'suppressed'"
+        " and (value is not null or cv is not null)"
+    )
+    assert bi_suppressed == 0
