@@ -14,45 +14,21 @@ from __future__ import annotations
 import zipfile
 import zlib
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from ingestion.contract import Contract
 from ingestion.errors import BatchError
-from ingestion.readers.base import ROWS_PER_BATCH, TextBatch, text_batch
+from ingestion.readers.base import ROWS_PER_BATCH, TextBatch
+from ingestion.readers.cellblock import CellBlock, cell_ref, cell_text, rows_block
 from ingestion.readers.xlsx import XlsxError
 
-
-def cell_ref(row: int, column: int) -> str:
-    """`B7` for the 0-based (6, 1)."""
-    letters = ""
-    column += 1
-    while column:
-        column, rest = divmod(column - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return f"{letters}{row + 1}"
-
-
-def cell_text(value: Any) -> str:
-    """A cell as the text the typed converters read (dates in ISO form)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    if isinstance(value, datetime):
-        if value.time() == time(0):
-            return value.date().isoformat()
-        return value.isoformat(sep="T", timespec="seconds")
-    if isinstance(value, (date, time)):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return str(value)
-    return str(value)
+__all__ = ["SpreadsheetSource", "cell_ref", "cell_text"]
 
 
 class SpreadsheetSource:
@@ -111,7 +87,7 @@ class SpreadsheetSource:
         names = [name for name, _ in book.sheets]
         index = self._pick(names, contract)
         self.sheet_name, member = book.sheets[index]
-        return names, book.merged(member), book.rows(member)
+        return names, book.merged(member), book.blocks(member)
 
     def _open_calamine(self, contract: Contract) -> tuple[list[str], list[Any], Iterator[Any]]:
         from python_calamine import CalamineWorkbook
@@ -126,15 +102,23 @@ class SpreadsheetSource:
         first_row = int(sheet.start[0]) if sheet.start else 0
         self.first_col = int(sheet.start[1]) if sheet.start else 0
         merged = [(r0, c0, r1, c1) for (r0, c0), (r1, c1) in (sheet.merged_cell_ranges or ())]
-        return names, merged, enumerate(sheet.iter_rows(), start=first_row)
+        return names, merged, _row_blocks(enumerate(sheet.iter_rows(), start=first_row))
 
     def _read_header(self) -> list[str]:
-        for index, cells in self._rows:
-            if index < self.skip:
+        """The header row's cells; the rest of its block is kept for the first batch."""
+        self._first: CellBlock | None = None
+        for block in self._rows:
+            if not len(block.rows) or block.rows[-1] < self.skip:
                 continue
-            if index > self.skip:
-                break
-            header = [cell_text(c).strip() for c in cells]
+            at = int(np.searchsorted(block.rows, self.skip))
+            end = int(np.searchsorted(block.rows, self.skip, side="right"))
+            self._first = CellBlock(block.rows[end:], block.cols[end:], block.text[end:])
+            header: list[str] = []
+            for column, text in zip(
+                block.cols[at:end].tolist(), block.text[at:end].to_pylist(), strict=True
+            ):
+                header.extend([""] * (column + 1 - len(header)))
+                header[column] = (text or "").strip()
             while header and header[-1] == "":
                 header.pop()
             if not header:
@@ -154,38 +138,55 @@ class SpreadsheetSource:
                 f"{self.path.name}: sheet {self.sheet_name!r} is corrupt ({type(exc).__name__})"
             ) from exc
 
-    def _batches(self, width: int) -> Iterator[TextBatch]:
-        pending: list[list[str]] = []
-        rows: list[int] = []
-        broken: dict[int, tuple[str | None, str]] = {}
-        for index, cells in self._rows:
-            texts = [c if c.__class__ is str else cell_text(c) for c in cells]
-            if not "".join(texts).strip():
-                continue
-            if len(texts) > width:
-                beyond = next((j for j in range(width, len(texts)) if texts[j].strip()), None)
-                if beyond is not None:
-                    broken[len(rows)] = (
-                        None,
-                        f"a value in cell {cell_ref(index, beyond + self.first_col)}, right "
-                        "of the header's last column",
-                    )
-                texts = texts[:width]
-            elif len(texts) < width:
-                texts += [""] * (width - len(texts))
-            pending.append(texts)
-            rows.append(index + 1)
-            if len(rows) >= ROWS_PER_BATCH:
-                yield self._batch(pending, rows, broken)
-                pending, rows, broken = [], [], {}
-        if rows:
-            yield self._batch(pending, rows, broken)
+    def _blocks(self) -> Iterator[CellBlock]:
+        if self._first is not None:
+            yield self._first
+        yield from self._rows
 
-    @staticmethod
-    def _batch(
-        pending: list[list[str]], rows: list[int], broken: dict[int, tuple[str | None, str]]
-    ) -> TextBatch:
-        batch = text_batch([list(column) for column in zip(*pending, strict=True)], rows)
+    def _batches(self, width: int) -> Iterator[TextBatch]:
+        """Whole rows, ROWS_PER_BATCH or a few more at a time, as a batch of `width` columns."""
+        pending: list[CellBlock] = []
+        count = 0
+        for block in self._blocks():
+            if not len(block.rows):
+                continue
+            pending.append(block)
+            count += int(np.count_nonzero(np.diff(block.rows))) + 1
+            if count >= ROWS_PER_BATCH:
+                yield self._batch(pending, width)
+                pending, count = [], 0
+        if pending:
+            yield self._batch(pending, width)
+
+    def _batch(self, blocks: list[CellBlock], width: int) -> TextBatch:
+        rows = np.concatenate([b.rows for b in blocks])
+        cols = np.concatenate([b.cols for b in blocks])
+        text = pa.concat_arrays([b.text.cast(pa.string()) for b in blocks])
+        # Fully empty rows (every cell blank) are not records.
+        blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(text)), 0)
+        filled = ~blank.to_numpy(zero_copy_only=False)
+        kept = np.unique(rows[filled])
+        position = np.searchsorted(kept, rows)
+        inside = (position < len(kept)) & (kept[np.minimum(position, len(kept) - 1)] == rows)
+        broken: dict[int, tuple[str | None, str]] = {}
+        beyond = inside & filled & (cols >= width)
+        if beyond.any():
+            for at, column in zip(position[beyond].tolist(), cols[beyond].tolist(), strict=True):
+                if at not in broken:
+                    broken[at] = (
+                        None,
+                        f"a value in cell {cell_ref(int(kept[at]), column + self.first_col)}, "
+                        "right of the header's last column",
+                    )
+        columns = []
+        for column in range(width):
+            mine = inside & (cols == column)
+            index = np.full(len(kept), -1, np.int64)
+            index[position[mine]] = np.flatnonzero(mine)
+            picked = pc.take(text, pa.array(index, mask=index < 0))
+            columns.append(pc.fill_null(picked, ""))
+        names = [f"f{i}" for i in range(width)]
+        batch = TextBatch(pa.RecordBatch.from_arrays(columns, names=names), kept + 1)
         batch.broken = broken
         return batch
 
@@ -193,3 +194,8 @@ class SpreadsheetSource:
         for handle in self._close:
             handle.close()
         self._close = []
+
+
+def _row_blocks(rows: Iterator[tuple[int, list[Any]]]) -> Iterator[CellBlock]:
+    while batch := list(islice(rows, 4096)):
+        yield rows_block(batch)
