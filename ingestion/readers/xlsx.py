@@ -131,7 +131,7 @@ class XlsxBook:
         with self.archive.open(member) as handle:
             while chunk := handle.read(1 << 20):
                 data = tail + chunk
-                for m in _MERGE.finditer(data):
+                for m in _MERGE.finditer(data) if b"mergeCell" in data else ():
                     c0, r0, c1, r1 = (g.decode() for g in m.groups())
                     found.append((int(r0) - 1, column_index(c0), int(r1) - 1, column_index(c1)))
                 cut = data.rfind(b"<")
