@@ -11,6 +11,7 @@ ROWS_PER_BATCH at a time.
 
 from __future__ import annotations
 
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ from ingestion.readers.cellblock import CellBlock, cell_ref, cell_text, rows_blo
 from ingestion.readers.xlsx import XlsxError
 
 __all__ = ["SpreadsheetSource", "cell_ref", "cell_text"]
+# Cells read ahead (a few MB of Arrow) while the merged-cells scan runs.
+PREFETCH_CELLS = 1_500_000
 
 
 class SpreadsheetSource:
@@ -37,6 +40,7 @@ class SpreadsheetSource:
         self.skip = contract.skip_rows
         self.first_col = 0
         self._close: list[Any] = []
+        self._threads: list[threading.Thread] = []
         try:
             if contract.format == "xlsx":
                 names, merged, rows = self._open_xlsx(contract)
@@ -51,16 +55,58 @@ class SpreadsheetSource:
                 f"{path.name}: not a readable {contract.format} workbook ({type(exc).__name__})"
             ) from exc
         del names
+        self._rows = rows
+        self._buffer: list[CellBlock] = []
+        self._stopped: BaseException | None = None
+        try:
+            header: list[str] | None = self._read_header()
+            failed: BatchError | None = None
+        except BatchError as exc:
+            header, failed = None, exc
+        try:
+            self._check_merges(self._prefetch(merged))
+        except BaseException:
+            self.close()
+            raise
+        if failed is not None:
+            self.close()
+            raise failed
+        assert header is not None
+        self.header = header
+
+    def _prefetch(self, merged: Any) -> list[tuple[int, int, int, int]]:
+        """The merged ranges, found by a thread scanning the sheet (xlsx) while the first
+        rows are read into a bounded buffer: no row leaves before the header is checked."""
+        if not isinstance(merged, threading.Thread):
+            ranges: list[tuple[int, int, int, int]] = merged
+            return ranges
+        cells = 0
+        try:
+            while merged.is_alive() and cells < PREFETCH_CELLS:
+                block = next(self._rows, None)
+                if block is None:
+                    break
+                self._buffer.append(block)
+                cells += len(block.rows)
+        except (SyntaxError, zipfile.BadZipFile, zlib.error, EOFError, IndexError) as exc:
+            self._stopped = exc
+        merged.join()
+        outcome = self._merged_outcome
+        if isinstance(outcome, BaseException):
+            raise BatchError(
+                f"{self.path.name}: not a readable xlsx workbook ({type(outcome).__name__})"
+            ) from outcome
+        found: list[tuple[int, int, int, int]] = outcome
+        return found
+
+    def _check_merges(self, merged: list[tuple[int, int, int, int]]) -> None:
         for r0, c0, r1, c1 in merged:
             if r0 <= self.skip <= r1:
-                self.close()
                 raise BatchError(
                     f"{self.path.name}: sheet {self.sheet_name!r}: merged cells "
                     f"{cell_ref(r0, c0)}:{cell_ref(r1, c1)} in the header row {self.skip + 1}; "
                     "each column needs its own header cell"
                 )
-        self._rows = rows
-        self.header = self._read_header()
 
     def _pick(self, names: list[str], contract: Contract) -> int:
         wanted = contract.sheet if contract.sheet is not None else 0
@@ -78,7 +124,7 @@ class SpreadsheetSource:
             )
         return names.index(wanted)
 
-    def _open_xlsx(self, contract: Contract) -> tuple[list[str], list[Any], Iterator[Any]]:
+    def _open_xlsx(self, contract: Contract) -> tuple[list[str], Any, Iterator[Any]]:
         from ingestion.readers.xlsx import XlsxBook
 
         archive = zipfile.ZipFile(self.path)
@@ -87,7 +133,18 @@ class SpreadsheetSource:
         names = [name for name, _ in book.sheets]
         index = self._pick(names, contract)
         self.sheet_name, member = book.sheets[index]
-        return names, book.merged(member), book.blocks(member)
+        archive.getinfo(member)  # a missing sheet part fails here, not in the thread
+
+        def scan() -> None:
+            try:
+                self._merged_outcome: Any = book.merged(member)
+            except Exception as exc:  # handed to the reading thread by _prefetch
+                self._merged_outcome = exc
+
+        thread = threading.Thread(target=scan, name="xlsx-merged-cells", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return names, thread, book.blocks(member)
 
     def _open_calamine(self, contract: Contract) -> tuple[list[str], list[Any], Iterator[Any]]:
         from python_calamine import CalamineWorkbook
@@ -141,6 +198,10 @@ class SpreadsheetSource:
     def _blocks(self) -> Iterator[CellBlock]:
         if self._first is not None:
             yield self._first
+        buffered, self._buffer = self._buffer, []
+        yield from buffered
+        if self._stopped is not None:
+            raise self._stopped
         yield from self._rows
 
     def _batches(self, width: int) -> Iterator[TextBatch]:
@@ -165,7 +226,10 @@ class SpreadsheetSource:
         # Fully empty rows (every cell blank) are not records.
         blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(text)), 0)
         filled = ~blank.to_numpy(zero_copy_only=False)
-        kept = np.unique(rows[filled])
+        candidates = rows[filled]  # in sheet order: blocks hold rows in order
+        kept = (
+            candidates[np.r_[True, candidates[1:] != candidates[:-1]]] if filled.any() else rows[:0]
+        )
         position = np.searchsorted(kept, rows)
         inside = (position < len(kept)) & (kept[np.minimum(position, len(kept) - 1)] == rows)
         broken: dict[int, tuple[str | None, str]] = {}
@@ -178,8 +242,15 @@ class SpreadsheetSource:
                         f"a value in cell {cell_ref(int(kept[at]), column + self.first_col)}, "
                         "right of the header's last column",
                     )
-        columns = []
-        for column in range(width):
+        columns: list[pa.Array] = []
+        if (
+            len(rows) == len(kept) * width
+            and (cols.reshape(-1, width) == np.arange(width)).all()
+            and (rows.reshape(-1, width) == kept[:, None]).all()
+        ):
+            # Every row holds each of the header's columns once, in order: no gaps to fill.
+            columns = [text[column::width] for column in range(width)]
+        for column in range(width if not columns else 0):
             mine = inside & (cols == column)
             index = np.full(len(kept), -1, np.int64)
             index[position[mine]] = np.flatnonzero(mine)
@@ -191,6 +262,9 @@ class SpreadsheetSource:
         return batch
 
     def close(self) -> None:
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
         for handle in self._close:
             handle.close()
         self._close = []
