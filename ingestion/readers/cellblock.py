@@ -19,7 +19,7 @@ import pyarrow as pa
 
 @dataclass
 class CellBlock:
-    """Cells of whole rows, in sheet order: 0-based row and column, and the cell as text."""
+    """Cells of whole rows, in sheet order: 0-based row and column (int32), the cell as text."""
 
     rows: np.ndarray
     cols: np.ndarray
@@ -70,5 +70,5 @@ def rows_block(rows: Iterable[tuple[int, list[Any]]]) -> CellBlock:
             col_of.append(column)
             texts.append(value if value.__class__ is str else cell_text(value))
     return CellBlock(
-        np.asarray(row_of, np.int64), np.asarray(col_of, np.int64), pa.array(texts, pa.string())
+        np.asarray(row_of, np.int32), np.asarray(col_of, np.int32), pa.array(texts, pa.string())
     )

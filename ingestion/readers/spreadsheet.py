@@ -31,7 +31,7 @@ from ingestion.readers.xlsx import XlsxError
 
 __all__ = ["SpreadsheetSource", "cell_ref", "cell_text"]
 # Cells read ahead (a few MB of Arrow) while the merged-cells scan runs.
-PREFETCH_CELLS = 1_500_000
+PREFETCH_CELLS = 1_000_000
 
 
 class SpreadsheetSource:
@@ -257,7 +257,9 @@ class SpreadsheetSource:
             picked = pc.take(text, pa.array(index, mask=index < 0))
             columns.append(pc.fill_null(picked, ""))
         names = [f"f{i}" for i in range(width)]
-        batch = TextBatch(pa.RecordBatch.from_arrays(columns, names=names), kept + 1)
+        batch = TextBatch(
+            pa.RecordBatch.from_arrays(columns, names=names), kept.astype(np.int64) + 1
+        )
         batch.broken = broken
         return batch
 

@@ -34,8 +34,14 @@ _DATE_FORMATS = {*range(14, 23), 45, 46, 47}
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)"')
 _EPOCH = datetime(1899, 12, 30)
 # Decompressed bytes read at a time: whole rows of them are tokenised together.
-_CHUNK = 4 << 20
+_CHUNK = 2 << 20
 _SHEET_DATA = re.compile(rb"<sheetData>")
+
+
+def serial_datetime(number: float) -> datetime:
+    """The date and time of an Excel serial number, to the millisecond as Excel keeps it
+    (14:30 is stored as 0.6041666…, which is 14:29:59.999999 to the microsecond)."""
+    return _EPOCH + timedelta(milliseconds=round(number * 86_400_000))
 
 
 class XlsxError(ValueError):
@@ -253,7 +259,7 @@ class XlsxBook:
             return text == "1"
         number = float(text)
         if int(c.get("s", "0")) in self.date_styles:
-            return _EPOCH + timedelta(days=number)
+            return serial_datetime(number)
         return number
 
 
@@ -290,7 +296,7 @@ def _fast_value(
         return value == b"1"
     number = float(value)
     if style and int(style) in dates:
-        return _EPOCH + timedelta(days=number)
+        return serial_datetime(number)
     return number
 
 
@@ -470,7 +476,8 @@ def chunk_cells(body: bytes, strings: pa.Array, date_styles: set[int]) -> CellBl
         return None
     try:
         raw = _slices(data, text0, text1)
-        return CellBlock(rows, cols, _typed_text(raw, kind, style, strings, date_styles))
+        text = _typed_text(raw, kind, style, strings, date_styles)
+        return CellBlock(rows.astype(np.int32), cols.astype(np.int32), text)
     except pa.ArrowInvalid:  # not UTF-8, or a number Arrow does not read: cell by cell
         return None
 
@@ -519,8 +526,7 @@ def _number_text(values: np.ndarray, dated: np.ndarray) -> pa.Array:
         picked = values[other].tolist()
         dates = dated[other].tolist()
         texts = [
-            cell_text(_EPOCH + timedelta(days=v) if d else v)
-            for v, d in zip(picked, dates, strict=True)
+            cell_text(serial_datetime(v) if d else v) for v, d in zip(picked, dates, strict=True)
         ]
         out = pc.replace_with_mask(out, pa.array(other), pa.array(texts, pa.string()))
     return out

@@ -152,3 +152,82 @@ def test_streamed_xlsx_rows_match_calamine(tmp_path):
     for i, row in enumerate(expected):
         got = streamed.get(i, [])
         assert got + [""] * (len(row) - len(got)) == row, i
+
+
+def _reference_rows(path: Path, skip: int) -> tuple[list[str], list[tuple[int, list[str]]], dict]:
+    """What a sheet should read as, row by row from calamine: the header, then each non-blank
+    row (1-based) padded or cut to the header's width, and the rows with a value beyond it."""
+    from python_calamine import CalamineWorkbook
+
+    sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+    rows = [[cell_text(c) for c in row] for row in sheet.iter_rows()]
+    header = [c.strip() for c in rows[skip]]
+    while header and header[-1] == "":
+        header.pop()
+    width, out, beyond = len(header), [], {}
+    for index, cells in enumerate(rows[skip + 1 :], start=skip + 1):
+        if not "".join(cells).strip():
+            continue
+        extra = [j for j in range(width, len(cells)) if cells[j].strip()]
+        if extra:
+            beyond[index + 1] = cell_ref(index, extra[0])
+        out.append((index + 1, (cells + [""] * width)[:width]))
+    return header, out, beyond
+
+
+def test_xlsx_batches_match_a_row_by_row_reading(tmp_path):
+    """Column-wise tokenising and batching read every cell shape as calamine does: shared
+    and inline strings, entities, numbers, dates, booleans, formulas, rich text, gaps,
+    blank rows and values right of the header."""
+    from datetime import datetime
+
+    import xlsxwriter
+
+    from ingestion.readers.spreadsheet import SpreadsheetSource
+
+    header = ["codigo", "fecha", "valor", "activo", "nota"]
+    for name, options in (("shared.xlsx", {}), ("inline.xlsx", {"constant_memory": True})):
+        path = tmp_path / name
+        book = xlsxwriter.Workbook(str(path), options)
+        day = book.add_format({"num_format": "dd/mm/yyyy"})
+        stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+        ws = book.add_worksheet("datos")
+        ws.write(0, 0, "LOGO")
+        ws.write_row(2, 0, header)
+        for r in range(3, 3000):
+            if r % 97 == 0:
+                continue  # a blank row
+            ws.write(r, 0, f"{r:05d}" if r % 5 else r)
+            if r % 7:
+                ws.write_datetime(r, 1, datetime(2023, 1 + r % 12, 1 + r % 28), day)
+            else:
+                ws.write_datetime(r, 1, datetime(2023, 1, 1, r % 24, 30), stamp)
+            if r % 11:
+                ws.write(r, 2, r / 8 if r % 3 else -r)
+            ws.write_boolean(r, 3, r % 2 == 0)
+            ws.write(r, 4, "a < b & c" if r % 13 == 0 else (" " if r % 17 == 0 else "ok"))
+            if r % 101 == 0:
+                ws.write(r, 6, "fuera")  # right of the header's last column
+        ws.write_formula(5, 2, "=1+2", None, 3)
+        book.close()
+        want_header, want_rows, want_beyond = _reference_rows(path, 2)
+        contract = parse_contract(
+            {"source": "t", "entity": "x", "format": "xlsx", "skip_rows": 2,
+             "columns": [{"name": h, "type": "text"} for h in header]},
+            "test",
+        )  # fmt: skip
+        source = SpreadsheetSource(path, contract)
+        try:
+            got_rows: list[tuple[int, list[str]]] = []
+            got_beyond: dict[int, str] = {}
+            for batch in source.batches():
+                table = batch.columns.to_pylist()
+                for i, (row, cells) in enumerate(zip(batch.rows.tolist(), table, strict=True)):
+                    got_rows.append((row, [cells[f"f{j}"] for j in range(len(header))]))
+                    if i in batch.broken:
+                        got_beyond[row] = batch.broken[i][1].split()[4].rstrip(",")
+        finally:
+            source.close()
+        assert source.header == want_header == header
+        assert got_rows == want_rows, name
+        assert got_beyond == want_beyond, name
