@@ -4,9 +4,12 @@ The contract names the sheet (`sheet`: name or 0-based index) and the rows above
 header (`skip_rows`: logos, titles). Rows are numbered as the spreadsheet shows them
 (1-based sheet rows), so a quarantined cell is found at its row and column. A merged cell
 in the header row or a missing sheet rejects the batch, naming the sheet and the cells.
-Fully empty rows are not records. An xlsx sheet streams in constant memory; python-calamine
-holds an xls sheet's cells in memory while it is read. Batches are built from the rows
-ROWS_PER_BATCH at a time.
+Fully empty rows are not records. Readers hand over cells column-wise (`CellBlock`s), and
+batches are built from whole rows, ROWS_PER_BATCH or a few more at a time, without a
+Python object per cell. An xlsx sheet streams in bounded memory: its merged ranges are
+scanned by a thread while the first rows are read into a buffer of at most
+PREFETCH_CELLS cells, and no row leaves before the header is checked. python-calamine
+holds an xls sheet's cells in memory while it is read.
 """
 
 from __future__ import annotations

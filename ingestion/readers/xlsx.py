@@ -1,11 +1,16 @@
-"""Streaming `xlsx` reader: the sheet's XML is parsed row by row straight out of the zip.
+"""Streaming `xlsx` reader: the sheet's XML is read in chunks of whole rows straight out of the zip.
 
 calamine loads a whole sheet before the first row (a 1M-row sheet: ~700 MB and most of
-a minute), so xlsx files are read here instead, in constant memory: the workbook's sheet
-list, shared strings and date styles first, then the sheet's rows as they decompress.
-Merged cells are listed after the rows in the sheet's XML, so a first pass that only
-decompresses (no parsing) finds them, and a merged header is refused before any row is
-read. `.xls` files (binary) are read by calamine (`readers.spreadsheet`).
+a minute), so xlsx files are read here instead, in bounded memory: the workbook's sheet
+list, shared strings (streamed into one Arrow array) and date styles first, then the
+sheet's rows as they decompress. Each chunk is tokenised column-wise with numpy
+(`chunk_cells`: the positions of its tags, then every cell's row, column, type, style and
+text as arrays), which reads the cells Excel and its libraries write; a chunk holding any
+other shape (formulas, rich text) is read with one regular expression per cell, and one
+that expression cannot read switches to the XML parser. Merged cells are listed after
+the rows in the sheet's XML, so a separate pass that only decompresses finds them
+(`merged`), and a merged header is refused before any row is handed over. `.xls` files
+(binary) are read by calamine (`readers.spreadsheet`).
 """
 
 from __future__ import annotations
@@ -386,27 +391,25 @@ def chunk_cells(body: bytes, strings: pa.Array, date_styles: set[int]) -> CellBl
         return None
     ref0 = starts + 6
 
-    def byte(positions: np.ndarray) -> np.ndarray:
-        found: np.ndarray = b[positions].astype(np.int64)
-        return found
-
-    letters = [(byte(ref0 + j) >= 65) & (byte(ref0 + j) <= 90) for j in range(3)]
+    heads = [b[ref0 + j].astype(np.int32) - 64 for j in range(3)]
+    letters = [(head >= 1) & (head <= 26) for head in heads]
     if not letters[0].all():
         return None
     two = letters[0] & letters[1]
-    count = letters[0].astype(np.int64) + two + (two & letters[2])
-    cols = np.zeros(n, np.int64)
-    for j in range(3):
-        cols = np.where(count > j, cols * 26 + byte(ref0 + j) - 64, cols)
-    cols -= 1
-    rows = np.zeros(n, np.int64)
-    digits = np.zeros(n, np.int64)
+    count = 1 + two + (two & letters[2])
+    cols = heads[0]
+    cols = np.where(two, cols * 26 + heads[1], cols)
+    cols = np.where(count == 3, cols * 26 + heads[2], cols) - 1
+    rows = np.zeros(n, np.int32)
+    digits = np.zeros(n, np.int32)
     going = np.ones(n, bool)
-    for j in range(8):
-        digit = byte(ref0 + count + j) - 48
+    at = ref0 + count
+    for _ in range(8):
+        digit = b[at].astype(np.int32) - 48
         going &= (digit >= 0) & (digit <= 9)
         rows = np.where(going, rows * 10 + digit, rows)
         digits += going
+        at += 1
     ref1 = ref0 + count + digits
     if digits.min() < 1 or digits.max() > 7 or (b[ref1] != ord('"')).any():
         return None
