@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ingestion.cells import Footer, Record
 from ingestion.columnar import read_batches
 from ingestion.contract import load_contract, parse_contract
@@ -175,15 +177,22 @@ def _reference_rows(path: Path, skip: int) -> tuple[list[str], list[tuple[int, l
     return header, out, beyond
 
 
-def test_xlsx_batches_match_a_row_by_row_reading(tmp_path):
+@pytest.mark.parametrize("chunk", [2 << 20, 4096])
+def test_xlsx_batches_match_a_row_by_row_reading(tmp_path, monkeypatch, chunk):
     """Column-wise tokenising and batching read every cell shape as calamine does: shared
-    and inline strings, entities, numbers, dates, booleans, formulas, rich text, gaps,
-    blank rows and values right of the header."""
+    and inline strings, entities, numbers, dates, booleans, formulas, gaps, blank rows and
+    values right of the header; with small chunks (4 KB), chunks read column-wise and the
+    one holding a formula (read cell by cell) follow each other, and rows are read ahead
+    past the prefetch bound."""
     from datetime import datetime
 
     import xlsxwriter
 
+    from ingestion.readers import spreadsheet, xlsx
     from ingestion.readers.spreadsheet import SpreadsheetSource
+
+    monkeypatch.setattr(xlsx, "_CHUNK", chunk)
+    monkeypatch.setattr(spreadsheet, "PREFETCH_CELLS", 500)
 
     header = ["codigo", "fecha", "valor", "activo", "nota"]
     for name, options in (("shared.xlsx", {}), ("inline.xlsx", {"constant_memory": True})):
@@ -231,3 +240,20 @@ def test_xlsx_batches_match_a_row_by_row_reading(tmp_path):
         assert source.header == want_header == header
         assert got_rows == want_rows, name
         assert got_beyond == want_beyond, name
+
+
+def test_a_merged_header_is_refused_even_when_rows_were_read_ahead(tmp_path, monkeypatch):
+    from ingestion.errors import BatchError
+    from ingestion.readers import spreadsheet, xlsx
+    from ingestion.readers.spreadsheet import SpreadsheetSource
+
+    monkeypatch.setattr(xlsx, "_CHUNK", 1024)
+    monkeypatch.setattr(spreadsheet, "PREFETCH_CELLS", 1)
+    rows = fx.SIEDCO_ROWS * 50
+    path = fx.write_workbook(
+        tmp_path / "h.xlsx", fx.SIEDCO_HEADER, rows, fx.SIEDCO_NOTES, merge_header=True
+    )
+    contract = load_contract("siedco__homicides")
+    with pytest.raises(BatchError) as error:
+        SpreadsheetSource(path, contract)
+    assert "sheet 'Hoja1': merged cells G10:H10 in the header row 10" in str(error.value)
