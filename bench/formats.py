@@ -128,12 +128,19 @@ STAGE = (
 
 def bench_formats(workdir: Path, count: int, child: Any) -> dict[str, Any]:
     """Stage the same `count` rows as CSV, XLSX and DBF; rates, ratios to CSV, peak RSS."""
+    import os
+
+    load_at_start = round(os.getloadavg()[0], 1)
     started = time.perf_counter()
     files = cached_files(count)
     written = time.perf_counter() - started
     catalog = workdir / "catalog"
     write_contracts(catalog)
-    out: dict[str, Any] = {"rows": count, "files_written_s": round(written, 1)}
+    out: dict[str, Any] = {
+        "rows": count,
+        "files_written_s": round(written, 1),
+        "load_average_1min_at_start": load_at_start,
+    }
     for fmt, path in files.items():
         result, peak = child(STAGE, str(path), str(catalog), f"bench__events_{fmt}")
         if result["rows_staged"] != count:

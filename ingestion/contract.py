@@ -222,8 +222,6 @@ class Contract:
             raise ContractError(f"{where}: every fixed_width column needs start and width")
         if self.format != "fixed_width" and not self.header:
             raise ContractError(f"{where}: only fixed_width files may have no header")
-        if self.unpivot is not None and self.format in ("json", "jsonl"):
-            raise ContractError(f"{where}: unpivot reads tabular files, not JSON")
         counts = [c for c in self.columns if c.count]
         if len(counts) > 1:
             raise ContractError(f"{where}: at most one count column")

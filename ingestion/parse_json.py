@@ -24,7 +24,7 @@ from ingestion.cells import (
     _text_stream,
     _typed_record,
 )
-from ingestion.contract import Contract
+from ingestion.contract import Contract, Unpivot
 from ingestion.errors import BatchError
 
 
@@ -46,6 +46,28 @@ def _lookup(obj: dict[str, Any], dotted: str) -> Any:
             return None
         current = current.get(part)
     return current
+
+
+def _long_fields(
+    obj: dict[str, Any], row: int, sources: list[str], spec: Unpivot | None
+) -> Iterator[tuple[str | None, list[str] | Problem]]:
+    """The record's fields, or with `unpivot` one set per wide key (the key's name under
+    `spec.key`, its value under `spec.value`); a wide key the record lacks is a problem of
+    that long row, naming the key."""
+    if spec is None:
+        yield None, [_json_text(_lookup(obj, source)) for source in sources]
+        return
+    for name in spec.columns:
+        if name not in obj:
+            reason = f"the wide column {name!r} (one of unpivot.columns) is missing"
+            yield name, Problem(row, name, reason, None)
+            continue
+        cell = _json_text(obj[name])
+        fields = [
+            name if s == spec.key else cell if s == spec.value else _json_text(_lookup(obj, s))
+            for s in sources
+        ]
+        yield name, fields
 
 
 def _json_objects(path: Path, contract: Contract, encoding: str) -> Iterator[Any]:
@@ -79,6 +101,9 @@ def parse_json(
     )
     compiled = _compile(contract, plan)
     top_level = {s.split(".")[0] for s in sources}
+    spec = contract.unpivot
+    if spec is not None:
+        top_level |= set(spec.columns)
 
     def records() -> Iterator[Record | list[Problem] | Footer]:
         try:
@@ -97,11 +122,20 @@ def parse_json(
                         f"{path.name}: record {row} has unexpected keys {unknown} "
                         "(contract policy: fail)"
                     )
-                fields = [_json_text(_lookup(obj, source)) for source in sources]
-                item = _typed_record(row, fields, plan, compiled, key)
-                if isinstance(item, Record) and unknown:
-                    item = Record(row, item.values, {k: _json_text(obj[k]) for k in unknown})
-                yield item
+                for wide, fields in _long_fields(obj, row, sources, spec):
+                    if isinstance(fields, Problem):
+                        yield [fields]
+                        continue
+                    item = _typed_record(row, fields, plan, compiled, key)
+                    if isinstance(item, list) and spec is not None and wide is not None:
+                        # A bad wide value is named by its key, as a wide file's by its header.
+                        item = [
+                            Problem(p.row, wide, p.reason, p.value) if p.column == spec.value else p
+                            for p in item
+                        ]
+                    if isinstance(item, Record) and unknown:
+                        item = Record(row, item.values, {k: _json_text(obj[k]) for k in unknown})
+                    yield item
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise BatchError(f"{path.name}: the gzip stream is truncated or corrupt") from exc
 

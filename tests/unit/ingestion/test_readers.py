@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ingestion.cells import Footer, Record
 from ingestion.columnar import read_batches
 from ingestion.contract import load_contract, parse_contract
@@ -115,6 +117,19 @@ def test_a_gzipped_dbf_is_unpacked_and_read(tmp_path):
     assert [r[0] for r in good] == [1, 2, 3, 4, 5] and bad == [] and footer == 0
 
 
+def _block_rows(blocks: Any) -> dict[int, list[str]]:
+    """Cell blocks back as rows of text (0-based row -> cells), for comparison."""
+    out: dict[int, list[str]] = {}
+    for block in blocks:
+        for row, column, text in zip(
+            block.rows.tolist(), block.cols.tolist(), block.text.to_pylist(), strict=True
+        ):
+            cells = out.setdefault(row, [])
+            cells.extend([""] * (column + 1 - len(cells)))
+            cells[column] = text
+    return out
+
+
 def test_streamed_xlsx_rows_match_calamine(tmp_path):
     import zipfile
 
@@ -133,9 +148,112 @@ def test_streamed_xlsx_rows_match_calamine(tmp_path):
     with zipfile.ZipFile(path) as archive:
         book = XlsxBook(archive)
         ((name, member),) = book.sheets
-        streamed = {i: [cell_text(c) for c in cells] for i, cells in book.rows(member)}
+        streamed = _block_rows(book.blocks(member))
         merged = book.merged(member)
     assert name == "Hoja1" and merged == [(0, 0, 2, 7)]
     for i, row in enumerate(expected):
         got = streamed.get(i, [])
         assert got + [""] * (len(row) - len(got)) == row, i
+
+
+def _reference_rows(path: Path, skip: int) -> tuple[list[str], list[tuple[int, list[str]]], dict]:
+    """What a sheet should read as, row by row from calamine: the header, then each non-blank
+    row (1-based) padded or cut to the header's width, and the rows with a value beyond it."""
+    from python_calamine import CalamineWorkbook
+
+    sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+    rows = [[cell_text(c) for c in row] for row in sheet.iter_rows()]
+    header = [c.strip() for c in rows[skip]]
+    while header and header[-1] == "":
+        header.pop()
+    width, out, beyond = len(header), [], {}
+    for index, cells in enumerate(rows[skip + 1 :], start=skip + 1):
+        if not "".join(cells).strip():
+            continue
+        extra = [j for j in range(width, len(cells)) if cells[j].strip()]
+        if extra:
+            beyond[index + 1] = cell_ref(index, extra[0])
+        out.append((index + 1, (cells + [""] * width)[:width]))
+    return header, out, beyond
+
+
+@pytest.mark.parametrize("chunk", [2 << 20, 4096])
+def test_xlsx_batches_match_a_row_by_row_reading(tmp_path, monkeypatch, chunk):
+    """Column-wise tokenising and batching read every cell shape as calamine does: shared
+    and inline strings, entities, numbers, dates, booleans, formulas, gaps, blank rows and
+    values right of the header; with small chunks (4 KB), chunks read column-wise and the
+    one holding a formula (read cell by cell) follow each other, and rows are read ahead
+    past the prefetch bound."""
+    from datetime import datetime
+
+    import xlsxwriter
+
+    from ingestion.readers import spreadsheet, xlsx
+    from ingestion.readers.spreadsheet import SpreadsheetSource
+
+    monkeypatch.setattr(xlsx, "_CHUNK", chunk)
+    monkeypatch.setattr(spreadsheet, "PREFETCH_CELLS", 500)
+
+    header = ["codigo", "fecha", "valor", "activo", "nota"]
+    for name, options in (("shared.xlsx", {}), ("inline.xlsx", {"constant_memory": True})):
+        path = tmp_path / name
+        book = xlsxwriter.Workbook(str(path), options)
+        day = book.add_format({"num_format": "dd/mm/yyyy"})
+        stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+        ws = book.add_worksheet("datos")
+        ws.write(0, 0, "LOGO")
+        ws.write_row(2, 0, header)
+        for r in range(3, 3000):
+            if r % 97 == 0:
+                continue  # a blank row
+            ws.write(r, 0, f"{r:05d}" if r % 5 else r)
+            if r % 7:
+                ws.write_datetime(r, 1, datetime(2023, 1 + r % 12, 1 + r % 28), day)
+            else:
+                ws.write_datetime(r, 1, datetime(2023, 1, 1, r % 24, 30), stamp)
+            if r % 11:
+                ws.write(r, 2, r / 8 if r % 3 else -r)
+            ws.write_boolean(r, 3, r % 2 == 0)
+            ws.write(r, 4, "a < b & c" if r % 13 == 0 else (" " if r % 17 == 0 else "ok"))
+            if r % 101 == 0:
+                ws.write(r, 6, "fuera")  # right of the header's last column
+        ws.write_formula(5, 2, "=1+2", None, 3)
+        book.close()
+        want_header, want_rows, want_beyond = _reference_rows(path, 2)
+        contract = parse_contract(
+            {"source": "t", "entity": "x", "format": "xlsx", "skip_rows": 2,
+             "columns": [{"name": h, "type": "text"} for h in header]},
+            "test",
+        )  # fmt: skip
+        source = SpreadsheetSource(path, contract)
+        try:
+            got_rows: list[tuple[int, list[str]]] = []
+            got_beyond: dict[int, str] = {}
+            for batch in source.batches():
+                table = batch.columns.to_pylist()
+                for i, (row, cells) in enumerate(zip(batch.rows.tolist(), table, strict=True)):
+                    got_rows.append((row, [cells[f"f{j}"] for j in range(len(header))]))
+                    if i in batch.broken:
+                        got_beyond[row] = batch.broken[i][1].split()[4].rstrip(",")
+        finally:
+            source.close()
+        assert source.header == want_header == header
+        assert got_rows == want_rows, name
+        assert got_beyond == want_beyond, name
+
+
+def test_a_merged_header_is_refused_even_when_rows_were_read_ahead(tmp_path, monkeypatch):
+    from ingestion.errors import BatchError
+    from ingestion.readers import spreadsheet, xlsx
+    from ingestion.readers.spreadsheet import SpreadsheetSource
+
+    monkeypatch.setattr(xlsx, "_CHUNK", 1024)
+    monkeypatch.setattr(spreadsheet, "PREFETCH_CELLS", 1)
+    rows = fx.SIEDCO_ROWS * 50
+    path = fx.write_workbook(
+        tmp_path / "h.xlsx", fx.SIEDCO_HEADER, rows, fx.SIEDCO_NOTES, merge_header=True
+    )
+    contract = load_contract("siedco__homicides")
+    with pytest.raises(BatchError) as error:
+        SpreadsheetSource(path, contract)
+    assert "sheet 'Hoja1': merged cells G10:H10 in the header row 10" in str(error.value)
