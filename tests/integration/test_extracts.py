@@ -713,13 +713,13 @@ def test_xlsx_opens_ready_to_read_with_names_and_no_internal_codes(marts, db, tm
     texts += [c for r in mesa.iter_rows(2, values_only=True) for c in r if isinstance(c, str)]
     mesa_delivery = deliver("mesa_interinstitucional", "2025-10", settings=marts)
     for folder in (delivery.folder, mesa_delivery.folder):
-        for entry in _read_csv(folder / "diccionario_de_datos.csv"):
+        for entry in _read_csv(folder / "diccionario_de_datos.csv", ","):
             texts += [v for k, v in entry.items() if k not in {"conjunto", "origen"}]
             assert "`" not in entry["descripcion"]
     found = {t: _codes_in(t, codes) for t in texts if _codes_in(t, codes)}
     assert not found, found
     # The femicide count is described by its definition's Spanish name.
-    dictionary = _read_csv(delivery.folder / "diccionario_de_datos.csv")
+    dictionary = _read_csv(delivery.folder / "diccionario_de_datos.csv", ",")
     femicide = next(r for r in dictionary if r["columna"] == "victimas_feminicidio")
     from observatorio.indicators.definitions import load_definitions
 
