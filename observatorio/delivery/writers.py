@@ -148,14 +148,15 @@ def write_xlsx(
     """One sheet per dataset, split into `name (2)`, ... beyond Excel's row limit.
 
     Returns the data rows written per sheet. Columns are as wide as their content (up to
-    `MAX_WIDTH`), the header row is frozen and bold, numbers carry their unit's format, and a
-    sheet without rows holds its `empty_note` under the header. A text cell longer than
+    `MAX_WIDTH`), the header row is frozen and bold (and repeated on every printed page, which
+    is landscape and one page wide), numbers carry their unit's format, and a sheet without
+    rows holds its `empty_note` under the header. A text cell longer than
     Excel allows fails the delivery naming sheet, row and column: truncating it would change
     the data silently.
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
     from openpyxl.utils.exceptions import IllegalCharacterError
 
@@ -166,6 +167,7 @@ def write_xlsx(
     taken: set[str] = set()
     per_sheet = max_rows - 1
     bold = Font(bold=True)
+    right = Alignment(horizontal="right")
     for given in sheets:
         spec = given if isinstance(given, Sheet) else Sheet(*given)
         header, rows = spec.header, spec.rows
@@ -178,6 +180,12 @@ def write_xlsx(
                 values = [column, *(row[n] for row in chunk[:5000])]
                 sheet.column_dimensions[get_column_letter(n + 1)].width = _width(values)
             sheet.freeze_panes = "A2"
+            # Printed: landscape, every column on the page's width, the header on each page.
+            sheet.page_setup.orientation = "landscape"
+            sheet.page_setup.fitToWidth = 1
+            sheet.page_setup.fitToHeight = 0
+            sheet.sheet_properties.pageSetUpPr.fitToPage = True
+            sheet.print_title_rows = "1:1"
             heading = []
             for h in header:
                 cell = WriteOnlyCell(sheet, value=_cell(h))
@@ -205,6 +213,8 @@ def write_xlsx(
                         ) from exc
                     if isinstance(safe, str):
                         cell.data_type = "s"  # text, never a formula
+                        if fmt is not None:  # the suppression marker, aligned as numbers are
+                            cell.alignment = right
                     elif fmt is not None and isinstance(safe, int | float):
                         cell.number_format = fmt
                     cells.append(cell)

@@ -725,3 +725,61 @@ def test_xlsx_opens_ready_to_read_with_names_and_no_internal_codes(marts, db, tm
 
     assert femicide["descripcion"] == load_definitions().get("femicide_count").name_es + "."
     assert femicide["unidad"] == "número de casos"
+
+
+XLSX_ARTIFACT = Path(__file__).parents[1] / "artifacts" / "extract_xlsx.png"
+
+
+def test_the_department_workbook_renders_in_a_spreadsheet(marts, tmp_path):
+    """LibreOffice opens the delivered workbook and prints it (PDF, then PNG with pdftoppm):
+    the page shown to the issue is tests/artifacts/extract_xlsx.png."""
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None or shutil.which("pdftoppm") is None:
+        pytest.skip(
+            "LibreOffice or pdftoppm missing: apt-get install libreoffice-calc poppler-utils"
+        )
+    delivery = deliver("gobernacion_central", "2025-10", settings=marts)
+    workbook = next(delivery.folder.glob("*.xlsx"))
+    profile = tmp_path / "lo-profile"
+    subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(workbook),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    pdf = tmp_path / workbook.with_suffix(".pdf").name
+    assert pdf.is_file() and pdf.stat().st_size > 0
+    XLSX_ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "70",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-singlefile",
+            str(pdf),
+            str(XLSX_ARTIFACT.with_suffix("")),
+        ],
+        check=True,
+    )
+    image = Image.open(XLSX_ARTIFACT).convert("L")
+    low, high = image.getextrema()
+    assert high - low > 100, "the page is blank"
