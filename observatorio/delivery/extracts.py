@@ -3,12 +3,14 @@
 This module puts a delivery together; each step lives in its own module: the spec (`specs`),
 the rows under disclosure control (`datasets`, `disclosure`), the files (`writers`), the data
 dictionary (`dictionary`), lineage and manifest (`manifest`), the channel (`channels`) and the
-audit (`audit`). Every delivery holds the data, a data dictionary (each column's type and
-description from the dbt docs; each indicator's formula and source from
-`reference.ref_indicators`), a manifest with row counts and SHA-256 checksums, and the lineage:
-the batches behind the numbers with their files' checksums, the as-of date and the OpenLineage
-run that built each mart (also in `lineage.json`). Disclosure control is applied to every count
-before anything is written, and every delivery, failed or not, is audited in `ops.deliveries`.
+audit (`audit`). Every delivery holds the data, a data dictionary in the recipient's language
+(from the column glossary `extracts/_columns.yaml` and the indicator definitions), a manifest
+with row counts and SHA-256 checksums, and the lineage: the batches behind the delivered
+period's cells with their files' checksums, the as-of date and the OpenLineage run that built
+each mart (also in `lineage.json`). Disclosure control for the recipient's level (`public`,
+`external`: small counts suppressed; `owner`: exact) is applied before anything is written;
+an empty extract fails (exit 1 from the CLI) unless its spec says `allow_empty: true`; and
+every delivery, failed or not, is audited in `ops.deliveries` with the level it used.
 The `deliver_extracts` DAG calls `deliver_for_run` with its run's period (see
 `observatorio.delivery.schedule`); `observatorio extract NAME [--period YYYY-MM]` calls
 `deliver`. A delivery is one folder per spec and period, `outbox/<recipient>/<spec>_<period>/`:
