@@ -152,7 +152,13 @@ def build_delivery(
         datasets_summary: list[dict[str, Any]] = []
         suppressed = 0
         labels = load_labels(conn, spec.glossary, code_lists_of(spec), spec.language)
+        warnings: list[str] = []
         names_of_sources = source_names(conn, spec.language)
+        if names_of_sources is None:
+            warnings.append(
+                "marts.dim_source_system is not built: the dictionary names its sources by "
+                "their raw tables; build it (`observatorio transform`) to name them"
+            )
         reflected: set[str] = set()
         read_from: list[str] = []
         for dataset in spec.datasets:
@@ -173,7 +179,7 @@ def build_delivery(
                 nodes[dataset.mart],
                 dataset_sources,
                 headers,
-                names_of_sources,
+                names_of_sources or {},
                 codes,
             )
             batch_ids, where = reflected_batch_ids(conn, manifest, dataset, period)
@@ -191,7 +197,6 @@ def build_delivery(
                 }
             )
         total = sum(len(rows) for _, _, rows in rendered)
-        warnings: list[str] = []
         if total == 0:
             where = ", ".join(sorted({f"marts.{d.mart}" for d in spec.datasets}))
             message = (

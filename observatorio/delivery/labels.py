@@ -88,16 +88,14 @@ def load_labels(
     return CodeLabels(names, language)
 
 
-def source_names(conn: psycopg.Connection, language: str) -> dict[str, str]:
+def source_names(conn: psycopg.Connection, language: str) -> dict[str, str] | None:
     """Each raw source (`police__reports`) as its system and institution name, from
-    `marts.dim_source_system`: "Registros policiales (Policía Nacional)"."""
+    `marts.dim_source_system`: "Registros policiales (Policía Nacional)". None when that
+    relation is not built (a partial dbt build): the caller warns."""
     schema, table, _, columns = RELATIONS["source_system"]
     found = conn.execute("select to_regclass(%s)", (f"{schema}.{table}",)).fetchone()
     if found is None or found[0] is None:
-        raise ExtractError(
-            f"the names of the sources are in {schema}.{table}, which is not built: "
-            "run `observatorio transform` (dbt build) first"
-        )
+        return None
     query = sql.SQL("select source_entities, {}, {} from {}").format(
         sql.Identifier(f"source_system_name_{language}"),
         sql.Identifier(columns[language]),
