@@ -275,8 +275,9 @@ def extract(
 ) -> None:
     """Deliver one extract now (or re-deliver a past period) to its channel.
 
-    Exits 1 with the reason when the spec is invalid or the delivery fails; the failure is
-    recorded in ops.deliveries either way.
+    Exits 1 with the reason when the spec is invalid, the delivery fails or it would be empty
+    (unless the spec says `allow_empty: true`; then it warns); the failure is recorded in
+    ops.deliveries either way.
     """
     from observatorio.delivery.errors import ExtractError
     from observatorio.delivery.extracts import deliver
@@ -286,9 +287,12 @@ def extract(
         delivery = deliver(name, period)
     except ExtractError as exc:
         fail(str(exc))
+    for warning in delivery.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     console.print(
         f"{delivery.spec.recipient}: {delivery.rows:,} rows, "
-        f"{delivery.suppressed_cells:,} cells suppressed, via {delivery.spec.channel.type}"
+        f"{delivery.suppressed_cells:,} cells suppressed ({delivery.spec.level}), "
+        f"via {delivery.spec.channel.type}"
     )
     for entry in delivery.files:
         console.print(f"  {entry['file']}  {entry['bytes']:,} bytes  sha256 {entry['sha256']}")

@@ -39,15 +39,17 @@ def audit(
     error: str | None = None,
     is_redelivery: bool = False,
     run: ScheduledRun | None = None,
+    disclosure_level: str | None = None,
 ) -> None:
-    """One row per attempt: with `run`, the Airflow run id, its try and its moment."""
+    """One row per attempt: with `run`, the Airflow run id, its try and its moment; the
+    disclosure level (`public`, `external`, `owner`) the delivery was protected for."""
     archive = delivery.archive if delivery else None
     conn.execute(
         "insert into ops.deliveries (recipient, spec_file, spec_name, period, channel, format,"
         " location, remote_location, files, rows_delivered, suppressed_cells, archive_sha256,"
         " bytes_delivered, as_of, is_redelivery, triggered_by, success, error, run_id, attempt,"
-        " scheduled_for) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-        " %s, %s, %s, %s, %s)",
+        " scheduled_for, disclosure_level) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+        " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             recipient,
             spec_file,
@@ -72,5 +74,6 @@ def audit(
             run.run_id if run else None,
             run.attempt if run else None,
             run.moment if run else None,
+            disclosure_level,
         ),
     )

@@ -1,6 +1,9 @@
 """A dataset's rows as they go out: read from its mart for the period (summed to the spec's
-grain), protected by disclosure control (`observatorio.delivery.disclosure`), sorted, and
-rendered with the marker (CSV, XLSX) or null plus a `_suppressed` flag (Parquet).
+grain), protected by disclosure control (`observatorio.delivery.disclosure`) unless the
+recipient owns the data (level `owner`), sorted, and rendered: codes named in the
+recipient's language (`observatorio.delivery.labels`), values rounded to the decimals the
+publication rules give their unit, suppressed cells as the marker (CSV, XLSX) or null plus a
+`_suppressed` flag (Parquet).
 """
 
 from __future__ import annotations
@@ -12,8 +15,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from observatorio.delivery.disclosure import ProtectedRows, protect_rows
+from observatorio.delivery.disclosure import (
+    SUPPRESSING_LEVELS,
+    ProtectedRows,
+    protect_rows,
+    publication_rules,
+)
 from observatorio.delivery.errors import ExtractError
+from observatorio.delivery.labels import CodeLabels
 from observatorio.delivery.specs import Dataset, ExtractSpec
 
 SUPPRESSED_SUFFIX = {"es": "_suprimido", "en": "_suppressed"}
@@ -33,13 +42,13 @@ def _query(dataset: Dataset, period: str | None) -> tuple[sql.Composed, list[Any
             sql.Identifier(c.name)
             if c.name in dataset.grain
             else sql.SQL("sum({0})::bigint as {0}").format(sql.Identifier(c.name))
-            for c in dataset.columns
+            for c in dataset.mart_columns
         )
         group: sql.Composable = sql.SQL(" group by ") + sql.SQL(", ").join(
             map(sql.Identifier, dataset.grain)
         )
     else:
-        select = sql.SQL(", ").join(sql.Identifier(c.name) for c in dataset.columns)
+        select = sql.SQL(", ").join(sql.Identifier(c.name) for c in dataset.mart_columns)
         group = sql.SQL("")
     query = sql.SQL("select {} from marts.{}{}{}").format(
         select, sql.Identifier(dataset.mart), where, group
@@ -51,12 +60,15 @@ def _matches(row: Mapping[str, Any], filters: Mapping[str, list[str]]) -> bool:
     return all(str(row[column]) in values for column, values in filters.items())
 
 
-def protected_rows(conn: psycopg.Connection, dataset: Dataset, period: str | None) -> ProtectedRows:
-    """The recipient's rows with disclosure control applied.
+def protected_rows(
+    conn: psycopg.Connection, dataset: Dataset, period: str | None, level: str = "external"
+) -> ProtectedRows:
+    """The recipient's rows with disclosure control applied for its level.
 
-    The universe (every row, whatever the recipient may see) is protected first, and its
-    pattern seeds the protection of the recipient's subset: cells hidden from one ministry
-    stay hidden from the others, and the subset's own totals cannot reveal them either.
+    `owner`: the rows as they are (exact counts, under the recipient's agreement). `public`
+    and `external`: the universe (every row, whatever the recipient may see) is protected
+    first, and its pattern seeds the protection of the recipient's subset: cells hidden from
+    one ministry stay hidden from the others, and the subset's own totals cannot reveal them.
     """
     query, params = _query(dataset, period)
     with conn.cursor() as cursor:
@@ -64,7 +76,9 @@ def protected_rows(conn: psycopg.Connection, dataset: Dataset, period: str | Non
         names = [d.name for d in cursor.description or []]
         universe = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     rule = dataset.disclosure
-    if not dataset.filters:
+    if level not in SUPPRESSING_LEVELS:
+        protected = ProtectedRows([r for r in universe if _matches(r, dataset.filters)], {})
+    elif not dataset.filters:
         protected, _ = protect_rows(universe, rule)
     else:
         _, keys = protect_rows(universe, rule)
@@ -92,9 +106,10 @@ def _order_key(value: Any) -> tuple[int, Any]:
 
 
 def rendered_rows(
-    spec: ExtractSpec, dataset: Dataset, protected: ProtectedRows
+    spec: ExtractSpec, dataset: Dataset, protected: ProtectedRows, labels: CodeLabels
 ) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows as they go out: suppressed cells as the marker, or null + a flag."""
+    """Header and rows as they go out: codes named, values rounded to the decimals their
+    unit is published with, suppressed cells as the marker, or null + a flag (Parquet)."""
     header = [c.header(spec.language) for c in dataset.columns]
     guarded = [c.name for c in dataset.columns if c.name in protected.suppressed]
     flags = spec.format == "parquet"
@@ -103,15 +118,33 @@ def rendered_rows(
             dataset.column(c).header(spec.language) + SUPPRESSED_SUFFIX[spec.language]
             for c in guarded
         ]
+    decimals = publication_rules(c.indicator for c in dataset.columns if c.indicator).decimals
     rows: list[list[Any]] = []
     for index, row in enumerate(protected.rows):
         values: list[Any] = []
         for column in dataset.columns:
+            where = f"{spec.path.name}: dataset {dataset.name}, row {index + 1}, {column.name}"
             if protected.is_suppressed(column.name, index):
                 values.append(None if flags else dataset.disclosure.marker)
+            elif column.names_of is not None:
+                code = row[column.names_of]
+                source = dataset.column(column.names_of)
+                assert source.codes is not None  # checked when the spec is read
+                values.append(None if code is None else labels.name(source.codes, code, where))
+            elif column.named_by is not None and row[column.name] is not None:
+                values.append(labels.names_in(column.named_by, row[column.name], where))
             else:
-                values.append(row[column.name])
+                values.append(_rounded(row[column.name], decimals.get(column.unit or "")))
         if flags:
             values += [protected.is_suppressed(c, index) for c in guarded]
         rows.append(values)
     return header, rows
+
+
+def _rounded(value: Any, decimals: int | None) -> Any:
+    """A number to the decimals its unit is published with (counts stay integers)."""
+    if decimals is None or isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return value
+    if decimals == 0:
+        return round(value)
+    return round(float(value), decimals)

@@ -33,6 +33,14 @@ tables beyond the shared universe the extracts protect first.
 
 **Dependent cells.** A count that is "of which" another (femicide victims of all victims) is
 suppressed wherever its whole is, and a rate is suppressed wherever its numerator is.
+
+**Who receives.** Each extract spec declares the recipient's disclosure level (`LEVELS`):
+`public` (anyone may read it) and `external` (another institution, a researcher) get the
+suppression above; `owner` (the institution the records come from, or an analyst accredited
+under a data-sharing agreement) gets exact counts. The minimum cell size and the published
+decimals are never written here: they come from the indicator definitions' publication rules
+(`dbt_project/indicators/_publication.yml`, or the definition of the indicator a column
+counts), through `publication_rules`.
 """
 
 from __future__ import annotations
@@ -42,8 +50,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-DEFAULT_THRESHOLD = 10
+DEFAULT_THRESHOLD = 10  # only for tables built by hand; deliveries use `publication_rules`
 DEFAULT_MARKER = "*"
+LEVELS = ("public", "external", "owner")
+SUPPRESSING_LEVELS = frozenset({"public", "external"})
 
 Cell = tuple[int, int]
 
@@ -192,6 +202,38 @@ def protect_table(
             raise DisclosureError(f"cannot protect cell {bridge}: no complementary candidate")
         suppressed.add(min(candidates, key=lambda c: _cost(c, ext, n_rows, n_cols)))
     return Protection(n_rows, n_cols, frozenset(primary), frozenset(suppressed))
+
+
+@dataclass(frozen=True)
+class PublicationRules:
+    """What the definitions say a published table must respect."""
+
+    min_cell_size: int
+    decimals: Mapping[str, int]
+
+
+def publication_rules(indicators: Iterable[str] = ()) -> PublicationRules:
+    """The publication rules of a table whose counts are `indicators` (codes of the
+    definitions), or the defaults of `_publication.yml` for counts no indicator defines.
+
+    The strictest minimum cell size wins; decimals by unit are the defaults, each indicator's
+    own unit overriding them with its definition's.
+    """
+    from observatorio.indicators.definitions import load_definitions, publication_defaults
+
+    defaults = publication_defaults()
+    sizes = [int(defaults.get("min_cell_size", 0))]
+    raw_decimals = defaults.get("decimals") or {}
+    decimals = {str(k): int(v) for k, v in raw_decimals.items()}
+    definitions = load_definitions()
+    for code in indicators:
+        indicator = definitions.get(code)
+        sizes.append(indicator.publication.min_cell_size)
+        decimals[indicator.unit] = indicator.publication.decimals
+    size = max(sizes)
+    if size < 1:
+        raise DisclosureError("the publication rules give no minimum cell size (min_cell_size)")
+    return PublicationRules(min_cell_size=size, decimals=decimals)
 
 
 @dataclass(frozen=True)

@@ -9,3 +9,7 @@ class ExtractError(RuntimeError):
 
 class SpreadsheetError(ExtractError):
     """Data that cannot be written safely to a spreadsheet (Excel's limits)."""
+
+
+class EmptyExtractError(ExtractError):
+    """The delivery would hold no rows and its spec does not say `allow_empty: true`."""

@@ -3,12 +3,14 @@
 This module puts a delivery together; each step lives in its own module: the spec (`specs`),
 the rows under disclosure control (`datasets`, `disclosure`), the files (`writers`), the data
 dictionary (`dictionary`), lineage and manifest (`manifest`), the channel (`channels`) and the
-audit (`audit`). Every delivery holds the data, a data dictionary (each column's type and
-description from the dbt docs; each indicator's formula and source from
-`reference.ref_indicators`), a manifest with row counts and SHA-256 checksums, and the lineage:
-the batches behind the numbers with their files' checksums, the as-of date and the OpenLineage
-run that built each mart (also in `lineage.json`). Disclosure control is applied to every count
-before anything is written, and every delivery, failed or not, is audited in `ops.deliveries`.
+audit (`audit`). Every delivery holds the data, a data dictionary in the recipient's language
+(from the column glossary `extracts/_columns.yaml` and the indicator definitions), a manifest
+with row counts and SHA-256 checksums, and the lineage: the batches behind the delivered
+period's cells with their files' checksums, the as-of date and the OpenLineage run that built
+each mart (also in `lineage.json`). Disclosure control for the recipient's level (`public`,
+`external`: small counts suppressed; `owner`: exact) is applied before anything is written;
+an empty extract fails (exit 1 from the CLI) unless its spec says `allow_empty: true`; and
+every delivery, failed or not, is audited in `ops.deliveries` with the level it used.
 The `deliver_extracts` DAG calls `deliver_for_run` with its run's period (see
 `observatorio.delivery.schedule`); `observatorio extract NAME [--period YYYY-MM]` calls
 `deliver`. A delivery is one folder per spec and period, `outbox/<recipient>/<spec>_<period>/`:
@@ -33,9 +35,10 @@ from observatorio.delivery.dictionary import (
     DICTIONARY_FILE,
     DICTIONARY_HEADERS,
     dictionary_rows,
-    indicator_definitions,
 )
-from observatorio.delivery.errors import ExtractError
+from observatorio.delivery.disclosure import publication_rules
+from observatorio.delivery.errors import EmptyExtractError, ExtractError
+from observatorio.delivery.labels import load_labels, source_names
 from observatorio.delivery.manifest import (
     Delivery,
     dbt_manifest,
@@ -50,7 +53,9 @@ from observatorio.delivery.manifest import (
 from observatorio.delivery.schedule import ScheduledRun, is_due
 from observatorio.delivery.specs import PERIOD, Dataset, ExtractSpec, load_spec
 from observatorio.delivery.writers import (
+    Sheet,
     file_entry,
+    number_format,
     staging_folder,
     swap_in,
     write_csv,
@@ -58,28 +63,71 @@ from observatorio.delivery.writers import (
     write_xlsx,
 )
 
+EMPTY_SHEET = {
+    "es": "Sin filas para {period}: {why}.",
+    "en": "No rows for {period}: {why}.",
+}
+EMPTY_WHY = {
+    "es": "la fuente no registra ningún caso que cumpla los criterios de esta hoja en el período",
+    "en": "the source records no case meeting this sheet's criteria in the period",
+}
+ALL_PERIODS = {"es": "ningún período", "en": "any period"}
+
+
+def as_sheet(
+    spec: ExtractSpec,
+    dataset: Dataset,
+    header: list[str],
+    rows: list[list[Any]],
+    period: str | None,
+) -> Sheet:
+    """A dataset as a worksheet: number formats by unit (decimals from the publication rules)
+    and the line an empty sheet shows."""
+    decimals = publication_rules(c.indicator for c in dataset.columns if c.indicator).decimals
+    formats = [
+        number_format(decimals[c.unit]) if c.unit and c.unit in decimals else None
+        for c in dataset.columns
+    ]
+    formats += [None] * (len(header) - len(formats))
+    note = EMPTY_SHEET[spec.language].format(
+        period=period or ALL_PERIODS[spec.language], why=EMPTY_WHY[spec.language]
+    )
+    return Sheet(dataset.name, header, rows, formats, note)
+
 
 def _write_data(
     spec: ExtractSpec,
     folder: Path,
-    label: str,
+    period: str | None,
     rendered: list[tuple[Dataset, list[str], list[list[Any]]]],
 ) -> list[dict[str, Any]]:
+    label = period or "all"
     if spec.format == "xlsx":
         path = folder / f"{spec.recipient}_{label}.xlsx"
-        written = write_xlsx(path, [(d.name, h, r) for d, h, r in rendered])
+        written = write_xlsx(path, [as_sheet(spec, d, h, r, period) for d, h, r in rendered])
         return [file_entry(path, sum(written.values())) | {"sheets": written}]
     entries = []
     for dataset, header, rows in rendered:
         stem = f"{spec.recipient}_{dataset.name}_{label}"
         if spec.format == "csv":
             path = folder / f"{stem}.csv"
-            write_csv(path, header, rows)
+            write_csv(path, header, rows, spec.csv)
         else:
             path = folder / f"{stem}.parquet"
             write_parquet(path, header, rows)
         entries.append(file_entry(path, len(rows)))
     return entries
+
+
+def code_lists_of(spec: ExtractSpec) -> set[str]:
+    """The code lists whose names the delivery shows."""
+    found: set[str | None] = set()
+    for dataset in spec.datasets:
+        for column in dataset.columns:
+            found.add(column.named_by)
+            if column.names_of is not None:
+                found.add(dataset.column(column.names_of).codes)
+    return {c for c in found if c}
 
 
 def build_delivery(
@@ -103,12 +151,19 @@ def build_delivery(
         dictionary: list[list[str]] = []
         datasets_summary: list[dict[str, Any]] = []
         suppressed = 0
-        indicators = indicator_definitions(conn)
+        labels = load_labels(conn, spec.glossary, code_lists_of(spec), spec.language)
+        warnings: list[str] = []
+        names_of_sources = source_names(conn, spec.language)
+        if names_of_sources is None:
+            warnings.append(
+                "marts.dim_source_system is not built: the dictionary names its sources by "
+                "their raw tables; build it (`observatorio transform`) to name them"
+            )
         reflected: set[str] = set()
         read_from: list[str] = []
         for dataset in spec.datasets:
-            protected = protected_rows(conn, dataset, period)
-            header, rows = rendered_rows(spec, dataset, protected)
+            protected = protected_rows(conn, dataset, period, spec.level)
+            header, rows = rendered_rows(spec, dataset, protected, labels)
             rendered.append((dataset, header, rows))
             headers = {c.name: c.header(spec.language) for c in dataset.columns}
             dataset_sources = upstream_sources(manifest, nodes[dataset.mart]["unique_id"])
@@ -119,7 +174,13 @@ def build_delivery(
                 else set()
             )
             dictionary += dictionary_rows(
-                spec, dataset, nodes[dataset.mart], dataset_sources, headers, indicators, codes
+                spec,
+                dataset,
+                nodes[dataset.mart],
+                dataset_sources,
+                headers,
+                names_of_sources or {},
+                codes,
             )
             batch_ids, where = reflected_batch_ids(conn, manifest, dataset, period)
             reflected |= batch_ids
@@ -135,9 +196,22 @@ def build_delivery(
                     "suppressed_cells": protected.count(),
                 }
             )
-        files = _write_data(spec, folder, label, rendered)
+        total = sum(len(rows) for _, _, rows in rendered)
+        if total == 0:
+            where = ", ".join(sorted({f"marts.{d.mart}" for d in spec.datasets}))
+            message = (
+                f"{spec.name} {label}: the extract is empty (no rows in {where} for the "
+                "period and the spec's filters)"
+            )
+            if not spec.allow_empty:
+                raise EmptyExtractError(
+                    f"{message}; nothing delivered. If an empty delivery is expected, set "
+                    f"`allow_empty: true` in {spec.path.name}"
+                )
+            warnings.append(f"{message}; delivered empty, as {spec.path.name} allows")
+        files = _write_data(spec, folder, period, rendered)
         dictionary_path = folder / DICTIONARY_FILE[spec.language]
-        write_csv(dictionary_path, DICTIONARY_HEADERS[spec.language], dictionary)
+        write_csv(dictionary_path, DICTIONARY_HEADERS[spec.language], dictionary, spec.csv)
         files.append(file_entry(dictionary_path, len(dictionary)))
         # No fact table keeps batch ids: every loaded batch of the sources, as before.
         known = reflected if any(read_from) else None
@@ -159,6 +233,7 @@ def build_delivery(
         rows=sum(int(str(d["rows"])) for d in datasets_summary),
         suppressed_cells=suppressed,
         as_of=lineage["as_of"],
+        warnings=warnings,
     )
 
 
@@ -191,6 +266,7 @@ def deliver(
             "triggered_by": triggered_by,
             "is_redelivery": redelivery,
             "run": run,
+            "disclosure_level": spec.level,
         }
         try:
             delivery = build_delivery(spec, period, settings, conn)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ class Delivery:
     as_of: str | None
     archive: Path | None = None
     remote_location: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def dbt_manifest(settings: Settings) -> dict[str, Any]:
@@ -99,17 +100,52 @@ def upstream_facts(manifest: dict[str, Any], node_id: str) -> list[str]:
     return sorted(facts)
 
 
+def _fact_period(model: str) -> sql.Composable | None:
+    """The condition that keeps a fact's rows of one month (`%s`, `YYYY-MM`): the month of
+    the date its interface in `dbt_project/indicators/_facts.yml` counts it by."""
+    from observatorio.indicators.definitions import load_definitions
+
+    for interface in load_definitions().interfaces.values():
+        if interface.model != model:
+            continue
+        if interface.month_of:
+            return sql.SQL("to_char({}, 'YYYY-MM') = %s").format(sql.Identifier(interface.month_of))
+        if interface.year_of:
+            return sql.SQL("{}::text = left(%s, 4)").format(sql.Identifier(interface.year_of))
+    return None
+
+
+def _fact_filter(
+    column: str, values: list[str], fact_columns: Iterable[str]
+) -> tuple[sql.Composable, list[Any]] | None:
+    """A dataset filter as a condition on the fact's rows (a department through its
+    municipalities), or None when the fact cannot be narrowed by it."""
+    if column in fact_columns:
+        return sql.SQL("{}::text = any(%s)").format(sql.Identifier(column)), [values]
+    if column == "department_code" and "municipality_code" in fact_columns:
+        return (
+            sql.SQL(
+                "municipality_code in (select municipality_code from reference.ref_municipalities"
+                " where department_code = any(%s))"
+            ),
+            [values],
+        )
+    return None
+
+
 def reflected_batch_ids(
     conn: psycopg.Connection,
     manifest: dict[str, Any],
     dataset: Dataset,
     period: str | None,
 ) -> tuple[set[str], str]:
-    """The batches whose rows a dataset's numbers count, and where that was read.
+    """The batches whose rows a dataset's delivered cells count, and where that was read.
 
     The indicator mart is narrowed to the delivered cells through
-    `marts.fct_indicator_contributions` (period and filters); any other mart reflects every
-    batch in the fact tables it is built from.
+    `marts.fct_indicator_contributions` (period and filters). Any other mart is narrowed in
+    the fact tables it is built from: to the period by the date each fact's interface counts
+    it by (`_facts.yml`), and by the dataset's filters where the fact holds the column; a
+    fact that cannot be narrowed says so in the returned description (`all rows`).
     """
     if dataset.mart == INDICATOR_MART:
         where: list[sql.Composable] = [sql.SQL("batch_id is not null")]
@@ -128,13 +164,32 @@ def reflected_batch_ids(
         return found, "marts.fct_indicator_contributions"
     facts = upstream_facts(manifest, f"model.observatorio.{dataset.mart}")
     batch_ids: set[str] = set()
+    described: list[str] = []
     for fact in facts:
-        relation = sql.Identifier("marts", fact)
-        query = sql.SQL("select distinct batch_id from {} where batch_id is not null").format(
-            relation
+        columns = manifest["nodes"].get(f"model.observatorio.{fact}", {}).get("columns", {})
+        conditions: list[sql.Composable] = [sql.SQL("batch_id is not null")]
+        params = []
+        narrowed = True
+        if period is not None:
+            by_period = _fact_period(fact)
+            if by_period is None:
+                narrowed = False
+            else:
+                conditions.append(by_period)
+                params.append(period)
+        for column, values in dataset.filters.items():
+            found_filter = _fact_filter(column, values, columns)
+            if found_filter is None:
+                narrowed = False
+            else:
+                conditions.append(found_filter[0])
+                params += found_filter[1]
+        query = sql.SQL("select distinct batch_id from {} where {}").format(
+            sql.Identifier("marts", fact), sql.SQL(" and ").join(conditions)
         )
-        batch_ids |= {str(r[0]) for r in conn.execute(query).fetchall()}
-    return batch_ids, ", ".join(f"marts.{f}" for f in facts)
+        batch_ids |= {str(r[0]) for r in conn.execute(query, params).fetchall()}
+        described.append(f"marts.{fact}" + ("" if narrowed else " (all rows)"))
+    return batch_ids, ", ".join(described)
 
 
 def lineage_summary(
@@ -216,7 +271,12 @@ def write_manifest(
                 "as_of": lineage["as_of"],
                 "generated_at": generated_at.isoformat(),
                 "disclosure": {
-                    d.name: {"threshold": d.disclosure.threshold, "marker": d.disclosure.marker}
+                    d.name: {
+                        "level": spec.level,
+                        "suppression": spec.level != "owner",
+                        "min_cell_size": d.disclosure.threshold,
+                        "marker": d.disclosure.marker,
+                    }
                     for d in spec.datasets
                 },
                 "datasets": datasets,

@@ -1,9 +1,14 @@
 """Extract specs: one YAML file per recipient under `extracts/`, read and validated.
 
 A spec names the datasets that go out (mart, columns, filters, grain, disclosure rule), the
-format (csv, xlsx, parquet), the header language (es/en), the schedule and the channel
-(outbox, sftp, email). Every error names the file and the key path. `extracts.deliver` and the
-`deliver_extracts` DAG load specs through `load_spec`.
+format (csv, xlsx, parquet) and, for CSV, its dialect (delimiter, decimal mark, encoding,
+BOM), the header language (es/en), the recipient's disclosure level (`public`, `external` or
+`owner`, see `observatorio.delivery.disclosure`), whether an empty delivery is acceptable
+(`allow_empty`), the schedule and the channel (outbox, sftp, email). What a column *is* (its
+description in each language, its unit, the indicator it counts, the code list that names its
+values) is written once for every spec in `extracts/_columns.yaml` (`GLOSSARY`). Every error
+names the file and the key path. `extracts.deliver` and the `deliver_extracts` DAG load specs
+through `load_spec`.
 """
 
 from __future__ import annotations
@@ -17,25 +22,57 @@ from typing import Any
 import yaml
 
 from observatorio.core.settings import PROJECT_DIR
-from observatorio.delivery.disclosure import DEFAULT_MARKER, DEFAULT_THRESHOLD, DisclosureRule
+from observatorio.delivery.disclosure import (
+    DEFAULT_MARKER,
+    LEVELS,
+    DisclosureRule,
+    publication_rules,
+)
 from observatorio.delivery.errors import ExtractError
 
 SPECS_DIR = PROJECT_DIR / "extracts"
+GLOSSARY = "_columns.yaml"
 
 FORMATS = ("csv", "xlsx", "parquet")
 LANGUAGES = ("es", "en")
 CHANNELS = ("outbox", "sftp", "email")
 SCHEDULES = ("@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+ENCODINGS = ("utf-8", "cp1252", "iso-8859-1")
+DELIMITERS = (",", ";", "\t", "|")
+DECIMALS = (".", ",")
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """How a CSV file is written: `;` and a decimal comma open in a Spanish-locale Excel."""
+
+    delimiter: str = ","
+    decimal: str = "."
+    encoding: str = "utf-8"
+    bom: bool = True
 
 
 @dataclass(frozen=True)
 class ExtractColumn:
+    """A delivered column: its mart column (or, with `names_of`, the names of another
+    column's codes), its headers, and what the glossary says it is."""
+
     name: str
     labels: dict[str, str]
+    descriptions: dict[str, str] = field(default_factory=dict)
+    unit: str | None = None
+    indicator: str | None = None
+    codes: str | None = None
+    named_by: str | None = None
+    names_of: str | None = None
 
     def header(self, language: str) -> str:
         return self.labels.get(language, self.name)
+
+    @property
+    def from_mart(self) -> bool:
+        return self.names_of is None
 
 
 @dataclass(frozen=True)
@@ -62,6 +99,10 @@ class Dataset:
     def column(self, name: str) -> ExtractColumn:
         return next(c for c in self.columns if c.name == name)
 
+    @property
+    def mart_columns(self) -> tuple[ExtractColumn, ...]:
+        return tuple(c for c in self.columns if c.from_mart)
+
 
 @dataclass(frozen=True)
 class ExtractSpec:
@@ -74,6 +115,10 @@ class ExtractSpec:
     language: str = "es"
     schedule: str = "@monthly"
     channel: Channel = field(default_factory=Channel)
+    level: str = "external"
+    csv: CsvDialect = field(default_factory=CsvDialect)
+    allow_empty: bool = False
+    glossary: Glossary | None = None
 
     @property
     def marts(self) -> list[str]:
@@ -155,11 +200,62 @@ def _read_channel(top: _Reader) -> Channel:
     )
 
 
-def _read_disclosure(r: _Reader, defaults: Mapping[str, Any], columns: set[str]) -> DisclosureRule:
-    r.only({"threshold", "marker", "rows", "columns", "by", "counts", "part_of", "rates"})
-    threshold = r.get("threshold", int, defaults.get("threshold", DEFAULT_THRESHOLD))
-    if threshold < 1:
-        raise r.error(f"must be at least 1, got {threshold}", "threshold")
+@dataclass(frozen=True)
+class Glossary:
+    """`extracts/_columns.yaml`: what each mart column an extract delivers is, once for every
+    spec (description in each language, unit, indicator, code list), and the labels of the
+    code lists no other relation names (`code_lists`)."""
+
+    columns: Mapping[str, Mapping[str, Any]]
+    code_lists: Mapping[str, Mapping[str, Mapping[str, str]]]
+
+
+CODE_LISTS_BUILT_IN = ("municipality", "source_system", "indicator")
+
+
+def load_glossary(specs_dir: Path | None = None) -> Glossary:
+    from observatorio.indicators.definitions import UNITS
+
+    path = (specs_dir or SPECS_DIR) / GLOSSARY
+    if not path.is_file():  # a spec kept elsewhere uses the repository's glossary
+        path = SPECS_DIR / GLOSSARY
+    if not path.is_file():
+        raise ExtractError(f"{path}: the column glossary of the extracts is missing")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ExtractError(f"{path}: not valid YAML: {exc}") from exc
+    top = _Reader(path, raw)
+    top.only({"columns", "code_lists"})
+    columns: dict[str, Mapping[str, Any]] = {}
+    code_lists = {str(k): v for k, v in top.get("code_lists", dict, {}).items()}
+    for name, entry in top.get("columns", dict).items():
+        c = top.child(f"columns.{name}", entry)
+        c.only({"description", "unit", "indicator", "codes", "named_by"})
+        unit = c.get("unit", str, None)
+        if unit is not None and unit not in UNITS:
+            raise c.error(f"{unit!r} is not one of {', '.join(UNITS)}", "unit")
+        lists = {key: c.get(key, str, None) for key in ("codes", "named_by")}
+        for key, listed in lists.items():
+            if listed is not None and listed not in (*CODE_LISTS_BUILT_IN, *code_lists):
+                known = ", ".join((*CODE_LISTS_BUILT_IN, *sorted(code_lists)))
+                raise c.error(f"no code list {listed!r} (known: {known})", key)
+        descriptions = c.get("description", dict, {})
+        if not c.raw.get("indicator") and not all(descriptions.get(lang) for lang in LANGUAGES):
+            raise c.error("describe the column in es and en, or name its indicator", "description")
+        columns[str(name)] = {
+            "description": {str(k): str(v) for k, v in descriptions.items()},
+            "unit": unit,
+            "indicator": c.get("indicator", str, None),
+            **lists,
+        }
+    return Glossary(columns=columns, code_lists=code_lists)
+
+
+def _read_disclosure(
+    r: _Reader, defaults: Mapping[str, Any], columns: Mapping[str, ExtractColumn]
+) -> DisclosureRule:
+    r.only({"marker", "rows", "columns", "by", "counts", "part_of", "rates"})
     counts = r.names("counts")
     if not counts:
         raise r.error("list the count columns to protect", "counts")
@@ -177,27 +273,54 @@ def _read_disclosure(r: _Reader, defaults: Mapping[str, Any], columns: set[str])
         ("rates", [*rates, *rates.values()]),
     ):
         for name in names:
-            if name not in columns:
-                raise r.error(f"{name!r} is not a column of the dataset", key)
+            if name not in columns or not columns[name].from_mart:
+                raise r.error(f"{name!r} is not a column of the dataset's mart", key)
     for part, whole in part_of.items():
         if part not in counts or whole not in counts:
             raise r.error(f"{part} and {whole} must both be listed in counts", "part_of")
     for rate, numerator in rates.items():
         if numerator not in counts:
             raise r.error(f"the numerator {numerator!r} of {rate!r} is not a count", "rates")
+    # The minimum cell size comes from the definitions of what the counts count.
+    counted = [columns[c].indicator for c in (*counts, *rates)]
+    rules = publication_rules(code for code in counted if code)
     return DisclosureRule(
         counts=tuple(counts),
         rows=rows,
         columns=across,
         by=tuple(by),
-        threshold=threshold,
+        threshold=rules.min_cell_size,
         marker=str(r.get("marker", str, defaults.get("marker", DEFAULT_MARKER))),
         part_of=dict(part_of),
         rates=dict(rates),
     )
 
 
-def _read_dataset(r: _Reader, defaults: Mapping[str, Any], language: str) -> Dataset:
+def _read_column(c: _Reader, language: str, glossary: Glossary) -> ExtractColumn:
+    c.only({"name", "names_of", *LANGUAGES})
+    name = c.get("name", str)
+    labels = {lang: str(c.get(lang, str)) for lang in LANGUAGES if lang in c.raw}
+    if language not in labels and language != "en":
+        raise c.error(f"no {language!r} header for column {name!r}", language)
+    names_of = c.get("names_of", str, None)
+    entry = glossary.columns.get(name)
+    if entry is None:
+        raise c.error(f"{name!r} is not described in extracts/{GLOSSARY}", "name")
+    return ExtractColumn(
+        name=name,
+        labels=labels,
+        descriptions=dict(entry["description"]),
+        unit=entry["unit"],
+        indicator=entry["indicator"],
+        codes=entry["codes"],
+        named_by=entry["named_by"],
+        names_of=names_of,
+    )
+
+
+def _read_dataset(
+    r: _Reader, defaults: Mapping[str, Any], language: str, glossary: Glossary
+) -> Dataset:
     r.only(
         {"name", "mart", "columns", "filters", "grain", "order_by", "period_column", "disclosure"}
     )
@@ -207,17 +330,21 @@ def _read_dataset(r: _Reader, defaults: Mapping[str, Any], language: str) -> Dat
     columns: list[ExtractColumn] = []
     for n, raw in enumerate(r.get("columns", list)):
         raw = {"name": raw} if isinstance(raw, str) else raw
-        c = r.child(f"columns[{n}]", raw)
-        c.only({"name", *LANGUAGES})
-        name = c.get("name", str)
-        labels = {lang: str(c.get(lang, str)) for lang in LANGUAGES if lang in c.raw}
-        if language not in labels and language != "en":
-            raise c.error(f"no {language!r} header for column {name!r}", language)
-        columns.append(ExtractColumn(name=name, labels=labels))
+        columns.append(_read_column(r.child(f"columns[{n}]", raw), language, glossary))
     names = [c.name for c in columns]
     if len(set(names)) != len(names):
         raise r.error("a column is listed twice", "columns")
-    known = set(names)
+    by_name = {c.name: c for c in columns}
+    for n, derived in enumerate(columns):
+        if derived.names_of is None:
+            continue
+        source = by_name.get(derived.names_of)
+        if source is None or not source.from_mart or source.codes is None:
+            raise r.error(
+                f"{derived.names_of!r} is not a column of the dataset with a code list",
+                f"columns[{n}].names_of",
+            )
+    known = {c.name for c in columns if c.from_mart}
     filters = r.get("filters", dict, {})
     for column, values in filters.items():
         if column not in known:
@@ -233,9 +360,11 @@ def _read_dataset(r: _Reader, defaults: Mapping[str, Any], language: str) -> Dat
     period_column = r.get("period_column", str, None)
     if period_column is not None and period_column not in known:
         raise r.error(f"{period_column!r} is not a column of the dataset", "period_column")
-    disclosure = _read_disclosure(r.child("disclosure", r.get("disclosure", dict)), defaults, known)
+    disclosure = _read_disclosure(
+        r.child("disclosure", r.get("disclosure", dict)), defaults, by_name
+    )
     if grain:
-        for column in names:
+        for column in (c.name for c in columns if c.from_mart):
             if column not in grain and column not in disclosure.counts:
                 raise r.error(
                     f"{column!r} is neither in the grain nor a count: only counts are summed "
@@ -252,6 +381,32 @@ def _read_dataset(r: _Reader, defaults: Mapping[str, Any], language: str) -> Dat
         grain=tuple(grain),
         order_by=tuple(order_by),
     )
+
+
+def _read_csv(top: _Reader) -> CsvDialect:
+    r = top.child("csv", top.get("csv", dict, {}))
+    r.only({"delimiter", "decimal", "encoding", "bom"})
+    delimiter = r.choice("delimiter", DELIMITERS, ",")
+    decimal = r.choice("decimal", DECIMALS, ".")
+    if decimal == delimiter:
+        raise r.error("the decimal mark cannot be the delimiter", "decimal")
+    encoding = r.choice("encoding", ENCODINGS, "utf-8")
+    bom = bool(r.get("bom", bool, encoding == "utf-8"))
+    if bom and encoding != "utf-8":
+        raise r.error(f"a byte-order mark is for utf-8, not {encoding}", "bom")
+    return CsvDialect(delimiter=delimiter, decimal=decimal, encoding=encoding, bom=bom)
+
+
+def _read_level(top: _Reader) -> tuple[str, dict[str, Any]]:
+    """`disclosure: owner`, or `disclosure: {level: owner, marker: "*"}`: the level is required."""
+    raw = top.raw.get("disclosure")
+    if isinstance(raw, str):
+        raw = {"level": raw}
+    r = top.child("disclosure", raw if raw is not None else {})
+    r.only({"level", "marker"})
+    if "level" not in r.raw:
+        raise r.error(f"declare the recipient's disclosure level ({', '.join(LEVELS)})", "level")
+    return r.choice("level", LEVELS, "external"), r.raw
 
 
 def parse_spec(path: Path) -> ExtractSpec:
@@ -271,16 +426,19 @@ def parse_spec(path: Path) -> ExtractSpec:
             "channel",
             "disclosure",
             "datasets",
+            "csv",
+            "allow_empty",
+            "x-common",  # YAML anchors shared by the datasets; not read
         }
     )
     recipient = top.get("recipient", str)
     if not re.fullmatch(r"[a-z0-9][a-z0-9_]*", recipient):
         raise top.error(f"{recipient!r}: use lower-case letters, digits and _", "recipient")
     language = top.choice("language", LANGUAGES, "es")
-    defaults = top.child("disclosure", top.get("disclosure", dict, {}))
-    defaults.only({"threshold", "marker"})
+    level, defaults = _read_level(top)
+    glossary = load_glossary(path.parent)
     datasets = [
-        _read_dataset(top.child(f"datasets[{n}]", raw), defaults.raw, language)
+        _read_dataset(top.child(f"datasets[{n}]", raw), defaults, language, glossary)
         for n, raw in enumerate(top.get("datasets", list))
     ]
     if not datasets:
@@ -297,6 +455,10 @@ def parse_spec(path: Path) -> ExtractSpec:
         language=language,
         schedule=top.choice("schedule", SCHEDULES, "@monthly"),
         channel=_read_channel(top),
+        level=level,
+        csv=_read_csv(top),
+        allow_empty=bool(top.get("allow_empty", bool, False)),
+        glossary=glossary,
     )
 
 
@@ -310,4 +472,6 @@ def load_spec(name: str, specs_dir: Path | None = None) -> ExtractSpec:
 
 
 def available_specs(specs_dir: Path | None = None) -> list[str]:
-    return sorted(p.stem for p in (specs_dir or SPECS_DIR).glob("*.yaml"))
+    return sorted(
+        p.stem for p in (specs_dir or SPECS_DIR).glob("*.yaml") if not p.name.startswith("_")
+    )

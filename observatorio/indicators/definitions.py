@@ -476,3 +476,12 @@ def load_definitions(directory: Path = DEFINITIONS_DIR) -> Definitions:
         window=window,
         reporting_sources=tuple(sources),
     )
+
+
+def publication_defaults(directory: Path = DEFINITIONS_DIR) -> dict[str, Any]:
+    """The publication rules of `_publication.yml` every definition starts from (minimum cell
+    size, decimals by unit, ...): what a table that is no single indicator is published by."""
+    defaults = _read(directory / "_publication.yml").get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise DefinitionError(f"{directory / '_publication.yml'}: defaults is not a mapping")
+    return dict(defaults)

@@ -278,7 +278,8 @@ def test_deliver_extracts_delivers_its_runs_period_and_a_cleared_run_delivers_it
     with next((settings.outbox_dir / "ministerio_seguridad").glob("*_2025-10/*.csv")).open(
         encoding="utf-8-sig", newline=""
     ) as handle:
-        assert {r["mes"] for r in csv.DictReader(handle)} == {"2025-10"}
+        # The ministry's CSV dialect: `;` for a Spanish-locale Excel (its spec's `csv:`).
+        assert {r["mes"] for r in csv.DictReader(handle, delimiter=";")} == {"2025-10"}
 
     # The same run again (dag.test clears it and runs it anew under the same run id; a clear
     # in the scheduler does the same as the next try): every spec and the bulletin are

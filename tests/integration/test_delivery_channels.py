@@ -109,13 +109,20 @@ def test_sftp_delivery_lands_a_complete_zip_and_is_audited(marts, sftp_server, t
     assert landed.read_bytes() == delivery.archive.read_bytes()
     _check_zip(landed.read_bytes(), delivery)
     assert delivery.remote_location == f"sftp://127.0.0.1:{port}/entrada/{landed.name}"
+    # The CSV in the zip is in the spec's dialect (the ministry's: `;`, BOM) and exact: the
+    # ministry owns the records, and the audit says which level the delivery used.
+    with zipfile.ZipFile(io.BytesIO(landed.read_bytes())) as archive:
+        [data_name] = [n for n in archive.namelist() if n.split("/")[-1].startswith(name)]
+        raw = archive.read(data_name)
+    assert raw.startswith(b"\xef\xbb\xbfmes;codigo_departamento;") and b";*;" not in raw
     row = db.execute(
-        "select channel, success, remote_location, archive_sha256, bytes_delivered"
-        " from ops.deliveries where spec_name = %s",
+        "select channel, disclosure_level, success, remote_location, archive_sha256,"
+        " bytes_delivered from ops.deliveries where spec_name = %s",
         (name,),
     ).fetchone()
     assert row == (
         "sftp",
+        "owner",
         True,
         delivery.remote_location,
         hashlib.sha256(landed.read_bytes()).hexdigest(),
@@ -155,8 +162,10 @@ def test_email_delivery_attaches_the_zip(marts, smtp_server, tmp_path, db):
             "subject": "Extracto mensual",
         },
         format="xlsx",
+        disclosure={"level": "external", "marker": "*"},
     )
     delivery = deliver(name, period="2025-10", settings=marts, specs_dir=tmp_path / "specs")
+    assert delivery.suppressed_cells > 0  # an external recipient: small counts are `*`
     assert len(smtp_server.messages) == 1
     [mail] = smtp_server.messages
     assert (mail.sender, mail.recipients) == (
@@ -173,10 +182,11 @@ def test_email_delivery_attaches_the_zip(marts, smtp_server, tmp_path, db):
     body = next(p for p in message.walk() if p.get_content_type() == "text/html")
     assert hashlib.sha256(data).hexdigest() in body.get_payload(decode=True).decode()
     row = db.execute(
-        "select channel, format, success, remote_location from ops.deliveries where spec_name = %s",
+        "select channel, format, disclosure_level, success, remote_location"
+        " from ops.deliveries where spec_name = %s",
         (name,),
     ).fetchone()
-    assert row == ("email", "xlsx", True, "mailto:estadistica@ministerio.example")
+    assert row == ("email", "xlsx", "external", True, "mailto:estadistica@ministerio.example")
 
 
 def test_email_refuses_an_attachment_above_its_limit(marts, smtp_server, tmp_path):

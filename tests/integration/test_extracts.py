@@ -1,6 +1,7 @@
 """Extract deliveries on the real warehouse: two months of the simulated country's police
-reports, through ingestion and dbt, delivered as CSV, XLSX and Parquet with disclosure control,
-audited, and re-delivered for a past period from the CLI."""
+reports, through ingestion (two batches: the September and the October files) and dbt,
+delivered as CSV, XLSX and Parquet with disclosure control by the recipient's level, audited,
+and re-delivered for a past period from the CLI."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ MART_COLUMNS = (
 
 
 def build_police_marts(settings, workdir: Path) -> None:
-    """Simulate two months, ingest the police reports as one batch, build the police marts."""
+    """Simulate two months, ingest the police reports as two batches (the files of each
+    month), build the police marts."""
     from observatorio.core.warehouse import connect
     from observatorio.orchestration.ingest import ingest_file
     from observatorio.transform.dbt import run_dbt
@@ -46,15 +48,17 @@ def build_police_marts(settings, workdir: Path) -> None:
         conn.execute("truncate ops.batch_ledger, ops.file_receipts, ops.quarantine")
     simulation = workdir / "simulation"
     generate(simulation, seed=SEED, scale="small", start=START, days=DAYS)
-    lines: list[str] = []
+    by_month: dict[str, list[str]] = {"20250916_20250930": [], "20251001_20251031": []}
     for path in sorted((simulation / "exports/police/reports").glob("denuncias_*.csv")):
         if "_reenvio" in path.name:  # identical re-sends: the ledger would skip them
             continue
+        lines = by_month["20250916_20250930" if "_202509" in path.name else "20251001_20251031"]
         content = path.read_text(encoding="cp1252").splitlines()
         lines += content if not lines else content[1:]
-    batch = workdir / "denuncias_20250901_20251031.csv"
-    batch.write_text("\r\n".join(lines) + "\r\n", encoding="cp1252")
-    assert ingest_file("police__reports", batch, settings).status == "loaded"
+    for span, lines in by_month.items():
+        batch = workdir / f"denuncias_{span}.csv"
+        batch.write_text("\r\n".join(lines) + "\r\n", encoding="cp1252")
+        assert ingest_file("police__reports", batch, settings).status == "loaded"
     # Seeds and models only: the tests of other domains' models on shared seeds are not ours.
     run_dbt(
         [
@@ -63,6 +67,7 @@ def build_police_marts(settings, workdir: Path) -> None:
             # Every mart an extract spec reads (the review list stays empty: no linkage ran).
             "+mart_crime_reports_monthly",
             "+mart_victim_review_list",
+            "+dim_source_system",  # the sources' names in the data dictionaries
             "--exclude-resource-type",
             "test",
             "unit_test",
@@ -82,11 +87,13 @@ def ensure_police_marts(settings, workdir: Path) -> None:
     with connect(settings) as conn:
         row = conn.execute(
             "select to_regclass('marts.mart_crime_reports_monthly'),"
-            " to_regclass('marts.mart_victim_review_list')"
+            " to_regclass('marts.mart_victim_review_list'),"
+            " to_regclass('marts.dim_source_system')"
         ).fetchone()
         filled = (
             row[0]
             and row[1]
+            and row[2]
             and conn.execute("select count(*) from marts.mart_crime_reports_monthly").fetchone()[0]
         )
     if not (filled and (settings.dbt_target_dir / "manifest.json").is_file()):
@@ -149,8 +156,26 @@ BASE = yaml.safe_load(
             "datasets[0].grain: 'department_code' is neither in the grain nor a count",
         ),
         (
-            lambda s: s["datasets"][0]["disclosure"].update(threshold=0),
-            "datasets[0].disclosure.threshold: must be at least 1",
+            # The minimum cell size is the publication rules', never the spec's.
+            lambda s: s["datasets"][0]["disclosure"].update(threshold=5),
+            "datasets[0].disclosure: unknown key(s) threshold",
+        ),
+        (lambda s: s.pop("disclosure"), "disclosure.level: declare the recipient's disclosure"),
+        (
+            lambda s: s.update(disclosure="trusted"),
+            "disclosure.level: 'trusted' is not one of public, external, owner",
+        ),
+        (
+            lambda s: s.update(csv={"delimiter": ",", "decimal": ","}),
+            "csv.decimal: the decimal mark cannot be the delimiter",
+        ),
+        (
+            lambda s: s.update(csv={"encoding": "cp1252", "bom": True}),
+            "csv.bom: a byte-order mark is for utf-8, not cp1252",
+        ),
+        (
+            lambda s: s["datasets"][0]["columns"].append({"name": "iccs_note", "es": "nota"}),
+            "datasets[0].columns[10].name: 'iccs_note' is not described in extracts/_columns.yaml",
         ),
     ],
 )
@@ -165,42 +190,93 @@ def test_invalid_specs_fail_naming_file_and_key(tmp_path, change, message):
     assert message in str(error.value)
 
 
-def test_national_csv_is_protected_documented_and_audited(marts, db):
+def _read_csv(path: Path, delimiter: str = ";") -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter=delimiter))
+
+
+def _external_copy(tmp_path: Path, name: str = "ministerio_seguridad") -> str:
+    """The spec `name` for an external recipient (a copy in tmp_path, level `external`)."""
+    spec = yaml.safe_load((Path(__file__).parents[2] / "extracts" / f"{name}.yaml").read_text())
+    spec["recipient"] = f"{name}_externo"
+    spec["disclosure"] = {"level": "external", "marker": "*"}
+    (tmp_path / f"{name}_externo.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True))
+    return f"{name}_externo"
+
+
+COUNT_COLUMNS = {
+    "victimas": "victims",
+    "victimas_feminicidio": "femicide_victims",
+    "victimas_violencia_intrafamiliar": "intrafamily_victims",
+}
+
+
+def test_owner_gets_exact_october_counts_and_the_audit_says_owner(marts, db):
+    """The ministry of security owns the police records: every October count, exactly."""
     mart = _mart(db)
-    delivery = deliver("ministerio_seguridad", settings=marts)
+    october = {k: v for k, v in mart.items() if k[0] == "2025-10"}
+    delivery = deliver("ministerio_seguridad", "2025-10", settings=marts)
+    folder = delivery.folder
+    manifest = _check_manifest(folder)
+    rows = _read_csv(folder / manifest["files"][0]["file"])
+    assert manifest["files"][0]["rows"] == len(rows) == len(october)
+    small = 0
+    for row in rows:
+        key = (row["mes"], row["codigo_municipio"], row["codigo_iccs"])
+        for column, source in COUNT_COLUMNS.items():
+            assert row[column] == str(october[key][source]), f"{key} {column}"
+            small += 1 <= int(row[column]) <= 9
+    assert delivery.suppressed_cells == 0 and small > 0
+    print("owner: exact October cells", len(rows) * 3, "of which 1-9:", small)
+    assert manifest["disclosure"]["victimas_mensuales"]["level"] == "owner"
+    assert manifest["disclosure"]["victimas_mensuales"]["suppression"] is False
+    audit = db.execute(
+        "select recipient, disclosure_level, suppressed_cells, rows_delivered, success"
+        " from ops.deliveries order by delivery_id desc limit 1"
+    ).fetchone()
+    assert audit == ("ministerio_seguridad", "owner", 0, len(rows), True)
+    dictionary = _read_csv(folder / "diccionario_de_datos.csv")
+    notes = {r["confidencialidad"] for r in dictionary if r["columna"] in COUNT_COLUMNS}
+    assert notes == {
+        "Cifras exactas, sin supresión: destinatario titular de los datos, bajo acuerdo de uso"
+        " de datos"
+    }
+
+
+def test_external_recipient_gets_stars_with_complementary_suppression(marts, db, tmp_path):
+    """The same national table for an external recipient: small counts are `*`, the
+    pattern is closed (no hidden cell is solvable from the totals), the audit says
+    `external`, and the dictionary states the rule from the publication rules."""
+    from observatorio.delivery.disclosure import protect_table, publication_rules
+
+    min_cell = publication_rules().min_cell_size
+    mart = _mart(db)
+    delivery = deliver(_external_copy(tmp_path), settings=marts, specs_dir=tmp_path)
     folder = delivery.folder
     manifest = _check_manifest(folder)
     data_file = folder / manifest["files"][0]["file"]
-    raw = data_file.read_bytes()
-    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
-    with data_file.open(encoding="utf-8-sig", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = _read_csv(data_file)
     assert manifest["files"][0]["rows"] == len(rows) >= len(mart)
     hidden = 0
+    october_hidden = 0
     for row in rows:
         key = (row["mes"], row["codigo_municipio"], row["codigo_iccs"])
-        for column in ("victimas", "victimas_feminicidio", "victimas_violencia_intrafamiliar"):
+        for column, source in COUNT_COLUMNS.items():
             if row[column] == "*":
                 hidden += 1
+                october_hidden += row["mes"] == "2025-10"
                 continue
             value = int(row[column])
-            assert not 1 <= value <= 9, f"{key} {column}={value} published"
-            expected = mart.get(key, {"victims": 0})
-            source = {
-                "victimas": "victims",
-                "victimas_feminicidio": "femicide_victims",
-                "victimas_violencia_intrafamiliar": "intrafamily_victims",
-            }[column]
-            assert value == expected.get(source, 0)
+            assert not 1 <= value < min_cell, f"{key} {column}={value} published"
+            assert value == mart.get(key, {}).get(source, 0)
         if row["victimas"] == "*":
             # An "of which" count never outlives its whole.
             assert row["victimas_feminicidio"] == row["victimas_violencia_intrafamiliar"] == "*"
     assert hidden == delivery.suppressed_cells > 0
-    print("extract", data_file.name, data_file.stat().st_size, "bytes", len(rows), "rows")
+    october_cells = 3 * sum(1 for r in rows if r["mes"] == "2025-10")
+    print(f"external: {october_hidden} of {october_cells} October cells as *")
     # Each month's table (municipalities x ICCS divisions): re-protecting it from the published
     # pattern adds no body cell, so the pattern is closed and no hidden cell is a bridge.
-    from observatorio.delivery.disclosure import protect_table
-
     for month in {r["mes"] for r in rows}:
         month_rows = [r for r in rows if r["mes"] == month]
         munis = sorted({r["codigo_municipio"] for r in month_rows})
@@ -213,59 +289,63 @@ def test_national_csv_is_protected_documented_and_audited(marts, db):
             table[cell[0]][cell[1]] = int(mart[key]["victims"]) if key in mart else 0
             if r["victimas"] == "*":
                 hidden_cells.add(cell)
-        assert protect_table(table, initial=hidden_cells).interior() == hidden_cells
-
-    dictionary = (folder / "diccionario_de_datos.csv").read_text(encoding="utf-8-sig")
-    assert "Victims in police reports" in dictionary and "Suprimido (*)" in dictionary
-    with (folder / "diccionario_de_datos.csv").open(encoding="utf-8-sig", newline="") as handle:
-        documented = {r["columna"]: r for r in csv.DictReader(handle)}
+        assert protect_table(table, min_cell, hidden_cells).interior() == hidden_cells
+    dictionary = _read_csv(folder / "diccionario_de_datos.csv")
+    documented = {r["columna"]: r for r in dictionary}
     assert set(documented) == set(rows[0])
     assert all(r["tipo"] and r["descripcion"] and r["fuente"] for r in documented.values())
     assert documented["victimas"]["tipo"] == "bigint"
-    lineage = json.loads((folder / "lineage.json").read_text())
-    assert [b["source"] for b in lineage["batches"]] == ["police__reports"]
-    assert lineage["as_of"] and lineage["batches"][0]["source_file"].startswith("denuncias_")
-    # The manifest carries the same lineage: the batches in the fact the mart is built from,
-    # with their files' checksums, and the OpenLineage run that built the mart.
-    assert manifest["lineage"] == lineage
-    assert lineage["batches_from"] == ["marts.fct_crime_reports"]
-    in_fact = {r[0] for r in db.execute("select distinct batch_id from marts.fct_crime_reports")}
-    assert {b["batch_id"] for b in lineage["batches"]} == in_fact
-    ledger = dict(db.execute("select batch_id, file_sha256 from ops.batch_ledger").fetchall())
-    assert all(b["file_sha256"] == ledger[b["batch_id"]] for b in lineage["batches"])
-    run = lineage["openlineage"]["producing_runs"]["marts.mart_crime_reports_monthly"]
-    assert lineage["openlineage"]["namespace"] == run["namespace"] == "observatorio-local"
-    assert run["state"] == "COMPLETE" and run["run_id"] and run["parent_run_id"]
-    assert run["job"].endswith(".mart_crime_reports_monthly.build.run")
-    audit = db.execute(
-        "select recipient, spec_name, channel, format, rows_delivered, success, files,"
-        " suppressed_cells, triggered_by, is_redelivery from ops.deliveries"
-        " order by delivery_id desc limit 1"
-    ).fetchone()
-    assert audit[:6] == (
-        "ministerio_seguridad",
-        "ministerio_seguridad",
-        "outbox",
-        "csv",
-        len(rows),
-        True,
+    # The rule in words, generated from the publication rules: never "de 1 a 0".
+    assert documented["victimas"]["confidencialidad"].startswith(
+        f"Suprimido (*) si vale de 1 a {min_cell - 1} (tamaño mínimo de celda {min_cell},"
     )
-    assert [f["sha256"] for f in audit[6]] == [f["sha256"] for f in manifest["files"]]
-    assert audit[7:] == (hidden, "manual", False)
+    assert "destinatario externo" in documented["victimas"]["confidencialidad"]
+    audit = db.execute(
+        "select recipient, disclosure_level, suppressed_cells, format, success, triggered_by,"
+        " is_redelivery from ops.deliveries order by delivery_id desc limit 1"
+    ).fetchone()
+    assert audit == (
+        "ministerio_seguridad_externo",
+        "external",
+        hidden,
+        "csv",
+        True,
+        "manual",
+        False,
+    )
 
 
-def test_department_xlsx_sees_only_its_departments_and_keeps_national_pattern(marts, db):
+def test_csv_for_spanish_excel_has_semicolons_decimal_commas_and_a_bom(marts, tmp_path):
+    """The ministry's dialect, read as bytes: BOM, `;`, CRLF; and a decimal comma (a rate
+    column) in a spec that asks for it in cp1252."""
+    delivery = deliver("ministerio_seguridad", "2025-10", settings=marts)
+    raw = next(delivery.folder.glob("ministerio_*.csv")).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfmes;codigo_departamento;departamento;codigo_municipio;")
+    first = raw.split(b"\r\n")[1]
+    assert first.startswith(b"2025-10;") and first.count(b";") == 9 and b"," not in first
+    dictionary = (delivery.folder / "diccionario_de_datos.csv").read_bytes()
+    assert dictionary.startswith(b"\xef\xbb\xbfconjunto;columna;descripcion;unidad;")
+
+    from observatorio.delivery.specs import CsvDialect
+    from observatorio.delivery.writers import write_csv
+
+    path = tmp_path / "tasas.csv"
+    dialect = CsvDialect(delimiter=";", decimal=",", encoding="cp1252", bom=False)
+    write_csv(path, ["municipio", "tasa"], [["Peñas Blancas", 12.5], ["Ñuñoa", 3]], dialect)
+    assert path.read_bytes() == b"municipio;tasa\r\nPe\xf1as Blancas;12,5\r\n\xd1u\xf1oa;3\r\n"
+    with pytest.raises(ExtractError, match=r"tasas.csv: row 2, column 'municipio': .* cp1252"):
+        write_csv(path, ["municipio", "tasa"], [["Łódź", 1.5]], dialect)
+
+
+def test_department_xlsx_sees_only_its_departments_and_keeps_national_pattern(marts, db, tmp_path):
     from openpyxl import load_workbook
 
-    national = deliver("ministerio_seguridad", settings=marts)
-    with next(national.folder.glob("ministerio_*.csv")).open(
-        encoding="utf-8-sig", newline=""
-    ) as handle:
-        national_hidden = {
-            (r["mes"], r["codigo_municipio"], r["codigo_iccs"])
-            for r in csv.DictReader(handle)
-            if r["victimas"] == "*"
-        }
+    national = deliver(_external_copy(tmp_path), settings=marts, specs_dir=tmp_path)
+    national_hidden = {
+        (r["mes"], r["codigo_municipio"], r["codigo_iccs"])
+        for r in _read_csv(next(national.folder.glob("ministerio_*.csv")))
+        if r["victimas"] == "*"
+    }
     delivery = deliver("gobernacion_central", settings=marts)
     manifest = _check_manifest(delivery.folder)
     workbook = load_workbook(delivery.folder / manifest["files"][0]["file"])
@@ -278,6 +358,7 @@ def test_department_xlsx_sees_only_its_departments_and_keeps_national_pattern(ma
     assert rows and {r["codigo_departamento"] for r in rows} == {"01"}
     assert len(rows) == manifest["files"][0]["rows"]
     mart = _mart(db)
+    stars = 0
     for r in rows:
         key = (r["mes"], r["codigo_municipio"], r["codigo_iccs"])
         if key in national_hidden:
@@ -285,9 +366,16 @@ def test_department_xlsx_sees_only_its_departments_and_keeps_national_pattern(ma
         if r["victimas"] != "*":
             assert isinstance(r["victimas"], int) and not 1 <= r["victimas"] <= 9
             assert r["victimas"] == mart.get(key, {"victims": 0})["victims"]
+        stars += r["victimas"] == "*"
+    assert stars > 0  # an external recipient gets `*`
     for cell in sheet.iter_rows(2):
         for c in cell:
             assert c.data_type != "f", f"formula in {c.coordinate}"
+    level = db.execute(
+        "select disclosure_level from ops.deliveries where spec_name = 'gobernacion_central'"
+        " order by delivery_id desc limit 1"
+    ).fetchone()
+    assert level == ("external",)
 
 
 def test_analytics_parquet_is_department_grain_with_english_headers(marts, db):
@@ -327,8 +415,11 @@ def test_analytics_parquet_is_department_grain_with_english_headers(marts, db):
         else:
             assert r["victims"] == totals.get(key, 0) and not 1 <= r["victims"] <= 9
     assert (delivery.folder / "data_dictionary.csv").is_file()
-    dictionary = (delivery.folder / "data_dictionary.csv").read_text(encoding="utf-8-sig")
-    assert "(sum)" in dictionary and "confidentiality" in dictionary
+    dictionary = _read_csv(delivery.folder / "data_dictionary.csv", ",")
+    documented = {r["column"]: r for r in dictionary}
+    assert documented["victims"]["description"].endswith(" Summed.")
+    assert documented["victims"]["unit"] == "number of cases"
+    assert documented["victims"]["confidentiality"].startswith("Suppressed (*) when 1 to 9")
 
 
 def test_cli_redelivers_a_past_period_and_audits_it(marts, db):
@@ -342,8 +433,7 @@ def test_cli_redelivers_a_past_period_and_audits_it(marts, db):
     second = runner.invoke(app, ["extract", "ministerio_seguridad", "--period", "2025-10"])
     assert second.exit_code == 0, second.output
     folder = Path(second.output.strip().splitlines()[-1])
-    with next(folder.glob("ministerio_*.csv")).open(encoding="utf-8-sig", newline="") as handle:
-        months = {r["mes"] for r in csv.DictReader(handle)}
+    months = {r["mes"] for r in _read_csv(next(folder.glob("ministerio_*.csv")))}
     assert months == {"2025-10"}
     audits = db.execute(
         "select period, is_redelivery, success from ops.deliveries where period = '2025-10'"
@@ -446,3 +536,250 @@ def test_deliveries_never_change_the_schema(marts, db):
         for p in (Path(__file__).parents[2] / "observatorio" / "delivery").rglob("*.py")
     ).lower()
     assert "alter table" not in source and "comment on" not in source
+
+
+def _batches_with_incidents(db, period: str, department: str | None = None) -> set[str]:
+    """Independently: the police batches whose latest report versions hold incidents of
+    `period` (in `department`), read from the fact the mart counts."""
+    query = (
+        "select distinct f.batch_id from marts.fct_crime_reports f"
+        " left join reference.ref_municipalities m using (municipality_code)"
+        " where to_char(f.incident_date, 'YYYY-MM') = %s"
+        " and (%s::text is null or m.department_code = %s)"
+    )
+    return {r[0] for r in db.execute(query, (period, department, department)).fetchall()}
+
+
+def test_manifest_lists_exactly_the_batches_behind_the_delivered_cells(marts, db):
+    loaded = {
+        r[0]: r[1]
+        for r in db.execute(
+            "select batch_id, source_file from ops.batch_ledger"
+            " where status = 'loaded' and source = 'police__reports'"
+        ).fetchall()
+    }
+    assert len(loaded) == 2
+    october = deliver("ministerio_seguridad", "2025-10", settings=marts)
+    manifest = _check_manifest(october.folder)
+    lineage = json.loads((october.folder / "lineage.json").read_text())
+    assert manifest["lineage"] == lineage
+    listed = {b["batch_id"] for b in lineage["batches"]}
+    expected = _batches_with_incidents(db, "2025-10")
+    # September's file holds no October incident: only October's batch is behind the cells.
+    assert listed == expected and len(listed) == 1 < len(loaded)
+    assert [loaded[b] for b in listed] == ["denuncias_20251001_20251031.csv"]
+    assert lineage["batches_from"] == ["marts.fct_crime_reports"]
+    september = deliver("ministerio_seguridad", "2025-09", settings=marts)
+    sept = json.loads((september.folder / "lineage.json").read_text())
+    assert {b["batch_id"] for b in sept["batches"]} == _batches_with_incidents(db, "2025-09")
+    print("manifest batches: 2025-10", len(listed), "2025-09", len(sept["batches"]), "of", 2)
+    # A department's delivery: the batches with incidents in its municipalities.
+    central = deliver("gobernacion_central", "2025-10", settings=marts)
+    central_batches = json.loads((central.folder / "lineage.json").read_text())["batches"]
+    assert {b["batch_id"] for b in central_batches} == _batches_with_incidents(db, "2025-10", "01")
+    ledger = dict(db.execute("select batch_id, file_sha256 from ops.batch_ledger").fetchall())
+    assert all(b["file_sha256"] == ledger[b["batch_id"]] for b in lineage["batches"])
+    run = lineage["openlineage"]["producing_runs"]["marts.mart_crime_reports_monthly"]
+    assert lineage["openlineage"]["namespace"] == run["namespace"] == "observatorio-local"
+    assert run["state"] == "COMPLETE" and run["run_id"] and run["parent_run_id"]
+
+
+def test_empty_extract_warns_and_exits_1_unless_the_spec_allows_it(marts, db):
+    from typer.testing import CliRunner
+
+    from observatorio.cli.app import app
+
+    runner = CliRunner()
+    empty = runner.invoke(app, ["extract", "ministerio_seguridad", "--period", "2024-10"])
+    assert empty.exit_code == 1, empty.output
+    assert "error: ministerio_seguridad 2024-10: the extract is empty" in empty.output
+    assert "allow_empty: true" in empty.output and "Traceback" not in empty.output
+    assert not (marts.outbox_dir / "ministerio_seguridad" / "ministerio_seguridad_2024-10").exists()
+    audit = db.execute(
+        "select success, rows_delivered, disclosure_level, error from ops.deliveries"
+        " where spec_name = 'ministerio_seguridad' order by delivery_id desc limit 1"
+    ).fetchone()
+    assert audit[:3] == (False, 0, "owner") and "EmptyExtractError" in audit[3]
+    # The inter-institutional table allows an empty month (no linkage ran here: no victims
+    # to review): it is delivered, with a warning, and each sheet says why it is empty.
+    allowed = runner.invoke(app, ["extract", "mesa_interinstitucional", "--period", "2025-10"])
+    assert allowed.exit_code == 0, allowed.output
+    assert "warning: mesa_interinstitucional 2025-10: the extract is empty" in allowed.output
+    from openpyxl import load_workbook
+
+    folder = Path(allowed.stdout.strip().splitlines()[-1])
+    workbook = load_workbook(next(folder.glob("*.xlsx")))
+    assert len(workbook.sheetnames) == 4
+    for sheet in workbook:
+        assert sheet.max_row == 2 and sheet.freeze_panes == "A2"
+        assert str(sheet["A2"].value).startswith("Sin filas para 2025-10: ")
+
+
+def internal_codes(db) -> set[str]:
+    """Every internal code a recipient must not read as a label, generated from the
+    definitions (indicator codes, their sources, the reporting sources) and the source
+    systems' codes."""
+    from observatorio.indicators.definitions import load_definitions
+
+    definitions = load_definitions()
+    codes = set(definitions.codes)
+    codes |= {p for i in definitions.indicators for p in i.source.split("+") if p}
+    codes |= {s.source for s in definitions.reporting_sources}
+    codes |= {r[0] for r in db.execute("select source_system_code from marts.dim_source_system")}
+    return codes - {"all"}
+
+
+def _codes_in(text: object, codes: set[str]) -> set[str]:
+    import re
+
+    return set(re.findall(r"[A-Za-z0-9_]+", str(text or ""))) & codes
+
+
+def test_xlsx_opens_ready_to_read_with_names_and_no_internal_codes(marts, db, tmp_path):
+    """The department's workbook: widths, frozen bold header, count format; the
+    inter-institutional sheets with institutions and statuses named (rendered from rows
+    shaped like the review list, with the names the warehouse holds), municipality names
+    beside codes; and no internal code as a label in the workbooks or the dictionaries."""
+    from openpyxl import load_workbook
+
+    from observatorio.delivery.datasets import rendered_rows
+    from observatorio.delivery.disclosure import ProtectedRows
+    from observatorio.delivery.extracts import as_sheet, code_lists_of
+    from observatorio.delivery.labels import load_labels
+    from observatorio.delivery.writers import write_xlsx
+
+    codes = internal_codes(db)
+    assert {"police", "homicide_count_police", "femicide_count"} <= codes
+    delivery = deliver("gobernacion_central", "2025-10", settings=marts)
+    sheet = load_workbook(next(delivery.folder.glob("*.xlsx")))["victimas_municipio"]
+    header = [c.value for c in sheet[1]]
+    assert sheet.freeze_panes == "A2" and all(c.font.b for c in sheet[1])
+    for n, name in enumerate(header):
+        letter = sheet.cell(1, n + 1).column_letter
+        longest = max(len(str(c.value or "")) for c in sheet[letter])
+        assert sheet.column_dimensions[letter].width >= min(longest, 58), name
+    counts = [header.index(h) for h in COUNT_COLUMNS]
+    numbers = [r[i] for r in sheet.iter_rows(2) for i in counts if isinstance(r[i].value, int)]
+    assert numbers and {c.number_format for c in numbers} == {"#,##0"}
+    names = dict(
+        db.execute("select municipality_code, municipality_name from reference.ref_municipalities")
+    )
+    for row in sheet.iter_rows(2, values_only=True):
+        assert row[header.index("municipio")] == names[row[header.index("codigo_municipio")]]
+    # The inter-institutional workbook, from rows shaped like marts.mart_victim_review_list.
+    spec = load_spec("mesa_interinstitucional")
+    dataset = spec.datasets[0]
+    municipality = sorted(names)[0]
+    review = [
+        {
+            "month": "2025-10",
+            "municipality_code": municipality,
+            "victim_id": f"VIC-{n:04d}",
+            "missing_institution": "police",
+            "final_status": status,
+            "systems": "forensic, prosecution",
+            "record_count": 2,
+            "is_unidentified": False,
+            "is_late_death": n == 1,
+            "prosecution_record_key": f"C-{n}-01",
+            "forensic_record_key": f"F-{n}",
+            "hospital_record_key": None,
+        }
+        for n, status in enumerate(["confirmed_homicide", "undetermined_intent"])
+    ]
+    labels = load_labels(db, spec.glossary, code_lists_of(spec), "es")
+    head, rows = rendered_rows(spec, dataset, ProtectedRows(review, {}), labels)
+    path = tmp_path / "mesa.xlsx"
+    write_xlsx(path, [as_sheet(spec, dataset, head, rows, "2025-10")])
+    mesa = load_workbook(path)[dataset.name]
+    cells = {h: [r[i] for r in mesa.iter_rows(2, values_only=True)] for i, h in enumerate(head)}
+    institutions = dict(
+        db.execute("select source_system_code, institution_es from marts.dim_source_system")
+    )
+    assert cells["institucion_sin_registro"] == [institutions["police"]] * 2
+    assert (
+        cells["instituciones_que_la_registran"]
+        == [f"{institutions['forensic']}, {institutions['prosecution']}"] * 2
+    )
+    assert cells["estado_final"] == [
+        "Homicidio confirmado (dos o más sistemas)",
+        "Intención no determinada",
+    ]
+    assert cells["municipio"] == [names[municipality]] * 2
+    # No internal code as a label: headers and text cells of both workbooks, and the label
+    # columns of the dictionaries (the technical lineage column `origen` is for engineers).
+    texts = [*header, *head]
+    texts += [c for r in sheet.iter_rows(2, values_only=True) for c in r if isinstance(c, str)]
+    texts += [c for r in mesa.iter_rows(2, values_only=True) for c in r if isinstance(c, str)]
+    mesa_delivery = deliver("mesa_interinstitucional", "2025-10", settings=marts)
+    for folder in (delivery.folder, mesa_delivery.folder):
+        for entry in _read_csv(folder / "diccionario_de_datos.csv", ","):
+            texts += [v for k, v in entry.items() if k not in {"conjunto", "origen"}]
+            assert "`" not in entry["descripcion"]
+    found = {t: _codes_in(t, codes) for t in texts if _codes_in(t, codes)}
+    assert not found, found
+    # The femicide count is described by its definition's Spanish name.
+    dictionary = _read_csv(delivery.folder / "diccionario_de_datos.csv", ",")
+    femicide = next(r for r in dictionary if r["columna"] == "victimas_feminicidio")
+    from observatorio.indicators.definitions import load_definitions
+
+    assert femicide["descripcion"] == load_definitions().get("femicide_count").name_es + "."
+    assert femicide["unidad"] == "número de casos"
+
+
+XLSX_ARTIFACT = Path(__file__).parents[1] / "artifacts" / "extract_xlsx.png"
+
+
+def test_the_department_workbook_renders_in_a_spreadsheet(marts, tmp_path):
+    """LibreOffice opens the delivered workbook and prints it (PDF, then PNG with pdftoppm):
+    the page shown to the issue is tests/artifacts/extract_xlsx.png."""
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None or shutil.which("pdftoppm") is None:
+        pytest.skip(
+            "LibreOffice or pdftoppm missing: apt-get install libreoffice-calc poppler-utils"
+        )
+    delivery = deliver("gobernacion_central", "2025-10", settings=marts)
+    workbook = next(delivery.folder.glob("*.xlsx"))
+    profile = tmp_path / "lo-profile"
+    subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(workbook),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    pdf = tmp_path / workbook.with_suffix(".pdf").name
+    assert pdf.is_file() and pdf.stat().st_size > 0
+    XLSX_ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "70",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-singlefile",
+            str(pdf),
+            str(XLSX_ARTIFACT.with_suffix("")),
+        ],
+        check=True,
+    )
+    image = Image.open(XLSX_ARTIFACT).convert("L")
+    low, high = image.getextrema()
+    assert high - low > 100, "the page is blank"

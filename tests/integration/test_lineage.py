@@ -627,6 +627,7 @@ def test_an_indicator_extract_documents_each_indicator_and_the_batches_behind_it
         "format": "csv",
         "language": "es",
         "channel": {"type": "outbox"},
+        "disclosure": "external",
         "datasets": [
             {
                 "name": "indicadores",
@@ -659,19 +660,20 @@ def test_an_indicator_extract_documents_each_indicator_and_the_batches_behind_it
     delivery = deliver("indicadores", period=month, settings=built, specs_dir=tmp_path)
     manifest = json.loads((delivery.folder / "manifest.json").read_text())
     with (delivery.folder / "diccionario_de_datos.csv").open(encoding="utf-8-sig") as handle:
-        dictionary = {r["columna"]: r for r in csv.DictReader(handle)}
-    definitions = {
-        code: (formula, source)
-        for code, formula, source in db.execute(
-            "select indicator_code, formula, source from reference.ref_indicators"
-        ).fetchall()
-    }
+        dictionary = list(csv.DictReader(handle))
+    # Each delivered indicator: its Spanish name, unit in words and formula from its
+    # definition; the code only in the technical lineage column.
+    from observatorio.delivery.dictionary import FORMULA_WORDS
+    from observatorio.indicators.definitions import load_definitions
+
     for code in codes:
-        row = dictionary[f"indicator_code = {code}"]
-        assert row["formula"] == definitions[code][0]
-        assert row["fuente"].startswith(definitions[code][1])
-        assert row["descripcion"]
-    assert dictionary["numerator"]["tipo"] and dictionary["numerator"]["descripcion"]
+        definition = load_definitions().get(code)
+        [row] = [r for r in dictionary if r["origen"].startswith(f"indicator_code = {code} ")]
+        assert row["columna"] == definition.name_es
+        assert row["formula"] == FORMULA_WORDS["es"][definition.kind]
+        assert row["fuente"] and row["unidad"] and row["descripcion"]
+    columns = {r["columna"]: r for r in dictionary}
+    assert columns["numerator"]["tipo"] and columns["numerator"]["descripcion"]
     # The batches are exactly those behind the delivered cells, each with its file checksum.
     expected = {
         r[0]

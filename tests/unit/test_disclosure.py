@@ -307,3 +307,82 @@ def test_duplicate_cells_are_rejected_naming_the_key():
     rows.append(dict(rows[0]))
     with pytest.raises(DisclosureError, match="same cell"):
         protect_rows(rows, RULE)
+
+
+# --- Levels per recipient and the rules they take from the publication rules ---------------
+
+
+def _spec_with(tmp_path, level: str):
+    """The ministry's spec with the recipient at `level`."""
+    from pathlib import Path
+
+    import yaml
+
+    from observatorio.delivery.specs import parse_spec
+
+    root = Path(__file__).parents[2]
+    spec = yaml.safe_load((root / "extracts/ministerio_seguridad.yaml").read_text())
+    spec["disclosure"] = level
+    path = tmp_path / "ministerio.yaml"
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True))
+    return parse_spec(path)
+
+
+def test_minimum_cell_size_comes_from_the_publication_rules(tmp_path):
+    from observatorio.delivery.disclosure import DEFAULT_THRESHOLD, publication_rules
+    from observatorio.indicators.definitions import load_definitions, publication_defaults
+
+    rules = publication_rules()
+    # One fact: the tables built by hand (bulletin, bi) use the same size as the rules.
+    assert rules.min_cell_size == publication_defaults()["min_cell_size"] == DEFAULT_THRESHOLD
+    assert rules.decimals == publication_defaults()["decimals"]
+    femicide = load_definitions().get("femicide_count")
+    assert publication_rules(["femicide_count"]).min_cell_size == max(
+        rules.min_cell_size, femicide.publication.min_cell_size
+    )
+    for level in ("public", "external", "owner"):
+        spec = _spec_with(tmp_path, level)
+        assert spec.level == level
+        assert spec.datasets[0].disclosure.threshold == rules.min_cell_size
+
+
+@pytest.mark.parametrize(
+    ("level", "min_cell_size", "note"),
+    [
+        ("external", 10, "Suprimido (*) si vale de 1 a 9 (tamaño mínimo de celda 10,"),
+        ("public", 5, "Suprimido (*) si vale de 1 a 4 (tamaño mínimo de celda 5,"),
+        ("public", 2, "Suprimido (*) si vale 1 (tamaño mínimo de celda 2,"),
+        ("owner", 10, "Cifras exactas, sin supresión: destinatario titular de los datos"),
+    ],
+)
+def test_the_dictionary_states_the_rule_of_the_level(tmp_path, level, min_cell_size, note):
+    """The confidentiality text is generated from the rule: never "de 1 a 0"."""
+    from dataclasses import replace
+
+    from observatorio.delivery.dictionary import confidentiality_note
+
+    spec = _spec_with(tmp_path, level)
+    dataset = spec.datasets[0]
+    dataset = replace(dataset, disclosure=replace(dataset.disclosure, threshold=min_cell_size))
+    text = confidentiality_note(spec, dataset)
+    assert text.startswith(note) and "de 1 a 0" not in text
+    english = replace(spec, language="en")
+    assert "1 to 0" not in confidentiality_note(english, dataset)
+
+
+def test_unit_words_name_the_population_and_say_a_year_when_annualised():
+    from types import SimpleNamespace
+
+    from observatorio.delivery.dictionary import unit_words
+    from observatorio.indicators.definitions import load_definitions
+
+    definitions = load_definitions()
+    assert unit_words("per 100k", "es", definitions.get("femicide_rate")).startswith(
+        "por 100 000 mujeres"
+    )
+    homicide = definitions.get("homicide_rate_police")
+    assert unit_words("per 100k", "es", homicide).startswith("por 100 000 habitantes")
+    assert unit_words("count", "es") == "número de casos"
+    annual = SimpleNamespace(denominator=homicide.denominator, annualised=True)
+    assert unit_words("per 100k", "es", annual) == "por 100 000 habitantes al año"
+    assert unit_words("per 100k", "en", annual) == "per 100 000 population a year"

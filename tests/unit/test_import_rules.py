@@ -108,6 +108,8 @@ _ALLOWED = {
     "observatorio.linkage": {"observatorio.core", "ingestion"},
     "observatorio.delivery": {
         "observatorio.core",
+        # The definitions give the extracts' dictionary, labels and publication rules.
+        "observatorio.indicators",
         "observatorio.transform",
         "observatorio.lineage",
     },

@@ -13,6 +13,7 @@ alter table ops.deliveries add column if not exists triggered_by text;
 alter table ops.deliveries add column if not exists run_id text;
 alter table ops.deliveries add column if not exists attempt integer;
 alter table ops.deliveries add column if not exists scheduled_for timestamptz;
+alter table ops.deliveries add column if not exists disclosure_level text;
 
 comment on column ops.deliveries.spec_name is 'Name of the spec (extracts/<spec_name>.yaml) or `bulletin`.';
 comment on column ops.deliveries.files is 'Each delivered file: name, rows, bytes and SHA-256.';
@@ -25,5 +26,6 @@ comment on column ops.deliveries.triggered_by is '`schedule` (the deliver_extrac
 comment on column ops.deliveries.run_id is 'The deliver_extracts DAG run that delivered it (null from the CLI).';
 comment on column ops.deliveries.attempt is 'The task try of that run: a cleared run delivers its period again as the next attempt.';
 comment on column ops.deliveries.scheduled_for is 'The run''s moment: the end of its data interval, or when it was due to run; the period is the last month closed by then.';
+comment on column ops.deliveries.disclosure_level is 'The recipient''s level the delivery was protected for: `public` or `external` (small counts suppressed) or `owner` (exact counts under agreement).';
 
 create index if not exists deliveries_spec_idx on ops.deliveries (spec_name, period, delivered_at);
