@@ -12,6 +12,7 @@ it: `observatorio run` reaches it through the profile only.
 
 from __future__ import annotations
 
+import filecmp
 import os
 import shutil
 from collections.abc import Iterator
@@ -52,6 +53,10 @@ def simulate(settings: Settings, demo: Demo) -> Path:
 def land_exports(settings: Settings, simulation: Path) -> int:
     """Drop the simulated file exports into the landing folder, as the source systems do.
 
+    A source system sends each export once: a file already in `archive/<source>/` with the
+    same bytes (an earlier run ingested or skipped it) is not landed again, so a second
+    `make run` has nothing to claim. A file with new content under an old name still lands.
+
     Every contract that names an `export_path` (a glob under the simulation's `exports/`)
     is a file-drop source; SQL and REST sources are pulled by their connectors instead.
     """
@@ -65,10 +70,20 @@ def land_exports(settings: Settings, simulation: Path) -> int:
             continue
         target = inbox(name, settings)
         target.mkdir(parents=True, exist_ok=True)
+        archived = settings.archive_dir / name
         for path in sorted((simulation / "exports").glob(contract.export_path)):
+            if _same_file(path, archived / path.name):
+                continue
             shutil.copy2(path, target / path.name)
             copied += 1
     return copied
+
+
+def _same_file(path: Path, other: Path) -> bool:
+    """Whether `other` exists with the same bytes as `path` (an export already ingested)."""
+    if not other.is_file() or other.stat().st_size != path.stat().st_size:
+        return False
+    return filecmp.cmp(path, other, shallow=False)
 
 
 @contextmanager

@@ -104,9 +104,13 @@ def dbt_task_group(
     *,
     select: list[str] | None = None,
     exclude: list[str] | None = None,
+    full_refresh: bool | str = False,
     settings: Settings | None = None,
 ) -> DbtTaskGroup:
     """The dbt project, or the part `select`/`exclude` name (dbt syntax), as a task group.
+
+    `full_refresh` (a bool, or a template rendered when the producer runs) adds
+    `--full-refresh` to the group's `dbt build`: incremental models are rebuilt from scratch.
 
     Call it inside a DAG context. Raises `ManifestOutOfDate` (naming `make manifest`) when
     the manifest is missing or was made before the last change to the dbt project.
@@ -160,6 +164,8 @@ def dbt_task_group(
         },
     )
     tasks = group_tasks(group)
+    # A templated field of Cosmos's build operator: rendered when the producer runs.
+    producer_of(group).full_refresh = full_refresh
     compat.use_project_classes(
         tasks, {DbtProducerWatcherOperator: compat.DbtBuildProducer, **watch.NODE_TASK_CLASSES}
     )

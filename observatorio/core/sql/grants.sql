@@ -37,6 +37,9 @@ grant usage on sequence
 grant select on
     ops.batch_ledger, ops.validation_results, ops.victim_register, ops.victim_register_records
     to observatorio_transformer;
+-- The build ledger: what each successful build saw (written by build_warehouse's last task).
+grant select, insert on ops.build_ledger to observatorio_transformer;
+grant usage on sequence ops.build_ledger_build_id_seq to observatorio_transformer;
 -- Delivery: the batches behind a delivery, and its own audit rows (no update, no delete).
 grant select on ops.batch_ledger, ops.deliveries to observatorio_delivery;
 grant insert on ops.deliveries to observatorio_delivery;
