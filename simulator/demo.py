@@ -41,10 +41,11 @@ class Demo:
 
 def simulate(settings: Settings, demo: Demo) -> Path:
     """Generate the demo country once; the same seed gives byte-identical exports."""
-    from simulator import generate
-
     folder = demo.folder(settings)
     if not (folder / "truth" / "summary.json").is_file():
+        # Imported only to generate: the generator's imports cost seconds on every run.
+        from simulator import generate
+
         shutil.rmtree(folder, ignore_errors=True)
         generate(folder, seed=demo.seed, scale=demo.scale, start=demo.start, days=demo.days)
     return folder
