@@ -10,7 +10,8 @@ triggers this one without an edit here.
    build saw (`ops.build_ledger`): no batch published since and no project change, and the
    run ends here, every other task skipped (no dbt, no `marts` Asset, no delivery). A changed
    project (a model, macro or seed such as a code map) builds with `--full-refresh`;
-   otherwise the incremental models merge only the new batches' rows.
+   otherwise the incremental models merge only the new batches' rows, and the seeds
+   (unchanged, or the project would have changed) are not reloaded.
 1. `ensure_raw_tables` creates, empty, the `raw` table of any contract whose first batch has
    not arrived yet, so the dbt sources exist and the marts build (empty) from day one.
 2. `dbt` — the dbt project except what reads the homicide victim register
@@ -64,6 +65,10 @@ from observatorio.orchestration.defaults import DEFAULT_ARGS, MARTS, START_DATE,
 REGISTER_READERS = "tag:victim_register+"
 # Each group's `dbt build` gets `--full-refresh` when plan_build says the project changed.
 FULL_REFRESH = "{{ ti.xcom_pull(task_ids='plan_build')['is_full_refresh'] }}"
+# Seeds change only with the project, which makes a full refresh: other builds keep them.
+SEEDS_UNLESS_FULL_REFRESH = (
+    "{{ '' if ti.xcom_pull(task_ids='plan_build')['is_full_refresh'] else 'resource_type:seed' }}"
+)
 
 
 def raw_assets() -> AssetAny:
@@ -132,7 +137,12 @@ def build_warehouse() -> None:
         generate_docs()
 
     planned = plan_build()
-    warehouse = dbt_task_group("dbt", exclude=[REGISTER_READERS], full_refresh=FULL_REFRESH)
+    warehouse = dbt_task_group(
+        "dbt",
+        exclude=[REGISTER_READERS],
+        full_refresh=FULL_REFRESH,
+        build_exclude=[SEEDS_UNLESS_FULL_REFRESH],
+    )
     reconciliation = dbt_task_group(
         "reconciliation", select=[REGISTER_READERS], full_refresh=FULL_REFRESH
     )

@@ -220,6 +220,11 @@ def test_build_warehouse_starts_with_its_plan_and_ends_recording_it(bag):
         producer = dag.get_task(f"{group}.dbt_producer_watcher")
         assert "full_refresh" in producer.template_fields
         assert "xcom_pull(task_ids='plan_build')['is_full_refresh']" in producer.full_refresh
+    # Seeds reload only with a full refresh (a changed project); the graph keeps their tasks.
+    first = dag.get_task("dbt.dbt_producer_watcher")
+    assert "exclude" in first.template_fields
+    assert any("resource_type:seed" in item for item in first.exclude)
+    assert "dbt.ref_population.seed" in dag.task_ids
 
 
 def test_monitor_sources_is_daily_with_a_deadline(bag):
