@@ -12,7 +12,7 @@ it: `observatorio run` reaches it through the profile only.
 
 from __future__ import annotations
 
-import filecmp
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -54,37 +54,42 @@ def simulate(settings: Settings, demo: Demo) -> Path:
 def land_exports(settings: Settings, simulation: Path) -> int:
     """Drop the simulated file exports into the landing folder, as the source systems do.
 
-    A source system sends each export once: a file already in `archive/<source>/` with the
-    same bytes (an earlier run ingested or skipped it) is not landed again, so a second
-    `make run` has nothing to claim. A file with new content under an old name still lands.
-
     Every contract that names an `export_path` (a glob under the simulation's `exports/`)
     is a file-drop source; SQL and REST sources are pulled by their connectors instead.
+    A source system sends each export once: a file whose exact content the warehouse already
+    loaded (`ops.batch_ledger`) is not landed again, so a second `make run` has nothing to
+    claim. A warehouse emptied since (tests, a rebuild) gets every file again.
     """
     from ingestion.contract import available_contracts, load_contract
     from ingestion.landing import inbox
+    from observatorio.core.warehouse import connect
 
     copied = 0
+    with connect(settings) as conn:
+        loaded = {
+            (str(row[0]), str(row[1]))
+            for row in conn.execute(
+                "select source, file_sha256 from ops.batch_ledger"
+                " where status = 'loaded' and file_sha256 is not null"
+            ).fetchall()
+        }
     for name in available_contracts():
         contract = load_contract(name)
         if not contract.export_path:
             continue
         target = inbox(name, settings)
         target.mkdir(parents=True, exist_ok=True)
-        archived = settings.archive_dir / name
         for path in sorted((simulation / "exports").glob(contract.export_path)):
-            if _same_file(path, archived / path.name):
+            if (name, _sha256(path)) in loaded:
                 continue
             shutil.copy2(path, target / path.name)
             copied += 1
     return copied
 
 
-def _same_file(path: Path, other: Path) -> bool:
-    """Whether `other` exists with the same bytes as `path` (an export already ingested)."""
-    if not other.is_file() or other.stat().st_size != path.stat().st_size:
-        return False
-    return filecmp.cmp(path, other, shallow=False)
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 @contextmanager
