@@ -6,6 +6,12 @@
 triggers this one without an edit here.
 
 **What:** every published table is built once per run, each by a task you can see.
+0. `plan_build` compares `ops.batch_ledger` and the dbt project with what the last successful
+   build saw (`ops.build_ledger`): no batch published since and no project change, and the
+   run ends here, every other task skipped (no dbt, no `marts` Asset, no delivery). A changed
+   project (a model, macro or seed such as a code map) builds with `--full-refresh`;
+   otherwise the incremental models merge only the new batches' rows, and the seeds
+   (unchanged, or the project would have changed) are not reloaded.
 1. `ensure_raw_tables` creates, empty, the `raw` table of any contract whose first batch has
    not arrived yet, so the dbt sources exist and the marts build (empty) from day one.
 2. `dbt` — the dbt project except what reads the homicide victim register or the survey's
@@ -28,7 +34,8 @@ triggers this one without an edit here.
 5. `check_marts` checks the published marts against each other; `dbt_docs` runs
    `dbt docs generate` (manifest, catalog, lineage graph) under
    `$OBSERVATORIO_HOME/dbt/target/` and, on success, emits the `marts` Asset, which
-   schedules `deliver_extracts`.
+   schedules `deliver_extracts`. `record_build` then records the batches and project the
+   build started from, the watermark the next run's `plan_build` compares with.
 
 The tasks come from the dbt manifest, a build artefact: after changing `dbt_project/`, run
 `make manifest` (docker compose: `docker compose run --rm airflow-init`) and the new models
@@ -62,6 +69,12 @@ from observatorio.orchestration.defaults import DEFAULT_ARGS, MARTS, START_DATE,
 REGISTER_READERS = "tag:victim_register+"
 # The survey's published estimates, computed between the two builds like the register.
 ESTIMATE_READERS = "tag:survey_estimates+"
+# Each group's `dbt build` gets `--full-refresh` when plan_build says the project changed.
+FULL_REFRESH = "{{ ti.xcom_pull(task_ids='plan_build')['is_full_refresh'] }}"
+# Seeds change only with the project, which makes a full refresh: other builds keep them.
+SEEDS_UNLESS_FULL_REFRESH = (
+    "{{ '' if ti.xcom_pull(task_ids='plan_build')['is_full_refresh'] else 'resource_type:seed' }}"
+)
 
 
 def raw_assets() -> AssetAny:
@@ -83,6 +96,22 @@ def raw_assets() -> AssetAny:
     deadline=deadline(timedelta(hours=1), "build_warehouse"),
 )
 def build_warehouse() -> None:
+    @task.short_circuit
+    def plan_build() -> dict[str, Any] | None:
+        import logging
+
+        from observatorio.transform.builds import plan_build as plan
+
+        decided = plan()
+        logging.getLogger(__name__).info("build_warehouse: %s", decided.reason)
+        return decided.as_json() if decided.is_needed else None
+
+    @task
+    def record_build(plan: dict[str, Any], run_id: str | None = None) -> None:
+        from observatorio.transform.builds import record_build as record
+
+        record(plan, run_id)
+
     @task
     def ensure_raw_tables() -> list[str]:
         from ingestion.loader import ensure_raw_tables as create_missing
@@ -119,15 +148,26 @@ def build_warehouse() -> None:
 
         return update_survey_estimates()
 
-    warehouse = dbt_task_group("dbt", exclude=[REGISTER_READERS, ESTIMATE_READERS])
-    reconciliation = dbt_task_group("reconciliation", select=[REGISTER_READERS, ESTIMATE_READERS])
+    planned = plan_build()
+    warehouse = dbt_task_group(
+        "dbt",
+        exclude=[REGISTER_READERS, ESTIMATE_READERS],
+        full_refresh=FULL_REFRESH,
+        build_exclude=[SEEDS_UNLESS_FULL_REFRESH],
+    )
+    reconciliation = dbt_task_group(
+        "reconciliation", select=[REGISTER_READERS, ESTIMATE_READERS], full_refresh=FULL_REFRESH
+    )
     (
-        ensure_raw_tables()
+        planned
+        >> ensure_raw_tables()
         >> warehouse
         >> [link_homicide_victims(), estimate_survey()]
         >> reconciliation
         >> check_marts()
         >> dbt_docs()
+        # TaskFlow passes the XComArg where the function declares the resolved dict.
+        >> record_build(planned)  # type: ignore[arg-type]
     )
 
 

@@ -12,6 +12,7 @@ it: `observatorio run` reaches it through the profile only.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -40,10 +41,11 @@ class Demo:
 
 def simulate(settings: Settings, demo: Demo) -> Path:
     """Generate the demo country once; the same seed gives byte-identical exports."""
-    from simulator import generate
-
     folder = demo.folder(settings)
     if not (folder / "truth" / "summary.json").is_file():
+        # Imported only to generate: the generator's imports cost seconds on every run.
+        from simulator import generate
+
         shutil.rmtree(folder, ignore_errors=True)
         generate(folder, seed=demo.seed, scale=demo.scale, start=demo.start, days=demo.days)
     return folder
@@ -54,11 +56,23 @@ def land_exports(settings: Settings, simulation: Path) -> int:
 
     Every contract that names an `export_path` (a glob under the simulation's `exports/`)
     is a file-drop source; SQL and REST sources are pulled by their connectors instead.
+    A source system sends each export once: a file whose exact content the warehouse already
+    loaded (`ops.batch_ledger`) is not landed again, so a second `make run` has nothing to
+    claim. A warehouse emptied since (tests, a rebuild) gets every file again.
     """
     from ingestion.contract import available_contracts, load_contract
     from ingestion.landing import inbox
+    from observatorio.core.warehouse import connect
 
     copied = 0
+    with connect(settings) as conn:
+        loaded = {
+            (str(row[0]), str(row[1]))
+            for row in conn.execute(
+                "select source, file_sha256 from ops.batch_ledger"
+                " where status = 'loaded' and file_sha256 is not null"
+            ).fetchall()
+        }
     for name in available_contracts():
         contract = load_contract(name)
         if not contract.export_path:
@@ -66,9 +80,16 @@ def land_exports(settings: Settings, simulation: Path) -> int:
         target = inbox(name, settings)
         target.mkdir(parents=True, exist_ok=True)
         for path in sorted((simulation / "exports").glob(contract.export_path)):
+            if (name, _sha256(path)) in loaded:
+                continue
             shutil.copy2(path, target / path.name)
             copied += 1
     return copied
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 @contextmanager

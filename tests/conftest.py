@@ -193,7 +193,23 @@ def _truncate(conn) -> None:  # type: ignore[no-untyped-def]
     # Watermarks too: a connector must not resume from another test's cursor.
     conn.execute(
         "truncate ops.batch_ledger, ops.file_receipts, ops.quarantine,"
-        " ops.validation_results, ops.deliveries, ops.watermarks restart identity"
+        " ops.validation_results, ops.deliveries, ops.watermarks, ops.build_ledger"
+        " restart identity"
+    )
+    # Incremental models keep the records of batches they built from: with raw emptied, the
+    # next build starts them from scratch, as a warehouse rebuilt from its files would.
+    for table in _incremental_models():
+        conn.execute(f"drop table if exists {table} cascade")
+
+
+def _incremental_models() -> list[str]:
+    from observatorio.transform import manifest
+
+    nodes = manifest.load()["nodes"].values()
+    return sorted(
+        f"{node['schema']}.{node['alias']}"
+        for node in nodes
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
     )
 
 

@@ -104,9 +104,17 @@ def dbt_task_group(
     *,
     select: list[str] | None = None,
     exclude: list[str] | None = None,
+    full_refresh: bool | str = False,
+    build_exclude: list[str] | None = None,
     settings: Settings | None = None,
 ) -> DbtTaskGroup:
     """The dbt project, or the part `select`/`exclude` name (dbt syntax), as a task group.
+
+    `full_refresh` (a bool, or a template rendered when the producer runs) adds
+    `--full-refresh` to the group's `dbt build`: incremental models are rebuilt from scratch.
+    `build_exclude` (templates too) are excluded from the `dbt build` only, not from the
+    graph: their node tasks end successful with nothing built (a seed unchanged since the
+    last build, whose reload would only cost time).
 
     Call it inside a DAG context. Raises `ManifestOutOfDate` (naming `make manifest`) when
     the manifest is missing or was made before the last change to the dbt project.
@@ -160,6 +168,17 @@ def dbt_task_group(
         },
     )
     tasks = group_tasks(group)
+    # A templated field of Cosmos's build operator: rendered when the producer runs.
+    producer = producer_of(group)
+    producer.full_refresh = full_refresh
+    if build_exclude:
+        # Cosmos joins the rendered list with spaces: an element rendered empty adds nothing.
+        # Cosmos keeps the render exclusion as one string (its selectors joined by spaces).
+        rendered = producer.exclude or []
+        producer.exclude = [
+            *([rendered] if isinstance(rendered, str) else rendered),
+            *build_exclude,
+        ]
     compat.use_project_classes(
         tasks, {DbtProducerWatcherOperator: compat.DbtBuildProducer, **watch.NODE_TASK_CLASSES}
     )

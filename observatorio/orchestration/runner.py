@@ -9,6 +9,7 @@ hook it runs on whatever is already landed or connected. Running it again loads 
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from observatorio.core.profile import Profile, load_profile
+from observatorio.core.roles import Role
 from observatorio.core.settings import Settings, get_settings
 from observatorio.core.warehouse import connect, ensure_warehouse
 from observatorio.orchestration import airflow_env
@@ -39,6 +41,8 @@ PIPELINE = (
 )
 # Delivers what the build published; its run gets the latest month of data as logical date.
 DELIVERY_DAG = "deliver_extracts"
+# Runs only when a batch was published or the dbt project changed since its last success.
+BUILD_DAG = "build_warehouse"
 
 
 class RunError(RuntimeError):
@@ -125,6 +129,8 @@ def latest_data_moment(settings: Settings) -> datetime | None:
 def run_dag(dag_id: str, settings: Settings, logical_date: datetime | None = None) -> str:
     """Run one DAG for real, in this process, with `dag.test()`; return its final state.
 
+    An ingest DAG with nothing to claim is not run (`nothing_to_ingest`).
+
     The dbt manifest is made first if the project changed (`make manifest` has usually
     done it): DAG files only read it.
     """
@@ -139,6 +145,8 @@ def run_dag(dag_id: str, settings: Settings, logical_date: datetime | None = Non
     if bag.import_errors:
         raise RunError(f"{dag_id}: import errors {bag.import_errors}")
     dag = bag.dags[dag_id]
+    if (idle := nothing_to_ingest(dag, settings)) is not None:
+        return f"skipped ({idle})"
     dag_run = (
         dag.test(logical_date=logical_date, run_after=logical_date) if logical_date else dag.test()
     )
@@ -147,6 +155,52 @@ def run_dag(dag_id: str, settings: Settings, logical_date: datetime | None = Non
         failed = [ti.task_id for ti in dag_run.get_task_instances() if str(ti.state) == "failed"]
         raise RunError(f"DAG {dag_id} ended {state}; failed tasks: {', '.join(failed)}")
     return state
+
+
+def nothing_to_ingest(dag: Any, settings: Settings) -> str | None:
+    """Why an ingest DAG would do nothing, or None when it may have work (or is not one).
+
+    Only a DAG made of `ingest_landed_files` groups alone qualifies (a group per contract and
+    no other task: a connector's pull is work whose outcome only the pull knows), when no
+    file waits in any of its contracts' inboxes or claimed folders and none has an SFTP drop.
+    Then its run would claim nothing, load nothing and emit no batch: the scheduler's runs
+    of it do exactly that, the main job just does not start it.
+    """
+    from ingestion.connectors.sftp import configured_drop
+    from ingestion.contract import available_contracts, load_contract
+    from ingestion.landing import claimed_dir, inbox
+
+    contracts = set(available_contracts())
+    groups = [name for name in dag.task_group.children if name in contracts]
+    if not groups or any(task.task_group.group_id not in groups for task in dag.tasks):
+        return None
+    for source in groups:
+        pattern = load_contract(source).file_pattern
+        for folder in (inbox(source, settings), claimed_dir(source, settings)):
+            if folder.is_dir() and any(
+                path.is_file() and fnmatch.fnmatch(path.name, pattern) for path in folder.iterdir()
+            ):
+                return None
+        if configured_drop(source) is not None:
+            return None
+    return "no file landed"
+
+
+def deliveries_due(settings: Settings, moment: datetime) -> list[str]:
+    """The extract specs (and the bulletin) a `deliver_extracts` run at `moment` would deliver.
+
+    The DAG's own tasks decide the same way (`observatorio.delivery.schedule.is_due`), so a
+    period already delivered in its schedule's window is a no-op either way.
+    """
+    from observatorio.delivery.bulletin.publish import SPEC_NAME as BULLETIN
+    from observatorio.delivery.schedule import ScheduledRun, is_due
+    from observatorio.delivery.specs import available_specs, load_spec
+
+    run = ScheduledRun.from_airflow(run_id="", data_interval_end=moment, run_after=moment)
+    schedules = {name: load_spec(name).schedule for name in available_specs()}
+    schedules[BULLETIN] = "@monthly"
+    with connect(settings, role=Role.DELIVERY) as conn:
+        return [name for name, schedule in schedules.items() if is_due(conn, name, schedule, run)]
 
 
 def _relations(conn: Any, schema: str) -> list[str]:
@@ -187,6 +241,18 @@ def collect_summary(settings: Settings, since: datetime, summary: RunSummary) ->
     return summary
 
 
+def _idle(dag_id: str, settings: Settings, moment: datetime | None) -> str | None:
+    """Why the build or the delivery DAG has nothing to do, without starting it, or None."""
+    if dag_id == BUILD_DAG:
+        from observatorio.transform.builds import plan_build
+
+        plan = plan_build(settings)
+        return None if plan.is_needed else plan.reason
+    if dag_id == DELIVERY_DAG and moment is not None and not deliveries_due(settings, moment):
+        return "every extract and the bulletin already delivered for this period"
+    return None
+
+
 def run_main_job(settings: Settings | None = None, profile: Profile | None = None) -> RunSummary:
     """Run every DAG of PIPELINE inside the profile's preparation hook; summarise the run."""
     settings = settings or get_settings()
@@ -203,6 +269,9 @@ def run_main_job(settings: Settings | None = None, profile: Profile | None = Non
     with prepare(settings):
         for dag_id in PIPELINE:
             moment = latest_data_moment(settings) if dag_id == DELIVERY_DAG else None
+            if (idle := _idle(dag_id, settings, moment)) is not None:
+                summary.dag_runs[dag_id] = f"skipped ({idle})"
+                continue
             summary.dag_runs[dag_id] = run_dag(dag_id, settings, moment)
     collect_summary(settings, since, summary)
     summary.seconds = time.monotonic() - started

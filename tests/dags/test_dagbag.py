@@ -204,6 +204,29 @@ def test_the_register_is_linked_between_the_build_and_what_reads_it(bag, manifes
     assert "check_marts" in upstream
 
 
+def test_build_warehouse_starts_with_its_plan_and_ends_recording_it(bag):
+    """Nothing new, nothing built: `plan_build` short-circuits every other task; a changed
+    project reaches both producers as `--full-refresh`; the watermark is recorded last."""
+    from airflow.providers.standard.operators.python import ShortCircuitOperator
+
+    dag = bag.dags["build_warehouse"]
+    plan = dag.get_task("plan_build")
+    assert isinstance(plan, ShortCircuitOperator)
+    assert [t.task_id for t in dag.roots] == ["plan_build"]
+    assert dag.get_task("ensure_raw_tables").upstream_task_ids == {"plan_build"}
+    assert [t.task_id for t in dag.leaves] == ["record_build"]
+    assert dag.get_task("record_build").upstream_task_ids >= {"dbt_docs", "plan_build"}
+    for group in GROUPS:
+        producer = dag.get_task(f"{group}.dbt_producer_watcher")
+        assert "full_refresh" in producer.template_fields
+        assert "xcom_pull(task_ids='plan_build')['is_full_refresh']" in producer.full_refresh
+    # Seeds reload only with a full refresh (a changed project); the graph keeps their tasks.
+    first = dag.get_task("dbt.dbt_producer_watcher")
+    assert "exclude" in first.template_fields
+    assert any("resource_type:seed" in item for item in first.exclude)
+    assert "dbt.ref_population.seed" in dag.task_ids
+
+
 def test_monitor_sources_is_daily_with_a_deadline(bag):
     dag = bag.dags["monitor_sources"]
     assert dag.schedule == "0 6 * * *"

@@ -141,3 +141,19 @@ create table if not exists ops.key_fingerprint (
     fingerprint text not null,
     recorded_at timestamptz not null default now()
 );
+
+-- Every successful build_warehouse run, with what it built from: the published batches it saw
+-- when it started (their count and the newest one's publication time) and the fingerprint of
+-- the dbt project (models, macros, seeds). A run that finds neither a newer batch nor a
+-- changed project does not run dbt (observatorio.transform.builds); a changed project, a
+-- changed seed (code map) among it, rebuilds every incremental model from scratch.
+create table if not exists ops.build_ledger (
+    build_id bigserial primary key,
+    run_id text,
+    batches_loaded bigint not null,
+    latest_batch_at timestamptz,
+    project_fingerprint text not null,
+    is_full_refresh boolean not null,
+    started_at timestamptz not null,
+    finished_at timestamptz not null default now()
+);

@@ -40,6 +40,9 @@ grant select on
 -- The survey's design-based estimates: computed from the survey facts by the transformer
 -- (observatorio.transform.survey_estimates), replaced whole each build, read by dbt.
 grant select, insert, delete on ops.survey_estimates to observatorio_transformer;
+-- The build ledger: what each successful build saw (written by build_warehouse's last task).
+grant select, insert on ops.build_ledger to observatorio_transformer;
+grant usage on sequence ops.build_ledger_build_id_seq to observatorio_transformer;
 -- Delivery: the batches behind a delivery, and its own audit rows (no update, no delete).
 grant select on ops.batch_ledger, ops.deliveries to observatorio_delivery;
 grant insert on ops.deliveries to observatorio_delivery;

@@ -1,5 +1,9 @@
 {{
     config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='report_victim_id',
+        indexes=[{'columns': ['report_victim_id']}, {'columns': ['batch_id']}],
         post_hook="{{ create_crime_reports_as_of_function() }}",
     )
 }}
@@ -13,6 +17,7 @@ with
 versions as (
 
     select * from {{ ref('int_crime_report_versions_classified') }}
+    {{ incremental_records('report_victim_id', ref('stg_police__reports')) }}
 
 ),
 

@@ -1,8 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='report_victim_id',
+        indexes=[{'columns': ['batch_id']}],
+    )
+}}
 with
 
 reports as (
 
     select * from {{ ref('int_crime_reports_classified') }}
+    {{ incremental_records('report_victim_id', ref('stg_police__reports')) }}
 
 ),
 

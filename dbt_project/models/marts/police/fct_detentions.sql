@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='detention_id',
+        indexes=[{'columns': ['batch_id']}],
+    )
+}}
 -- Police detentions, one row per detention in its latest recorded version, with the
 -- municipality resolved and the offence classified in the ICCS.
 with
@@ -5,6 +13,7 @@ with
 detentions as (
 
     select * from {{ ref('stg_police__detentions') }}
+    {{ incremental_records('detention_id', ref('stg_police__detentions')) }}
 
 ),
 

@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='incident_id',
+        indexes=[{'columns': ['batch_id']}],
+    )
+}}
 -- Police use-of-force incidents, one row per incident in its latest recorded version, with
 -- the municipality resolved.
 with
@@ -5,6 +13,7 @@ with
 incidents as (
 
     select * from {{ ref('stg_police__use_of_force_incidents') }}
+    {{ incremental_records('incident_id', ref('stg_police__use_of_force_incidents')) }}
 
 ),
 

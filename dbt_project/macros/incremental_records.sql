@@ -1,0 +1,24 @@
+{#- The filter that makes a fact incremental by record: in an incremental build, only the
+    records (`key`, a column of the model's rows and of `staging`) that have a row from a batch
+    the model has not yet built from; in a full build, nothing (every record).
+
+    Every version of such a record is recomputed, so a correction (a new version), late data
+    (a record of an old month in a new batch) and a version re-sent in another file all land
+    as a full refresh would have them: the model is `delete+insert` on the record key. What
+    changes every record at once (a seed such as the offence code map, a macro, the model
+    itself) changes the dbt project's fingerprint, and `build_warehouse` then builds with
+    `--full-refresh` (observatorio.transform.builds).
+
+    A batch counts as built once some row of the model carries it; a batch whose rows were all
+    superseded by later copies is looked at again by every build (correct, only slower). -#}
+{% macro incremental_records(key, staging) -%}
+    {%- if is_incremental() %}
+    where {{ key }} in (
+        select staged.{{ key }}
+        from {{ staging }} as staged
+        where staged.batch_id not in (
+            select distinct built.batch_id from {{ this }} as built
+        )
+    )
+    {%- endif %}
+{%- endmacro %}

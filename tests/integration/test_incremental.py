@@ -1,0 +1,169 @@
+"""Incremental facts: a sequence of batches built incrementally gives, row for row, the marts a
+`--full-refresh` build gives (late data, a correction and a reclassification included), and
+`plan_build` decides between nothing, an incremental build and a full refresh."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+from typing import Any
+
+from observatorio.orchestration.ingest import ingest_file
+from observatorio.transform.builds import plan_build, record_build
+from observatorio.transform.dbt import build, run_dbt
+from tests.police_files import report_row, write_reports
+
+# The incremental police facts and everything built from them (monthly mart, indicator
+# contributions and mart, reconciliation): what a police batch changes.
+AFFECTED = ["--select", "fct_crime_report_versions+", "fct_crime_reports+"]
+# The code map (a seed) is upstream of them: a build that reclassifies reloads it and
+# rebuilds everything downstream of it.
+CODE_MAP = "ref_national_offences"
+
+
+def _ingest(settings: Any, folder: Path, name: str, rows: list[list[str]]) -> None:
+    path = write_reports(folder / name, rows)
+    assert ingest_file("police__reports", path, settings).status == "loaded"
+
+
+def _mart_tables(db: Any) -> list[str]:
+    rows = db.execute(
+        "select tablename from pg_tables where schemaname = 'marts' order by tablename"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _snapshot(db: Any, schema: str) -> None:
+    """Copy every mart into `schema`, each row as its text form (comparable for any type)."""
+    db.execute(f"drop schema if exists {schema} cascade")
+    db.execute(f"create schema {schema}")
+    for table in _mart_tables(db):
+        db.execute(f"create table {schema}.{table} as select t::text as r from marts.{table} t")
+
+
+def _differences(db: Any, schema: str) -> dict[str, tuple[int, int]]:
+    """Per mart, rows only in the snapshot and rows only in the current table (EXCEPT ALL)."""
+    found = {}
+    for table in _mart_tables(db):
+        current = f"(select t::text as r from marts.{table} t)"
+        only_before = db.execute(
+            f"select count(*) from (select r from {schema}.{table} except all"
+            f" select r from {current} as c) as d"
+        ).fetchone()[0]
+        only_now = db.execute(
+            f"select count(*) from (select r from {current} as c except all"
+            f" select r from {schema}.{table}) as d"
+        ).fetchone()[0]
+        if only_before or only_now:
+            found[table] = (only_before, only_now)
+    return found
+
+
+def _materialized(db: Any, table: str) -> int:
+    return int(db.execute(f"select count(*) from marts.{table}").fetchone()[0])
+
+
+def _reclassified_project(settings: Any, root: Path) -> Any:
+    """A copy of the project whose code map sends simple assault (CP-131) to another ICCS code."""
+    shutil.copytree(settings.dbt_project_dir, root / "dbt_project", symlinks=True)
+    seed = root / "dbt_project" / "seeds" / "ref_national_offences.csv"
+    lines = seed.read_text(encoding="utf-8").splitlines()
+    changed = [
+        ",".join([*line.split(",")[:-1], "020111"]) if line.startswith("CP-131,") else line
+        for line in lines
+    ]
+    assert changed != lines
+    seed.write_text("\n".join(changed) + "\n", encoding="utf-8")
+    return dataclasses.replace(settings, project_dir=root)
+
+
+def test_incremental_batches_equal_a_full_refresh(clean_warehouse, tmp_path, settings):
+    db = clean_warehouse
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    # Batch 1, January: ten assaults and a homicide; the first build is a full one.
+    _ingest(settings, drops, "denuncias_20240131.csv", [report_row(n) for n in range(1, 11)])
+    plan = plan_build(settings)
+    assert (plan.is_needed, plan.is_full_refresh) == (True, True), plan
+    build(settings)
+    record_build(plan.as_json(), "test-1", settings)
+    assert plan_build(settings).is_needed is False
+    assert _materialized(db, "fct_crime_reports") == 10
+
+    # Batch 2: February's reports and late data, a report of December recorded only now.
+    late = report_row(
+        20, fecha_hecho="20/12/2023", fecha_registro="02/02/2024 09:00", codigo_municipio="02001"
+    )
+    february = [report_row(n, fecha_hecho="03/02/2024") for n in range(11, 15)]
+    _ingest(settings, drops, "denuncias_20240202.csv", [*february, late])
+    plan = plan_build(settings)
+    assert (plan.is_needed, plan.is_full_refresh) == (True, False), plan
+    run_dbt(["build", *AFFECTED], settings)
+    record_build(plan.as_json(), "test-2", settings)
+
+    # Batch 3: a correction. Report 2 is re-sent: the victim died (homicide), and it happened
+    # in another municipality, so a cell loses the row and another gains it.
+    corrected = report_row(
+        2,
+        codigo_delito="CP-121",
+        delito="Homicidio simple",
+        codigo_municipio="02001",
+        fecha_registro="10/02/2024 08:00",
+    )
+    _ingest(settings, drops, "denuncias_20240210.csv", [corrected, report_row(15)])
+    run_dbt(["build", *AFFECTED], settings)
+    facts = db.execute(
+        "select iccs_code, municipality_code, version_count from marts.fct_crime_reports"
+        " where report_id = 'DEN-2024-0000002'"
+    ).fetchall()
+    assert facts == [("0101", "02001", 2)]
+    assert _materialized(db, "fct_crime_reports") == 16
+    assert _materialized(db, "fct_crime_report_versions") == 17
+
+    _snapshot(db, "incremental_check")
+    run_dbt(["build", "--full-refresh", *AFFECTED], settings)
+    assert _differences(db, "incremental_check") == {}
+
+    # A reclassification: the code map changes. Every row may change, so the changed project
+    # (its fingerprint) makes the next build a full refresh, whatever batches arrived.
+    reclassified = _reclassified_project(settings, tmp_path / "project")
+    _ingest(settings, drops, "denuncias_20240215.csv", [report_row(16)])
+    plan = plan_build(reclassified)
+    assert (plan.is_needed, plan.is_full_refresh) == (True, True), plan
+    try:
+        _reclassify_and_continue(db, drops, settings, reclassified, plan)
+    finally:
+        # The project's own map again, and what reads it (a seed is replaced with cascade).
+        run_dbt(["seed", "--select", CODE_MAP], settings)
+        run_dbt(["run", "--full-refresh", "--select", f"{CODE_MAP}+"], settings)
+
+
+def _reclassify_and_continue(
+    db: Any, drops: Path, settings: Any, reclassified: Any, plan: Any
+) -> None:
+    """The reclassifying full refresh, then an incremental batch on the new map, compared."""
+    # The new map and everything built from it, as build_warehouse's full refresh does.
+    run_dbt(["build", "--full-refresh", *AFFECTED, f"{CODE_MAP}+"], reclassified)
+    record_build(plan.as_json(), "test-4", reclassified)
+    assert (
+        db.execute(
+            "select count(*) from marts.fct_crime_report_versions"
+            " where iccs_code = '020111' and national_offence_code = 'CP-131'"
+        ).fetchone()[0]
+        == db.execute(
+            "select count(*) from marts.fct_crime_report_versions where national_offence_code"
+            " = 'CP-131'"
+        ).fetchone()[0]
+        > 0
+    )
+
+    # After the reclassification, batches are incremental again: one more, then compare.
+    _ingest(reclassified, drops, "denuncias_20240220.csv", [report_row(17), report_row(3)])
+    plan = plan_build(reclassified)
+    assert (plan.is_needed, plan.is_full_refresh) == (True, False), plan
+    run_dbt(["build", *AFFECTED], reclassified)
+    _snapshot(db, "incremental_check")
+    run_dbt(["build", "--full-refresh", *AFFECTED], reclassified)
+    assert _differences(db, "incremental_check") == {}
+    db.execute("drop schema incremental_check cascade")
