@@ -121,7 +121,7 @@ def _stage(  # type: ignore[no-untyped-def]
         )
     )
     width = len(GOOD_ROW)
-    provenance = ("batch", None, None, None, None, "2026-01-10 11:00+00", None)
+    provenance = ("batch", None, None, None, None, "2026-01-10 11:00+00")
     with conn.cursor() as cur:
         cur.executemany(
             sql.SQL("insert into ingest.{} values ({})").format(
