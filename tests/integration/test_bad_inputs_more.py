@@ -238,3 +238,22 @@ def test_undecodable_bytes_reject_the_batch(clean_warehouse, tmp_path, settings,
     path.write_bytes(content)
     result = ingest(path, settings)
     assert result.status == "rejected" and "denuncias_bytes.csv" in result.message
+
+
+def test_a_raw_table_from_before_privacy_by_default_loses_its_extra_column(
+    clean_warehouse, loader_db, settings
+):
+    # `_extra` held undeclared columns' raw text; the next load's table check drops it.
+    from ingestion.contract import load_contract
+    from ingestion.loader import ensure_raw_table
+
+    contract = load_contract(SOURCE)
+    ensure_raw_table(loader_db, contract)
+    loader_db.execute(f"alter table raw.{SOURCE} add column _extra jsonb")
+    ensure_raw_table(loader_db, contract)
+    gone = loader_db.execute(
+        "select count(*) from information_schema.columns"
+        " where table_schema = 'raw' and table_name = %s and column_name = '_extra'",
+        (SOURCE,),
+    ).fetchone()
+    assert gone == (0,)
