@@ -50,12 +50,13 @@ class Problem:
 
 @dataclass
 class HeaderPlan:
-    """Where each contract column sits in the file, and what else the file carries."""
+    """Where each contract column sits in the file, and which undeclared columns it dropped."""
 
     indices: dict[str, int]
-    extra: dict[str, int]
     width: int
     warnings: list[str] = field(default_factory=list)
+    # Header names the contract does not declare (`unknown_columns: drop`): never read.
+    dropped: list[str] = field(default_factory=list)
     # Footer rows seen so far (the columnar path counts them as it reads).
     footer_rows: int = 0
 
@@ -143,14 +144,34 @@ def plan_header(path: Path, header: list[str], contract: Contract) -> HeaderPlan
             continue
         indices[column.name] = found
     known = set(indices.values())
-    extra = {header[i]: i for i in range(len(header)) if i not in known}
-    warnings: list[str] = []
-    if extra:
-        names = ", ".join(repr(name) for name in extra)
-        if contract.unknown_columns == "fail":
-            raise BatchError(f"{path.name}: unexpected columns {names} (contract policy: fail)")
-        warnings.append(f"{path.name}: unexpected columns {names} kept in _extra")
-    return HeaderPlan(indices=indices, extra=extra, width=len(header), warnings=warnings)
+    undeclared = [header[i] for i in range(len(header)) if i not in known]
+    plan = HeaderPlan(indices=indices, width=len(header))
+    if undeclared:
+        undeclared_columns(path, contract, undeclared, plan)
+    return plan
+
+
+def undeclared_columns(path: Path, contract: Contract, names: list[str], plan: HeaderPlan) -> None:
+    """Apply the schema-drift policy to columns (or JSON keys) the contract does not declare.
+
+    Only their names are ever reported (cut to 60 characters), never a value: `reject` ends
+    the batch, `drop` records a warning (it goes to the batch's ledger row) and the values
+    are never read.
+    """
+    new = [name for name in names if name not in plan.dropped]
+    if not new:
+        return
+    shown = ", ".join(repr(name[:60]) for name in new)
+    if contract.unknown_columns == "drop":
+        plan.dropped.extend(new)
+        plan.warnings.append(
+            f"{path.name}: undeclared columns {shown} dropped (unknown_columns: drop)"
+        )
+        return
+    raise BatchError(
+        f"{path.name}: undeclared columns {shown} (contract {contract.name} has "
+        "unknown_columns: reject; declare them, or set unknown_columns: drop)"
+    )
 
 
 Converter = Callable[[str], Any]
@@ -278,7 +299,6 @@ def _shown_value(col: _CompiledColumn, raw: str, key: bytes) -> str:
 class Record:
     row: int
     values: list[Any]
-    extra: dict[str, str] | None
 
 
 def _text_stream(path: Path, encoding: str) -> io.TextIOWrapper:
@@ -316,13 +336,10 @@ class Footer:
     row: int
 
 
-def _shown_record(fields: list[str], compiled: list[_CompiledColumn], key: bytes) -> str:
-    # A ragged record cannot be split into its columns reliably, so when the contract has
-    # person columns the whole record is shown only as a pseudonym.
-    joined = "|".join(fields)
-    if any(c.column.person is not None for c in compiled):
-        return "hmac:" + pseudonymise_value(key, joined)[:16]
-    return joined.replace("\x00", "\\0")[:200]
+def _shown_record(fields: list[str], key: bytes) -> str:
+    # A ragged record cannot be split into its columns reliably, so any of its fields may be
+    # a person's ID or name, declared or not: the record is shown only as a pseudonym.
+    return "hmac:" + pseudonymise_value(key, "|".join(fields))[:16]
 
 
 def _typed_record(
@@ -357,5 +374,4 @@ def _typed_record(
         values.extend(_emit(col, value, raw, key))
     if problems:
         return problems
-    extra = {name: fields[i] for name, i in plan.extra.items()} if plan.extra else None
-    return Record(row=row, values=values, extra=extra)
+    return Record(row=row, values=values)

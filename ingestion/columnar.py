@@ -16,7 +16,6 @@ the loader stages them with the row parser. Called by `ingestion.loader`.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -92,7 +91,7 @@ class _ColumnState:
 
 def good_columns(contract: Contract) -> list[str]:
     """The staging columns a columnar batch carries, in order (the rest have defaults)."""
-    return [*(n for n, _ in contract.output_columns()), "_source_row", "_extra"]
+    return [*(n for n, _ in contract.output_columns()), "_source_row"]
 
 
 def read_batches(
@@ -213,8 +212,6 @@ def _type_batch(
             bad = pc.or_(bad, pc.is_valid(reasons))
     names.append("_source_row")
     arrays.append(pa.array(rows, pa.int64()))
-    names.append("_extra")
-    arrays.append(_extra_json(batch, plan, n))
     table = pa.Table.from_arrays(arrays, names=names)
     problems: list[Problem] = []
     quarantined = 0
@@ -261,34 +258,6 @@ def _problems(
             problems.append((index, order, Problem(int(rows[index]), name, why, shown)))
     problems.sort(key=lambda item: (item[0], item[1]))
     return [p for _, _, p in problems]
-
-
-def _extra_json(batch: pa.RecordBatch, plan: HeaderPlan, n: int) -> pa.Array:
-    """`_extra` as JSON text: the unexpected columns' raw values, as the row parser keeps them."""
-    if not plan.extra:
-        return pa.nulls(n, pa.string())
-    parts: list[Any] = []
-    control = pa.repeat(False, n)
-    for i, (name, position) in enumerate(plan.extra.items()):
-        value = batch.column(position)
-        control = pc.or_(control, pc.match_substring_regex(value, "[\\x00-\\x1f]"))
-        escaped = pc.replace_substring(pc.replace_substring(value, "\\", "\\\\"), '"', '\\"')
-        prefix = "{" if i == 0 else ", "
-        parts.extend([f'{prefix}{json.dumps(name, ensure_ascii=False)}: "', escaped, '"'])
-    parts.append("}")
-    joined = pc.binary_join_element_wise(*parts, "")
-    if pc.any(control).as_py():
-        # Control characters need JSON's \u escapes: those few rows go through json.dumps.
-        where = pc.indices_nonzero(control).to_pylist()
-        exact = [
-            json.dumps(
-                {name: batch.column(p)[i].as_py() for name, p in plan.extra.items()},
-                ensure_ascii=False,
-            )
-            for i in where
-        ]
-        joined = pc.replace_with_mask(joined, control, pa.array(exact, pa.string()))
-    return joined
 
 
 # --- one contract column -------------------------------------------------------------

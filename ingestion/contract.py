@@ -29,6 +29,12 @@ CATALOG_DIR = CONTRACTS_DIR / "catalog"
 ColumnType = Literal["text", "integer", "bigint", "numeric", "date", "timestamp", "time", "boolean"]
 PersonAction = Literal["pseudonymise", "drop", "keep", "year"]
 PersonKind = Literal["national_id", "name", "other"]
+# What happens to a column the contract does not declare (schema drift). Its raw text never
+# reaches the warehouse: `reject` (the default) rejects the batch naming the column and the
+# file; `drop` discards the column, with a warning naming it, recorded in the batch's ledger
+# row. There is no `keep`: an address or a narrative added at the source would land in clear.
+UnknownColumns = Literal["reject", "drop"]
+UNKNOWN_COLUMNS: tuple[UnknownColumns, ...] = ("reject", "drop")
 FORMATS: tuple[str, ...] = ("csv", "jsonl", "json", "xlsx", "xls", "dbf", "dbc", "fixed_width")
 # Formats read as text from a byte stream (their encoding is detected among `encodings`);
 # the others are binary containers whose text fields use the first declared encoding.
@@ -179,7 +185,8 @@ class Contract:
       rows (notes, sources): counted in the ledger (`rows_footer`), never loaded;
     - `nulls`: null tokens for every column; `unpivot`: `{columns: [...], key: ..., value:
       ...}` (see `Unpivot`); `records_path` (json);
-    - `file_pattern`, `primary_key`, `cursor`, `unknown_columns` (fail or keep),
+    - `file_pattern`, `primary_key`, `cursor`, `unknown_columns` (reject, the default,
+      or drop: see `UnknownColumns`),
       `quarantine_threshold`, `export_path`.
     """
 
@@ -193,7 +200,7 @@ class Contract:
     file_pattern: str = "*"
     primary_key: tuple[str, ...] = ()
     cursor: tuple[str, ...] = ()
-    unknown_columns: Literal["fail", "keep"] = "fail"
+    unknown_columns: UnknownColumns = "reject"
     quarantine_threshold: float = 0.05
     records_path: str | None = None
     # For file-drop sources: where the simulator writes this export, as a glob under
@@ -212,6 +219,11 @@ class Contract:
         where = self.path or "<contract>"
         if self.format not in FORMATS:
             raise ContractError(f"{where}: format must be one of {FORMATS}")
+        if self.unknown_columns not in UNKNOWN_COLUMNS:
+            raise ContractError(
+                f"{where}: unknown_columns must be one of {', '.join(UNKNOWN_COLUMNS)}, got "
+                f"{self.unknown_columns!r} (an undeclared column's raw text is never stored)"
+            )
         if self.container not in (None, "zip", "gz"):
             raise ContractError(f"{where}: container must be zip or gz")
         if self.container == "zip" and not self.member:
@@ -382,7 +394,7 @@ def parse_contract(data: dict[str, Any], path: Path | None = None) -> Contract:
             file_pattern=str(data.get("file_pattern", "*")),
             primary_key=tuple(data.get("primary_key", ())),
             cursor=tuple(data.get("cursor", ())),
-            unknown_columns=data.get("unknown_columns", "fail"),
+            unknown_columns=data.get("unknown_columns", "reject"),
             quarantine_threshold=float(data.get("quarantine_threshold", 0.05)),
             records_path=data.get("records_path"),
             export_path=data.get("export_path"),

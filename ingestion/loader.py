@@ -25,7 +25,7 @@ from psycopg import sql
 from ingestion import ledger
 from ingestion.contract import Contract, load_contract
 from ingestion.errors import BatchError
-from ingestion.provenance import PROVENANCE_COLUMNS
+from ingestion.provenance import PROVENANCE_COLUMNS, RETIRED_PROVENANCE_COLUMNS
 from ingestion.stage_copy import (
     _stage_columnar,
     _stage_rows,
@@ -107,6 +107,13 @@ def ensure_raw_table(conn: psycopg.Connection, contract: Contract) -> None:
                 sql.Identifier(contract.name),
                 sql.Identifier(name),
                 sql.SQL(sql_type.replace(" not null", "")),
+            )
+        )
+    for name in RETIRED_PROVENANCE_COLUMNS:
+        # A warehouse from before privacy by default kept undeclared columns' raw text here.
+        conn.execute(
+            sql.SQL("alter table raw.{} drop column if exists {}").format(
+                sql.Identifier(contract.name), sql.Identifier(name)
             )
         )
 

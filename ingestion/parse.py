@@ -131,7 +131,7 @@ def _records(
                         row,
                         None,
                         f"wrong field count: expected {width}, got {len(fields)}",
-                        _shown_record(fields, compiled, key),
+                        _shown_record(fields, key),
                     )
                 ]
                 continue

@@ -23,6 +23,7 @@ from ingestion.cells import (
     _compile,
     _text_stream,
     _typed_record,
+    undeclared_columns,
 )
 from ingestion.contract import Contract, Unpivot
 from ingestion.errors import BatchError
@@ -97,7 +98,7 @@ def parse_json(
 ) -> tuple[HeaderPlan, Iterator[Record | list[Problem] | Footer]]:
     sources = [c.source for c in contract.columns]
     plan = HeaderPlan(
-        indices={c.name: i for i, c in enumerate(contract.columns)}, extra={}, width=len(sources)
+        indices={c.name: i for i, c in enumerate(contract.columns)}, width=len(sources)
     )
     compiled = _compile(contract, plan)
     top_level = {s.split(".")[0] for s in sources}
@@ -117,11 +118,9 @@ def parse_json(
                     yield [Problem(row, None, reason, None)]
                     continue
                 unknown = sorted(set(obj) - top_level)
-                if unknown and contract.unknown_columns == "fail":
-                    raise BatchError(
-                        f"{path.name}: record {row} has unexpected keys {unknown} "
-                        "(contract policy: fail)"
-                    )
+                if unknown:
+                    # Keys first seen at this record: rejected, or dropped with a warning.
+                    undeclared_columns(path, contract, unknown, plan)
                 for wide, fields in _long_fields(obj, row, sources, spec):
                     if isinstance(fields, Problem):
                         yield [fields]
@@ -133,8 +132,6 @@ def parse_json(
                             Problem(p.row, wide, p.reason, p.value) if p.column == spec.value else p
                             for p in item
                         ]
-                    if isinstance(item, Record) and unknown:
-                        item = Record(row, item.values, {k: _json_text(obj[k]) for k in unknown})
                     yield item
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise BatchError(f"{path.name}: the gzip stream is truncated or corrupt") from exc

@@ -15,6 +15,7 @@ PROVENANCE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("_source_row", "bigint not null"),
     ("_file_sha256", "text"),
     ("_ingested_at", "timestamptz not null"),
-    ("_extra", "jsonb"),
 )
+# Dropped from raw tables that still have it: it held undeclared columns' raw text.
+RETIRED_PROVENANCE_COLUMNS: tuple[str, ...] = ("_extra",)
 PROVENANCE_NAMES: tuple[str, ...] = tuple(name for name, _ in PROVENANCE_COLUMNS)

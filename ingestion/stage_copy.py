@@ -10,7 +10,6 @@ by `ingestion.loader.stage_file`.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import tempfile
@@ -243,7 +242,7 @@ def _stage_rows(
     delivered: str | None = None,
 ) -> Counts:
     out_names = [n for n, _ in contract.output_columns()]
-    good_cols = [*out_names, "_source_row", "_extra"]
+    good_cols = [*out_names, "_source_row"]
     rows_read = rows_staged = rows_quarantined = footer = 0
     # Two connections: COPY of good rows and COPY of quarantine entries stream side by side.
     with connect(settings, role="loader") as conn, connect(settings, role="loader") as qconn:
@@ -263,8 +262,7 @@ def _stage_rows(
                 if isinstance(item, Footer):
                     footer += 1
                 elif isinstance(item, Record):
-                    extra = json.dumps(item.extra, ensure_ascii=False) if item.extra else None
-                    good.write_row((*item.values, item.row, extra))
+                    good.write_row((*item.values, item.row))
                     rows_staged += 1
                 else:
                     _write_problems(bad, item)

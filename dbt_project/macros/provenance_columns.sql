@@ -1,6 +1,6 @@
 {#- The provenance columns the loader adds to every raw row (`ingestion/provenance.py`, the
     one definition; a test holds this list to it), renamed for staging: `_batch_id` as
-    `batch_id`, and so on, in raw's order. `_extra` (unknown source columns) stays in raw.
+    `batch_id`, and so on, in raw's order.
 
     Used as the last columns of every staging model's `renamed` CTE. `source_query=true` for
     sources pulled by a query (justice, health), whose batches record it in `_source_query`. -#}

@@ -5,6 +5,7 @@ opened file (`TextSource`) and the batch size. Readers import this module, never
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -18,6 +19,17 @@ ROWS_PER_BATCH = 32_768
 
 class ColumnarUnsupported(Exception):
     """The file cannot be read column-wise exactly like the row parser reads it."""
+
+
+# Arrow's CSV errors end with the offending row's text (`Expected 5 columns, got 6: <row>`):
+# only the shape before that text is ever reported or logged.
+_ARROW_SHAPE = re.compile(r"(?:Row #\d+: )?Expected \d+ columns?, got \d+")
+
+
+def arrow_error_reason(exc: BaseException) -> str:
+    """What Arrow could not read, without any cell or row text (logs never hold a value)."""
+    shape = _ARROW_SHAPE.search(str(exc))
+    return f"{type(exc).__name__}: {shape.group(0)}" if shape else type(exc).__name__
 
 
 @dataclass

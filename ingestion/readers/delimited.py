@@ -18,7 +18,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ingestion.contract import Contract
-from ingestion.readers.base import ROWS_PER_BATCH, ColumnarUnsupported, TextBatch
+from ingestion.readers.base import (
+    ROWS_PER_BATCH,
+    ColumnarUnsupported,
+    TextBatch,
+    arrow_error_reason,
+)
 
 # The reader parses up to ~40 blocks ahead on its threads, so its memory is about 40 blocks:
 # small blocks keep it flat, and they are typed together, ROWS_PER_BATCH at a time.
@@ -46,7 +51,7 @@ class DelimitedSource:
         try:
             reader = _open_reader(self.path, self.contract, self.encoding, len(self.header))
         except _ARROW_ERRORS as exc:
-            raise ColumnarUnsupported(str(exc)) from exc
+            raise ColumnarUnsupported(arrow_error_reason(exc)) from exc
         first_row = 1
         with reader:
             for batch in _coalesced(reader):
@@ -100,7 +105,7 @@ def _coalesced(reader: Any) -> Iterator[pa.RecordBatch]:
         except StopIteration:
             break
         except _ARROW_ERRORS as exc:
-            raise ColumnarUnsupported(str(exc)) from exc
+            raise ColumnarUnsupported(arrow_error_reason(exc)) from exc
         if batch.num_rows:
             pending.append(batch)
             rows += batch.num_rows

@@ -18,7 +18,7 @@ import pyarrow.csv as pacsv
 
 from ingestion.contract import Contract
 from ingestion.errors import BatchError
-from ingestion.readers.base import TextBatch
+from ingestion.readers.base import TextBatch, arrow_error_reason
 from ingestion.readers.delimited import BLOCK_SIZE, _coalesced
 
 # A delimiter no text line holds: the whole line is one field.
@@ -59,7 +59,9 @@ class FixedWidthSource:
                 ),
             )
         except (pa.ArrowException, OSError, UnicodeError) as exc:
-            raise BatchError(f"{self.path.name}: cannot read the lines ({exc})") from exc
+            raise BatchError(
+                f"{self.path.name}: cannot read the lines ({arrow_error_reason(exc)})"
+            ) from exc
         first_row = 1
         with reader:
             try:

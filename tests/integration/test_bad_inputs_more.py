@@ -15,6 +15,8 @@ import pytest
 from ingestion.errors import BatchError
 from ingestion.loader import BatchResult, check_file_name
 from observatorio.orchestration.ingest import ingest_file
+from tests.integration.layout_loading import load, write_contract
+from tests.pii_search import CANARY_ID, CANARY_NAME, admin_connection, text_hits, warehouse_hits
 from tests.police_files import HEADER, report_row, write_reports
 
 SOURCE = "police__reports"
@@ -132,26 +134,62 @@ def test_unusable_files_are_rejected_naming_the_file(
     )
 
 
-def test_hostile_and_70_byte_column_names_are_data_in_extra(clean_warehouse, tmp_path, settings):
+def test_an_undeclared_column_rejects_the_batch_naming_it(clean_warehouse, tmp_path, settings):
+    # The default drift policy (`unknown_columns: reject`): the ledger names the new columns
+    # and the file, never a value; hostile names stay data, never SQL.
     db = clean_warehouse
     db.execute("create table if not exists public.x (id int)")
     hostile, long_name = 'a"; drop table x;--', "columna_" + "n" * 62
-    assert len(long_name.encode()) == 70
     header = [*HEADER, hostile, long_name]
-    rows = [[*report_row(1), "v1", "v2"], [*report_row(2), "", "ñ"]]
+    rows = [[*report_row(1), CANARY_ID, CANARY_NAME], [*report_row(2), "", "ñ"]]
     result = ingest(write_reports(tmp_path / "denuncias_raro.csv", rows, header=header), settings)
-    assert (result.status, result.rows_loaded) == ("loaded", 2)
-    assert any(hostile in w for w in result.warnings)
-    extras = db.execute(
-        "select _extra from raw.police__reports where _batch_id = %s order by _source_row",
-        (result.batch_id,),
-    ).fetchall()
-    assert [e[0] for e in extras] == [
-        {hostile: "v1", long_name: "v2"},
-        {hostile: "", long_name: "ñ"},
-    ]
+    assert result.status == "rejected"
+    status, rows_read, rows_loaded, _, error = ledger(db, result)
+    assert (status, rows_read, rows_loaded) == ("rejected", 0, 0)
+    for part in ("denuncias_raro.csv", repr(hostile), repr(long_name[:60]), "unknown_columns"):
+        assert part in error and part in result.message
+    assert not text_hits(error) and not text_hits(result.message)
+    with admin_connection(settings) as admin:
+        assert warehouse_hits(admin) == []
     assert db.execute("select to_regclass('public.x')").fetchone() == ("x",)
     db.execute("drop table public.x")
+
+
+def test_dropped_columns_leave_nothing_of_themselves_in_the_warehouse(
+    clean_warehouse, tmp_path, settings, monkeypatch
+):
+    # `unknown_columns: drop`: the rows load, the columns' names are in the ledger's
+    # warnings, and their values are nowhere (every row of every relation is searched).
+    import yaml
+
+    import ingestion.contract as contract_module
+
+    catalog = tmp_path / "catalog"
+    monkeypatch.setattr(contract_module, "CATALOG_DIR", catalog)
+    contract_module.load_contract.cache_clear()
+    data = yaml.safe_load((contract_module.CONTRACTS_DIR / f"{SOURCE}.yaml").read_text("utf-8"))
+    data.pop("source"), data.pop("entity")
+    name = write_contract(catalog, "test__reports_drop", {**data, "unknown_columns": "drop"})
+    try:
+        header = [*HEADER, "direccion_victima", "telefono"]
+        rows = [[*report_row(i), f"{CANARY_NAME}, {CANARY_ID}", CANARY_ID] for i in (1, 2)]
+        path = write_reports(tmp_path / "denuncias_nuevas.csv", rows, header=header)
+        result = load(name, path, settings)
+    finally:
+        contract_module.load_contract.cache_clear()
+    assert (result.status, result.rows_loaded) == ("loaded", 2)
+    (warnings,) = clean_warehouse.execute(
+        "select warnings from ops.batch_ledger where batch_id = %s", (result.batch_id,)
+    ).fetchone()
+    assert any("'direccion_victima', 'telefono'" in w and "dropped" in w for w in warnings)
+    assert not any(text_hits(w) for w in warnings)
+    columns = clean_warehouse.execute(
+        "select column_name from information_schema.columns"
+        " where table_schema = 'raw' and table_name = 'test__reports_drop'"
+    ).fetchall()
+    assert columns and not {"direccion_victima", "telefono", "_extra"} & {c for (c,) in columns}
+    with admin_connection(settings) as admin:
+        assert warehouse_hits(admin) == []
 
 
 def test_a_path_with_dot_dot_never_escapes_the_archive(clean_warehouse, tmp_path, settings):
@@ -200,3 +238,22 @@ def test_undecodable_bytes_reject_the_batch(clean_warehouse, tmp_path, settings,
     path.write_bytes(content)
     result = ingest(path, settings)
     assert result.status == "rejected" and "denuncias_bytes.csv" in result.message
+
+
+def test_a_raw_table_from_before_privacy_by_default_loses_its_extra_column(
+    clean_warehouse, loader_db, settings
+):
+    # `_extra` held undeclared columns' raw text; the next load's table check drops it.
+    from ingestion.contract import load_contract
+    from ingestion.loader import ensure_raw_table
+
+    contract = load_contract(SOURCE)
+    ensure_raw_table(loader_db, contract)
+    loader_db.execute(f"alter table raw.{SOURCE} add column _extra jsonb")
+    ensure_raw_table(loader_db, contract)
+    gone = loader_db.execute(
+        "select count(*) from information_schema.columns"
+        " where table_schema = 'raw' and table_name = %s and column_name = '_extra'",
+        (SOURCE,),
+    ).fetchone()
+    assert gone == (0,)

@@ -52,7 +52,7 @@ def test_columnar_and_row_staging_hold_the_same_rows(clean_warehouse, tmp_path, 
     columns = "report_id, victim_seq, recorded_at, incident_date, incident_time, \
         victim_national_id_pseudonym, victim_national_id_status, victim_name_pseudonym, \
         victim_name_tokens, victim_sex, victim_age, victim_birth_year, place, _batch_id, \
-        _source_file, _source_row, _file_sha256, _extra"
+        _source_file, _source_row, _file_sha256"
     assert _difference(db, "cols", "rows", columns) == 0
     assert _difference(db, "rows", "cols", columns) == 0
     assert _difference(db, "cols__q", "rows__q") == 0 == _difference(db, "rows__q", "cols__q")

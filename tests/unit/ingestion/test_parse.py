@@ -1,6 +1,7 @@
 """The parser against real files with the bad inputs police exports really contain."""
 
 import gzip
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -123,15 +124,32 @@ def test_header_only_file_has_no_records(tmp_path):
     assert records == [] and problems == []
 
 
-def test_hostile_and_long_column_names_are_kept_as_data_not_sql(tmp_path):
+def test_an_undeclared_column_rejects_the_file_naming_it_and_never_its_values(tmp_path):
+    # The police contracts keep the default, `unknown_columns: reject`.
+    hostile = 'a"; drop table x;--'
+    rows = [[*report_row(1), "CANARY-9988776655"]]
+    with pytest.raises(BatchError) as caught:
+        parse(write_reports(tmp_path / "d.csv", rows, header=[*HEADER, hostile]))
+    message = str(caught.value)
+    assert "d.csv" in message and repr(hostile) in message and "unknown_columns: reject" in message
+    assert "CANARY" not in message
+
+
+def test_dropped_columns_are_named_in_a_warning_and_their_values_never_read(tmp_path):
     hostile = 'a"; drop table x;--'
     long_name = "c" * 70
     header = [*HEADER, hostile, long_name]
-    rows = [[*report_row(1), "v1", "v2"]]
-    records, problems, warnings = parse(write_reports(tmp_path / "d.csv", rows, header=header))
-    assert not problems
-    assert records[0].extra == {hostile: "v1", long_name: "v2"}
-    assert hostile in warnings[0]
+    rows = [[*report_row(1), "CANARY-9988776655", "Juana Canaria Pérez"]]
+    contract = replace(load_contract("police__reports"), unknown_columns="drop")
+    path = write_reports(tmp_path / "d.csv", rows, header=header)
+    plan, items = parse_records(path, contract, detect_encoding(path, contract.encodings), KEY)
+    records = list(items)
+    assert [type(r).__name__ for r in records] == ["Record"]
+    assert not any("CANARY" in str(v) or "Canaria" in str(v) for v in records[0].values)
+    assert plan.dropped == [hostile, long_name]
+    # Names only, cut to 60 characters; never a value.
+    assert repr(hostile) in plan.warnings[0] and repr("c" * 60) in plan.warnings[0]
+    assert "CANARY" not in plan.warnings[0] and "Canaria" not in plan.warnings[0]
 
 
 def test_truncated_gzip_is_a_clear_batch_error(tmp_path):
