@@ -40,8 +40,11 @@ def _figure(width: float = 4.6, height: float = 2.7) -> tuple[Any, Any]:
 
 
 def _axis_numbers(axis: Any, decimals: int = 0) -> None:
-    from matplotlib.ticker import FuncFormatter
+    """Spanish tick labels; whole numbers only on an axis of counts."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+    if decimals == 0:
+        axis.set_major_locator(MaxNLocator(integer=True, nbins=5))
     axis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v, decimals)))
 
 
@@ -87,7 +90,10 @@ def line_chart(
     ax.set_ylim(bottom=0)
     _axis_numbers(ax.yaxis, decimals)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=6.5, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.32), ncol=2)
+    columns = 1 if max(len(label) for label, _ in lines) > 28 else 2
+    ax.legend(
+        fontsize=6.5, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=columns
+    )
     return _png(fig)
 
 
@@ -99,8 +105,10 @@ def month_bars(line: Line, months: Sequence[str], ylabel: str, marker: str) -> s
     heights = [p.value if p is not None and p.value is not None else 0.0 for p in points]
     ax.bar(xs, heights, color=BLUE)
     for x, p, h in zip(xs, points, heights, strict=True):
-        text = marker if p is not None and p.suppressed else fmt(h)
-        ax.text(x, h, text, ha="center", va="bottom", fontsize=6)
+        if p is not None:  # a month without data has no bar and no label
+            text = marker if p.suppressed else fmt(h)
+            ax.text(x, h, text, ha="center", va="bottom", fontsize=6)
+    ax.set_ylim(0, max([1.0, *heights]) * 1.15)
     ax.set_xticks(xs, [month_tick(m) for m in months], rotation=45, ha="right", fontsize=6.5)
     ax.set_ylabel(ylabel)
     _axis_numbers(ax.yaxis)
@@ -202,7 +210,7 @@ def choropleth(
     mappable = ScalarMappable(norm=norm, cmap=cmap)
     bar = fig.colorbar(mappable, ax=ax, shrink=0.7, pad=0.01)
     bar.set_label(legend, fontsize=6.5)
-    _axis_numbers(bar.ax.yaxis)
+    _axis_numbers(bar.ax.yaxis, 0 if norm.vmax >= 10 else 1)
     ax.legend(
         handles=[
             Patch(facecolor=UNSTABLE, edgecolor=HATCH, hatch="////", label="tasa inestable"),

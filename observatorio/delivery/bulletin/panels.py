@@ -245,7 +245,7 @@ def ranking_panel(panel: Panel, ctx: Context) -> PanelResult:
         result.image = charts.bars(
             [ctx.municipality(f.code) for f in stable],
             [f.point for f in stable],
-            f"{ind.name_es}, {unit_words(ind)}",
+            unit_words(ind).capitalize(),
             [number(f.point.value, ind.publication.decimals) for f in stable],
         )
     result.header = ("Municipio", "Tasa", "IC 95 %", "Víctimas")
