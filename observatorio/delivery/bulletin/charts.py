@@ -210,7 +210,7 @@ def choropleth(
     mappable = ScalarMappable(norm=norm, cmap=cmap)
     bar = fig.colorbar(mappable, ax=ax, shrink=0.7, pad=0.01)
     bar.set_label(legend, fontsize=6.5)
-    _axis_numbers(bar.ax.yaxis, 0 if norm.vmax >= 10 else 1)
+    _axis_numbers(bar.ax.yaxis, 0 if (norm.vmax or 0) >= 10 else 1)
     ax.legend(
         handles=[
             Patch(facecolor=UNSTABLE, edgecolor=HATCH, hatch="////", label="tasa inestable"),
