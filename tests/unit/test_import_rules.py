@@ -108,6 +108,7 @@ _ALLOWED = {
     "observatorio.linkage": {"observatorio.core", "ingestion"},
     "observatorio.delivery": {
         "observatorio.core",
+        "observatorio.indicators",
         "observatorio.transform",
         "observatorio.lineage",
     },
