@@ -219,7 +219,14 @@ def femicide_panel(panel: Panel, ctx: Context) -> PanelResult:
 
 
 def _ranked_indicator(ctx: Context) -> str | None:
+    """The first homicide rate (reconciled, then police, then forensic) with victims in the
+    12 months: a series not built yet (all zeros) is not ranked or mapped."""
     found = ctx.available(HOMICIDE_RATES)
+    for code in found:
+        if any(
+            r["indicator_code"] == code and float(r["numerator"] or 0) > 0 for r in ctx.window.rows
+        ):
+            return code
     return found[0] if found else None
 
 
