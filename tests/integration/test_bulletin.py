@@ -250,14 +250,12 @@ def test_bulletin_draws_every_panel_protects_numbers_and_prints(settings, indica
         in html
     )
     # Each priority with the name of the indicator it maps to and where it is heading.
-    assert (
-        '<td>Robos</td><td class="num">990</td><td class="num">Incidencia ajustada de robo' in html
-    )
+    assert '<td>Robos</td><td class="num">990</td><td>Incidencia ajustada de robo' in html
     # Convictions are 3 a month in each municipality (hidden there) but 216 in 12 months:
     # a national total that large is published.
     assert '<td>Causas con condena</td><td class="num">216</td>' in html
     # Under ten femicides a month in the whole country: the national figure is hidden too.
-    assert "La cifra de víctimas de femicidio en octubre de 2025 no se publica (*)" in html
+    assert "Víctimas de femicidio en octubre de 2025: no se publica (*)" in html
     # 12 victims answered about extortion: no point value, listed apart.
     dark = html[html.index('id="dark_figure"') : html.index('id="data_quality"')]
     assert "Sin estimación publicable" in dark and "<td>Cifra oculta de extorsión" not in dark

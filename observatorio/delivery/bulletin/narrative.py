@@ -68,8 +68,8 @@ def describe(line: Line, period: str, marker: str) -> str:
         return f"Sin datos de {subject} en {when}."
     if now.suppressed or now.value is None:
         return (
-            f"La cifra de {subject} en {when} no se publica ({marker}): es pequeña y podría "
-            "identificar a personas."
+            f"{ind.name_es} en {when}: no se publica ({marker}), porque la cifra es pequeña "
+            "y podría identificar a personas."
         )
     text = f"En {when}, {subject}: {_format(ind, now.value)}"
     if now.lower is not None and now.upper is not None:

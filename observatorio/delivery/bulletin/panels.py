@@ -166,7 +166,7 @@ def lines_panel(panel: Panel, ctx: Context) -> PanelResult:
     lines = [national_line(ctx.data, c) for c in codes]
     ind = indicator(codes[0])
     scale = 100.0 if ind.unit == "share" else 1.0
-    decimals = 0 if ind.unit == "count" else ind.publication.decimals
+    decimals = {"count": 0, "share": 1}.get(ind.unit, ind.publication.decimals)
     result.image = charts.line_chart(
         [(line.definition.name_es, line) for line in lines],
         ctx.months,
