@@ -199,7 +199,7 @@ def _pages(pdf: Path) -> list[str]:
     """The PDF's text, page by page (pdftotext separates pages with a form feed)."""
     assert shutil.which("pdftotext"), "pdftotext is missing: .ci/run installs poppler-utils"
     text = subprocess.run(
-        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+        ["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True
     ).stdout
     return text.split("\f")
 
@@ -275,6 +275,8 @@ def test_bulletin_draws_every_panel_protects_numbers_and_prints(settings, indica
 
 def test_bulletin_pdf_speaks_spanish_with_cover_map_and_methods(settings, indicators, db):
     result = publish_bulletin("2025-10", settings, indicators=indicators)
+    PAGES.mkdir(parents=True, exist_ok=True)
+    shutil.copy(result.pdf, PAGES / "fixture.pdf")
     pages = _pages(result.pdf)
     text = "\n".join(pages)
     assert _codes_shown(text) == []
@@ -285,8 +287,9 @@ def test_bulletin_pdf_speaks_spanish_with_cover_map_and_methods(settings, indica
     assert "Boletín mensual de seguridad ciudadana" in cover
     assert "Octubre de 2025" in cover and f"Datos al {day_words(cut_off)}" in cover
     # Units in words, sources by name, municipalities with their names.
-    assert "por 100 000 habitantes al año" in text and "por 100 000 mujeres al año" in text
-    assert "Medicina Legal" in " ".join(text.split()) and "Villa Nueva (01004)" in text
+    words = " ".join(text.split())
+    assert "por 100 000 habitantes al año" in words and "por 100 000 mujeres al año" in words
+    assert "Medicina Legal" in words and "Villa Nueva (01004)" in words
     flat = [" ".join(page.split()) for page in pages]
     map_pages = [
         n for n, page in enumerate(flat) if "Mapa municipal de la tasa de homicidio" in page
