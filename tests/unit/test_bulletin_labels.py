@@ -118,3 +118,22 @@ def test_a_bad_geometry_file_names_file_and_feature(tmp_path):
     path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
     with pytest.raises(GeometryError, match=r"feature 1 \(01001\): geometry 'Point'"):
         load_geometries(path)
+
+
+def test_panel_text_says_what_rose_and_by_how_much():
+    from observatorio.delivery.bulletin.narrative import describe
+    from observatorio.delivery.bulletin.series import Line, value_of
+
+    ind = load_definitions().get("homicide_rate_police")
+    line = Line("homicide_rate_police")
+    # 30 homicides in October over 1.2 million people, 20 in September, 40 a year before.
+    for month, count in (("2025-10", 30), ("2025-09", 20), ("2024-10", 40)):
+        line.points[month] = value_of(ind, count, 1_200_000)
+    text = describe(line, "2025-10", "*")
+    assert text.startswith("En octubre de 2025, tasa de homicidio intencional (policía): 30,0")
+    assert "por 100 000 habitantes al año" in text
+    assert "10,0 más (+50,0 %) que en septiembre de 2025" in text
+    assert "10,0 menos (\u221225,0 %) que en octubre de 2024" in text
+    assert "inestable" not in text
+    line.points["2025-10"] = value_of(ind, 12, 1_200_000)
+    assert "Tasa inestable: descansa en menos de 20 casos." in describe(line, "2025-10", "*")
