@@ -4,7 +4,7 @@ control (`observatorio.delivery.disclosure`); `series` turns them into published
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -89,9 +89,19 @@ class Indicators:
     suppressed: set[int]
     hidden_totals: set[tuple[Any, ...]]
     marker: str
+    _by_code: dict[str, list[dict[str, Any]]] | None = field(default=None, repr=False)
 
     def codes(self) -> list[str]:
         return sorted({r["indicator_code"] for r in self.rows})
+
+    def of(self, code: str) -> list[dict[str, Any]]:
+        """The rows of one indicator (indexed once: panels ask for each code repeatedly)."""
+        if self._by_code is None:
+            index: dict[str, list[dict[str, Any]]] = {}
+            for r in self.rows:
+                index.setdefault(str(r["indicator_code"]), []).append(r)
+            self._by_code = index
+        return self._by_code.get(code, [])
 
     def months(self) -> list[str]:
         return sorted({str(r["month"]) for r in self.rows})

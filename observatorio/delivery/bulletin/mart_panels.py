@@ -68,7 +68,9 @@ def dark_figure_panel(conn: psycopg.Connection, ctx: Context, schema: str) -> Pa
         result.missing = "Sin datos todavía: la encuesta de victimización no está en el mart."
         return result
     # The survey year's estimate sits in each month of its year: the latest month with victims.
-    rows = [r for r in ctx.data.rows if r["indicator_code"] in codes and r["sex"] == "all"]
+    rows = [
+        r for c in codes for r in ctx.data.of(c) if r["sex"] == "all" and r["age_group"] == "all"
+    ]
     months = sorted({str(r["month"]) for r in rows if (number(r["denominator"]) or 0) > 0})
     if not months:
         result.missing = "Sin encuesta de victimización en los meses del boletín."

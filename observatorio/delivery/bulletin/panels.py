@@ -31,6 +31,7 @@ from observatorio.delivery.bulletin.series import (
     Point,
     municipal_window,
     national_line,
+    value_of,
 )
 from observatorio.indicators.definitions import Indicator
 
@@ -192,21 +193,14 @@ def femicide_panel(panel: Panel, ctx: Context) -> PanelResult:
     _comparison_table(result, [counts], ctx)
     if "femicide_rate" in ctx.available(panel.codes):
         rate = indicator("femicide_rate")
-        totals = municipal_window(ctx.window, "femicide_rate", set(ctx.window.months()))
-        n = sum(f.point.numerator or 0 for f in totals)
-        if totals:
-            from observatorio.delivery.bulletin.series import value_of
-
-            d = sum(
-                float(r["denominator"] or 0)
-                for r in ctx.window.rows
-                if r["indicator_code"] == "femicide_rate" and r["sex"] == "all"
-            )
-            p = (
-                value_of(rate, n, d)
-                if n >= rate.publication.min_cell_size
-                else Point(None, suppressed=True)
-            )
+        # The national 12-month rate: every municipality's victims and women, suppressed
+        # municipalities included (a national total reveals no single cell).
+        cells = [r for r in ctx.window.of("femicide_rate") if _all_groups(r)]
+        n = sum(float(r["numerator"] or 0) for r in cells)
+        d = sum(float(r["denominator"] or 0) for r in cells)
+        if cells:
+            small = 1 <= n < rate.publication.min_cell_size
+            p = Point(None, suppressed=True) if small else value_of(rate, n, d)
             result.table.append(
                 (
                     f"{rate.name_es}, {unit_words(rate)} (12 meses)",
@@ -218,14 +212,16 @@ def femicide_panel(panel: Panel, ctx: Context) -> PanelResult:
     return result
 
 
+def _all_groups(r: dict[str, object]) -> bool:
+    return r["sex"] == "all" and r["age_group"] == "all"
+
+
 def _ranked_indicator(ctx: Context) -> str | None:
     """The first homicide rate (reconciled, then police, then forensic) with victims in the
     12 months: a series not built yet (all zeros) is not ranked or mapped."""
     found = ctx.available(HOMICIDE_RATES)
     for code in found:
-        if any(
-            r["indicator_code"] == code and float(r["numerator"] or 0) > 0 for r in ctx.window.rows
-        ):
+        if any(float(r["numerator"] or 0) > 0 for r in ctx.window.of(code)):
             return code
     return found[0] if found else None
 
@@ -324,8 +320,8 @@ def funnel_panel(panel: Panel, ctx: Context, medians: list[tuple[str, str]]) -> 
         ind = indicator(code)
         total = sum(
             float(r["numerator"] or 0)
-            for r in ctx.window.rows
-            if r["indicator_code"] == code and r["sex"] == "all" and r["age_group"] == "all"
+            for r in ctx.window.of(code)
+            if r["sex"] == "all" and r["age_group"] == "all"
         )
         # A national 12-month total is published unless it is itself a small count.
         small = 1 <= total < ind.publication.min_cell_size

@@ -116,8 +116,8 @@ def national_line(data: Indicators, code: str) -> Line:
     ind = indicator(code)
     months: dict[str, list[dict[str, Any]]] = defaultdict(list)
     source = None
-    for r in data.rows:
-        if r["indicator_code"] == code and _municipal(r):
+    for r in data.of(code):
+        if _municipal(r):
             months[str(r["month"])].append(r)
             source = r["source"]
     line = Line(code)
@@ -145,8 +145,8 @@ def municipal_window(data: Indicators, code: str, months: set[str]) -> list[Muni
     ind = indicator(code)
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     source = None
-    for r in data.rows:
-        if r["indicator_code"] == code and _municipal(r) and str(r["month"]) in months:
+    for r in data.of(code):
+        if _municipal(r) and str(r["month"]) in months:
             groups[str(r["municipality_code"])].append(r)
             source = r["source"]
     out = []
