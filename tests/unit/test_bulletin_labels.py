@@ -13,7 +13,9 @@ import pytest
 from observatorio.delivery.bulletin.geometry import (
     GEOMETRY_FILE,
     GeometryError,
+    borders,
     geojson_text,
+    load_departments,
     load_geometries,
     tessellate_seed,
 )
@@ -106,6 +108,17 @@ def test_the_demo_map_is_exactly_what_the_geography_generates():
         for vertex in rings[0][:-1]:
             uses[vertex] = uses.get(vertex, 0) + 1
     assert max(uses.values()) == 4 and sum(1 for n in uses.values() if n > 1) > len(shapes)
+    # Department borders: the coast plus the edges between departments, never inside one.
+    departments = load_departments(committed)
+    assert set(departments.values()) == {"01", "02", "03", "04", "05"}
+    outline = {tuple(sorted(segment)) for segment in borders(shapes, departments)}
+    edges: dict[tuple, set[str]] = {}
+    for code, rings in shapes.items():
+        for a, b in zip(rings[0], rings[0][1:], strict=False):
+            edges.setdefault(tuple(sorted((a, b))), set()).add(code)
+    inner = {e for e, owners in edges.items() if len({departments[c] for c in owners}) == 1}
+    inner = {e for e in inner if len(edges[e]) == 2}
+    assert outline and not outline & inner
 
 
 def test_a_bad_geometry_file_names_file_and_feature(tmp_path):

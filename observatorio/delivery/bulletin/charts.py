@@ -157,11 +157,14 @@ def choropleth(
     legend: str,
     marker: str,
     labelled: dict[str, str],
+    outlines: Sequence[Ring] = (),
 ) -> str:
     """Municipalities coloured by value (stable ones), hatched when unstable, grey when the
-    value is suppressed or missing; `labelled` municipalities are named on the map."""
+    value is suppressed or missing; `labelled` municipalities are named on the map and the
+    `outlines` (departments' borders) drawn over them."""
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
+    from matplotlib.collections import LineCollection
     from matplotlib.colors import Normalize
     from matplotlib.patches import Patch, Polygon
 
@@ -204,6 +207,8 @@ def choropleth(
                 fontsize=5.5,
                 color=DARK,
             )
+    if outlines:
+        ax.add_collection(LineCollection(list(outlines), colors=DARK, linewidths=0.9))
     ax.autoscale_view()
     ax.set_aspect("equal")
     ax.axis("off")

@@ -23,6 +23,7 @@ import json
 import math
 import sys
 from collections import defaultdict
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,29 @@ def load_geometries(path: Path) -> dict[str, list[Ring]]:
     if not shapes:
         raise GeometryError(f"{path}: no features")
     return shapes
+
+
+def load_departments(path: Path) -> dict[str, str]:
+    """Municipality code → its department, from the features' optional `department_code`."""
+    loaded = json.loads(path.read_text(encoding="utf-8"))
+    found: dict[str, str] = {}
+    for feature in loaded.get("features") or []:
+        properties = feature.get("properties") or {}
+        if properties.get("department_code"):
+            found[str(properties["municipality_code"])] = str(properties["department_code"])
+    return found
+
+
+def borders(shapes: dict[str, list[Ring]], departments: dict[str, str]) -> list[Ring]:
+    """The segments between departments and along the coast: edges of the municipalities'
+    rings held by one municipality only, or by municipalities of two departments."""
+    owners: dict[tuple[tuple[float, float], tuple[float, float]], list[str]] = defaultdict(list)
+    for code, rings in shapes.items():
+        group = departments.get(code, code)
+        for ring in rings:
+            for a, b in pairwise(ring):
+                owners[(min(a, b), max(a, b))].append(group)
+    return [[a, b] for (a, b), groups in owners.items() if len(groups) == 1 or len(set(groups)) > 1]
 
 
 def _offset(a: int, b: int) -> tuple[float, float]:

@@ -110,6 +110,7 @@ class Context:
     municipalities: dict[str, str]
     shapes: dict[str, list[Ring]] | None
     marker: str
+    outlines: list[Ring] = field(default_factory=list)
 
     def available(self, codes: tuple[str, ...]) -> list[str]:
         present = set(self.data.codes())
@@ -295,7 +296,12 @@ def map_panel(panel: Panel, ctx: Context) -> PanelResult:
     )[:5]
     labelled = {c: ctx.municipalities.get(c, c) for c in top}
     result.image = charts.choropleth(
-        ctx.shapes, figures, f"{ind.name_es}\n{unit_words(ind)}", ctx.marker, labelled
+        ctx.shapes,
+        figures,
+        f"{ind.name_es}\n{unit_words(ind)}",
+        ctx.marker,
+        labelled,
+        ctx.outlines,
     )
     unmapped = sorted(set(figures) - set(ctx.shapes))
     result.text = (

@@ -24,7 +24,13 @@ from observatorio.core.profile import load_profile
 from observatorio.core.settings import Settings, get_settings
 from observatorio.core.warehouse import connect
 from observatorio.delivery.audit import already_delivered, audit
-from observatorio.delivery.bulletin.geometry import GEOMETRY_FILE, Ring, load_geometries
+from observatorio.delivery.bulletin.geometry import (
+    GEOMETRY_FILE,
+    Ring,
+    borders,
+    load_departments,
+    load_geometries,
+)
 from observatorio.delivery.bulletin.indicators import (
     INDICATORS_TABLE,
     WINDOW_MONTHS,
@@ -152,10 +158,13 @@ def _municipalities(conn: psycopg.Connection, schema: str) -> dict[str, str]:
     return {str(c): str(n) for c, n in conn.execute(query).fetchall()}
 
 
-def _shapes(settings: Settings) -> dict[str, list[Ring]] | None:
-    """The profile's municipal geometries, or None when it supplies none."""
+def _shapes(settings: Settings) -> tuple[dict[str, list[Ring]] | None, list[Ring]]:
+    """The profile's municipal geometries and its departments' borders (none without a file)."""
     path = load_profile(settings=settings).folder / GEOMETRY_FILE
-    return load_geometries(path) if path.is_file() else None
+    if not path.is_file():
+        return None, []
+    shapes = load_geometries(path)
+    return shapes, borders(shapes, load_departments(path))
 
 
 def _check_rate_scale(rows: list[dict[str, Any]]) -> None:
@@ -203,14 +212,16 @@ def build_bulletin(
     # The other marts the bulletin reads sit beside the indicator table.
     schema = indicators.split(".")[0]
     months = [month_shift(period, -k) for k in range(WINDOW_MONTHS, -1, -1)]
+    shapes, outlines = _shapes(settings)
     ctx = Context(
         data=data,
         window=window,
         period=period,
         months=months,
         municipalities=_municipalities(conn, schema),
-        shapes=_shapes(settings),
+        shapes=shapes,
         marker=DEFAULT_MARKER,
+        outlines=outlines,
     )
     panels = build_panels(conn, ctx, schema)
     row = conn.execute(
