@@ -21,7 +21,6 @@ from observatorio.delivery.bulletin.labels import (
     number,
     percent,
     period_words,
-    source_name,
     unit_words,
 )
 from observatorio.delivery.bulletin.narrative import describe
@@ -354,11 +353,3 @@ def funnel_panel(panel: Panel, ctx: Context, medians: list[tuple[str, str]]) -> 
             "casos: cada etapa se cuenta en el mes en que ocurre)."
         )
     return result
-
-
-def unit_of(code: str) -> str:
-    return unit_words(indicator(code))
-
-
-def source_of(code: str) -> str:
-    return source_name(indicator(code).source)
