@@ -315,6 +315,36 @@ def test_bulletin_pdf_speaks_spanish_with_cover_map_and_methods(settings, indica
     assert len(pages_png) >= 4
 
 
+def test_dark_figure_uses_the_design_based_estimates_when_built(settings, indicators, db):
+    """With `mart_survey_estimates` beside the indicators, the dark figure is 1 minus its
+    reporting rate, with the interval and CV; an estimate it suppresses is listed, not drawn."""
+    db.execute(
+        "create table bulletin_test.mart_survey_estimates (survey_year integer,"
+        " domain_level text, measure text, crime_type text, value numeric,"
+        " value_lower_95 numeric, value_upper_95 numeric, cv numeric,"
+        " base_respondents integer, verdict text)"
+    )
+    db.execute(
+        "insert into bulletin_test.mart_survey_estimates values"
+        " (2025, 'national', 'reporting_rate', 'robbery', 0.40, 0.30, 0.50, 0.12, 150,"
+        " 'published'),"
+        " (2025, 'national', 'reporting_rate', 'theft', 0.25, 0.05, 0.45, 0.41, 60, 'imprecise'),"
+        " (2025, 'national', 'reporting_rate', 'extortion', null, null, null, null, 12,"
+        " 'suppressed'),"
+        " (2025, 'national', 'prevalence', 'robbery', 0.08, 0.07, 0.09, 0.05, 3000, 'published'),"
+        " (2024, 'national', 'reporting_rate', 'robbery', 0.10, 0.05, 0.15, 0.2, 99, 'published')"
+    )
+    db.execute("grant select on bulletin_test.mart_survey_estimates to observatorio_delivery")
+    result = publish_bulletin("2025-10", settings, indicators=indicators)
+    html = result.html.read_text(encoding="utf-8")
+    dark = html[html.index('id="dark_figure"') : html.index('id="data_quality"')]
+    assert "Encuesta de victimización de 2025" in dark
+    assert '<td>Cifra oculta de robo (encuesta)</td><td class="num">60,0 %</td>' in dark
+    assert "150 víctimas encuestadas, CV 12 %" in dark
+    assert "CV 41 % (poco preciso)" in dark
+    assert "Sin estimación publicable" in dark and "Cifra oculta de extorsión (encuesta)." in dark
+
+
 def test_panels_without_data_say_so(settings, db, tmp_path):
     db.execute("drop schema if exists bulletin_empty cascade")
     result = publish_bulletin("2025-10", settings, indicators="bulletin_empty.nothing")

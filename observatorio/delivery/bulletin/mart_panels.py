@@ -60,8 +60,99 @@ def _respondents(
     return {str(c): int(n) for c, n in conn.execute(query, (month, codes)).fetchall()}
 
 
+SURVEY_ESTIMATES = "mart_survey_estimates"
+
+
+def _design_based(conn: psycopg.Connection, schema: str) -> PanelResult | None:
+    """The dark figure from the design-based estimates (`mart_survey_estimates`, when built):
+    1 minus the national reporting rate of the latest survey year, with its 95 % interval; an
+    estimate the publication rules suppress (CV, too few victims) is listed, never drawn."""
+    if not table_exists(conn, f"{schema}.{SURVEY_ESTIMATES}"):
+        return None
+    query = sql.SQL(
+        "select survey_year, crime_type, value, value_lower_95, value_upper_95, cv,"
+        " base_respondents, verdict from {}.{} where domain_level = 'national'"
+        " and measure = 'reporting_rate'"
+        " and survey_year = (select max(survey_year) from {}.{})"
+    ).format(
+        sql.Identifier(schema),
+        sql.Identifier(SURVEY_ESTIMATES),
+        sql.Identifier(schema),
+        sql.Identifier(SURVEY_ESTIMATES),
+    )
+    rows = conn.execute(query).fetchall()
+    if not rows:
+        return None
+    known = set(load_definitions().codes)
+    result = PanelResult(DARK_FIGURE)
+    shown: list[tuple[str, Point, str]] = []
+    withheld: list[str] = []
+    year = rows[0][0]
+    for _, crime, value, low, high, cv, base, verdict in rows:
+        # The crime types the survey asks about are named by their dark-figure definition.
+        code = f"dark_figure__{crime}"
+        if code not in known:
+            continue
+        label = name(code)
+        if verdict == "suppressed" or value is None:
+            withheld.append(label)
+            continue
+        reported = float(value)
+        point = Point(
+            1 - reported,
+            lower=None if high is None else 1 - float(high),
+            upper=None if low is None else 1 - float(low),
+        )
+        note = f"{fmt(number(base))} víctimas encuestadas, CV {percent(number(cv), 0)}"
+        if verdict == "imprecise":
+            note += " (poco preciso)"
+        shown.append((label, point, note))
+    _dark_figure_result(
+        result,
+        shown,
+        withheld,
+        str(year),
+        "coeficiente de variación o base de víctimas insuficiente",
+    )
+    return result
+
+
+def _dark_figure_result(
+    result: PanelResult,
+    shown: list[tuple[str, Point, str]],
+    withheld: list[str],
+    year: str,
+    rule: str,
+) -> None:
+    shown.sort(key=lambda s: -(s[1].value or 0))
+    if shown:
+        result.image = charts.bars(
+            [s[0] for s in shown],
+            [s[1] for s in shown],
+            "Porcentaje de víctimas que no denunciaron",
+            [percent(s[1].value, 0) for s in shown],
+            scale=100.0,
+        )
+    result.header = ("Delito", "Cifra oculta", "Base")
+    result.table = [(s[0], percent(s[1].value), s[2]) for s in shown]
+    result.text = (
+        f"{source_name('survey')} de {year}: porcentaje de víctimas que no denunciaron el delito "
+        "a la policía, ponderado por el factor de expansión."
+    )
+    if shown:
+        label, point, _ = shown[0]
+        result.text += f" La mayor es la {label[0].lower() + label[1:]}: {percent(point.value, 0)}."
+    if withheld:
+        result.note = f"Sin estimación publicable ({rule}): " + ", ".join(withheld) + "."
+
+
 def dark_figure_panel(conn: psycopg.Connection, ctx: Context, schema: str) -> PanelResult:
-    """Each crime type's latest survey estimate, shown only when enough victims answered."""
+    """Each crime type's latest survey estimate: design-based with its interval and CV where
+    the warehouse has them, else from the indicator mart, shown only when enough victims
+    answered."""
+    design = _design_based(conn, schema)
+    if design is not None:
+        return design
     result = PanelResult(DARK_FIGURE)
     codes = ctx.available(tuple(dark_figure_codes()))
     if not codes:
@@ -92,32 +183,9 @@ def dark_figure_panel(conn: psycopg.Connection, ctx: Context, schema: str) -> Pa
             continue
         label = f"{fmt(asked)} víctimas encuestadas" if asked is not None else "n no disponible"
         shown.append((ind.name_es, Point(1 - n / d), label))
-    shown.sort(key=lambda s: -(s[1].value or 0))
-    if shown:
-        result.image = charts.bars(
-            [s[0] for s in shown],
-            [s[1] for s in shown],
-            "Porcentaje de víctimas que no denunciaron",
-            [percent(s[1].value, 0) for s in shown],
-            scale=100.0,
-        )
-    result.header = ("Delito", "Cifra oculta", "Base")
-    result.table = [(s[0], percent(s[1].value), s[2]) for s in shown]
-    year = month.split("-")[0]
-    result.text = (
-        f"{source_name('survey')} de {year}: porcentaje de víctimas que no denunciaron el delito "
-        "a la policía, ponderado por el factor de expansión."
-    )
-    if shown:
-        label, point, _ = shown[0]
-        result.text += f" La mayor es la {label[0].lower() + label[1:]}: {percent(point.value, 0)}."
-    if too_few:
-        result.note = (
-            "Sin estimación publicable (menos de "
-            f"{indicator(codes[0]).publication.min_stable_numerator} víctimas encuestadas): "
-            + ", ".join(too_few)
-            + "."
-        )
+    minimum = indicator(codes[0]).publication.min_stable_numerator
+    rule = f"menos de {minimum} víctimas encuestadas"
+    _dark_figure_result(result, shown, too_few, month.split("-")[0], rule)
     return result
 
 
