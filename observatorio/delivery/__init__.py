@@ -9,6 +9,6 @@
 - `extracts`: one delivery from spec to audit (the CLI and the `deliver_extracts` DAG call it).
 - `bulletin`: the monthly bulletin (HTML and PDF).
 
-Imports `core`, `indicators` (definitions and publication rules), `transform` and `lineage`;
-never Airflow at module level, never `cli`.
+Imports `core`, `indicators` (names, units and publication rules), `transform` and
+`lineage`; never Airflow at module level, never `cli`.
 """

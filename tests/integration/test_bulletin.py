@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import random
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,10 +14,13 @@ from pathlib import Path
 import pytest
 
 from observatorio.delivery.bulletin import BulletinError, publish_bulletin
+from observatorio.delivery.bulletin.labels import day_words, internal_codes
 from tests.integration.test_extracts import build_police_marts
 
 TABLE = "bulletin_test.mart_indicators_monthly"
 ARTIFACT = Path(__file__).parents[1] / "artifacts" / "bulletin.png"
+# The rendered pages, for the issue note (outside the repository).
+PAGES = Path("/tmp/bulletin_pages")
 MONTHS = [f"2025-{m:02d}" for m in range(5, 11)]
 MUNICIPALITIES = [f"0{d}0{m:02d}" for d in (1, 2) for m in range(1, 7)]
 TINY = "02006"  # one homicide a month in a small town: its rate must never be shown
@@ -42,6 +46,9 @@ def _rows() -> list[tuple]:
                 )
 
             add("homicide_count_police", police, None, police, "police")
+            add("homicide_count_health", health, None, health, "health")
+            add("homicide_reconciled", reconciled, None, reconciled, "reconciled")
+            add("femicide_count", femicides, None, femicides, "police")
             for code, count, source in (
                 ("homicide_rate_police", police, "police"),
                 ("homicide_rate_health", health, "health"),
@@ -65,7 +72,7 @@ def _rows() -> list[tuple]:
                     "justice",
                 )
             add("justice_funnel_convictions", 3, None, 3, "justice")  # small everywhere
-            for crime, reported in (("robbery", 0.4), ("theft", 0.3), ("extortion", 0.1)):
+            for crime, reported in DARK_FIGURES:
                 victims = rng.randint(200, 400)
                 got = int(victims * reported)
                 add(f"dark_figure__{crime}", got, victims, 1 - got / victims, "survey")
@@ -73,6 +80,11 @@ def _rows() -> list[tuple]:
     return rows
 
 
+DARK_FIGURES = (("robbery", 0.4), ("theft", 0.3), ("extortion", 0.1))
+# Unweighted victims the survey asked, per crime type: extortion's 12 are too few to publish.
+RESPONDENTS = {"robbery": 150, "theft": 90, "extortion": 12}
+SEED = Path(__file__).parents[2] / "dbt_project" / "seeds" / "ref_municipalities.csv"
+AS_OF = "2025-11-03 10:00:00+00"
 # The marts the bulletin reads beside the indicator table: the justice funnel's national
 # medians and the citizens' priorities with their indicators' trends.
 ATTRITION = [("2025-10", "national", 5.0, 103.5, 191.5)]
@@ -115,11 +127,41 @@ def indicators(db):
             " values (%s, %s, %s, %s, %s, %s)",
             PRIORITIES,
         )
+    db.execute(
+        "create table bulletin_test.dim_municipality (municipality_code text,"
+        " municipality_name text)"
+    )
+    with SEED.open(encoding="utf-8", newline="") as handle, db.cursor() as cursor:
+        cursor.executemany(
+            "insert into bulletin_test.dim_municipality values (%s, %s)",
+            [(r["municipality_code"], r["municipality_name"]) for r in csv.DictReader(handle)],
+        )
+    db.execute(
+        "create table bulletin_test.fct_indicator_contributions (indicator_code text,"
+        " month text, counted_id text, denominator_weight numeric)"
+    )
+    with db.cursor() as cursor:
+        cursor.executemany(
+            "insert into bulletin_test.fct_indicator_contributions values (%s, %s, %s, 1.5)",
+            [
+                (f"dark_figure__{crime}", month, f"r{k}")
+                for crime, n in RESPONDENTS.items()
+                for month in MONTHS
+                for k in range(n)
+            ],
+        )
+    # The data cut-off: the last batch loaded.
+    db.execute(
+        "insert into ops.batch_ledger (batch_id, source, status, finished_at)"
+        " values ('bulletin-test', 'police', 'loaded', %s)",
+        (AS_OF,),
+    )
     # The bulletin reads as the delivery role, as it reads the marts.
     db.execute("grant usage on schema bulletin_test to observatorio_delivery")
     db.execute("grant select on all tables in schema bulletin_test to observatorio_delivery")
     yield TABLE
     db.execute("drop schema bulletin_test cascade")
+    db.execute("delete from ops.batch_ledger where batch_id = 'bulletin-test'")
 
 
 def _png(pdf: Path, out: Path) -> Path:
@@ -153,31 +195,72 @@ def _assert_not_blank(path: Path) -> None:
     assert dark > 0.005 * image.width * image.height
 
 
+def _pages(pdf: Path) -> list[str]:
+    """The PDF's text, page by page (pdftotext separates pages with a form feed)."""
+    assert shutil.which("pdftotext"), "pdftotext is missing: .ci/run installs poppler-utils"
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    return text.split("\f")
+
+
+def _codes_shown(text: str) -> list[str]:
+    """Internal codes (from the definitions) and raw ISO dates that appear in `text`."""
+    found = [c for c in internal_codes() if re.search(rf"(?<![\w-]){re.escape(c)}(?![\w-])", text)]
+    found += re.findall(r"\b\d{4}-\d{2}(?:-\d{2})?(?:T[\d:.]+)?", text)
+    return sorted(found)
+
+
+def save_pages(pdf: Path, folder: Path, prefix: str) -> list[Path]:
+    """Every page as PNG (for the issue note), checked not blank."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob(f"{prefix}-*.png"):
+        old.unlink()
+    subprocess.run(["pdftoppm", "-png", "-r", "70", str(pdf), str(folder / prefix)], check=True)
+    pages = sorted(folder.glob(f"{prefix}-*.png"))
+    for page in pages[:-1]:  # the last may hold only the end of the methods
+        _assert_not_blank(page)
+    return pages
+
+
 def test_bulletin_draws_every_panel_protects_numbers_and_prints(settings, indicators, db, tmp_path):
     result = publish_bulletin("2025-10", settings, indicators=indicators)
-    assert {k: v for k, v in result.panels.items() if k != "police_victims"} == {
-        "homicide_by_source": "drawn",
+    assert result.panels == {
+        "homicide_rates": "drawn",
+        "homicide_counts": "drawn",
+        "femicides": "drawn",
+        "violence_rates": "drawn",
+        "homicide_map": "drawn",
         "municipality_ranking": "drawn",
-        "gender_violence": "drawn",
         "justice_funnel": "drawn",
         "dark_figure": "drawn",
         "data_quality": "drawn",
         "citizen_priorities": "drawn",
+        "police_victims": "missing",
     }
     html = result.html.read_text(encoding="utf-8")
-    assert html.count("data:image/png;base64,") >= 7
-    # The small town's 12-month rate rests on 6 homicides: suppressed, shown with the marker.
-    assert f'<td>{TINY} · homicide_rate_reconciled (reconciled)</td><td class="num">*</td>' in html
+    assert html.count("data:image/png;base64,") == 10
+    # The small town's 12-month rate rests on 6 homicides: suppressed, never ranked or named.
+    ranking = html[html.index('id="municipality_ranking"') : html.index('id="justice_funnel"')]
+    assert "Santa Bárbara (02006)" not in ranking and "Villa Nueva (01004)" in ranking
+    assert "municipios con cifras suprimidas (*)" in ranking
     # Medians do not add up from municipalities: the national ones come from the funnel mart.
-    assert '<td>días causa → acusación (mediana)</td><td class="num">104</td>' in html
-    # Each priority with the indicator it maps to and where that indicator is heading.
-    assert 'Robos · adjusted_incidence_rate__robbery</td><td class="num">990 votos · ↑ sube' in html
-    # Convictions are 3 a month in each municipality (hidden there) but 216 in the country:
+    assert (
+        'Mediana de días de la causa a la acusación (octubre de 2025)</td><td class="num">104'
+        in html
+    )
+    # Each priority with the name of the indicator it maps to and where it is heading.
+    assert '<td>Robos</td><td class="num">990</td><td>Incidencia ajustada de robo' in html
+    # Convictions are 3 a month in each municipality (hidden there) but 216 in 12 months:
     # a national total that large is published.
-    assert '<td>convictions (justice)</td><td class="num">216</td>' in html
+    assert '<td>Causas con condena</td><td class="num">216</td>' in html
     # Under ten femicides a month in the whole country: the national figure is hidden too.
-    assert '<td>femicide_rate (police)</td><td class="num">*</td>' in html
-    assert (result.folder / "graficos" / "homicide_by_source.png").is_file()
+    assert "Víctimas de femicidio en octubre de 2025: no se publica (*)" in html
+    # 12 victims answered about extortion: no point value, listed apart.
+    dark = html[html.index('id="dark_figure"') : html.index('id="data_quality"')]
+    assert "Sin estimación publicable" in dark and "<td>Cifra oculta de extorsión" not in dark
+    assert "<td>Cifra oculta de robo (encuesta)</td>" in dark and "150 víctimas encuestadas" in dark
+    assert (result.folder / "graficos" / "homicide_map.png").is_file()
     assert result.pdf.read_bytes().startswith(b"%PDF")
     png = _png(result.pdf, tmp_path / "page.png")
     _assert_not_blank(png)
@@ -190,13 +273,84 @@ def test_bulletin_draws_every_panel_protects_numbers_and_prints(settings, indica
     assert row == ("boletin", "bulletin", "html+pdf", True, 2)
 
 
+def test_bulletin_pdf_speaks_spanish_with_cover_map_and_methods(settings, indicators, db):
+    result = publish_bulletin("2025-10", settings, indicators=indicators)
+    PAGES.mkdir(parents=True, exist_ok=True)
+    shutil.copy(result.pdf, PAGES / "fixture.pdf")
+    pages = _pages(result.pdf)
+    text = "\n".join(pages)
+    assert _codes_shown(text) == []
+    cut_off = db.execute(
+        "select max(finished_at) from ops.batch_ledger where status = 'loaded'"
+    ).fetchone()[0]
+    cover = " ".join(pages[0].split())
+    assert "Boletín mensual de seguridad ciudadana" in cover
+    assert "Octubre de 2025" in cover and f"Datos al {day_words(cut_off)}" in cover
+    # Units in words, sources by name, municipalities with their names.
+    words = " ".join(text.split())
+    assert "por 100 000 habitantes al año" in words and "por 100 000 mujeres al año" in words
+    assert "Medicina Legal" in words and "Villa Nueva (01004)" in words
+    flat = [" ".join(page.split()) for page in pages]
+    map_pages = [
+        n for n, page in enumerate(flat) if "Mapa municipal de la tasa de homicidio" in page
+    ]
+    # The cover's contents name it too: the map's page is a later one, with its image on it.
+    assert map_pages[0] == 0 and len(map_pages) == 2
+    page = str(map_pages[1] + 1)
+    images = subprocess.run(
+        ["pdfimages", "-list", "-f", page, "-l", page, str(result.pdf)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()[2:]
+    assert images, "the map's page has no image"
+    start = max(n for n, page in enumerate(flat) if "Notas metodológicas" in page)
+    methods = " ".join(flat[start:])
+    assert start > map_pages[1] and "Fuentes" in methods and "Definiciones" in methods
+    assert "Notas metodológicas" in methods and "de 1 a 9 casos" in methods
+    assert "menos de 20 casos es inestable" in methods
+    # Several panels a page: far fewer pages than panels.
+    assert len([p for p in flat if p.strip()]) <= 8
+    pages_png = save_pages(result.pdf, PAGES, "fixture")
+    assert len(pages_png) >= 4
+
+
+def test_dark_figure_uses_the_design_based_estimates_when_built(settings, indicators, db):
+    """With `mart_survey_estimates` beside the indicators, the dark figure is 1 minus its
+    reporting rate, with the interval and CV; an estimate it suppresses is listed, not drawn."""
+    db.execute(
+        "create table bulletin_test.mart_survey_estimates (survey_year integer,"
+        " domain_level text, measure text, crime_type text, value numeric,"
+        " value_lower_95 numeric, value_upper_95 numeric, cv numeric,"
+        " base_respondents integer, verdict text)"
+    )
+    db.execute(
+        "insert into bulletin_test.mart_survey_estimates values"
+        " (2025, 'national', 'reporting_rate', 'robbery', 0.40, 0.30, 0.50, 0.12, 150,"
+        " 'published'),"
+        " (2025, 'national', 'reporting_rate', 'theft', 0.25, 0.05, 0.45, 0.41, 60, 'imprecise'),"
+        " (2025, 'national', 'reporting_rate', 'extortion', null, null, null, null, 12,"
+        " 'suppressed'),"
+        " (2025, 'national', 'prevalence', 'robbery', 0.08, 0.07, 0.09, 0.05, 3000, 'published'),"
+        " (2024, 'national', 'reporting_rate', 'robbery', 0.10, 0.05, 0.15, 0.2, 99, 'published')"
+    )
+    db.execute("grant select on bulletin_test.mart_survey_estimates to observatorio_delivery")
+    result = publish_bulletin("2025-10", settings, indicators=indicators)
+    html = result.html.read_text(encoding="utf-8")
+    dark = html[html.index('id="dark_figure"') : html.index('id="data_quality"')]
+    assert "Encuesta de victimización de 2025" in dark
+    assert '<td>Cifra oculta de robo (encuesta)</td><td class="num">60,0 %</td>' in dark
+    assert "150 víctimas encuestadas, CV 12 %" in dark
+    assert "CV 41 % (poco preciso)" in dark
+    assert "Sin estimación publicable" in dark and "Cifra oculta de extorsión (encuesta)." in dark
+
+
 def test_panels_without_data_say_so(settings, db, tmp_path):
     db.execute("drop schema if exists bulletin_empty cascade")
     result = publish_bulletin("2025-10", settings, indicators="bulletin_empty.nothing")
-    assert set(result.panels.values()) <= {"missing", "drawn"}
-    assert result.panels["homicide_by_source"] == "missing"
+    assert set(result.panels.values()) == {"missing"}
     html = result.html.read_text(encoding="utf-8")
-    assert html.count("no data yet") >= 7
+    assert html.count("Sin datos todavía") >= 9
     _assert_not_blank(_png(result.pdf, tmp_path / "empty.png"))
 
 

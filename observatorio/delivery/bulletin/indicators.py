@@ -1,11 +1,9 @@
-"""The bulletin's numbers: the indicator mart's rows for a 12-month window, under disclosure
-control, and national series aggregated from municipalities when the mart has no national rows.
+"""The bulletin's inputs: the indicator mart's rows for the months it shows, under disclosure
+control (`observatorio.delivery.disclosure`); `series` turns them into published numbers.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -17,6 +15,8 @@ from psycopg import sql
 from observatorio.delivery.disclosure import DEFAULT_MARKER, DisclosureRule, protect_rows
 
 WINDOW_MONTHS = 12
+# Thirteen months: this month against the previous one and the same month a year ago.
+LOADED_MONTHS = WINDOW_MONTHS + 1
 INDICATORS_TABLE = "marts.mart_indicators_monthly"
 INDICATOR_COLUMNS = (
     "indicator_code",
@@ -31,15 +31,6 @@ INDICATOR_COLUMNS = (
 )
 # Rows the mart may carry for the whole country; otherwise national figures are aggregated.
 NATIONAL_CODES = {"all", "00000", "national", "nacional"}
-
-
-@dataclass
-class Series:
-    """One national line: month → value, with the months whose value is suppressed."""
-
-    label: str
-    points: dict[str, float | None]
-    suppressed: set[str] = field(default_factory=set)
 
 
 def number(value: Any) -> float | None:
@@ -71,9 +62,12 @@ def default_period(conn: psycopg.Connection, indicators: str = INDICATORS_TABLE)
 
 
 def load_indicators(
-    conn: psycopg.Connection, period: str, table: str = INDICATORS_TABLE
+    conn: psycopg.Connection,
+    period: str,
+    table: str = INDICATORS_TABLE,
+    months: int = LOADED_MONTHS,
 ) -> list[dict[str, Any]]:
-    """The mart's rows for the window of 12 months ending at `period` (none if not built)."""
+    """The mart's rows for the `months` ending at `period` (none if not built)."""
     if not table_exists(conn, table):
         return []
     schema, name = table.split(".")
@@ -83,7 +77,7 @@ def load_indicators(
         sql.Identifier(name),
     )
     with conn.cursor() as cursor:
-        cursor.execute(query, (month_shift(period, -WINDOW_MONTHS), period))
+        cursor.execute(query, (month_shift(period, -months), period))
         return [dict(zip(INDICATOR_COLUMNS, r, strict=True)) for r in cursor.fetchall()]
 
 
@@ -95,107 +89,22 @@ class Indicators:
     suppressed: set[int]
     hidden_totals: set[tuple[Any, ...]]
     marker: str
+    _by_code: dict[str, list[dict[str, Any]]] | None = field(default=None, repr=False)
 
     def codes(self) -> list[str]:
         return sorted({r["indicator_code"] for r in self.rows})
 
-    def national(self, code: str) -> list[Series]:
-        """One series per source: national rows if the mart has them, else aggregated."""
-        out = []
-        by_source: dict[str, list[int]] = defaultdict(list)
-        for i, r in enumerate(self.rows):
-            if r["indicator_code"] == code and r["sex"] == "all" and r["age_group"] == "all":
-                by_source[str(r["source"] or "")].append(i)
-        for source, members in sorted(by_source.items()):
-            label = code if not source else f"{code} ({source})"
-            national = [
-                i for i in members if str(self.rows[i]["municipality_code"]) in NATIONAL_CODES
-            ]
-            series = Series(label, {})
-            if national:
-                for i in national:
-                    month = str(self.rows[i]["month"])
-                    hidden = i in self.suppressed
-                    series.points[month] = None if hidden else number(self.rows[i]["value"])
-                    if hidden:
-                        series.suppressed.add(month)
-            else:
-                aggregate = _aggregator([self.rows[i] for i in members])
-                months: dict[str, list[dict[str, Any]]] = defaultdict(list)
-                for i in members:
-                    months[str(self.rows[i]["month"])].append(self.rows[i])
-                for month, rows in sorted(months.items()):
-                    key = (code, source or None, "all", "all", None, month)
-                    if key in self.hidden_totals or aggregate is None:
-                        series.points[month] = None
-                        if aggregate is not None:
-                            series.suppressed.add(month)
-                        continue
-                    series.points[month] = aggregate(rows)
-            if any(v is not None for v in series.points.values()) or series.suppressed:
-                out.append(series)
-        return out
+    def of(self, code: str) -> list[dict[str, Any]]:
+        """The rows of one indicator (indexed once: panels ask for each code repeatedly)."""
+        if self._by_code is None:
+            index: dict[str, list[dict[str, Any]]] = {}
+            for r in self.rows:
+                index.setdefault(str(r["indicator_code"]), []).append(r)
+            self._by_code = index
+        return self._by_code.get(code, [])
 
-    def sources(self, code: str) -> list[Any]:
-        return sorted({r["source"] for r in self.rows if r["indicator_code"] == code}, key=str)
-
-    def by_municipality(self, code: str, source: Any) -> list[tuple[str, float | None, bool]]:
-        """Window totals per municipality (numerators and denominators summed)."""
-        rows: dict[str, list[int]] = defaultdict(list)
-        for i, r in enumerate(self.rows):
-            if (
-                r["indicator_code"] == code
-                and r["source"] == source
-                and r["sex"] == "all"
-                and r["age_group"] == "all"
-                and str(r["municipality_code"]) not in NATIONAL_CODES
-            ):
-                rows[str(r["municipality_code"])].append(i)
-        out = []
-        for municipality, members in rows.items():
-            group = [self.rows[i] for i in members]
-            hidden = (code, source, "all", "all", municipality, None) in self.hidden_totals
-            aggregate = _aggregator(group)
-            value = None if hidden or aggregate is None else aggregate(group)
-            out.append((municipality, value, hidden))
-        return out
-
-
-def _aggregator(
-    rows: Sequence[dict[str, Any]],
-) -> Callable[[Sequence[dict[str, Any]]], float] | None:
-    """How municipal rows add up to a national figure, learnt from the rows themselves.
-
-    Counts (no denominator, value = numerator) add up. Rates and shares are affine in
-    numerator/denominator (value = a + b x n/d: rates per 100k have a = 0, the dark figure
-    a = 1, b = -1), so the national value is a + b x sum n/sum d. Anything else (medians) does not
-    aggregate and is only drawn from national rows.
-    """
-    points = [(number(r["numerator"]), number(r["denominator"]), number(r["value"])) for r in rows]
-    if all(d is None for _, d, _ in points):
-        if all(v is None or n is None or abs(v - n) < 1e-6 for n, _, v in points):
-            return lambda group: float(sum(number(r["numerator"]) or 0 for r in group))
-        return None
-    pairs = [(n / d, v) for n, d, v in points if n is not None and d and v is not None]
-    if not pairs:
-        return None
-    xs = {round(x, 12) for x, _ in pairs}
-    if len(xs) == 1:
-        x0, v0 = pairs[0]
-        a, b = (0.0, v0 / x0) if x0 else (v0, 0.0)
-    else:
-        (x1, v1), (x2, v2) = sorted(pairs)[0], sorted(pairs)[-1]
-        b = (v2 - v1) / (x2 - x1)
-        a = v1 - b * x1
-    if any(abs(a + b * x - v) > 1e-6 * max(1.0, abs(v)) for x, v in pairs):
-        return None
-
-    def combine(group: Sequence[dict[str, Any]]) -> float:
-        num = sum(number(r["numerator"]) or 0 for r in group)
-        den = sum(number(r["denominator"]) or 0 for r in group)
-        return a + b * num / den if den else float("nan")
-
-    return combine
+    def months(self) -> list[str]:
+        return sorted({str(r["month"]) for r in self.rows})
 
 
 def protect_indicators(rows: list[dict[str, Any]], threshold: int) -> Indicators:

@@ -18,29 +18,53 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
+from observatorio.core.profile import load_profile
 from observatorio.core.settings import Settings, get_settings
 from observatorio.core.warehouse import connect
 from observatorio.delivery.audit import already_delivered, audit
+from observatorio.delivery.bulletin.geometry import (
+    GEOMETRY_FILE,
+    Ring,
+    borders,
+    load_departments,
+    load_geometries,
+)
 from observatorio.delivery.bulletin.indicators import (
     INDICATORS_TABLE,
+    WINDOW_MONTHS,
     default_period,
     load_indicators,
+    month_shift,
     protect_indicators,
+    table_exists,
 )
-from observatorio.delivery.bulletin.panels import (
-    PANELS,
-    PanelResult,
+from observatorio.delivery.bulletin.labels import day_words, is_counted_rate, period_words
+from observatorio.delivery.bulletin.mart_panels import (
+    dark_figure_panel,
     justice_medians,
     police_victims_panel,
     priorities_panel,
-    render_panel,
 )
-from observatorio.delivery.disclosure import DEFAULT_MARKER, DEFAULT_THRESHOLD
+from observatorio.delivery.bulletin.methods import methods
+from observatorio.delivery.bulletin.panels import (
+    PANELS,
+    Context,
+    PanelResult,
+    femicide_panel,
+    funnel_panel,
+    lines_panel,
+    map_panel,
+    ranking_panel,
+)
+from observatorio.delivery.bulletin.series import rate_factor
+from observatorio.delivery.disclosure import DEFAULT_MARKER
 from observatorio.delivery.manifest import Delivery
 from observatorio.delivery.schedule import ScheduledRun, is_due
 from observatorio.delivery.specs import ExtractSpec
 from observatorio.delivery.writers import file_entry, staging_folder, swap_in
+from observatorio.indicators.definitions import load_definitions
 
 RECIPIENT = "boletin"
 SPEC_NAME = "bulletin"
@@ -111,46 +135,112 @@ def print_pdf(html: Path, pdf: Path, timeout: int = 120) -> None:
         )
 
 
-def render_html(period: str, panels: list[PanelResult], as_of: str | None, threshold: int) -> str:
+def publication_threshold() -> int:
+    """The smallest count published, from the indicators' publication rules (the strictest)."""
+    return max(i.publication.min_cell_size for i in load_definitions().indicators)
+
+
+def render_html(page: dict[str, Any]) -> str:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     env = Environment(
         loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"])
     )
-    return env.get_template("bulletin.html.j2").render(
-        period=period,
-        panels=panels,
-        as_of=as_of,
-        generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        threshold=threshold,
-        marker=DEFAULT_MARKER,
+    return env.get_template("bulletin.html.j2").render(**page)
+
+
+def _municipalities(conn: psycopg.Connection, schema: str) -> dict[str, str]:
+    if not table_exists(conn, f"{schema}.dim_municipality"):
+        return {}
+    query = sql.SQL("select municipality_code, municipality_name from {}.dim_municipality").format(
+        sql.Identifier(schema)
     )
+    return {str(c): str(n) for c, n in conn.execute(query).fetchall()}
+
+
+def _shapes(settings: Settings) -> tuple[dict[str, list[Ring]] | None, list[Ring]]:
+    """The profile's municipal geometries and its departments' borders (none without a file)."""
+    path = load_profile(settings=settings).folder / GEOMETRY_FILE
+    if not path.is_file():
+        return None, []
+    shapes = load_geometries(path)
+    return shapes, borders(shapes, load_departments(path))
+
+
+def _check_rate_scale(rows: list[dict[str, Any]]) -> None:
+    for ind in load_definitions().indicators:
+        if is_counted_rate(ind):
+            rate_factor(rows, ind.code)  # raises when the mart's scale is not what we label
+
+
+def build_panels(conn: psycopg.Connection, ctx: Context, schema: str) -> list[PanelResult]:
+    by_key = {p.key: p for p in PANELS}
+    medians = justice_medians(conn, ctx.period, schema)
+    return [
+        lines_panel(by_key["homicide_rates"], ctx),
+        lines_panel(by_key["homicide_counts"], ctx),
+        femicide_panel(by_key["femicides"], ctx),
+        lines_panel(by_key["violence_rates"], ctx),
+        map_panel(by_key["homicide_map"], ctx),
+        ranking_panel(by_key["municipality_ranking"], ctx),
+        funnel_panel(by_key["justice_funnel"], ctx, medians),
+        dark_figure_panel(conn, ctx, schema),
+        lines_panel(by_key["data_quality"], ctx),
+        priorities_panel(conn, schema),
+        police_victims_panel(conn, ctx, schema),
+    ]
 
 
 def build_bulletin(
     conn: psycopg.Connection,
     folder: Path,
     period: str,
-    threshold: int = DEFAULT_THRESHOLD,
+    threshold: int | None = None,
     indicators: str = INDICATORS_TABLE,
     require_pdf: bool = True,
+    settings: Settings | None = None,
 ) -> tuple[Path, Path | None, list[PanelResult], str | None]:
+    settings = settings or get_settings()
+    threshold = threshold or publication_threshold()
     rows = load_indicators(conn, period, indicators)
+    _check_rate_scale(rows)
+    window_start = month_shift(period, -WINDOW_MONTHS)
+    # The national monthly series are protected over all months shown; municipal 12-month
+    # figures over the 12 months alone, so their totals are the protected row totals.
     data = protect_indicators(rows, threshold)
+    window = protect_indicators([r for r in rows if str(r["month"]) > window_start], threshold)
     # The other marts the bulletin reads sit beside the indicator table.
     schema = indicators.split(".")[0]
-    panels = [render_panel(p, data, period) for p in PANELS]
-    for panel in panels:
-        if panel.panel.key == "justice_funnel" and not panel.missing:
-            panel.table.extend(justice_medians(conn, period, schema))
-    panels.append(priorities_panel(conn, schema))
-    panels.append(police_victims_panel(conn, period, threshold))
+    months = [month_shift(period, -k) for k in range(WINDOW_MONTHS, -1, -1)]
+    shapes, outlines = _shapes(settings)
+    ctx = Context(
+        data=data,
+        window=window,
+        period=period,
+        months=months,
+        municipalities=_municipalities(conn, schema),
+        shapes=shapes,
+        marker=DEFAULT_MARKER,
+        outlines=outlines,
+    )
+    panels = build_panels(conn, ctx, schema)
     row = conn.execute(
         "select max(finished_at) from ops.batch_ledger where status = 'loaded'"
     ).fetchone()
     as_of = row[0].isoformat() if row and row[0] else None
+    page = {
+        "period": period,
+        "period_words": period_words(period),
+        "as_of_words": day_words(row[0]) if row and row[0] else None,
+        "generated_words": day_words(datetime.now(UTC)),
+        "panels": panels,
+        "threshold": threshold,
+        "marker": DEFAULT_MARKER,
+        "methods": methods(threshold),
+        "highlights": [p.text for p in panels[:3] if p.text and not p.missing],
+    }
     html = folder / f"boletin_{period}.html"
-    html.write_text(render_html(period, panels, as_of, threshold), encoding="utf-8")
+    html.write_text(render_html(page), encoding="utf-8")
     charts = folder / "graficos"
     charts.mkdir(exist_ok=True)
     for panel in panels:
@@ -173,7 +263,7 @@ def publish_bulletin(
     period: str | None = None,
     settings: Settings | None = None,
     triggered_by: str = "manual",
-    threshold: int = DEFAULT_THRESHOLD,
+    threshold: int | None = None,
     indicators: str = INDICATORS_TABLE,
     require_pdf: bool = True,
     run: ScheduledRun | None = None,
@@ -204,7 +294,7 @@ def publish_bulletin(
         }
         try:
             html, pdf, panels, as_of = build_bulletin(
-                conn, folder, period, threshold, indicators, require_pdf
+                conn, folder, period, threshold, indicators, require_pdf, settings
             )
             swap_in(folder, final)
         except Exception as exc:
