@@ -119,3 +119,41 @@ def test_mart_checkpoint_passes_then_catches_negative_missing_and_unreconciled(
                 "insert into marts.mart_indicators_monthly select * from marts.indicators_backup"
             )
             conn.execute("drop table marts.indicators_backup")
+
+
+def test_the_bulletin_of_the_simulated_warehouse_speaks_spanish_and_maps(
+    warehouse_and_truth, settings, warehouse_url
+):
+    """The bulletin printed from this real warehouse (simulated, ingested, built): no
+    internal code or ISO date in its text, the period in words and the data cut-off on the
+    cover, municipality names beside codes, the map drawn. Pages are saved as PNG under
+    /tmp/bulletin_pages/ for the issue note."""
+    import re
+    import time
+
+    import psycopg
+
+    from observatorio.delivery.bulletin import publish_bulletin
+    from observatorio.delivery.bulletin.labels import day_words, period_words
+    from tests.integration.test_bulletin import PAGES, _codes_shown, _pages, save_pages
+
+    started = time.monotonic()
+    result = publish_bulletin(None, settings)
+    seconds = time.monotonic() - started
+    with psycopg.connect(warehouse_url) as conn:
+        period, cut_off = conn.execute(
+            "select (select max(month) from marts.mart_indicators_monthly),"
+            " (select max(finished_at) from ops.batch_ledger where status = 'loaded')"
+        ).fetchone()
+    assert result.period == period
+    assert result.panels["homicide_map"] == "drawn"
+    assert result.panels["municipality_ranking"] == "drawn"
+    pages = _pages(result.pdf)
+    assert _codes_shown("\n".join(pages)) == []
+    cover = " ".join(pages[0].split())
+    assert period_words(period).capitalize() in cover
+    assert f"Datos al {day_words(cut_off)}" in cover
+    assert re.search(r"\b[A-ZÁÉÍÓÚ][\w ]+ \(\d{5}\)", "\n".join(pages))
+    assert len(save_pages(result.pdf, PAGES, "simulated")) >= 4
+    # Rendering the whole bulletin (charts, map, Chromium's print) stays quick.
+    assert seconds < 120, f"the bulletin took {seconds:.0f} s"
