@@ -178,7 +178,9 @@ def update_register(
             return _unchanged(source, stored)
         if full:
             try:
-                result = link_records(source, config, unidentified_names=names)
+                result = link_records(
+                    source, config, unidentified_names=names, key=settings.pseudonym_key()
+                )
             except TooLittleToTrain as exc:
                 # As with too few records: keep the register as it is and wait for more data.
                 log.warning("victim register unchanged: %s", exc)
@@ -192,7 +194,13 @@ def update_register(
                 & links["unique_id_r"].isin(refreshed["unique_id"])
             ]
             result = link_new_records(
-                refreshed, kept, source, model, config, unidentified_names=names
+                refreshed,
+                kept,
+                source,
+                model,
+                config,
+                unidentified_names=names,
+                key=settings.pseudonym_key(),
             )
         write_register(conn, result, new_model=full)
         conn.commit()
