@@ -22,7 +22,12 @@ from observatorio.linkage.records import (
     prepare_records,
     unidentified_name_pseudonyms,
 )
-from observatorio.linkage.register import MIN_TRAINING_RECORDS, review_list, update_register
+from observatorio.linkage.register import (
+    LINKAGE_ROLE,
+    MIN_TRAINING_RECORDS,
+    review_list,
+    update_register,
+)
 from simulator import generate
 
 
@@ -316,10 +321,37 @@ def test_incremental_linking_matches_a_full_relink(small_sim, small_result, key)
     assert pairwise_scores(_victims_of(incremental), truth)["recall"] >= 0.98
 
 
-def test_register_in_postgres_feeds_the_reconciliation_marts(tiny_sim, settings, db):
+def test_register_in_postgres_feeds_the_reconciliation_marts(tiny_sim, settings, db, monkeypatch):
     records, _ = tiny_sim
     _publish_as_intermediate(db, records[pd.to_datetime(records["event_date"]).dt.month <= 8])
+    # Least privilege (issue 17): record who linkage really connects as (a real connection).
+    from observatorio.core import warehouse
+
+    real_connect, roles_used = warehouse.connect, []
+
+    def recording_connect(*args, **kwargs):  # type: ignore[no-untyped-def]
+        roles_used.append(str(kwargs.get("role", warehouse.Role.OWNER)))
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(warehouse, "connect", recording_connect)
     first = update_register(settings)
+    monkeypatch.setattr(warehouse, "connect", real_connect)
+    assert roles_used == [str(LINKAGE_ROLE)]
+    # Neither superuser nor owner of anything linkage writes, and unable to create in ops.
+    role = str(LINKAGE_ROLE)
+    assert db.execute(
+        "select rolsuper or rolbypassrls or rolcreaterole or rolcreatedb"
+        " from pg_roles where rolname = %s",
+        (role,),
+    ).fetchone() == (False,)
+    owners = db.execute(
+        "select distinct tableowner from pg_tables where schemaname = 'ops'"
+        " and tablename like 'victim_%%'"
+    ).fetchall()
+    assert owners and role not in {o for (o,) in owners}
+    assert db.execute("select has_schema_privilege(%s, 'ops', 'create')", (role,)).fetchone() == (
+        False,
+    )
     assert first["mode"] == "full" and first["records"] > 40
     _publish_as_intermediate(db, records)
     second = update_register(settings)
