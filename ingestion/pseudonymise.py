@@ -12,9 +12,13 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
+
+from observatorio.core.keychain import encode_key_chain, key_chain
+
+__all__ = ["encode_key_chain", "key_chain"]  # with the pseudonyms they make
 
 try:  # CPython's own SHA-256: copying its state is cheaper than OpenSSL's for short values.
     from _sha256 import sha256 as _builtin_sha256
@@ -75,34 +79,6 @@ def is_valid_national_id(normalised: str) -> bool:
 PURPOSES = ("national_id", "name", "name_token", "value", "victim_id")
 PURPOSE_LABEL = "observatorio/v1/{purpose}"
 
-# A key chain (after a rotation: every key ever used, oldest first) travels as one bytes
-# value so every caller keeps passing `key: bytes`. A NUL cannot occur in an environment
-# variable, so no single key can be mistaken for a chain.
-_CHAIN_MAGIC = b"\0observatorio-key-chain\0"
-
-
-def encode_key_chain(keys: Sequence[bytes]) -> bytes:
-    """One key stays itself; several become a length-prefixed chain, oldest first."""
-    if not keys:
-        raise ValueError("a key chain needs at least one key")
-    if len(keys) == 1:
-        return keys[0]
-    return _CHAIN_MAGIC + b"".join(len(k).to_bytes(4, "big") + k for k in keys)
-
-
-@lru_cache(maxsize=64)
-def key_chain(key: bytes) -> tuple[bytes, ...]:
-    """The keys a pseudonym key stands for, oldest first (one key is a chain of one)."""
-    if not key.startswith(_CHAIN_MAGIC):
-        return (key,)
-    keys: list[bytes] = []
-    rest = key[len(_CHAIN_MAGIC) :]
-    while rest:
-        size = int.from_bytes(rest[:4], "big")
-        keys.append(rest[4 : 4 + size])
-        rest = rest[4 + size :]
-    return tuple(keys)
-
 
 @lru_cache(maxsize=256)
 def purpose_key(master: bytes, purpose: str) -> bytes:
@@ -144,6 +120,13 @@ def hmac_hex_many(key: bytes, purpose: str, values: Iterable[str]) -> list[str]:
     for later in keys[1:]:
         hexed = _hmac_hex_many_one_key(purpose_key(later, purpose), hexed)
     return hexed
+
+
+def rekey_many(
+    master: bytes, purpose: str, stored: Iterable[str], width: int | None = None
+) -> list[str]:
+    """`rekey_step` for many stored pseudonyms (a key rotation's one added link)."""
+    return [h[:width] for h in _hmac_hex_many_one_key(purpose_key(master, purpose), stored)]
 
 
 def _hmac_hex_many_one_key(key: bytes, values: Iterable[str]) -> list[str]:
