@@ -81,17 +81,20 @@ final as (
                 and not hide_cases
                 then conviction_share
         end as conviction_share,
-        {{ unless_hidden('cases_measured_report_to_case') }} as cases_measured_report_to_case,
+        {{ unless_hidden('cases_measured_report_to_case') }}
+            as cases_measured_report_to_case,
         case
             when not hide_cases_measured_report_to_case
                 then median_days_report_to_case
         end as median_days_report_to_case,
-        {{ unless_hidden('cases_measured_case_to_indictment') }} as cases_measured_case_to_indictment,
+        {{ unless_hidden('cases_measured_case_to_indictment') }}
+            as cases_measured_case_to_indictment,
         case
             when not hide_cases_measured_case_to_indictment
                 then median_days_case_to_indictment
         end as median_days_case_to_indictment,
-        {{ unless_hidden('cases_measured_indictment_to_judgement') }} as cases_measured_indictment_to_judgement,
+        {{ unless_hidden('cases_measured_indictment_to_judgement') }}
+            as cases_measured_indictment_to_judgement,
         case
             when not hide_cases_measured_indictment_to_judgement
                 then median_days_indictment_to_judgement
