@@ -10,8 +10,9 @@ relative to the login's directory). Beside the inbox the connector keeps `proces
 1. claim: an atomic rename `inbox/<name>` → `processing/<name>` (a second worker's rename
    fails, so each file is taken once; names starting with `.` or ending in `.part`,
    `.tmp` or `.filepart` are uploads in progress and are left alone);
-2. download into the local claimed folder (`landing/.claimed/<source>/`), through a
-   `.part` file, so the standard path (stage → gate → publish) ingests it;
+2. download into the run's local claim folder (`landing/.claimed/<source>/<run>/`), through
+   a `.part` file, so the standard path (stage → gate → publish) ingests it; a file another
+   run has already downloaded (its marker says so) is left to that run;
 3. settle: when its batch ends, `processing/<name>` → `archive/` or `rejected/`.
 
 Every step can be resumed. A small marker per file under `landing/.sftp/<source>/` records
@@ -38,7 +39,7 @@ from typing import Any
 
 from ingestion.contract import Contract, load_contract
 from ingestion.errors import BatchError
-from ingestion.landing import claimed_dir
+from ingestion.landing import claimed_dir, new_run_id
 from ingestion.loader import check_file_name
 from observatorio.core.settings import Settings, get_settings
 
@@ -155,8 +156,11 @@ class PullResult:
     refused: list[str] = field(default_factory=list)
 
 
-def pull(source: str, settings: Settings | None = None) -> PullResult | None:
-    """Claim and download a source entity's SFTP drops; None when no drop is configured."""
+def pull(
+    source: str, settings: Settings | None = None, run_id: str | None = None
+) -> PullResult | None:
+    """Claim and download a source entity's SFTP drops into the run's claim folder (see
+    `ingestion.landing`); None when no drop is configured."""
     settings = settings or get_settings()
     contract = load_contract(source)
     drop = configured_drop(source, contract)
@@ -165,7 +169,7 @@ def pull(source: str, settings: Settings | None = None) -> PullResult | None:
     from airflow.providers.sftp.hooks.sftp import SFTPHook
 
     result = PullResult()
-    local_dir = claimed_dir(source, settings)
+    local_dir = claimed_dir(source, settings, run_id or new_run_id())
     local_dir.mkdir(parents=True, exist_ok=True)
     state_dir(source, settings).mkdir(parents=True, exist_ok=True)
     with SFTPHook(ssh_conn_id=drop.conn_id).get_managed_conn() as client:
@@ -219,12 +223,14 @@ def _fetch_processing(
             marker_path.unlink(missing_ok=True)
             result.settled.append(name)
             continue
+        if marker is not None and marker.get("size") == size:
+            # Downloaded already, by this run's earlier try or by another run, whose claim
+            # folder holds it: that run ingests it.
+            result.already_local.append(name)
+            continue
         if local.exists():
-            if marker is not None and marker.get("size") == size:
-                result.already_local.append(name)
-            else:
-                # A local drop of the same name is waiting: fetch after it has finished.
-                log.warning("sftp %s: %s also pending locally; fetched later", drop.conn_id, name)
+            # A local drop of the same name is waiting: fetch after it has finished.
+            log.warning("sftp %s: %s also pending locally; fetched later", drop.conn_id, name)
             continue
         partial = state_dir(drop.source, settings) / f"{name}.part"
         client.get(drop.path("processing", name), str(partial))

@@ -38,6 +38,10 @@ warehouse_app = typer.Typer(
     help="Manage the warehouse server.", no_args_is_help=True, pretty_exceptions_enable=False
 )
 app.add_typer(warehouse_app, name="warehouse")
+keys_app = typer.Typer(
+    help="Manage the pseudonym key.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+app.add_typer(keys_app, name="keys")
 console = Console()
 err_console = Console(stderr=True)
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -96,6 +100,39 @@ def warehouse_url(
         else warehouse.warehouse_url(settings, role=role)
     )
     print(url if show_password else mask_url(url))
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    new_key_env: Annotated[
+        str, typer.Option(help="Environment variable holding the new key (never an argument).")
+    ],
+) -> None:
+    """Re-key every stored pseudonym under a new key, in one transaction (README: Security)."""
+    from ingestion.key_rotation import rotate_key
+
+    settings = preflight(need_key=True)
+    value = os.environ.get(new_key_env, "")
+    try:
+        new_key = settings.checked_key(value, new_key_env) if value else b""
+    except SettingsError as exc:
+        fail(str(exc), EXIT_CONFIG)
+    if not new_key:
+        fail(f"{new_key_env} is not set: put the new key in it", EXIT_CONFIG)
+    warehouse.ensure_warehouse(settings)
+    try:
+        with warehouse.connect(settings) as conn:
+            rotation = rotate_key(conn, settings, new_key)
+    except SettingsError as exc:
+        fail(str(exc), EXIT_CONFIG)
+    console.print(
+        f"re-keyed {rotation.rows_rekeyed:,} values in {len(rotation.columns)} columns; "
+        f"fingerprint {rotation.old_fingerprint} -> {rotation.new_fingerprint}.\n"
+        "Now, before the next batch: append the old OBSERVATORIO_PSEUDONYM_KEY to "
+        f"OBSERVATORIO_PSEUDONYM_RETIRED_KEYS (comma-separated, oldest first) and set "
+        f"OBSERVATORIO_PSEUDONYM_KEY to the value of {new_key_env}.",
+        soft_wrap=True,
+    )
 
 
 @app.command()

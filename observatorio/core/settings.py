@@ -6,12 +6,18 @@ Every other module asks `get_settings()` for paths, ports and secrets instead of
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+
+from observatorio.core.keychain import (
+    FINGERPRINT_LABEL,
+    encode_key_chain,
+    key_chain_fingerprint,
+)
+
+__all__ = ["FINGERPRINT_LABEL", "key_chain_fingerprint"]
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -20,8 +26,6 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEMO_PSEUDONYM_KEY = "observatorio-demo-key-not-for-real-data"
 # A real key is a secret of at least this many characters (256 bits of hex, or a passphrase).
 MIN_KEY_CHARS = 32
-# What a key fingerprint is the HMAC of: it identifies the key without revealing it.
-FINGERPRINT_LABEL = b"observatorio/key-fingerprint/v1"
 
 
 class SettingsError(RuntimeError):
@@ -53,6 +57,8 @@ class Settings:
     airflow_db: str
     demo: bool
     pseudonym_key_value: str | None = field(repr=False)
+    # Keys used before the last rotation, oldest first (comma-separated): see `pseudonym_key`.
+    retired_keys_value: str | None = field(default=None, repr=False)
     project_dir: Path = PROJECT_DIR
     # Names the OpenLineage namespace (`observatorio-<environment>`): one per deployment.
     environment: str = "local"
@@ -129,7 +135,20 @@ class Settings:
         return mask_url(self.warehouse_url) if self.warehouse_url else "embedded"
 
     def pseudonym_key(self) -> bytes:
-        """The HMAC key for pseudonyms; refuses a missing, short or public key outside the demo."""
+        """The pseudonym key: the current key, or after a rotation the whole key chain.
+
+        Retired keys (`OBSERVATORIO_PSEUDONYM_RETIRED_KEYS`, comma-separated, oldest first)
+        stay needed: a pseudonym is HMAC(k_n, ... HMAC(k_1, value)), see `keys rotate`.
+        """
+        retired = [
+            self.checked_key(k.strip(), "OBSERVATORIO_PSEUDONYM_RETIRED_KEYS")
+            for k in (self.retired_keys_value or "").split(",")
+            if k.strip()
+        ]
+        return encode_key_chain([*retired, self.current_pseudonym_key()])
+
+    def current_pseudonym_key(self) -> bytes:
+        """The newest key alone; refuses a missing, short or public key outside the demo."""
         value = self.pseudonym_key_value
         if value and value == DEMO_PSEUDONYM_KEY and not self.demo:
             raise SettingsError(
@@ -150,9 +169,19 @@ class Settings:
             f"{MIN_KEY_CHARS} characters, or set OBSERVATORIO_DEMO=1 for synthetic data."
         )
 
+    def checked_key(self, value: str, variable: str) -> bytes:
+        """A key read from `variable`, refused if short or public outside the demo."""
+        if value == DEMO_PSEUDONYM_KEY and not self.demo:
+            raise SettingsError(f"{variable} holds the public demo key, refused outside the demo.")
+        if len(value) < MIN_KEY_CHARS and not self.demo:
+            raise SettingsError(
+                f"{variable}: a key has {len(value)} characters; each needs {MIN_KEY_CHARS}."
+            )
+        return value.encode("utf-8")
+
     def key_fingerprint(self) -> str:
-        """Names the pseudonym key without revealing it (kept in `ops`, compared per batch)."""
-        return hmac.new(self.pseudonym_key(), FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
+        """Names the key (chain) without revealing it (kept in `ops`, checked per batch)."""
+        return key_chain_fingerprint(self.pseudonym_key())
 
 
 def mask_url(url: str) -> str:
@@ -177,6 +206,7 @@ def get_settings() -> Settings:
         airflow_db=os.environ.get("OBSERVATORIO_AIRFLOW_DB") or "airflow",
         demo=_env_flag("OBSERVATORIO_DEMO"),
         pseudonym_key_value=os.environ.get("OBSERVATORIO_PSEUDONYM_KEY") or None,
+        retired_keys_value=os.environ.get("OBSERVATORIO_PSEUDONYM_RETIRED_KEYS") or None,
         environment=os.environ.get("OBSERVATORIO_ENVIRONMENT", "").strip() or "local",
         openlineage_url=(
             os.environ.get("OBSERVATORIO_OPENLINEAGE_URL", "").strip()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -409,16 +409,44 @@ def _read_level(top: _Reader) -> tuple[str, dict[str, Any]]:
     return r.choice("level", LEVELS, "external"), r.raw
 
 
-def parse_spec(path: Path) -> ExtractSpec:
-    """Read and validate one spec file; errors name the file and the key."""
+# `<file>__<part>` names one recipient's spec of a file split with `split_by`.
+PART_SEPARATOR = "__"
+
+
+def _read_yaml(path: Path) -> Any:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ExtractError(f"{path}: not valid YAML: {exc}") from exc
-    top = _Reader(path, raw)
+
+
+def _split(top: _Reader) -> tuple[str, dict[str, str]] | None:
+    """`split_by`: (column, {value: recipient}), or None for a file with one recipient.
+
+    A split file is one spec per value of `column`, each delivered to that value's recipient
+    and holding only the rows with that value (a filter added to every dataset), so rows
+    meant for one recipient never reach another.
+    """
+    if "split_by" not in top.raw:
+        return None
+    split = top.child("split_by", top.get("split_by", dict))
+    split.only({"column", "recipients"})
+    recipients = split.get("recipients", dict)
+    if not recipients or not all(
+        re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", str(v)) and re.fullmatch(r"[a-z0-9_]+", str(r))
+        for v, r in recipients.items()
+    ):
+        raise split.error("map each value (lower case) to a recipient name", "recipients")
+    return str(split.get("column", str)), {str(v): str(r) for v, r in recipients.items()}
+
+
+def parse_spec(path: Path, part: str | None = None) -> ExtractSpec:
+    """Read and validate one spec file (one part of a split file); errors name file and key."""
+    top = _Reader(path, _read_yaml(path))
     top.only(
         {
             "recipient",
+            "split_by",
             "description",
             "format",
             "language",
@@ -431,7 +459,18 @@ def parse_spec(path: Path) -> ExtractSpec:
             "x-common",  # YAML anchors shared by the datasets; not read
         }
     )
-    recipient = top.get("recipient", str)
+    split = _split(top)
+    if split is None and part is not None:
+        raise top.error(f"has no split_by, so no part {part!r}", "split_by")
+    if split is not None:
+        if "recipient" in top.raw:
+            raise top.error("a split file names its recipients under split_by", "recipient")
+        if part not in split[1]:
+            known = ", ".join(f"{path.stem}{PART_SEPARATOR}{v}" for v in split[1])
+            raise top.error(f"deliver one part of it: {known}", "split_by")
+        recipient = split[1][part]
+    else:
+        recipient = top.get("recipient", str)
     if not re.fullmatch(r"[a-z0-9][a-z0-9_]*", recipient):
         raise top.error(f"{recipient!r}: use lower-case letters, digits and _", "recipient")
     language = top.choice("language", LANGUAGES, "es")
@@ -445,8 +484,10 @@ def parse_spec(path: Path) -> ExtractSpec:
         raise top.error("list at least one dataset", "datasets")
     if len({d.name for d in datasets}) != len(datasets):
         raise top.error("two datasets have the same name", "datasets")
+    if split is not None and part is not None:
+        datasets = [_only_part(top, d, split[0], part) for d in datasets]
     return ExtractSpec(
-        name=path.stem,
+        name=path.stem if part is None else f"{path.stem}{PART_SEPARATOR}{part}",
         recipient=recipient,
         description=str(top.get("description", str, "")),
         datasets=tuple(datasets),
@@ -462,16 +503,34 @@ def parse_spec(path: Path) -> ExtractSpec:
     )
 
 
+def _only_part(top: _Reader, dataset: Dataset, column: str, part: str) -> Dataset:
+    if column not in {c.name for c in dataset.columns}:
+        raise top.error(f"{column!r} is not a column of dataset {dataset.name!r}", "split_by")
+    if column in dataset.filters:
+        raise top.error(f"dataset {dataset.name!r} filters {column!r} itself", "split_by")
+    return replace(dataset, filters={**dataset.filters, column: [part]})
+
+
 def load_spec(name: str, specs_dir: Path | None = None) -> ExtractSpec:
     specs_dir = specs_dir or SPECS_DIR
-    path = specs_dir / f"{name}.yaml"
+    stem, separator, part = name.partition(PART_SEPARATOR)
+    path = specs_dir / f"{stem}.yaml"
     if not path.is_file():
         known = ", ".join(available_specs(specs_dir))
         raise ExtractError(f"no extract spec {name!r} in {specs_dir} (known: {known})")
-    return parse_spec(path)
+    return parse_spec(path, part if separator else None)
 
 
 def available_specs(specs_dir: Path | None = None) -> list[str]:
-    return sorted(
-        p.stem for p in (specs_dir or SPECS_DIR).glob("*.yaml") if not p.name.startswith("_")
-    )
+    """Every deliverable spec: a file's stem, or `<stem>__<value>` per part of a split file."""
+    names: list[str] = []
+    for path in sorted((specs_dir or SPECS_DIR).glob("*.yaml")):
+        if path.name.startswith("_"):
+            continue
+        raw = _read_yaml(path)
+        split = _split(_Reader(path, raw)) if isinstance(raw, dict) else None
+        if split is None:
+            names.append(path.stem)
+        else:
+            names.extend(f"{path.stem}{PART_SEPARATOR}{value}" for value in split[1])
+    return names

@@ -9,13 +9,14 @@ cluster the accepted links so that a victim holds at most one record per system
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ingestion.pseudonymise import victim_id_pseudonym
+from observatorio.core.settings import get_settings
 from observatorio.linkage.model import accept_links, score_pairs, train_model
 from observatorio.linkage.records import (
     SOURCES,
@@ -127,9 +128,10 @@ def cluster_records(
     return root, ordered.loc[used].drop(columns="_order")
 
 
-def _victim_id(members: Sequence[str]) -> str:
-    digest = hashlib.sha256(min(members).encode()).hexdigest()[:16]
-    return f"VIC-{digest}"
+def _victim_id(members: Sequence[str], key: bytes) -> str:
+    # Keyed under the victim-id purpose: an unkeyed hash of a record id could be recomputed
+    # by anyone holding the record ids (the review list's recipients) to join victims.
+    return f"VIC-{victim_id_pseudonym(key, min(members))}"
 
 
 # --------------------------------------------------------------------------- victims
@@ -270,12 +272,13 @@ def summarise_victims(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFram
 
 
 def _assign_victims(
-    records: pd.DataFrame, roots: pd.Series, known: dict[str, str] | None = None
+    records: pd.DataFrame, roots: pd.Series, key: bytes | None, known: dict[str, str] | None = None
 ) -> pd.Series:
     """Victim id per record: the register's id for a cluster it knows, else a new one."""
     # A new victim's id hashes its smallest record id, which is the cluster's root.
     unique_roots = pd.unique(roots.to_numpy(dtype=object))
-    new_ids = pd.Series([_victim_id([r]) for r in unique_roots], index=unique_roots)
+    key = key if key is not None else get_settings().pseudonym_key()
+    new_ids = pd.Series([_victim_id([r], key) for r in unique_roots], index=unique_roots)
     victim = roots.map(new_ids)
     if known:
         existing = records["unique_id"].map(known)
@@ -291,6 +294,7 @@ def link_records(
     *,
     model: dict[str, Any] | None = None,
     unidentified_names: Iterable[str] = (),
+    key: bytes | None = None,
 ) -> LinkageResult:
     """Link all records from scratch (training the model unless one is given)."""
     config = config or LinkageConfig()
@@ -299,7 +303,7 @@ def link_records(
     scored = score_pairs(model, records, threshold=min(0.5, config.match_threshold))
     links = accept_links(scored, records, config)
     roots, used = cluster_records(records, links)
-    records["victim_id"] = _assign_victims(records, roots)
+    records["victim_id"] = _assign_victims(records, roots, key)
     return LinkageResult(records, used, summarise_victims(records, used), model)
 
 
@@ -311,6 +315,7 @@ def link_new_records(
     config: LinkageConfig | None = None,
     *,
     unidentified_names: Iterable[str] = (),
+    key: bytes | None = None,
 ) -> LinkageResult:
     """Link new records to an existing register with the stored model.
 
@@ -336,6 +341,6 @@ def link_new_records(
     new_ids = set(added["unique_id"])
     links = links[links["unique_id_l"].isin(new_ids) | links["unique_id_r"].isin(new_ids)]
     roots, used = cluster_records(records, links, seed_clusters=known)
-    records["victim_id"] = _assign_victims(records, roots, known)
+    records["victim_id"] = _assign_victims(records, roots, key, known)
     all_links = pd.concat([register_links.loc[:, list(used.columns)], used], ignore_index=True)
     return LinkageResult(records, all_links, summarise_victims(records, all_links), model)

@@ -2,8 +2,10 @@
 
 `update_register()` is the Airflow task after `build_warehouse`: it reads
 `intermediate.int_homicide_victim_records`, links new records into the stored register
-(`ops.victim_register*`, DDL in `core/sql/victim_register.sql`) and stores the model it
-trained. `review_list()` reads the review list of the inter-institutional table (the dbt mart
+(`ops.victim_register*`) and stores the model it trained. It connects as the transformer
+role (`LINKAGE_ROLE`), which may read and rewrite those tables but create nothing: their DDL
+(`core/sql/victim_register.sql`) is a migration the owner applies at bootstrap.
+`review_list()` reads the review list of the inter-institutional table (the dbt mart
 `mart_victim_review_list`, delivered by the extract spec
 `extracts/mesa_interinstitucional.yaml`).
 """
@@ -19,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from observatorio.core.roles import Role
 from observatorio.core.settings import Settings, get_settings
-from observatorio.core.warehouse import SQL_DIR
 from observatorio.linkage.clusters import VICTIM_COLUMNS, link_new_records, link_records
 from observatorio.linkage.records import (
     INPUT_COLUMNS,
@@ -39,18 +41,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-# The register's tables: one SQL file, applied by the warehouse bootstrap too.
-REGISTER_DDL = (SQL_DIR / "victim_register.sql").read_text(encoding="utf-8")
+# Linkage runs with dbt's rights (it sits between two dbt builds), never the owner's: the
+# grants in core/sql/grants.sql let it rewrite the register, not change its tables.
+LINKAGE_ROLE = Role.TRANSFORMER
 
 REGISTER_SOURCE_TABLE = "intermediate.int_homicide_victim_records"
 # Below this many records a first training has too little to learn from (see update_register).
 MIN_TRAINING_RECORDS = 50
 _RECORD_COLUMNS = (*INPUT_COLUMNS, *OPTIONAL_COLUMNS)
-
-
-def ensure_register_tables(conn: psycopg.Connection) -> None:
-    """Create the register tables (idempotent)."""
-    conn.execute(REGISTER_DDL.encode())
 
 
 def _frame(conn: psycopg.Connection, query: str) -> pd.DataFrame:
@@ -110,7 +108,6 @@ def _plain(value: Any) -> Any:
 
 def write_register(conn: psycopg.Connection, result: LinkageResult, *, new_model: bool) -> None:
     """Replace the stored register with `result`, in one transaction."""
-    ensure_register_tables(conn)
     records = result.records.copy()
     records["birth_year"] = pd.to_numeric(records["birth_year"], errors="coerce").astype("Int64")
     records["age"] = pd.to_numeric(records["age"], errors="coerce").astype("Int64")
@@ -162,8 +159,7 @@ def update_register(
 
     settings = settings or get_settings()
     names = unidentified_name_pseudonyms(settings.pseudonym_key())
-    with connect(settings) as conn:
-        ensure_register_tables(conn)
+    with connect(settings, role=LINKAGE_ROLE) as conn:
         source = read_source_records(conn, source_table)
         stored, links, model = read_register(conn)
         full = retrain or model is None or stored.empty
@@ -178,7 +174,9 @@ def update_register(
             return _unchanged(source, stored)
         if full:
             try:
-                result = link_records(source, config, unidentified_names=names)
+                result = link_records(
+                    source, config, unidentified_names=names, key=settings.pseudonym_key()
+                )
             except TooLittleToTrain as exc:
                 # As with too few records: keep the register as it is and wait for more data.
                 log.warning("victim register unchanged: %s", exc)
@@ -192,7 +190,13 @@ def update_register(
                 & links["unique_id_r"].isin(refreshed["unique_id"])
             ]
             result = link_new_records(
-                refreshed, kept, source, model, config, unidentified_names=names
+                refreshed,
+                kept,
+                source,
+                model,
+                config,
+                unidentified_names=names,
+                key=settings.pseudonym_key(),
             )
         write_register(conn, result, new_model=full)
         conn.commit()
@@ -252,5 +256,5 @@ def review_list(institution: str, conn: psycopg.Connection | None = None) -> pd.
         return read(conn)
     from observatorio.core.warehouse import connect
 
-    with connect() as own:
+    with connect(role=Role.DELIVERY) as own:  # what extracts read with: marts, no more
         return read(own)

@@ -78,9 +78,14 @@ def ingest_landed_files(source: str) -> Any:
     def ingest() -> Any:
         @task
         def claim_files() -> list[str]:
+            from airflow.sdk import get_current_context
+
             from observatorio.orchestration.ingest import claim
 
-            return claim(source)
+            context = get_current_context()
+            # Claims are scoped to this DAG run: a retry takes its own again, and a
+            # concurrent run of the same source never sees them.
+            return claim(source, f"{context['dag'].dag_id}.{context['run_id']}")
 
         @task
         def stage(paths: list[str]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestion.connectors import sftp
-from ingestion.landing import claim_files
+from ingestion.landing import claim_files, new_run_id, release_claim
 from ingestion.loader import (
     BatchRejected,
     BatchResult,
@@ -39,15 +39,22 @@ __all__ = ["claim", "gate", "gate_batches", "ingest_file", "publish", "report", 
 log = logging.getLogger(__name__)
 
 
-def claim(source: str) -> list[str]:
+def claim(source: str, run_id: str | None = None) -> list[str]:
+    """This run's files: SFTP drops and landed files, claimed into the run's own folder.
+
+    `run_id` scopes the claims (the DAG passes its dag and run ids, so a retried task takes
+    its own claims again); without one, each call is a run of its own.
+    """
     settings = get_settings()
-    sftp.pull(source, settings)
-    return claim_files(source, settings)
+    run_id = run_id or new_run_id()
+    sftp.pull(source, settings, run_id)
+    return claim_files(source, settings, run_id)
 
 
 def _finish(result: BatchResult, path: str) -> dict[str, Any]:
     if Path(path).exists():
         move_file(Path(path), result.status, result.source)
+    release_claim(Path(path).parent)
     return asdict(result)
 
 

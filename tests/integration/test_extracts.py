@@ -602,14 +602,18 @@ def test_empty_extract_warns_and_exits_1_unless_the_spec_allows_it(marts, db):
     assert audit[:3] == (False, 0, "owner") and "EmptyExtractError" in audit[3]
     # The inter-institutional table allows an empty month (no linkage ran here: no victims
     # to review): it is delivered, with a warning, and each sheet says why it is empty.
-    allowed = runner.invoke(app, ["extract", "mesa_interinstitucional", "--period", "2025-10"])
+    allowed = runner.invoke(
+        app, ["extract", "mesa_interinstitucional__police", "--period", "2025-10"]
+    )
     assert allowed.exit_code == 0, allowed.output
-    assert "warning: mesa_interinstitucional 2025-10: the extract is empty" in allowed.output
+    assert (
+        "warning: mesa_interinstitucional__police 2025-10: the extract is empty" in allowed.output
+    )
     from openpyxl import load_workbook
 
     folder = Path(allowed.stdout.strip().splitlines()[-1])
     workbook = load_workbook(next(folder.glob("*.xlsx")))
-    assert len(workbook.sheetnames) == 4
+    assert len(workbook.sheetnames) == 1
     for sheet in workbook:
         assert sheet.max_row == 2 and sheet.freeze_panes == "A2"
         assert str(sheet["A2"].value).startswith("Sin filas para 2025-10: ")
@@ -666,12 +670,14 @@ def test_xlsx_opens_ready_to_read_with_names_and_no_internal_codes(marts, db, tm
     )
     for row in sheet.iter_rows(2, values_only=True):
         assert row[header.index("municipio")] == names[row[header.index("codigo_municipio")]]
-    # The inter-institutional workbook, from rows shaped like marts.mart_victim_review_list.
-    spec = load_spec("mesa_interinstitucional")
+    # The inter-institutional workbook, from rows shaped like the police's part of
+    # marts.mart_victim_review_by_institution.
+    spec = load_spec("mesa_interinstitucional__police")
     dataset = spec.datasets[0]
     municipality = sorted(names)[0]
     review = [
         {
+            "institution": "police",
             "month": "2025-10",
             "municipality_code": municipality,
             "victim_id": f"VIC-{n:04d}",
@@ -681,9 +687,7 @@ def test_xlsx_opens_ready_to_read_with_names_and_no_internal_codes(marts, db, tm
             "record_count": 2,
             "is_unidentified": False,
             "is_late_death": n == 1,
-            "prosecution_record_key": f"C-{n}-01",
-            "forensic_record_key": f"F-{n}",
-            "hospital_record_key": None,
+            "own_record_key": None,
         }
         for n, status in enumerate(["confirmed_homicide", "undetermined_intent"])
     ]
@@ -711,7 +715,7 @@ def test_xlsx_opens_ready_to_read_with_names_and_no_internal_codes(marts, db, tm
     texts = [*header, *head]
     texts += [c for r in sheet.iter_rows(2, values_only=True) for c in r if isinstance(c, str)]
     texts += [c for r in mesa.iter_rows(2, values_only=True) for c in r if isinstance(c, str)]
-    mesa_delivery = deliver("mesa_interinstitucional", "2025-10", settings=marts)
+    mesa_delivery = deliver("mesa_interinstitucional__police", "2025-10", settings=marts)
     for folder in (delivery.folder, mesa_delivery.folder):
         for entry in _read_csv(folder / "diccionario_de_datos.csv", ","):
             texts += [v for k, v in entry.items() if k not in {"conjunto", "origen"}]

@@ -22,7 +22,12 @@ from observatorio.linkage.records import (
     prepare_records,
     unidentified_name_pseudonyms,
 )
-from observatorio.linkage.register import MIN_TRAINING_RECORDS, review_list, update_register
+from observatorio.linkage.register import (
+    LINKAGE_ROLE,
+    MIN_TRAINING_RECORDS,
+    review_list,
+    update_register,
+)
 from simulator import generate
 
 
@@ -316,10 +321,37 @@ def test_incremental_linking_matches_a_full_relink(small_sim, small_result, key)
     assert pairwise_scores(_victims_of(incremental), truth)["recall"] >= 0.98
 
 
-def test_register_in_postgres_feeds_the_reconciliation_marts(tiny_sim, settings, db):
+def test_register_in_postgres_feeds_the_reconciliation_marts(tiny_sim, settings, db, monkeypatch):
     records, _ = tiny_sim
     _publish_as_intermediate(db, records[pd.to_datetime(records["event_date"]).dt.month <= 8])
+    # Least privilege (issue 17): record who linkage really connects as (a real connection).
+    from observatorio.core import warehouse
+
+    real_connect, roles_used = warehouse.connect, []
+
+    def recording_connect(*args, **kwargs):  # type: ignore[no-untyped-def]
+        roles_used.append(str(kwargs.get("role", warehouse.Role.OWNER)))
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(warehouse, "connect", recording_connect)
     first = update_register(settings)
+    monkeypatch.setattr(warehouse, "connect", real_connect)
+    assert roles_used == [str(LINKAGE_ROLE)]
+    # Neither superuser nor owner of anything linkage writes, and unable to create in ops.
+    role = str(LINKAGE_ROLE)
+    assert db.execute(
+        "select rolsuper or rolbypassrls or rolcreaterole or rolcreatedb"
+        " from pg_roles where rolname = %s",
+        (role,),
+    ).fetchone() == (False,)
+    owners = db.execute(
+        "select distinct tableowner from pg_tables where schemaname = 'ops'"
+        " and tablename like 'victim_%%'"
+    ).fetchall()
+    assert owners and role not in {o for (o,) in owners}
+    assert db.execute("select has_schema_privilege(%s, 'ops', 'create')", (role,)).fetchone() == (
+        False,
+    )
     assert first["mode"] == "full" and first["records"] > 40
     _publish_as_intermediate(db, records)
     second = update_register(settings)
@@ -410,21 +442,46 @@ def _check_review_list(db, settings) -> None:
 
     from observatorio.delivery.extracts import deliver
 
-    delivery = deliver("mesa_interinstitucional", settings=settings)
-    assert delivery.suppressed_cells == 0
-    workbook = load_workbook(next(delivery.folder.glob("*.xlsx")), read_only=True)
-    sheets = {
-        "police": "sin_registro_policia",
-        "prosecution": "sin_registro_fiscalia",
-        "forensic": "sin_registro_medicina_legal",
-        "hospital": "sin_registro_hospital",
+    # One workbook per institution, to that institution, with only its own record keys
+    # (issue 17: one file with every institution's keys went to one recipient).
+    key_columns = {
+        "police": "police_record_key",
+        "prosecution": "prosecution_record_key",
+        "forensic": "forensic_record_key",
+        "hospital": "hospital_record_key",
     }
-    for institution, sheet in sheets.items():
-        rows = list(workbook[sheet].iter_rows(values_only=True))
+    review = db.execute(
+        f"select victim_id, missing_institution, {', '.join(key_columns.values())}"
+        " from marts.mart_victim_review_list"
+    ).fetchall()
+    all_keys = {
+        institution: {row[2 + n] for row in review if row[2 + n]}
+        for n, institution in enumerate(key_columns)
+    }
+    recipients = set()
+    for institution in key_columns:
+        delivery = deliver(f"mesa_interinstitucional__{institution}", settings=settings)
+        assert delivery.suppressed_cells == 0
+        recipients.add(delivery.spec.recipient)
+        (path,) = delivery.folder.glob("*.xlsx")
+        rows = list(load_workbook(path, read_only=True)["revision"].iter_rows(values_only=True))
         header = rows[0]
-        assert "id_victima" in header and "institucion_sin_registro" in header
-        assert len(rows) - 1 == sizes[institution], sheet
-        assert {r[header.index("institucion_sin_registro")] for r in rows[1:]} <= {institution}
+        # read-only sheets drop trailing empty cells: pad every row to the header.
+        body = [(*r, *(None,) * (len(header) - len(r))) for r in rows[1:]]
+        assert not {h for h in header if h and h.startswith("clave_") and h != "clave_propia"}
+        own = header.index("clave_propia")
+        delivered_keys = {r[own] for r in body if r[own]}
+        assert {r[header.index("institucion")] for r in body} <= {institution}
+        # Every row it is missing, and each of its own keys on the list; nobody else's key.
+        missing = [r for r in body if r[header.index("institucion_sin_registro")] == institution]
+        assert len(missing) == sizes[institution], institution
+        assert all(r[own] is None for r in missing)
+        assert delivered_keys == all_keys[institution], institution
+        others = set().union(*(k for i, k in all_keys.items() if i != institution))
+        assert not delivered_keys & others
+        text = " ".join(str(c) for r in body for c in r if c is not None)
+        assert not any(k in text for k in others - all_keys[institution]), institution
+    assert len(recipients) == 4 and "mesa_interinstitucional" not in recipients
 
 
 def _publish_as_intermediate(db, records: pd.DataFrame) -> None:

@@ -98,7 +98,7 @@ def test_drops_are_claimed_ingested_and_moved_to_archive_or_rejected(
     assert [p.name for p in (settings.rejected_dir / SOURCE).iterdir()] == [
         "denuncias_20240106.csv"
     ]
-    assert list(claimed_dir(SOURCE, settings).iterdir()) == []
+    assert list(claimed_dir(SOURCE, settings).rglob("*")) == []
     assert list(sftp.state_dir(SOURCE, settings).iterdir()) == []
 
     # The finished upload is taken by the next run; nothing else is read again.
@@ -114,13 +114,14 @@ def test_each_step_resumes_without_fetching_a_file_twice(
     server, loop, clean_warehouse, settings, monkeypatch
 ):
     drop(server, "denuncias_20240201.csv", [report_row(i) for i in range(1, 4)])
-    first = sftp.pull(SOURCE, settings)
+    run_id = "ingest_police_reports.manual__1"  # the same run, tried again after each failure
+    first = sftp.pull(SOURCE, settings, run_id)
     assert first is not None
     assert (first.claimed, first.downloaded) == (
         ["denuncias_20240201.csv"],
         ["denuncias_20240201.csv"],
     )
-    local = claimed_dir(SOURCE, settings) / "denuncias_20240201.csv"
+    local = claimed_dir(SOURCE, settings, run_id) / "denuncias_20240201.csv"
     inode = local.stat().st_ino
 
     # A claim that died after the remote rename but before its download: the file waits in
@@ -129,7 +130,7 @@ def test_each_step_resumes_without_fetching_a_file_twice(
         server.root / REMOTE_DIR / "processing" / "denuncias_20240202.csv",
         [report_row(i) for i in range(4, 6)],
     )
-    second = sftp.pull(SOURCE, settings)
+    second = sftp.pull(SOURCE, settings, run_id)
     assert second is not None
     assert second.claimed == [] and second.downloaded == ["denuncias_20240202.csv"]
     assert second.already_local == ["denuncias_20240201.csv"]
@@ -138,7 +139,7 @@ def test_each_step_resumes_without_fetching_a_file_twice(
     # The server goes away before the batches end: they are published all the same, and
     # their remote copies wait in processing/ with the outcome recorded locally.
     server.close()
-    step = tasks.stage(SOURCE, claim_files(SOURCE, settings))
+    step = tasks.stage(SOURCE, claim_files(SOURCE, settings, run_id))
     assert tasks.report(tasks.publish(tasks.gate(step))) == {
         "loaded": 2,
         "skipped": 0,
@@ -193,7 +194,7 @@ def test_a_wrong_password_fails_the_claim_and_takes_nothing(server, monkeypatch,
         tasks.claim(SOURCE)
     assert remote(server) == ["denuncias_20240401.csv"]
     assert not claimed_dir(SOURCE, settings).exists() or not any(
-        claimed_dir(SOURCE, settings).iterdir()
+        p.is_file() for p in claimed_dir(SOURCE, settings).rglob("*")
     )
 
 

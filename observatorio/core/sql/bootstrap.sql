@@ -157,3 +157,14 @@ create table if not exists ops.build_ledger (
     started_at timestamptz not null,
     finished_at timestamptz not null default now()
 );
+
+-- Each pseudonym key rotation (`observatorio keys rotate`): the chain's fingerprints before
+-- and after, and which columns were re-keyed; never a key.
+create table if not exists ops.key_rotations (
+    rotation_id bigserial primary key,
+    rotated_at timestamptz not null default now(),
+    old_fingerprint text not null,
+    new_fingerprint text not null,
+    columns_rekeyed text [] not null,
+    rows_rekeyed bigint not null
+);

@@ -43,6 +43,13 @@ grant select, insert, delete on ops.survey_estimates to observatorio_transformer
 -- The build ledger: what each successful build saw (written by build_warehouse's last task).
 grant select, insert on ops.build_ledger to observatorio_transformer;
 grant usage on sequence ops.build_ledger_build_id_seq to observatorio_transformer;
+-- Record linkage runs as the transformer: it rewrites the register (truncate and copy in
+-- one transaction) and stores its models, without the right to create or alter a table.
+grant select, insert, update, delete, truncate on
+    ops.victim_register, ops.victim_register_records, ops.victim_register_links
+    to observatorio_transformer;
+grant select, insert on ops.victim_linkage_models to observatorio_transformer;
+grant usage on sequence ops.victim_linkage_models_model_id_seq to observatorio_transformer;
 -- Delivery: the batches behind a delivery, and its own audit rows (no update, no delete).
 grant select on ops.batch_ledger, ops.deliveries to observatorio_delivery;
 grant insert on ops.deliveries to observatorio_delivery;
