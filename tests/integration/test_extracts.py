@@ -67,6 +67,7 @@ def build_police_marts(settings, workdir: Path) -> None:
             # Every mart an extract spec reads (the review list stays empty: no linkage ran).
             "+mart_crime_reports_monthly",
             "+mart_victim_review_list",
+            "+mart_victim_review_by_institution",
             "+dim_source_system",  # the sources' names in the data dictionaries
             "--exclude-resource-type",
             "test",
@@ -87,7 +88,7 @@ def ensure_police_marts(settings, workdir: Path) -> None:
     with connect(settings) as conn:
         row = conn.execute(
             "select to_regclass('marts.mart_crime_reports_monthly'),"
-            " to_regclass('marts.mart_victim_review_list'),"
+            " to_regclass('marts.mart_victim_review_by_institution'),"
             " to_regclass('marts.dim_source_system')"
         ).fetchone()
         filled = (
