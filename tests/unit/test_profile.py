@@ -40,7 +40,7 @@ def test_a_profile_without_hook_prepares_nothing(tmp_path):
         ),
         ("name: broken\nprepare: simulator.demo:nothing\n", "simulator.demo has no 'nothing'"),
         ("name: broken\nprepare: simulator.demo\n", "is not of the form module.path:function"),
-        ("name: broken\nsources: [police__reports]\n", "unknown key(s) sources"),
+        ("name: broken\nsourcez: [police__reports]\n", "unknown key(s) sourcez"),
         ("name: other\n", "name 'other' differs from its folder 'broken'"),
         ("- name\n", "expected a mapping"),
     ],

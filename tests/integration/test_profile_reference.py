@@ -1,0 +1,163 @@
+"""A country profile's reference data, through contracts into dimensions that keep history.
+
+The fixture profile `profiles/colombia_fixture` gives two DIVIPOLA editions (2018, 2023:
+Belén de Bajirá split off Riosucio, Cali renamed Santiago de Cali, Antioquia's codes without
+their leading zero), DANE's population projections (sexes and age groups in columns, a
+Total and an urban row for Medellín), aliases and the offence code map. The test loads them
+with the main job's own function (real loader, gate and ledger), builds the reference
+models and dimensions with dbt, and checks every row against values worked out here from
+the fixture files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+
+import pytest
+
+from observatorio.core.profile import load_profile
+from observatorio.core.warehouse import connect
+from observatorio.orchestration.reference import load_reference
+from observatorio.transform.dbt import DbtError, run_dbt
+
+# Every age-group cell of a municipality's Total row holds the same number in the fixture:
+# (men, women) per cell in 2022; 2023 adds 10 to each. 17 age groups per sex.
+CELLS = {
+    "05001": (80000, 85000),
+    "05088": (16000, 17000),
+    "11001": (230000, 245000),
+    "27001": (3500, 3600),
+    "27615": (1200, 1100),
+    "27086": (600, 550),  # exists from the 2023 edition only
+    "76001": (68000, 73000),
+    "88001": (1800, 1900),
+    "91263": (150, 140),
+}
+GROUPS = 17
+
+ANTIOQUIA, BOGOTA, CHOCO = ("05", "Antioquia"), ("11", "Bogotá, D.C."), ("27", "Chocó")
+VALLE, AMAZONAS = ("76", "Valle del Cauca"), ("91", "Amazonas")
+SAN_ANDRES = ("88", "Archipiélago de San Andrés, Providencia y Santa Catalina")
+Y2018, Y2023, END_2022 = date(2018, 1, 1), date(2023, 1, 1), date(2022, 12, 31)
+MUNICIPALITY = "municipality"
+HISTORY = [
+    # version id, code, name, department code and name, type, valid from, valid to, current
+    ("05001|1", "05001", "Medellín", *ANTIOQUIA, MUNICIPALITY, Y2018, None, True),
+    ("05088|1", "05088", "Bello", *ANTIOQUIA, MUNICIPALITY, Y2018, None, True),
+    ("11001|1", "11001", "Bogotá, D.C.", *BOGOTA, MUNICIPALITY, Y2018, None, True),
+    ("27001|1", "27001", "Quibdó", *CHOCO, MUNICIPALITY, Y2018, None, True),
+    # Split off Riosucio: in the 2023 edition only, so it exists from 2023 on.
+    ("27086|1", "27086", "Belén de Bajirá", *CHOCO, MUNICIPALITY, Y2023, None, True),
+    ("27615|1", "27615", "Riosucio", *CHOCO, MUNICIPALITY, Y2018, None, True),
+    # Renamed in the 2023 edition: two versions, the first closed the day before.
+    ("76001|1", "76001", "Cali", *VALLE, MUNICIPALITY, Y2018, END_2022, False),
+    ("76001|2", "76001", "Santiago de Cali", *VALLE, MUNICIPALITY, Y2023, None, True),
+    ("88001|1", "88001", "San Andrés", *SAN_ANDRES, "island", Y2018, None, True),
+    ("91263|1", "91263", "El Encanto", *AMAZONAS, "non_municipalised_area", Y2018, None, True),
+]
+
+DIMS = "+dim_municipality +dim_municipality_history +dim_municipality_population"
+
+
+@pytest.fixture
+def colombia(settings):  # type: ignore[no-untyped-def]
+    return dataclasses.replace(settings, profile="colombia_fixture")
+
+
+@pytest.fixture
+def colombia_loaded(clean_warehouse, colombia):  # type: ignore[no-untyped-def]
+    results = load_reference(load_profile(settings=colombia), colombia)
+    return clean_warehouse, results
+
+
+def test_reference_files_load_through_their_contracts(colombia_loaded):
+    db, results = colombia_loaded
+    summary = [
+        (r.source, r.status, r.rows_read, r.rows_loaded, r.rows_quarantined) for r in results
+    ]
+    assert summary == [
+        ("dane__divipola", "loaded", 8, 8, 0),
+        ("dane__divipola", "loaded", 9, 9, 0),
+        ("observatorio__municipality_aliases", "loaded", 4, 4, 0),
+        # 2022: 8 Total rows + Medellín's urban row; 2023: 9 + 1; 34 sex-by-age cells each.
+        ("dane__population_projections", "loaded", 19 * 34, 19 * 34, 0),
+        ("observatorio__national_offences", "loaded", 5, 5, 0),
+    ]
+    # Codes that lost their leading zero in a spreadsheet are read as DIVIPOLA codes.
+    codes = db.execute(
+        "select municipality_code, department_code from raw.dane__divipola"
+        " where _source_file like '%2023%' and department_code = '05' order by 1"
+    ).fetchall()
+    assert codes == [("05001", "05"), ("05088", "05")]
+
+
+def test_reference_dimensions_keep_the_history_of_the_geography(colombia_loaded, colombia):
+    db, _ = colombia_loaded
+    run_dbt(
+        ["build", "--select", DIMS, "int_municipality_names", "--indirect-selection", "cautious"],
+        colombia,
+    )
+    history = db.execute(
+        "select municipality_version_id, municipality_code, municipality_name, department_code,"
+        " department_name, municipality_type, valid_from, valid_to, is_current"
+        " from marts.dim_municipality_history order by 1"
+    ).fetchall()
+    assert [tuple(r) for r in history] == HISTORY
+
+    current = db.execute(
+        "select municipality_code, municipality_name, department_name, valid_from, valid_to,"
+        " country_code, country_name, is_unknown from marts.dim_municipality order by 1"
+    ).fetchall()
+    expected = [
+        (code, name, dept_name, Y2023 if code == "27086" else Y2018, None, "CO", "Colombia", False)
+        for _, code, name, _, dept_name, _, _, _, is_current in HISTORY
+        if is_current
+    ]
+    expected.append(
+        ("99999", "Sin municipio", "Sin departamento", None, None, "CO", "Colombia", True)
+    )
+    assert [tuple(r) for r in current] == expected
+
+    population = db.execute(
+        "select municipality_code, year, population, population_male, population_female"
+        " from marts.dim_municipality_population order by 1, 2"
+    ).fetchall()
+    expected_population = []
+    for code, (men, women) in sorted(CELLS.items()):
+        for year, extra in ((2022, 0), (2023, 10)):
+            if code == "27086" and year == 2022:
+                continue
+            male, female = GROUPS * (men + extra), GROUPS * (women + extra)
+            expected_population.append((code, year, male + female, male, female))
+    assert [tuple(r) for r in population] == expected_population
+    # Medellín 2022 by hand: 17 * 80,000 men + 17 * 85,000 women, the urban row left out.
+    assert expected_population[0] == ("05001", 2022, 2_805_000, 1_360_000, 1_445_000)
+
+    # Every name a municipality has had resolves to its code, old names included.
+    names = dict(
+        db.execute(
+            "select name_key, municipality_code from intermediate.int_municipality_names"
+        ).fetchall()
+    )
+    assert names["CALI"] == names["SANTIAGO DE CALI"] == names["CALI (CT)"] == "76001"
+    assert names["MEDELLIN (CT)"] == names["MEDELLIN"] == "05001"
+
+
+@pytest.mark.usefixtures("colombia_loaded")
+def test_a_month_without_population_for_its_year_stops_the_build(colombia):
+    parents = ["--select", "+int_indicator_spine", "--exclude", "int_indicator_spine"]
+    run_dbt(["build", *parents, "--indirect-selection", "cautious"], colombia)
+    # A month being built in 2024, a year the profile's projections do not cover.
+    with connect(colombia, role="transformer") as conn:
+        conn.execute(
+            "insert into marts.fct_crime_reports (report_victim_id, incident_date)"
+            " values ('fixture-1', date '2023-11-20'), ('fixture-2', date '2024-02-03')"
+        )
+    with pytest.raises(DbtError) as raised:
+        run_dbt(["run", "--select", "int_indicator_spine"], colombia)
+    message = str(raised.value)
+    assert "population missing for year 2024 (months 2024-01..2024-02, 9 municipalities)" in (
+        message
+    ), message
+    assert "2023" not in message.split("population missing for", 1)[1]
