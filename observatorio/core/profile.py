@@ -17,6 +17,7 @@ sources:                            # the active source contracts and when each 
 geography:                          # a reference table (see below) plus its levels
   levels: [country, department, municipality]
   country: {code: CO, name: Colombia}
+  unknown_codes: quarantine         # rows with a code not in it: quarantined by the gate
   contract: dane__divipola          # the statistics office's published layout
   files:                            # editions, oldest first: a municipality's validity
     - {file: reference/divipola_2018.csv, valid_from: 2018-01-01}   # runs from the first
@@ -76,7 +77,8 @@ REFERENCE_TABLES: dict[str, str] = {
     "icd10_groups": "ref_icd10_external_cause_groups",
 }
 KNOWN_KEYS = ("name", "description", "prepare", "sources", "recipients", *REFERENCE_TABLES)
-GEOGRAPHY_KEYS = ("seed", "contract", "files", "levels", "country")
+GEOGRAPHY_KEYS = ("seed", "contract", "files", "levels", "country", "unknown_codes")
+UNKNOWN_CODES = ("quarantine", "resolve")
 DEFAULT_LEVELS = ("country", "department", "municipality")
 _HOOK = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -137,6 +139,8 @@ class Geography:
     levels: tuple[str, ...] = DEFAULT_LEVELS
     country_code: str = ""
     country_name: str = ""
+    # What the gate does with a municipality code the geography lacks (None: the default).
+    unknown_codes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,15 @@ class Profile:
     def reference_table(self, table: str) -> ReferenceTable:
         """Where `table` (a key of REFERENCE_TABLES) comes from; the demo's seed by default."""
         return self.reference.get(table) or ReferenceTable(table, seed=REFERENCE_TABLES[table])
+
+    @property
+    def unknown_municipality_codes(self) -> str:
+        """`quarantine` (the gate moves rows with codes the geography lacks to quarantine,
+        the default for a geography loaded through a contract) or `resolve` (dbt resolves
+        them to a name or the unknown member, the default for a seed geography)."""
+        if self.geography.unknown_codes is not None:
+            return self.geography.unknown_codes
+        return "resolve" if self.reference_table("geography").seed else "quarantine"
 
     def reference_files(self) -> list[ReferenceFile]:
         """Every reference file to load through its contract, tables in dependency order."""
@@ -372,10 +385,16 @@ def _geography(raw: Any, path: Path) -> Geography:
     country = raw.get("country") or {}
     if not isinstance(country, dict) or set(country) - {"code", "name"}:
         raise ProfileError(f"{path}: geography: country must be {{code: .., name: ..}}")
+    unknown_codes = raw.get("unknown_codes")
+    if unknown_codes is not None and unknown_codes not in UNKNOWN_CODES:
+        raise ProfileError(
+            f"{path}: geography: unknown_codes must be one of {', '.join(UNKNOWN_CODES)}"
+        )
     return Geography(
         levels=tuple(levels),
         country_code=str(country.get("code", "")),
         country_name=str(country.get("name", "")),
+        unknown_codes=unknown_codes,
     )
 
 

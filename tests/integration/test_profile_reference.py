@@ -12,7 +12,7 @@ the fixture files.
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
@@ -161,3 +161,46 @@ def test_a_month_without_population_for_its_year_stops_the_build(colombia):
         message
     ), message
     assert "2023" not in message.split("population missing for", 1)[1]
+
+
+def test_rows_with_a_municipality_code_outside_the_geography_are_quarantined(
+    colombia_loaded, colombia, tmp_path
+):
+    from observatorio.orchestration.ingest import ingest_file
+    from tests.fixtures.layouts import make_fixtures as fx
+
+    db, _ = colombia_loaded
+    unknown = ["CHOCÓ", "NUEVO", "27999000", "ARMA DE FUEGO", datetime(2023, 1, 5), "FEMENINO",
+               "ADULTOS", 3]  # fmt: skip
+    path = fx.write_workbook(
+        tmp_path / "homicidios_2023.xlsx", fx.SIEDCO_HEADER, [*fx.SIEDCO_ROWS, unknown],
+        fx.SIEDCO_NOTES,
+    )  # fmt: skip
+    result = ingest_file("siedco__homicides", path, colombia)
+    assert (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined) == (
+        "loaded", 5 + 2, 4, 1,
+    )  # fmt: skip
+    assert result.rows_footer == len(fx.SIEDCO_NOTES) == 2  # read = loaded + quarantined + footer
+    # The four known municipalities' victims are loaded; the unknown code's 3 are not.
+    assert result.count_loaded == 1 + 1 + 2 + 1
+    reason = "municipality code 27999 is not in the geography of profile colombia_fixture"
+    assert (
+        "homicidios_2023.xlsx: 1 rows quarantined: municipality codes not in the geography"
+        " of profile colombia_fixture: 27999"
+    ) in result.warnings
+    quarantined = db.execute(
+        "select column_name, reason, offending_value from ops.quarantine where batch_id = %s",
+        (result.batch_id,),
+    ).fetchall()
+    assert [tuple(r) for r in quarantined] == [("municipality_code", reason, "27999")]
+    loaded = db.execute(
+        "select municipality_code from raw.siedco__homicides where _batch_id = %s order by 1",
+        (result.batch_id,),
+    ).fetchall()
+    assert [r[0] for r in loaded] == ["05001", "05088", "11001", "76001"]
+    ledger = db.execute(
+        "select rows_read, rows_loaded, rows_quarantined, rows_footer from ops.batch_ledger"
+        " where batch_id = %s",
+        (result.batch_id,),
+    ).fetchone()
+    assert tuple(ledger) == (7, 4, 1, 2)
