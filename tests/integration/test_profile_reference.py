@@ -204,3 +204,43 @@ def test_rows_with_a_municipality_code_outside_the_geography_are_quarantined(
         (result.batch_id,),
     ).fetchone()
     assert tuple(ledger) == (7, 4, 1, 2)
+
+
+IBGE_HEADER = [
+    "UF", "Nome_UF", "Região Geográfica Intermediária", "Nome Região Geográfica Intermediária",
+    "Região Geográfica Imediata", "Nome Região Geográfica Imediata", "Município",
+    "Código Município Completo", "Nome_Município",
+]  # fmt: skip
+IBGE_ROWS: list[list[object]] = [
+    # Values made up; codes stored as numbers, as in IBGE's sheet (one as text).
+    [35, "São Paulo", 3501, "São Paulo", 350001, "São Paulo", 50308, 3550308, "São Paulo"],
+    [53, "Distrito Federal", 5301, "Distrito Federal", 530001, "Distrito Federal", 108, 5300108,
+     "Brasília"],
+    [15, "Pará", 1501, "Belém", 150001, "Belém", 4003, "1504003", "Mojuí dos Campos"],
+]  # fmt: skip
+
+
+def test_ibge_territorial_division_reads_into_the_geography_columns(
+    clean_warehouse, settings, tmp_path
+):
+    import xlsxwriter
+
+    from observatorio.orchestration.ingest import ingest_file
+
+    path = tmp_path / "RELATORIO_DTB_BRASIL_MUNICIPIO.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("DTB_2023_Municipio")
+    for r, row in enumerate([IBGE_HEADER, *IBGE_ROWS]):
+        sheet.write_row(r, 0, row)
+    book.close()
+    result = ingest_file("ibge__territorial_division", path, settings)
+    assert (result.status, result.rows_loaded, result.rows_quarantined) == ("loaded", 3, 0), result
+    rows = clean_warehouse.execute(
+        "select department_code, department_name, municipality_code, municipality_code_in_state,"
+        " municipality_name from raw.ibge__territorial_division order by _source_row"
+    ).fetchall()
+    assert [tuple(r) for r in rows] == [
+        ("35", "São Paulo", "3550308", "50308", "São Paulo"),
+        ("53", "Distrito Federal", "5300108", "00108", "Brasília"),
+        ("15", "Pará", "1504003", "04003", "Mojuí dos Campos"),
+    ]

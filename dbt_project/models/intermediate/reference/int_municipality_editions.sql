@@ -2,7 +2,13 @@
 -- their department, one row per municipality and edition. The demo's seed is one edition
 -- valid since always; a statistics office's table (DIVIPOLA, IBGE's DTB, INEGI's catalogue)
 -- is loaded through its contract, one file per edition, each valid from the date the
--- profile says (observatorio/core/profile.py).
+-- profile says (observatorio/core/profile.py). A layout without a type column (IBGE's) has
+-- municipalities only.
+{% set has_type = true %}
+{% if not reference_is_seed('geography') and execute %}
+    {% set columns = adapter.get_columns_in_relation(reference_relation('geography')) %}
+    {% set has_type = 'municipality_type' in columns | map(attribute='name') | list %}
+{% endif %}
 with
 
 editions as (
@@ -33,7 +39,7 @@ municipalities as (
         municipality_name,
         department_code,
         department_name,
-        municipality_type,
+        {{ 'municipality_type' if has_type else "'municipality'" }} as municipality_type,
         file_name
 
     from ({{ latest_reference_rows(reference_relation('geography')) }}) as loaded
