@@ -17,35 +17,31 @@ editions as (
 
 ),
 
-{% if reference_is_seed('geography') %}
 municipalities as (
 
-    select
-        municipality_code,
-        municipality_name,
-        department_code,
-        department_name,
-        'municipality' as municipality_type,
-        cast(null as text) as file_name
+    {% if reference_is_seed('geography') %}
+        select
+            municipality_code,
+            municipality_name,
+            department_code,
+            department_name,
+            'municipality' as municipality_type,
+            cast(null as text) as file_name
 
-    from {{ reference_relation('geography') }}
+        from {{ reference_relation('geography') }}
+    {% else %}
+        select
+            municipality_code,
+            municipality_name,
+            department_code,
+            department_name,
+            {{ 'municipality_type' if has_type else "'municipality'" }} as municipality_type,
+            file_name
 
-),
-{% else %}
-municipalities as (
-
-    select
-        municipality_code,
-        municipality_name,
-        department_code,
-        department_name,
-        {{ 'municipality_type' if has_type else "'municipality'" }} as municipality_type,
-        file_name
-
-    from ({{ latest_reference_rows(reference_relation('geography')) }}) as loaded
+        from ({{ latest_reference_rows(reference_relation('geography')) }}) as loaded
+    {% endif %}
 
 ),
-{% endif %}
 
 final as (
 

@@ -12,56 +12,56 @@
 with
 
 {% if from_seed %}
-population as (
+    population as (
 
-    select
-        municipality_code,
-        year,
-        sex,
-        age_group,
-        population
+        select
+            municipality_code,
+            year,
+            sex,
+            age_group,
+            population
 
-    from {{ reference_relation('population') }}
+        from {{ reference_relation('population') }}
 
-),
+    ),
 {% else %}
-loaded as (
+    loaded as (
 
-    select * from {{ reference_relation('population') }}
-    {% if has_area %}where area = 'total'{% endif %}
+        select * from {{ reference_relation('population') }}
+        {% if has_area %}where area = 'total'{% endif %}
 
-),
+    ),
 
-latest as (
+    latest as (
 
-    select distinct on (municipality_code, year)
-        municipality_code,
-        year,
-        _batch_id
+        select distinct on (municipality_code, year)
+            municipality_code,
+            year,
+            _batch_id
 
-    from loaded
-    order by municipality_code, year, _ingested_at desc
+        from loaded
+        order by municipality_code, year, _ingested_at desc
 
-),
+    ),
 
-population as (
+    population as (
 
-    select
-        loaded.municipality_code,
-        loaded.year,
-        loaded.sex,
-        loaded.age_group,
-        sum(loaded.population) as population
+        select
+            loaded.municipality_code,
+            loaded.year,
+            loaded.sex,
+            loaded.age_group,
+            sum(loaded.population) as population
 
-    from loaded
-    inner join latest
-        on
-            loaded.municipality_code = latest.municipality_code
-            and loaded.year = latest.year
-            and loaded._batch_id = latest._batch_id
-    group by 1, 2, 3, 4
+        from loaded
+        inner join latest
+            on
+                loaded.municipality_code = latest.municipality_code
+                and loaded.year = latest.year
+                and loaded._batch_id = latest._batch_id
+        group by 1, 2, 3, 4
 
-),
+    ),
 {% endif %}
 
 final as (
