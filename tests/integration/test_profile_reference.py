@@ -145,6 +145,31 @@ def test_reference_dimensions_keep_the_history_of_the_geography(colombia_loaded,
 
 
 @pytest.mark.usefixtures("colombia_loaded")
+def test_the_spine_counts_a_municipality_only_in_the_months_it_exists(colombia):
+    parents = ["--select", "+int_indicator_spine", "--exclude", "int_indicator_spine"]
+    run_dbt(["build", *parents, "--indirect-selection", "cautious"], colombia)
+    # Months being built: December 2022 and January 2023, across the 2023 edition.
+    with connect(colombia, role="transformer") as conn:
+        conn.execute(
+            "insert into marts.fct_crime_reports (report_victim_id, incident_date)"
+            " values ('fixture-1', date '2022-12-20'), ('fixture-2', date '2023-01-03')"
+        )
+    run_dbt(["run", "--select", "int_indicator_spine"], colombia)
+    with connect(colombia, role="transformer") as conn:
+        rows = conn.execute(
+            "select month, count(*), bool_or(municipality_code = '27086'), sum(population)"
+            " from intermediate.int_indicator_spine group by 1 order by 1"
+        ).fetchall()
+    total_2022 = sum(GROUPS * (m + w) for code, (m, w) in CELLS.items() if code != "27086")
+    total_2023 = sum(GROUPS * (m + w + 20) for m, w in CELLS.values())
+    # Belén de Bajirá (split off Riosucio in the 2023 edition) is in January only.
+    assert [tuple(r) for r in rows] == [
+        ("2022-12", 8, False, total_2022),
+        ("2023-01", 9, True, total_2023),
+    ]
+
+
+@pytest.mark.usefixtures("colombia_loaded")
 def test_a_month_without_population_for_its_year_stops_the_build(colombia):
     parents = ["--select", "+int_indicator_spine", "--exclude", "int_indicator_spine"]
     run_dbt(["build", *parents, "--indirect-selection", "cautious"], colombia)
