@@ -11,13 +11,14 @@ The format, one YAML mapping; every key but `name` is optional:
 ```yaml
 name: colombia_fixture              # must match the folder's name
 description: One line, for people
-prepare: observatorio.orchestration.profiles:land_fixtures   # hook around the DAGs (below)
+prepare: observatorio.orchestration.reference:prepare_fixture_profile  # around the DAGs
 sources:                            # the active source contracts and when each is pulled
   - {contract: siedco__homicides, schedule: "@yearly"}
 geography:                          # a reference table (see below) plus its levels
   levels: [country, department, municipality]
   country: {code: CO, name: Colombia}
-  unknown_codes: quarantine         # rows with a code not in it: quarantined by the gate
+  unknown_codes: quarantine         # the gate quarantines rows with codes not in it (the
+                                    # default for a loaded geography; `resolve` for a seed)
   contract: dane__divipola          # the statistics office's published layout
   files:                            # editions, oldest first: a municipality's validity
     - {file: reference/divipola_2018.csv, valid_from: 2018-01-01}   # runs from the first
@@ -38,6 +39,12 @@ included) into `raw.<contract>`. A file is a path relative to the profile's fold
 table the profile leaves out is the demo's seed. The dbt reference models
 (`dbt_project/models/intermediate/reference/`) read whichever the profile says, through
 `reference_vars()`, which `transform.dbt` hands dbt as the variable `OBSERVATORIO_REFERENCE`.
+
+What other code asks a profile: `active_contracts()` and `schedule(contract)` (the sources
+and when each runs), `reference_files()` (what `orchestration.reference.load_reference`
+ingests before a run), `reference_table(name)`, `reference_vars()` (for dbt),
+`unknown_municipality_codes` (for the gate's geography check, `expectations/geography.py`)
+and `recipient_specs(extracts_dir)`.
 
 `prepare` names a callable as `module:attribute`. It takes the `Settings` and returns a
 context manager: entered before the DAGs run, exited after. The demo profile's generates the
