@@ -185,12 +185,14 @@ def run() -> None:
     """
     from datetime import datetime
 
+    from ingestion.contract import available_contracts, catalog_contracts
     from observatorio.core.profile import ProfileError, load_profile
     from observatorio.orchestration.runner import output_to, run_main_job
 
     settings = preflight(need_key=True)
     try:
-        profile = load_profile(settings=settings)
+        known = available_contracts() + catalog_contracts()
+        profile = load_profile(settings=settings, known_contracts=known)
         profile.preparation()
     except ProfileError as exc:
         fail(str(exc), EXIT_CONFIG)

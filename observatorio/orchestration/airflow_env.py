@@ -116,7 +116,13 @@ def airflow_environment(
     if settings.warehouse_url:
         env["OBSERVATORIO_WAREHOUSE_URL"] = settings.warehouse_url
     env.update(cosmos_and_lineage_settings(settings))
-    env.update({k: v for k, v in dbt_environment(settings).items() if k.startswith("DBT_")})
+    env.update(
+        {
+            k: v
+            for k, v in dbt_environment(settings).items()
+            if k.startswith("DBT_") or k == "OBSERVATORIO_REFERENCE"
+        }
+    )
     # OpenLineage events for every task: file transport under OBSERVATORIO_HOME by default.
     from observatorio.lineage.openlineage import openlineage_environment
 

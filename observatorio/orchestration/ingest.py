@@ -139,8 +139,13 @@ def gate_batches(
     """Gate staged batches in one GX run: each is rejected (a BatchResult) or passes with
     the warnings to flag it with."""
     from expectations.gate import validate_batches
+    from expectations.geography import quarantine_unknown
 
     settings = settings or get_settings()
+    # Rows whose municipality code the profile's geography lacks go to quarantine first,
+    # the code in the reason (expectations/geography.py); the suite validates the rest.
+    for batch in staged:
+        quarantine_unknown(batch, settings)
     # A header-only file is a day with nothing to report: there is nothing to validate, and
     # it is published as an empty batch with a warning, so the silence stays visible.
     with_rows = [b for b in staged if b.rows_staged > 0]

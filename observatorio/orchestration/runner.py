@@ -21,11 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from observatorio.core.profile import Profile, load_profile
+from observatorio.core.profile import Profile
 from observatorio.core.roles import Role
 from observatorio.core.settings import Settings, get_settings
 from observatorio.core.warehouse import connect, ensure_warehouse
 from observatorio.orchestration import airflow_env
+from observatorio.orchestration.reference import load_reference, validated_profile
 
 # Every source system first, then the warehouse, then deliveries: the order the Assets
 # would trigger them in, run one after the other.
@@ -256,7 +257,7 @@ def _idle(dag_id: str, settings: Settings, moment: datetime | None) -> str | Non
 def run_main_job(settings: Settings | None = None, profile: Profile | None = None) -> RunSummary:
     """Run every DAG of PIPELINE inside the profile's preparation hook; summarise the run."""
     settings = settings or get_settings()
-    profile = profile or load_profile(settings=settings)
+    profile = profile or validated_profile(settings)
     prepare = profile.preparation()
     started = time.monotonic()
     ensure_warehouse(settings)
@@ -265,6 +266,9 @@ def run_main_job(settings: Settings | None = None, profile: Profile | None = Non
         since: Any = row[0] if row else None
     migrate_airflow(settings)
     airflow_env.apply(settings)
+    # The profile's geography, population and code tables, through their contracts (none
+    # for the demo, whose reference tables are dbt seeds); a file loaded before is skipped.
+    load_reference(profile, settings)
     summary = RunSummary()
     with prepare(settings):
         for dag_id in PIPELINE:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from observatorio.core.profile import ProfileError, load_profile, reference_variable
 from observatorio.core.settings import Settings, get_settings
 from observatorio.core.warehouse import warehouse_url
 
@@ -39,9 +40,23 @@ def dbt_environment(settings: Settings | None = None) -> dict[str, str]:
         "DBT_LOG_PATH": str(settings.home / "dbt" / "logs"),
         "DBT_PACKAGES_INSTALL_PATH": str(settings.home / "dbt" / "packages"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # The country profile's reference tables (seeds or loaded contracts), read by the
+        # macro profile_reference(): the one way the profile reaches dbt.
+        "OBSERVATORIO_REFERENCE": _reference(settings),
         # Colours only for a person at a terminal: logs and `make` output get plain text.
         "DBT_USE_COLORS": "true" if sys.stdout.isatty() else "false",
     }
+
+
+def _reference(settings: Settings) -> str:
+    try:
+        return reference_variable(load_profile(settings=settings))
+    except ProfileError:
+        if settings.profile != "demo":
+            raise
+        # A copy of the dbt project without profiles/ (tests, a deployment of dbt alone):
+        # the demo's defaults, which the macro profile_reference() holds too.
+        return "{}"
 
 
 @contextmanager

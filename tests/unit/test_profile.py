@@ -3,12 +3,16 @@ at start-up with one line, before the warehouse or Airflow is touched."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from observatorio.core.profile import ProfileError, load_profile
+
+POPULATION_FILE = "DANE_PPO_GQEdad_Mpio_2022_2023.csv"
+OFFENCE_FILE = "correspondencia_delitos_iccs.csv"
 
 
 def _profile(folder: Path, text: str) -> str:
@@ -40,7 +44,7 @@ def test_a_profile_without_hook_prepares_nothing(tmp_path):
         ),
         ("name: broken\nprepare: simulator.demo:nothing\n", "simulator.demo has no 'nothing'"),
         ("name: broken\nprepare: simulator.demo\n", "is not of the form module.path:function"),
-        ("name: broken\nsources: [police__reports]\n", "unknown key(s) sources"),
+        ("name: broken\nsourcez: [police__reports]\n", "unknown key(s) sourcez"),
         ("name: other\n", "name 'other' differs from its folder 'broken'"),
         ("- name\n", "expected a mapping"),
     ],
@@ -71,3 +75,129 @@ def test_observatorio_run_stops_at_start_up_on_a_bad_profile(tmp_path, monkeypat
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_demo_profile_lists_every_active_contract_with_its_schedule_and_seeds():
+    from ingestion.contract import available_contracts
+    from observatorio.core.profile import REFERENCE_TABLES
+    from observatorio.orchestration.reference import validated_profile
+
+    profile = validated_profile()
+    assert sorted(profile.active_contracts()) == available_contracts()
+    assert all(s.schedule for s in profile.sources)
+    assert profile.schedule("police__reports") == "@hourly"
+    assert profile.reference_files() == []
+    assert {t: profile.reference_table(t).seed for t in REFERENCE_TABLES} == REFERENCE_TABLES
+    assert profile.unknown_municipality_codes == "resolve"
+    specs = profile.recipient_specs(profile.folder.parents[1] / "extracts")
+    assert [p.stem for p in specs] == [
+        "gobernacion_central",
+        "mesa_interinstitucional",
+        "ministerio_seguridad",
+        "unidad_analitica",
+    ]
+
+
+def test_the_fixture_profile_loads_its_reference_through_contracts():
+    from observatorio.core.profile import reference_variable
+
+    profile = load_profile("colombia_fixture")
+    assert profile.active_contracts() == ["siedco__homicides"]
+    files = [(f.table, f.contract, f.path.name, f.valid_from) for f in profile.reference_files()]
+    assert files == [
+        ("geography", "dane__divipola", "DIVIPOLA_Municipios_2018.csv", date(2018, 1, 1)),
+        ("geography", "dane__divipola", "DIVIPOLA_Municipios_2023.csv", date(2023, 1, 1)),
+        ("aliases", "observatorio__municipality_aliases", "alias_municipios.csv", None),
+        ("population", "dane__population_projections", POPULATION_FILE, None),
+        ("offence_codes", "observatorio__national_offences", OFFENCE_FILE, None),
+    ]
+    assert profile.unknown_municipality_codes == "quarantine"
+    assert '"country_name": "Colombia"' in reference_variable(profile)
+
+
+def test_a_profile_naming_an_unknown_contract_fails_listing_the_known_ones(tmp_path):
+    from ingestion.contract import available_contracts, catalog_contracts
+
+    folder = _profile(
+        tmp_path / "atlantis",
+        "name: atlantis\nsources:\n  - {contract: police__reports}\n"
+        "  - {contract: atlantis__crimes, schedule: '@daily'}\n",
+    )
+    known = available_contracts() + catalog_contracts()
+    with pytest.raises(ProfileError) as raised:
+        load_profile(folder, known_contracts=known)
+    message = str(raised.value)
+    assert "sources[1]: no contract named 'atlantis__crimes' (known: " in message
+    assert all(
+        name in message for name in ("police__reports", "siedco__homicides", "dane__divipola")
+    )
+    assert "\n" not in message
+
+
+def test_observatorio_run_stops_at_start_up_on_an_unknown_contract(tmp_path, monkeypatch):
+    from observatorio.cli.app import app
+
+    folder = _profile(tmp_path / "atlantis", "name: atlantis\nsources: [atlantis__crimes]\n")
+    monkeypatch.setenv("OBSERVATORIO_PROFILE", folder)
+    result = CliRunner().invoke(app, ["run"])
+    assert result.exit_code == 3, result.output
+    assert "Running the pipeline" not in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no contract named 'atlantis__crimes' (known: " in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "population: {seed: ref_population, contract: dane__divipola}\n",
+            "either seed or contract",
+        ),
+        ("population: {contract: dane__population_projections}\n", "files must list at least one"),
+        ("population: {contract: dane__population_projections, files: [nowhere.csv]}\n", "no file"),
+        (
+            "geography: {contract: dane__divipola, files: [a.csv, b.csv]}\n",
+            "each needs a valid_from",
+        ),
+        (
+            "geography:\n  contract: dane__divipola\n  files:\n"
+            "    - {file: a.csv, valid_from: 2023-01-01}\n"
+            "    - {file: b.csv, valid_from: 2018-01-01}\n",
+            "oldest first",
+        ),
+        ("geography: {seed: ref_municipalities, levels: [municipality, country]}\n", "last level"),
+        ("geography: {seed: ref_municipalities, unknown_codes: drop}\n", "unknown_codes must be"),
+        ("sources: [police__reports, police__reports]\n", "police__reports listed twice"),
+        ("recipients: [nobody_at_all]\n", "no extract spec 'nobody_at_all' (known: "),
+        ("aliases: {seed: ref_municipality_aliases, valid: true}\n", "unknown key(s) valid"),
+    ],
+)
+def test_a_bad_reference_table_is_one_line_naming_the_key(tmp_path, body, message):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    for name in ("a.csv", "b.csv"):
+        (folder / name).write_text("x\n", encoding="utf-8")
+    (folder / "profile.yaml").write_text("name: broken\n" + body, encoding="utf-8")
+    with pytest.raises(ProfileError) as raised:
+        load_profile(str(folder))
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_every_contract_a_shipped_profile_loads_is_a_dbt_source():
+    import yaml
+
+    from observatorio.core.profile import known_profiles
+    from observatorio.core.settings import get_settings
+
+    settings = get_settings()
+    sources = yaml.safe_load(
+        (
+            settings.dbt_project_dir / "models/intermediate/reference/_reference__sources.yml"
+        ).read_text(encoding="utf-8")
+    )["sources"]
+    declared = {t["name"] for s in sources for t in s["tables"]}
+    used = {
+        c for name in known_profiles(settings) for c in load_profile(name).reference_contracts()
+    }
+    assert used and used <= declared

@@ -17,7 +17,7 @@ admissions as (
 
 cause_groups as (
 
-    select * from {{ ref('ref_icd10_external_cause_groups') }}
+    select * from {{ ref('int_icd10_groups') }}
 
 ),
 

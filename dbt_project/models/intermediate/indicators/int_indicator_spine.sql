@@ -1,16 +1,24 @@
+{{
+    config(
+        post_hook="{{ assert_population_covers(this) }}",
+    )
+}}
 -- Every municipality × month of the reporting period, with its population: the frame that
--- makes every indicator dense (a month without cases is a 0, never a missing row).
+-- makes every indicator dense (a month without cases is a 0, never a missing row). The
+-- municipalities are those of the profile's geography that exist in the month (a
+-- municipality split off another counts from its first edition on); a month whose year has
+-- no population stops the build, naming the year (macro assert_population_covers).
 with
 
 municipalities as (
 
-    select * from {{ ref('ref_municipalities') }}
+    select * from {{ ref('int_municipalities') }}
 
 ),
 
 population as (
 
-    select * from {{ ref('ref_population') }}
+    select * from {{ ref('int_population') }}
 
 ),
 
@@ -63,7 +71,10 @@ final as (
         population_by_year.female_population
 
     from municipalities
-    cross join months
+    inner join months
+        on
+            (municipalities.valid_from is null or municipalities.valid_from <= months.month_start)
+            and (municipalities.valid_to is null or municipalities.valid_to >= months.month_start)
     left join population_by_year
         on
             municipalities.municipality_code = population_by_year.municipality_code

@@ -5,13 +5,13 @@ with
 
 municipalities as (
 
-    select * from {{ ref('ref_municipalities') }}
+    select * from {{ ref('int_municipality_versions') }}
 
 ),
 
 aliases as (
 
-    select * from {{ ref('ref_municipality_aliases') }}
+    select * from {{ ref('int_municipality_aliases') }}
 
 ),
 

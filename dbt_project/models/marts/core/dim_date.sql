@@ -5,7 +5,7 @@ with
 
 population as (
 
-    select * from {{ ref('ref_population') }}
+    select * from {{ ref('int_population') }}
 
 ),
 

@@ -5,13 +5,13 @@ with
 
 population as (
 
-    select * from {{ ref('ref_population') }}
+    select * from {{ ref('int_population') }}
 
 ),
 
 municipalities as (
 
-    select * from {{ ref('ref_municipalities') }}
+    select * from {{ ref('int_municipalities') }}
 
 ),
 

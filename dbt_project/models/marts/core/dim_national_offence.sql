@@ -6,7 +6,7 @@ with
 
 offences as (
 
-    select * from {{ ref('ref_national_offences') }}
+    select * from {{ ref('int_national_offences') }}
 
 ),
 

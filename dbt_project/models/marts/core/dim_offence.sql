@@ -13,7 +13,7 @@ iccs as (
 
 offences as (
 
-    select * from {{ ref('ref_national_offences') }}
+    select * from {{ ref('int_national_offences') }}
 
 ),
 

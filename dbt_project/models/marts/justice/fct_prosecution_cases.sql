@@ -16,7 +16,7 @@ parties as (
 
 offences as (
 
-    select * from {{ ref('ref_national_offences') }}
+    select * from {{ ref('int_national_offences') }}
 
 ),
 
@@ -28,7 +28,7 @@ iccs as (
 
 municipalities as (
 
-    select * from {{ ref('ref_municipalities') }}
+    select * from {{ ref('int_municipalities') }}
 
 ),
 

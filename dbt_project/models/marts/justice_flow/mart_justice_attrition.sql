@@ -24,7 +24,7 @@ case_stages as (
 
 municipalities as (
 
-    select * from {{ ref('ref_municipalities') }}
+    select * from {{ ref('int_municipalities') }}
 
 ),
 

@@ -19,13 +19,13 @@ detentions as (
 
 municipalities as (
 
-    select * from {{ ref('ref_municipalities') }}
+    select * from {{ ref('int_municipalities') }}
 
 ),
 
 offences as (
 
-    select * from {{ ref('ref_national_offences') }}
+    select * from {{ ref('int_national_offences') }}
 
 ),
 

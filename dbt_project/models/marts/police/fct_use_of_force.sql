@@ -19,7 +19,7 @@ incidents as (
 
 municipalities as (
 
-    select * from {{ ref('ref_municipalities') }}
+    select * from {{ ref('int_municipalities') }}
 
 ),
 

@@ -25,7 +25,7 @@ prosecution_cases as (
 
 offences as (
 
-    select * from {{ ref('ref_national_offences') }}
+    select * from {{ ref('int_national_offences') }}
 
 ),
 

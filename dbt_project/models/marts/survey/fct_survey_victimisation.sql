@@ -11,7 +11,7 @@ victimisations as (
 
 municipalities as (
 
-    select * from {{ ref('ref_municipalities') }}
+    select * from {{ ref('int_municipalities') }}
 
 ),
 
