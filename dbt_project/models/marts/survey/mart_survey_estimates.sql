@@ -16,7 +16,7 @@ departments as (
     select distinct
         department_code,
         department_name
-    from {{ ref('ref_municipalities') }}
+    from {{ ref('int_municipalities') }}
 
 ),
 
