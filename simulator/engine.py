@@ -25,12 +25,13 @@ from simulator.health import (
     DeathRecord,
     HealthExport,
     assault_cause,
+    forensic_indicators,
     is_homicide_cause,
     is_legal_intervention_cause,
     undetermined_cause,
 )
 from simulator.justice import CaseInput, JusticeSystem
-from simulator.police import COMPLAINT_TYPES, PoliceExport
+from simulator.police import COMPLAINT_TYPES, PoliceExport, VictimFields
 from simulator.reference import municipalities, municipality_population, penal_code
 from simulator.survey import write_surveys
 from simulator.truth import TruthWriter, flag, month_of, months_between
@@ -44,6 +45,19 @@ PERSON_CODES = frozenset(
     c for c, o in penal_code().items() if o.iccs_code[:2] in {"01", "02", "03"}
 )
 FAMILY_RELATIONSHIPS = frozenset({"pareja", "expareja", "familiar"})
+# Offences whose police reports the warehouse counts (one per report), by the ICCS code of
+# the penal article: a prefix for a division or group, the whole code for a class.
+RECORDED_OFFENCES: dict[str, frozenset[str]] = {
+    name: frozenset(c for c, o in penal_code().items() if test(o.iccs_code))
+    for name, test in (
+        ("robbery_reports", lambda iccs: iccs[:4] == "0401"),
+        ("burglary_reports", lambda iccs: iccs[:4] == "0501"),
+        ("theft_reports", lambda iccs: iccs[:4] == "0502"),
+        ("vehicle_theft_reports", lambda iccs: iccs == "050211"),
+        ("kidnapping_reports", lambda iccs: iccs == "020221"),
+        ("extortion_reports", lambda iccs: iccs[:5] == "02051"),
+    )
+}
 ASSAULT_CODE = "CP-130"  # what a homicide is first recorded as while the victim is alive
 # Deaths per 100,000 inhabitants per year at the base scale, for deaths that are not crimes.
 _OTHER_DEATH_RATES = (("suicidio", 6.0), ("accidente", 25.0), ("indeterminada", 2.0))
@@ -290,21 +304,34 @@ class Simulation:
                     final_code = code
             if final_code is not None:
                 exported[victim.seq] = (report.number, final_code)
-                self._count_police(muni, event.day, final_code, fields.sexo, event.relationship)
+                self._count_police(muni, event, final_code, fields)
         is_family = event.relationship in FAMILY_RELATIONSHIPS
         if is_family and any(code in PERSON_CODES for _, code in exported.values()):
             self.truth.indicators.add("intrafamily_violence_reports", muni, event.day)
         if any(code in SEXUAL_VIOLENCE_CODES for _, code in exported.values()):
             self.truth.indicators.add("sexual_violence_reports", muni, event.day)
+        for indicator, codes in RECORDED_OFFENCES.items():
+            if any(code in codes for _, code in exported.values()):
+                self.truth.indicators.add(indicator, muni, event.day)
         return exported
 
-    def _count_police(self, muni: str, day: date, code: str, sex: str, relationship: str) -> None:
+    def _count_police(self, muni: str, event: Event, code: str, fields: VictimFields) -> None:
+        """The police indicators one exported victim row counts in (as the row says)."""
+        day, relationship = event.day, event.relationship
         if code in HOMICIDE_CODES:
             self.truth.indicators.add("homicide_count_police", muni, day)
             # Femicide, as the warehouse defines it: an intentional homicide of a woman by a
             # partner, former partner or family member, from what the police row says.
-            if sex == "F" and relationship in FAMILY_RELATIONSHIPS:
+            if fields.sexo == "F" and relationship in FAMILY_RELATIONSHIPS:
                 self.truth.indicators.add("femicide_count", muni, day)
+            if event.weapon == "arma de fuego":
+                self.truth.indicators.add("firearm_homicides_police", muni, day)
+        # Child maltreatment: a victim under 18 (by the age the row gives) of sexual violence,
+        # or of an act against the person by a partner, former partner or family member.
+        is_child = fields.edad != "" and int(fields.edad) < 18
+        family_violence = code in PERSON_CODES and relationship in FAMILY_RELATIONSHIPS
+        if is_child and (code in SEXUAL_VIOLENCE_CODES or family_violence):
+            self.truth.indicators.add("child_maltreatment_victims", muni, day)
 
     def _detentions(self, event: Event, report: _Report) -> list[Person]:
         rng = self.rng
@@ -458,6 +485,8 @@ class Simulation:
                 self.truth.indicators.add(
                     "legal_intervention_deaths", record.municipality_code, record.day
                 )
+            for indicator in forensic_indicators(record.cause):
+                self.truth.indicators.add(indicator, record.municipality_code, record.day)
         self.truth.deaths.write(
             (
                 record.day.isoformat(),

@@ -71,6 +71,29 @@ def is_legal_intervention_cause(code: str) -> bool:
     return code.strip().upper().startswith("Y35")
 
 
+# Firearm discharge, whatever the intent: accident, suicide, assault, undetermined.
+_FIREARM_CATEGORIES = frozenset(
+    ("W32", "W33", "W34", "X72", "X73", "X74", "X93", "X94", "X95", "Y22", "Y23", "Y24")
+)
+
+
+def forensic_indicators(code: str) -> list[str]:
+    """The forensic-death indicators (besides homicide and legal intervention) a death with
+    this underlying cause counts in: SDG 16.1.1 homicide (legal intervention included),
+    suicide (X60-X84), road traffic (V01-V89) and firearm deaths."""
+    category = code.strip().upper().replace(".", "")[:3]
+    found = []
+    if is_homicide_cause(code) or is_legal_intervention_cause(code):
+        found.append("homicide_count_sdg")
+    if "X60" <= category <= "X84":
+        found.append("suicide_count_health")
+    if "V01" <= category <= "V89":
+        found.append("road_traffic_deaths_health")
+    if category in _FIREARM_CATEGORIES:
+        found.append("firearm_deaths_health")
+    return found
+
+
 def messy_icd(code: str, rate: float, rng: random.Random) -> str:
     """``code`` as some clerk wrote it: dot dropped, lower case or truncated to 3 characters.
 

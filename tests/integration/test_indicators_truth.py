@@ -24,6 +24,20 @@ REQUIRED = {
     "femicide_count",
     "intrafamily_violence_reports",
     "sexual_violence_reports",
+    "firearm_homicides_police",
+    "child_maltreatment_victims",
+    "robbery_reports",
+    "burglary_reports",
+    "theft_reports",
+    "vehicle_theft_reports",
+    "kidnapping_reports",
+    "extortion_reports",
+    "homicide_count_health",
+    "legal_intervention_deaths",
+    "homicide_count_sdg",
+    "suicide_count_health",
+    "road_traffic_deaths_health",
+    "firearm_deaths_health",
 }
 
 

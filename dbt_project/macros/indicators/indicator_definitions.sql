@@ -293,6 +293,320 @@
    "source": "police"
   },
   {
+   "code": "firearm_homicides_police",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "is_intentional_homicide and weapon = 'arma de fuego'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "child_maltreatment_victims",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "victim_age < 18 and (iccs_level_1_code = '03' or (is_intrafamily and iccs_level_1_code in ('01', '02', '03')))"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "robbery_reports",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "iccs_level_2_code = '0401'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "burglary_reports",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "iccs_level_2_code = '0501'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "theft_reports",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "iccs_level_2_code = '0502'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "vehicle_theft_reports",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "iccs_code = '050211'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "kidnapping_reports",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "iccs_code = '020221'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "extortion_reports",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "iccs_level_3_code = '02051'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "robbery_rate",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": "population",
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "per_100k",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "iccs_level_2_code = '0401'"
+   },
+   "poisson_interval": true,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "burglary_rate",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": "population",
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "per_100k",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "iccs_level_2_code = '0501'"
+   },
+   "poisson_interval": true,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "theft_rate",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": "population",
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "per_100k",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "iccs_level_2_code = '0502'"
+   },
+   "poisson_interval": true,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "vehicle_theft_rate",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": "population",
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "per_100k",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "iccs_code = '050211'"
+   },
+   "poisson_interval": true,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "kidnapping_rate",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": "population",
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "per_100k",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "iccs_code = '020221'"
+   },
+   "poisson_interval": true,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "code": "extortion_rate",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": "population",
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "per_100k",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": true,
+    "fact": "crime_reports",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "iccs_level_3_code = '02051'"
+   },
+   "poisson_interval": true,
+   "precision": 6,
+   "source": "police"
+  },
+  {
    "code": "homicide_count_health",
    "denominator": null,
    "kind": "count",
@@ -410,6 +724,163 @@
    "poisson_interval": false,
    "precision": 6,
    "source": "police+health"
+  },
+  {
+   "code": "homicide_count_sdg",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "violent_deaths",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "is_homicide or is_legal_intervention"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "health"
+  },
+  {
+   "code": "homicide_rate_sdg",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": "population",
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "per_100k",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "violent_deaths",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "is_homicide or is_legal_intervention"
+   },
+   "poisson_interval": true,
+   "precision": 6,
+   "source": "health"
+  },
+  {
+   "code": "suicide_count_health",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "violent_deaths",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "intent = 'suicide'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "health"
+  },
+  {
+   "code": "suicide_rate_health",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": "population",
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "per_100k",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "violent_deaths",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "intent = 'suicide'"
+   },
+   "poisson_interval": true,
+   "precision": 6,
+   "source": "health"
+  },
+  {
+   "code": "road_traffic_deaths_health",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "violent_deaths",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "icd10_cause_code collate \"C\" between 'V01' and 'V89'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "health"
+  },
+  {
+   "code": "road_traffic_death_rate_health",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": "population",
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "per_100k",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "violent_deaths",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "icd10_cause_code collate \"C\" between 'V01' and 'V89'"
+   },
+   "poisson_interval": true,
+   "precision": 6,
+   "source": "health"
+  },
+  {
+   "code": "firearm_deaths_health",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "violent_deaths",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": null,
+    "where": "icd10_cause_code in ('W32', 'W33', 'W34', 'X72', 'X73', 'X74', 'X93', 'X94', 'X95', 'Y22', 'Y23', 'Y24')"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "health"
   },
   {
    "code": "homicide_reconciled",
