@@ -25,6 +25,18 @@ INDICATORS: tuple[str, ...] = (
     "homicide_true",
     "police_complaints_count",
     "use_of_force_incidents",
+    "firearm_homicides_police",
+    "child_maltreatment_victims",
+    "robbery_reports",
+    "burglary_reports",
+    "theft_reports",
+    "vehicle_theft_reports",
+    "kidnapping_reports",
+    "extortion_reports",
+    "homicide_count_sdg",
+    "suicide_count_health",
+    "road_traffic_deaths_health",
+    "firearm_deaths_health",
 )
 
 EVENT_COLUMNS = (

@@ -99,6 +99,14 @@ def test_every_dag_end_to_end_and_rerun_loads_nothing_twice(clean_warehouse, air
     )
     assert outcomes == {"loaded": distinct, "skipped": 2 * files - distinct}
 
+    # No simulated person's national ID or name anywhere the pipeline writes, now that every
+    # DAG has run through Airflow: every row of every relation of the warehouse and of
+    # Airflow's metadata database (XCom, rendered task fields, logs), and every file under the
+    # home (task logs, OpenLineage events, Data Docs, dbt's logs, the outbox) but the raw
+    # files themselves (landing, archive, rejected: retention deletes those), the simulation
+    # and the database's own files (searched as rows above).
+    _assert_no_person_anywhere(settings, simulation)
+
 
 def test_rejected_batch_fails_the_dag_run_and_leaves_raw_untouched(clean_warehouse, airflow_db):
     from ingestion.landing import inbox
@@ -123,3 +131,52 @@ def test_simulated_police_exports_are_in_the_documented_format(settings):
     raw = sorted(folder.glob("denuncias_*.csv"))[0].read_bytes()
     assert b"\r\n" in raw and raw.split(b"\r\n")[0].count(b";") == 16
     raw.decode("cp1252")
+
+
+def _assert_no_person_anywhere(settings, simulation) -> None:  # type: ignore[no-untyped-def]
+    import psycopg
+
+    from tests.pii_search import (
+        admin_connection,
+        files_text,
+        person_hits,
+        relations_text,
+        simulated_persons,
+    )
+
+    ids, names = simulated_persons(simulation)
+    hits: dict[str, list[str]] = {}
+    searched = 0
+    with admin_connection(settings) as conn:
+        for relation, text in relations_text(conn):
+            searched += 1
+            if found := person_hits(text, ids, names):
+                hits[f"warehouse {relation}"] = found[:3]
+        admin = conn.info
+
+        with psycopg.connect(
+            host=admin.host,
+            port=admin.port,
+            user=admin.user,
+            password=admin.password,
+            dbname=settings.airflow_db,
+            autocommit=True,
+        ) as airflow:
+            for relation, text in relations_text(airflow):
+                searched += 1
+                if found := person_hits(text, ids, names):
+                    hits[f"airflow {relation}"] = found[:3]
+    skip = [
+        settings.landing_dir,
+        settings.archive_dir,
+        settings.rejected_dir,
+        settings.pgdata,
+        simulation,
+        settings.home / "simulator",  # every simulated country of the session
+    ]
+    for path, data in files_text(settings.home, skip):
+        searched += 1
+        if found := person_hits(data, ids, names):
+            hits[path] = found[:3]
+    assert searched > 100
+    assert not hits, hits
