@@ -6,6 +6,7 @@
 {
  "indicators": [
   {
+   "by_source": false,
    "code": "homicide_count_police",
    "denominator": null,
    "kind": "count",
@@ -25,6 +26,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "homicide_rate_police",
    "denominator": {
     "distinct": false,
@@ -52,6 +54,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "femicide_count",
    "denominator": null,
    "kind": "count",
@@ -71,6 +74,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "femicide_rate",
    "denominator": {
     "distinct": false,
@@ -98,6 +102,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "intrafamily_violence_reports",
    "denominator": null,
    "kind": "count",
@@ -117,6 +122,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "intrafamily_violence_rate",
    "denominator": {
     "distinct": false,
@@ -144,6 +150,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "sexual_violence_reports",
    "denominator": null,
    "kind": "count",
@@ -163,6 +170,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "sexual_violence_rate",
    "denominator": {
     "distinct": false,
@@ -190,6 +198,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "detentions_count",
    "denominator": null,
    "kind": "count",
@@ -209,6 +218,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "detentions_rate",
    "denominator": {
     "distinct": false,
@@ -236,6 +246,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "police_complaints_count",
    "denominator": null,
    "kind": "count",
@@ -255,6 +266,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "use_of_force_incidents",
    "denominator": null,
    "kind": "count",
@@ -274,6 +286,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "persons_killed_by_police",
    "denominator": null,
    "kind": "count",
@@ -293,6 +306,7 @@
    "source": "police"
   },
   {
+   "by_source": true,
    "code": "homicide_count_health",
    "denominator": null,
    "kind": "count",
@@ -312,6 +326,7 @@
    "source": "health"
   },
   {
+   "by_source": true,
    "code": "homicide_rate_health",
    "denominator": {
     "distinct": false,
@@ -339,6 +354,7 @@
    "source": "health"
   },
   {
+   "by_source": false,
    "code": "legal_intervention_deaths",
    "denominator": null,
    "kind": "count",
@@ -358,6 +374,7 @@
    "source": "health"
   },
   {
+   "by_source": false,
    "code": "undetermined_intent_share",
    "denominator": {
     "distinct": false,
@@ -385,6 +402,7 @@
    "source": "health"
   },
   {
+   "by_source": false,
    "code": "homicide_police_health_ratio",
    "denominator": {
     "distinct": false,
@@ -412,6 +430,7 @@
    "source": "police+health"
   },
   {
+   "by_source": false,
    "code": "homicide_reconciled",
    "denominator": null,
    "kind": "count",
@@ -431,6 +450,7 @@
    "source": "reconciled"
   },
   {
+   "by_source": false,
    "code": "homicide_rate_reconciled",
    "denominator": {
     "distinct": false,
@@ -458,6 +478,7 @@
    "source": "reconciled"
   },
   {
+   "by_source": false,
    "code": "homicide_confirmed_by_two_sources",
    "denominator": null,
    "kind": "count",
@@ -477,6 +498,7 @@
    "source": "reconciled"
   },
   {
+   "by_source": false,
    "code": "justice_funnel_reports",
    "denominator": null,
    "kind": "count",
@@ -496,6 +518,7 @@
    "source": "justice"
   },
   {
+   "by_source": false,
    "code": "justice_funnel_cases",
    "denominator": null,
    "kind": "count",
@@ -515,6 +538,7 @@
    "source": "justice"
   },
   {
+   "by_source": false,
    "code": "justice_funnel_indictments",
    "denominator": null,
    "kind": "count",
@@ -534,6 +558,7 @@
    "source": "justice"
   },
   {
+   "by_source": false,
    "code": "justice_funnel_convictions",
    "denominator": null,
    "kind": "count",
@@ -553,6 +578,7 @@
    "source": "justice"
   },
   {
+   "by_source": false,
    "code": "justice_conviction_share",
    "denominator": {
     "distinct": false,
@@ -580,6 +606,7 @@
    "source": "justice"
   },
   {
+   "by_source": false,
    "code": "justice_median_days_report_to_case",
    "denominator": {
     "distinct": false,
@@ -607,6 +634,7 @@
    "source": "justice"
   },
   {
+   "by_source": false,
    "code": "justice_median_days_case_to_indictment",
    "denominator": {
     "distinct": false,
@@ -634,6 +662,7 @@
    "source": "justice"
   },
   {
+   "by_source": false,
    "code": "justice_median_days_indictment_to_judgement",
    "denominator": {
     "distinct": false,
@@ -661,6 +690,7 @@
    "source": "justice"
   },
   {
+   "by_source": false,
    "code": "dark_figure__attempted_homicide",
    "denominator": {
     "distinct": false,
@@ -688,6 +718,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__assault",
    "denominator": {
     "distinct": false,
@@ -715,6 +746,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__sexual_violence",
    "denominator": {
     "distinct": false,
@@ -742,6 +774,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__intrafamily_violence",
    "denominator": {
     "distinct": false,
@@ -769,6 +802,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__robbery",
    "denominator": {
     "distinct": false,
@@ -796,6 +830,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__burglary",
    "denominator": {
     "distinct": false,
@@ -823,6 +858,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__theft",
    "denominator": {
     "distinct": false,
@@ -850,6 +886,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__vehicle_theft",
    "denominator": {
     "distinct": false,
@@ -877,6 +914,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__extortion",
    "denominator": {
     "distinct": false,
@@ -904,6 +942,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__kidnapping",
    "denominator": {
     "distinct": false,
@@ -931,6 +970,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__threats",
    "denominator": {
     "distinct": false,
@@ -958,6 +998,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__fraud",
    "denominator": {
     "distinct": false,
@@ -985,6 +1026,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__property_damage",
    "denominator": {
     "distinct": false,
@@ -1012,6 +1054,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__attempted_homicide",
    "denominator": {
     "distinct": false,
@@ -1039,6 +1082,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__assault",
    "denominator": {
     "distinct": false,
@@ -1066,6 +1110,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__sexual_violence",
    "denominator": {
     "distinct": false,
@@ -1093,6 +1138,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__intrafamily_violence",
    "denominator": {
     "distinct": false,
@@ -1120,6 +1166,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__robbery",
    "denominator": {
     "distinct": false,
@@ -1147,6 +1194,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__burglary",
    "denominator": {
     "distinct": false,
@@ -1174,6 +1222,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__theft",
    "denominator": {
     "distinct": false,
@@ -1201,6 +1250,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__vehicle_theft",
    "denominator": {
     "distinct": false,
@@ -1228,6 +1278,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__extortion",
    "denominator": {
     "distinct": false,
@@ -1255,6 +1306,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__kidnapping",
    "denominator": {
     "distinct": false,
@@ -1282,6 +1334,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__threats",
    "denominator": {
     "distinct": false,
@@ -1309,6 +1362,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__fraud",
    "denominator": {
     "distinct": false,
@@ -1336,6 +1390,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__property_damage",
    "denominator": {
     "distinct": false,
@@ -1363,6 +1418,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "reporting_gap__police_reports",
    "denominator": null,
    "kind": "gap",
@@ -1382,6 +1438,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "reporting_gap__detentions",
    "denominator": null,
    "kind": "gap",
@@ -1401,6 +1458,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "reporting_gap__police_complaints",
    "denominator": null,
    "kind": "gap",
@@ -1420,6 +1478,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "reporting_gap__use_of_force",
    "denominator": null,
    "kind": "gap",
@@ -1439,6 +1498,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "reporting_gap__forensic_deaths",
    "denominator": null,
    "kind": "gap",
@@ -1458,6 +1518,7 @@
    "source": "health"
   },
   {
+   "by_source": false,
    "code": "reporting_gap__hospital_admissions",
    "denominator": null,
    "kind": "gap",
@@ -1477,6 +1538,7 @@
    "source": "health"
   },
   {
+   "by_source": false,
    "code": "reporting_gap__prosecution_cases",
    "denominator": null,
    "kind": "gap",
@@ -1496,6 +1558,7 @@
    "source": "justice"
   },
   {
+   "by_source": false,
    "code": "reporting_coverage_share",
    "denominator": {
     "distinct": false,
@@ -1521,9 +1584,85 @@
    "poisson_interval": false,
    "precision": 6,
    "source": "police+health+justice"
+  },
+  {
+   "by_source": true,
+   "code": "homicide_victims_counted",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "crime_counts",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "count_value",
+    "where": "iccs_code like '0101%' and counting_unit = 'victims' and period = 'month'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "by_source": true,
+   "code": "homicide_events_counted",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "crime_counts",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "count_value",
+    "where": "iccs_code like '0101%' and counting_unit = 'events' and period = 'month'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "by_source": true,
+   "code": "homicide_victims_counted_rate",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": "population",
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "per_100k",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "crime_counts",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "count_value",
+    "where": "iccs_code like '0101%' and counting_unit = 'victims' and period = 'month'"
+   },
+   "poisson_interval": true,
+   "precision": 6,
+   "source": "police"
   }
  ],
  "interfaces": {
+  "crime_counts": {
+   "counted_by": null,
+   "key": null,
+   "model": "int_indicator_facts__crime_counts",
+   "month_of": null,
+   "rows": null,
+   "year_of": null
+  },
   "crime_reports": {
    "counted_by": "report_id",
    "key": "report_victim_id",
@@ -1582,9 +1721,9 @@
   },
   "violent_deaths": {
    "counted_by": null,
-   "key": "forensic_record_id",
-   "model": "fct_violent_deaths",
-   "month_of": "death_date",
+   "key": null,
+   "model": "int_indicator_facts__violent_deaths",
+   "month_of": null,
    "rows": null,
    "year_of": null
   }
