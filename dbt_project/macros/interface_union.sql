@@ -104,5 +104,10 @@
             ) as part_row
         from {{ source(node.source_name, node.name) }}
     ) as {{ contract }}
-    where version_rank = 1
+    where
+        version_rank = 1
+        {%- if name == 'crime_counts' %}
+        -- An empty cell is a count not published (a month to come), not a zero.
+        and {{ values['count'] }} is not null
+        {%- endif %}
 {%- endmacro %}
