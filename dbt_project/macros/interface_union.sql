@@ -45,7 +45,9 @@
 {%- set constants = mapping.get('constants') or {} -%}
 {%- set contract = node.name -%}
 {%- set values = {} -%}
-{%- for column, type in columns -%}
+{#- The interface's columns, and what derived ones are made of (a date, a year and month). -#}
+{%- set names = columns | map('first') | list + ['date', 'year', 'month'] -%}
+{%- for column in names -%}
     {%- if column in mapped -%}
         {%- do values.update({column: adapter.quote(mapped[column])}) -%}
     {%- elif column in constants and constants[column] is not none -%}
@@ -64,9 +66,10 @@
         'icd10_code': normalise_icd10(values.icd10_code),
     }) -%}
 {%- else -%}
-    {%- set month_start = "make_date(cast(" ~ values.year ~ " as integer), cast("
-        ~ values.month ~ " as integer), 1)" if 'date' not in mapped
-        else "cast(date_trunc('month', " ~ values.date ~ ") as date)" -%}
+    {%- set month_start = "cast(date_trunc('month', " ~ values['date'] ~ ") as date)"
+        if values['date'] != 'null'
+        else "make_date(cast(" ~ values['year'] ~ " as integer), cast("
+            ~ values['month'] ~ " as integer), 1)" -%}
     {%- do values.update({
         'record_id': row_id,
         'month_start': month_start,
