@@ -185,7 +185,8 @@ def _write_sources(settings: Settings) -> None:
     from observatorio.transform.sources import active_contract_paths, write_sources
 
     contracts = settings.project_dir / "ingestion" / "contracts"
-    write_sources(settings.dbt_project_dir, active_contract_paths(contracts))
+    if contracts.is_dir():  # a dbt project copied alone keeps the sources it was copied with
+        write_sources(settings.dbt_project_dir, active_contract_paths(contracts))
 
 
 def _parse(settings: Settings) -> Path:
