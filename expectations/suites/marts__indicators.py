@@ -19,7 +19,9 @@ RECONCILED_TOTALS = {
     "homicide_count_police": "select count(*) from marts.fct_crime_reports"
     " where is_intentional_homicide",
     "femicide_count": "select count(*) from marts.fct_crime_reports where is_femicide",
-    "homicide_count_health": "select count(*) from marts.fct_violent_deaths where is_homicide",
+    # Every health source's deaths (the canonical interface), the forensic ones among them.
+    "homicide_count_health": "select count(*) from intermediate.int_violent_deaths_classified"
+    " where is_homicide",
     "detentions_count": "select count(distinct detention_id) from marts.fct_detentions",
 }
 
@@ -31,15 +33,17 @@ TOTALS_QUERY = " union all ".join(
     for code, fact_count in RECONCILED_TOTALS.items()
 )
 
-# Cells per indicator against the spine (every municipality-month of the period).
+# Cells per indicator (and source: a `by_source` indicator has one set per source label)
+# against the spine (every municipality-month of the period).
 COMPLETENESS_QUERY = """
 select
     indicator_code,
+    source,
     count(*) as cells,
     (select count(*) from intermediate.int_indicator_spine) as expected_cells
 from marts.mart_indicators_monthly
 where sex = 'all' and age_group = 'all'
-group by indicator_code
+group by indicator_code, source
 """
 
 
@@ -69,7 +73,9 @@ def build_suite(context: SuiteContext) -> gx.ExpectationSuite:
     critical = FailureSeverity.CRITICAL
     for column in ("indicator_code", "municipality_code", "month", "sex", "age_group", "numerator"):
         suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column, severity=critical))
-    expect_unique_key(suite, ("indicator_code", "municipality_code", "month", "sex", "age_group"))
+    expect_unique_key(
+        suite, ("indicator_code", "municipality_code", "month", "sex", "age_group", "source")
+    )
     suite.add_expectation(
         gxe.ExpectColumnMinToBeBetween(column="value", min_value=0, severity=critical)
     )

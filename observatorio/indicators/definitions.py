@@ -3,7 +3,9 @@
 Every indicator is defined once, in `dbt_project/indicators/<family>.yml`: its code, names
 (es/en), family, unit, kind, source, the numerator (which fact interface, which rows, which
 weight; or another indicator's numerator), the denominator (a population of the spine,
-rows of a fact, or another indicator's numerator), its ICCS/ICD-10 basis, disaggregations
+rows of a fact, or another indicator's numerator), whether its cells are per source label of
+the rows (`by_source`: a fact fed by a canonical interface, whose rows say which system
+they come from), its ICCS/ICD-10 basis, disaggregations
 and publication rules (minimum cell size, published decimals, the numerator below which a
 rate is unstable). `_facts.yml` holds the fact
 interfaces the numerators name and what `explain` shows of each fact table;
@@ -124,6 +126,9 @@ class Indicator:
     basis: str = ""
     precision: int = 6
     disaggregations: tuple[str, ...] = ()
+    # `by_source: true`: one cell per source label of the rows counted (the fact's
+    # `source_system`, e.g. `health:sim`, `police:sesnsp`) instead of one under `source`.
+    by_source: bool = False
 
     @property
     def has_poisson_interval(self) -> bool:
@@ -225,6 +230,7 @@ class Definitions:
                     "code": i.code,
                     "kind": i.kind,
                     "source": i.source,
+                    "by_source": i.by_source,
                     "precision": i.precision,
                     "lists_denominator": i.lists_denominator,
                     "poisson_interval": i.has_poisson_interval,
@@ -373,6 +379,7 @@ def _resolve(
         basis=str(raw.get("basis") or ""),
         precision=int(raw.get("precision", 6)),
         disaggregations=tuple(raw.get("disaggregations") or ()),
+        by_source=bool(raw.get("by_source", False)),
     )
 
 

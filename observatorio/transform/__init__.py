@@ -1,4 +1,6 @@
-"""Transform: dbt invocation (`dbt.py`) and the one loader of dbt's manifest (`manifest.py`).
+"""Transform: dbt invocation (`dbt.py`), the one loader of dbt's manifest (`manifest.py`),
+the dbt sources generated from the contracts (`sources.py`) and which contracts get a
+generated ingest DAG (`contract_dags.py`, read by `dags/ingest_contracts.py`).
 
-Imports `core` only; never Airflow or Cosmos.
+Imports `core` and `ingestion` only; never Airflow or Cosmos.
 """

@@ -13,7 +13,11 @@ A copy, not dbt's `target/manifest.json` itself: every `dbt build` and `dbt docs
 rewrites that file, and a reader must never see it half-written. The copy is replaced
 atomically.
 
-Imports `core` only; dbt itself only in the child process `refresh()` starts.
+Before parsing, the dbt sources of the contracts are (re)generated
+(`observatorio.transform.sources`), so a new contract is a new source with no other edit.
+
+Imports `core` and `transform.sources` only; dbt itself only in the child process
+`refresh()` starts.
 """
 
 from __future__ import annotations
@@ -156,6 +160,7 @@ def refresh(settings: Settings | None = None, force: bool = False) -> Path:
     its environment variables. A few seconds, once per project change.
     """
     settings = settings or get_settings()
+    _write_sources(settings)
     if not force and is_current(settings):
         return manifest_path(settings)
     command = [sys.executable, "-m", __name__, "--project-dir", str(settings.project_dir)]
@@ -172,6 +177,16 @@ def refresh(settings: Settings | None = None, force: bool = False) -> Path:
             f"dbt parse of {settings.dbt_project_dir} failed:\n" + "\n".join(detail)
         )
     return manifest_path(settings)
+
+
+def _write_sources(settings: Settings) -> None:
+    """The dbt sources generated from the contracts, first: a new or changed contract
+    changes that file, hence the project's fingerprint, hence the manifest."""
+    from observatorio.transform.sources import active_contract_paths, write_sources
+
+    contracts = settings.project_dir / "ingestion" / "contracts"
+    if contracts.is_dir():  # a dbt project copied alone keeps the sources it was copied with
+        write_sources(settings.dbt_project_dir, active_contract_paths(contracts))
 
 
 def _parse(settings: Settings) -> Path:
@@ -217,6 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.project_dir:
         settings = replace(settings, project_dir=args.project_dir.resolve())
     with _lock(settings):  # a test session and `make manifest` may refresh one home at once
+        _write_sources(settings)
         if args.if_stale and is_current(settings):
             print(f"dbt manifest is current: {manifest_path(settings)}")
             return

@@ -17,7 +17,10 @@ import pytest
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 EXPECTED = {"ingest_police_reports", "build_warehouse", "deliver_extracts", "monitor_sources"}
 PARSE_BUDGET_SECONDS = 2.0
-DAG_FILES = sorted(p.stem for p in DAGS_DIR.glob("*.py"))
+# One DAG per file, named like it; but `ingest_contracts.py` makes one DAG per contract no
+# hand-written DAG ingests (`ingest_<contract>`), none in the demo.
+FACTORY = "ingest_contracts"
+DAG_FILES = sorted(p.stem for p in DAGS_DIR.glob("*.py") if p.stem != FACTORY)
 
 
 GROUPS = ("dbt", "reconciliation")
@@ -44,14 +47,58 @@ def test_no_import_errors_and_every_dag_present(bag):
 
 
 def test_one_dag_per_file_named_like_the_file(bag):
+    generated = {d for d, dag in bag.dags.items() if Path(dag.fileloc).stem == FACTORY}
     for dag_id, dag in bag.dags.items():
-        assert Path(dag.fileloc).stem == dag_id
-    assert set(bag.dags) == set(DAG_FILES)
+        assert Path(dag.fileloc).stem == dag_id or dag_id in generated
+    assert all(d.startswith("ingest_") for d in generated)
+    assert set(bag.dags) == set(DAG_FILES) | generated
 
 
 @pytest.mark.parametrize("dag_id", DAG_FILES)
 def test_dag_has_docs_tags_owner_retries_and_backoff(bag, dag_id):
-    dag = bag.dags[dag_id]
+    _check_dag(bag.dags[dag_id])
+
+
+def test_generated_dags_meet_the_same_bar(bag):
+    for dag in bag.dags.values():
+        if Path(dag.fileloc).stem == FACTORY:
+            _check_dag(dag)
+
+
+def test_a_new_contract_appears_as_a_dag(tmp_path):
+    """A contract no hand-written DAG ingests becomes `ingest_<contract>`, on its schedule,
+    with the same docs, tags, retries and alerts; the demo's contracts make none."""
+    import shutil
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    dags = tmp_path / "dags"
+    contracts = tmp_path / "ingestion" / "contracts"
+    contracts.mkdir(parents=True)
+    shutil.copytree(DAGS_DIR, dags, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in (DAGS_DIR.parent / "ingestion" / "contracts").glob("*.yaml"):
+        shutil.copy(path, contracts)
+    assert not [d for d in DagBag(dag_folder=str(dags / f"{FACTORY}.py")).dags]
+    shutil.copy(
+        DAGS_DIR.parent / "ingestion/contracts/catalog/mexico/sesnsp__municipal_incidence.yaml",
+        contracts,
+    )
+    text = (contracts / "sesnsp__municipal_incidence.yaml").read_text(encoding="utf-8")
+    (contracts / "sesnsp__municipal_incidence.yaml").write_text(
+        text + "schedule: '0 6 * * 1'\n", encoding="utf-8"
+    )
+    bag = DagBag(dag_folder=str(dags / f"{FACTORY}.py"))
+    assert bag.import_errors == {}
+    assert set(bag.dags) == {"ingest_sesnsp__municipal_incidence"}
+    dag = bag.dags["ingest_sesnsp__municipal_incidence"]
+    _check_dag(dag)
+    assert "generated" in dag.tags
+    assert dag.timetable.expression == "0 6 * * 1"  # the contract's schedule
+    assert {t.task_id.split(".")[-1] for t in dag.tasks} >= {"claim_files", "publish", "report"}
+
+
+def _check_dag(dag):  # type: ignore[no-untyped-def]
+    dag_id = dag.dag_id
     assert dag.doc_md and "When it fails" in dag.doc_md, f"{dag_id}: doc_md needs 'When it fails'"
     assert "**What" in dag.doc_md and "**When" in dag.doc_md
     assert dag.tags, f"{dag_id}: no tags"

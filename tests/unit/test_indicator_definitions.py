@@ -65,7 +65,7 @@ def test_every_indicator_is_defined_once_with_names_and_rules() -> None:
     assert indicator_kind(definitions.get("dark_figure__robbery")) == "listed_complement_share"
     assert definitions.input_models("homicide_police_health_ratio") == [
         "fct_crime_reports",
-        "fct_violent_deaths",
+        "int_indicator_facts__violent_deaths",
     ]
 
 

@@ -15,6 +15,7 @@ indicators as (
         indicator_code,
         kind,
         source,
+        by_source,
         value_precision,
         population_column,
         lists_denominator,
@@ -27,6 +28,7 @@ indicators as (
                 '{{ indicator.code }}',
                 '{{ indicator.kind }}',
                 '{{ indicator.source }}',
+                {{ 'true' if indicator.by_source else 'false' }},
                 {{ indicator.precision }},
                 {%- if indicator.denominator and indicator.denominator.population %}
                 '{{ indicator.denominator.population }}',
@@ -42,6 +44,7 @@ indicators as (
         indicator_code,
         kind,
         source,
+        by_source,
         value_precision,
         population_column,
         lists_denominator,
@@ -51,17 +54,42 @@ indicators as (
 
 ),
 
+-- The sources of each indicator's cells: its own, or for a `by_source` indicator each label
+-- its rows carry (none: no cells, as a source that sent nothing has nothing to publish).
+indicator_sources as (
+
+    select
+        indicator_code,
+        source
+
+    from indicators
+    where not by_source
+
+    union
+
+    select distinct
+        {{ contributions }}.indicator_code,
+        {{ contributions }}.source
+
+    from {{ contributions }}
+    inner join indicators
+        on {{ contributions }}.indicator_code = indicators.indicator_code
+    where indicators.by_source
+
+),
+
 sums as (
 
     select
         indicator_code,
         municipality_code,
         month,
+        source,
         sum(weight) as weights,
         sum(denominator_weight) as denominator_weights
 
     from {{ contributions }}
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 
 ),
 
@@ -89,7 +117,7 @@ cells as (
         {{ spine }}.municipality_code,
         {{ spine }}.month,
         indicators.kind,
-        indicators.source,
+        indicator_sources.source,
         indicators.value_precision,
         indicators.has_poisson_interval,
         indicators.min_stable_numerator,
@@ -110,11 +138,14 @@ cells as (
 
     from {{ spine }}
     cross join indicators
+    inner join indicator_sources
+        on indicators.indicator_code = indicator_sources.indicator_code
     left join sums
         on
             indicators.indicator_code = sums.indicator_code
             and {{ spine }}.municipality_code = sums.municipality_code
             and {{ spine }}.month = sums.month
+            and indicator_sources.source = sums.source
     left join medians
         on
             indicators.indicator_code = medians.indicator_code

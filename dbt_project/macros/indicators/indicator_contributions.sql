@@ -10,6 +10,9 @@
 {%- set used = [] -%}
 {%- for indicator in definitions.indicators -%}
     {%- for part in indicator_row_parts(indicator) -%}
+        {#- The cell's source: each row's label (`by_source`), or the indicator's. -#}
+        {%- do part.update({'source': 'source_system' if indicator.by_source
+            else "'" ~ indicator.source ~ "'"}) -%}
         {%- do parts.append(part) -%}
         {%- if part.fact not in used %}{% do used.append(part.fact) %}{% endif -%}
     {%- endfor -%}
@@ -62,6 +65,7 @@ final as (
         contributions.month,
         'all' as sex,
         'all' as age_group,
+        contributions.source,
         contributions.fact_model,
         contributions.fact_key,
         contributions.counted_id,
@@ -185,6 +189,7 @@ interface__{{ name }} as (
         cast(fact_model as text) as fact_model,
         cast(fact_key as text) as fact_key,
         cast(counted_id as text) as counted_id,
+        cast({{ part.source }} as text) as source,
         cast({{ part.weight }} as numeric) as weight,
         cast({{ part.denominator_weight or 'null' }} as numeric) as denominator_weight,
         cast({{ part.measure or 'null' }} as numeric) as measure,
@@ -201,6 +206,7 @@ interface__{{ name }} as (
         fact_model,
         fact_key,
         counted_id,
+        source,
         weight,
         denominator_weight,
         measure,
@@ -336,6 +342,7 @@ coverage_contributions as (
         fact_model,
         window_month as fact_key,
         reporting_source as counted_id,
+        cast('{{ indicator.source }}' as text) as source,
     {%- if indicator.kind == 'gap' %}
         cast(case when window_month = month then 1 else 0 end as numeric) as weight,
         cast(null as numeric) as denominator_weight,

@@ -6,6 +6,7 @@
 {
  "indicators": [
   {
+   "by_source": false,
    "code": "homicide_count_police",
    "denominator": null,
    "kind": "count",
@@ -25,6 +26,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "homicide_rate_police",
    "denominator": {
     "distinct": false,
@@ -52,6 +54,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "femicide_count",
    "denominator": null,
    "kind": "count",
@@ -71,6 +74,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "femicide_rate",
    "denominator": {
     "distinct": false,
@@ -98,6 +102,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "intrafamily_violence_reports",
    "denominator": null,
    "kind": "count",
@@ -117,6 +122,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "intrafamily_violence_rate",
    "denominator": {
     "distinct": false,
@@ -144,6 +150,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "sexual_violence_reports",
    "denominator": null,
    "kind": "count",
@@ -163,6 +170,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "sexual_violence_rate",
    "denominator": {
     "distinct": false,
@@ -190,6 +198,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "detentions_count",
    "denominator": null,
    "kind": "count",
@@ -209,6 +218,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "detentions_rate",
    "denominator": {
     "distinct": false,
@@ -236,6 +246,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "police_complaints_count",
    "denominator": null,
    "kind": "count",
@@ -255,6 +266,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "use_of_force_incidents",
    "denominator": null,
    "kind": "count",
@@ -274,6 +286,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "persons_killed_by_police",
    "denominator": null,
    "kind": "count",
@@ -293,6 +306,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "firearm_homicides_police",
    "denominator": null,
    "kind": "count",
@@ -312,6 +326,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "child_maltreatment_victims",
    "denominator": null,
    "kind": "count",
@@ -331,6 +346,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "robbery_reports",
    "denominator": null,
    "kind": "count",
@@ -350,6 +366,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "burglary_reports",
    "denominator": null,
    "kind": "count",
@@ -369,6 +386,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "theft_reports",
    "denominator": null,
    "kind": "count",
@@ -388,6 +406,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "vehicle_theft_reports",
    "denominator": null,
    "kind": "count",
@@ -407,6 +426,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "kidnapping_reports",
    "denominator": null,
    "kind": "count",
@@ -426,6 +446,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "extortion_reports",
    "denominator": null,
    "kind": "count",
@@ -445,6 +466,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "robbery_rate",
    "denominator": {
     "distinct": false,
@@ -472,6 +494,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "burglary_rate",
    "denominator": {
     "distinct": false,
@@ -499,6 +522,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "theft_rate",
    "denominator": {
     "distinct": false,
@@ -526,6 +550,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "vehicle_theft_rate",
    "denominator": {
     "distinct": false,
@@ -553,6 +578,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "kidnapping_rate",
    "denominator": {
     "distinct": false,
@@ -580,6 +606,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "extortion_rate",
    "denominator": {
     "distinct": false,
@@ -607,6 +634,7 @@
    "source": "police"
   },
   {
+   "by_source": true,
    "code": "homicide_count_health",
    "denominator": null,
    "kind": "count",
@@ -626,6 +654,7 @@
    "source": "health"
   },
   {
+   "by_source": true,
    "code": "homicide_rate_health",
    "denominator": {
     "distinct": false,
@@ -653,6 +682,7 @@
    "source": "health"
   },
   {
+   "by_source": false,
    "code": "legal_intervention_deaths",
    "denominator": null,
    "kind": "count",
@@ -672,6 +702,7 @@
    "source": "health"
   },
   {
+   "by_source": false,
    "code": "undetermined_intent_share",
    "denominator": {
     "distinct": false,
@@ -699,6 +730,7 @@
    "source": "health"
   },
   {
+   "by_source": false,
    "code": "homicide_police_health_ratio",
    "denominator": {
     "distinct": false,
@@ -726,6 +758,7 @@
    "source": "police+health"
   },
   {
+   "by_source": false,
    "code": "homicide_count_sdg",
    "denominator": null,
    "kind": "count",
@@ -745,6 +778,7 @@
    "source": "health"
   },
   {
+   "by_source": false,
    "code": "homicide_rate_sdg",
    "denominator": {
     "distinct": false,
@@ -772,6 +806,7 @@
    "source": "health"
   },
   {
+   "by_source": false,
    "code": "suicide_count_health",
    "denominator": null,
    "kind": "count",
@@ -791,6 +826,7 @@
    "source": "health"
   },
   {
+   "by_source": false,
    "code": "suicide_rate_health",
    "denominator": {
     "distinct": false,
@@ -818,6 +854,7 @@
    "source": "health"
   },
   {
+   "by_source": false,
    "code": "road_traffic_deaths_health",
    "denominator": null,
    "kind": "count",
@@ -837,6 +874,7 @@
    "source": "health"
   },
   {
+   "by_source": false,
    "code": "road_traffic_death_rate_health",
    "denominator": {
     "distinct": false,
@@ -864,6 +902,7 @@
    "source": "health"
   },
   {
+   "by_source": false,
    "code": "firearm_deaths_health",
    "denominator": null,
    "kind": "count",
@@ -883,6 +922,7 @@
    "source": "health"
   },
   {
+   "by_source": false,
    "code": "homicide_reconciled",
    "denominator": null,
    "kind": "count",
@@ -902,6 +942,7 @@
    "source": "reconciled"
   },
   {
+   "by_source": false,
    "code": "homicide_rate_reconciled",
    "denominator": {
     "distinct": false,
@@ -929,6 +970,7 @@
    "source": "reconciled"
   },
   {
+   "by_source": false,
    "code": "homicide_confirmed_by_two_sources",
    "denominator": null,
    "kind": "count",
@@ -948,6 +990,7 @@
    "source": "reconciled"
   },
   {
+   "by_source": false,
    "code": "justice_funnel_reports",
    "denominator": null,
    "kind": "count",
@@ -967,6 +1010,7 @@
    "source": "justice"
   },
   {
+   "by_source": false,
    "code": "justice_funnel_cases",
    "denominator": null,
    "kind": "count",
@@ -986,6 +1030,7 @@
    "source": "justice"
   },
   {
+   "by_source": false,
    "code": "justice_funnel_indictments",
    "denominator": null,
    "kind": "count",
@@ -1005,6 +1050,7 @@
    "source": "justice"
   },
   {
+   "by_source": false,
    "code": "justice_funnel_convictions",
    "denominator": null,
    "kind": "count",
@@ -1024,6 +1070,7 @@
    "source": "justice"
   },
   {
+   "by_source": false,
    "code": "justice_conviction_share",
    "denominator": {
     "distinct": false,
@@ -1051,6 +1098,7 @@
    "source": "justice"
   },
   {
+   "by_source": false,
    "code": "justice_median_days_report_to_case",
    "denominator": {
     "distinct": false,
@@ -1078,6 +1126,7 @@
    "source": "justice"
   },
   {
+   "by_source": false,
    "code": "justice_median_days_case_to_indictment",
    "denominator": {
     "distinct": false,
@@ -1105,6 +1154,7 @@
    "source": "justice"
   },
   {
+   "by_source": false,
    "code": "justice_median_days_indictment_to_judgement",
    "denominator": {
     "distinct": false,
@@ -1132,6 +1182,7 @@
    "source": "justice"
   },
   {
+   "by_source": false,
    "code": "dark_figure__attempted_homicide",
    "denominator": {
     "distinct": false,
@@ -1159,6 +1210,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__assault",
    "denominator": {
     "distinct": false,
@@ -1186,6 +1238,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__sexual_violence",
    "denominator": {
     "distinct": false,
@@ -1213,6 +1266,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__intrafamily_violence",
    "denominator": {
     "distinct": false,
@@ -1240,6 +1294,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__robbery",
    "denominator": {
     "distinct": false,
@@ -1267,6 +1322,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__burglary",
    "denominator": {
     "distinct": false,
@@ -1294,6 +1350,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__theft",
    "denominator": {
     "distinct": false,
@@ -1321,6 +1378,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__vehicle_theft",
    "denominator": {
     "distinct": false,
@@ -1348,6 +1406,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__extortion",
    "denominator": {
     "distinct": false,
@@ -1375,6 +1434,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__kidnapping",
    "denominator": {
     "distinct": false,
@@ -1402,6 +1462,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__threats",
    "denominator": {
     "distinct": false,
@@ -1429,6 +1490,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__fraud",
    "denominator": {
     "distinct": false,
@@ -1456,6 +1518,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "dark_figure__property_damage",
    "denominator": {
     "distinct": false,
@@ -1483,6 +1546,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__attempted_homicide",
    "denominator": {
     "distinct": false,
@@ -1510,6 +1574,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__assault",
    "denominator": {
     "distinct": false,
@@ -1537,6 +1602,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__sexual_violence",
    "denominator": {
     "distinct": false,
@@ -1564,6 +1630,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__intrafamily_violence",
    "denominator": {
     "distinct": false,
@@ -1591,6 +1658,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__robbery",
    "denominator": {
     "distinct": false,
@@ -1618,6 +1686,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__burglary",
    "denominator": {
     "distinct": false,
@@ -1645,6 +1714,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__theft",
    "denominator": {
     "distinct": false,
@@ -1672,6 +1742,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__vehicle_theft",
    "denominator": {
     "distinct": false,
@@ -1699,6 +1770,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__extortion",
    "denominator": {
     "distinct": false,
@@ -1726,6 +1798,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__kidnapping",
    "denominator": {
     "distinct": false,
@@ -1753,6 +1826,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__threats",
    "denominator": {
     "distinct": false,
@@ -1780,6 +1854,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__fraud",
    "denominator": {
     "distinct": false,
@@ -1807,6 +1882,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "adjusted_incidence_rate__property_damage",
    "denominator": {
     "distinct": false,
@@ -1834,6 +1910,7 @@
    "source": "survey"
   },
   {
+   "by_source": false,
    "code": "reporting_gap__police_reports",
    "denominator": null,
    "kind": "gap",
@@ -1853,6 +1930,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "reporting_gap__detentions",
    "denominator": null,
    "kind": "gap",
@@ -1872,6 +1950,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "reporting_gap__police_complaints",
    "denominator": null,
    "kind": "gap",
@@ -1891,6 +1970,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "reporting_gap__use_of_force",
    "denominator": null,
    "kind": "gap",
@@ -1910,6 +1990,7 @@
    "source": "police"
   },
   {
+   "by_source": false,
    "code": "reporting_gap__forensic_deaths",
    "denominator": null,
    "kind": "gap",
@@ -1929,6 +2010,7 @@
    "source": "health"
   },
   {
+   "by_source": false,
    "code": "reporting_gap__hospital_admissions",
    "denominator": null,
    "kind": "gap",
@@ -1948,6 +2030,7 @@
    "source": "health"
   },
   {
+   "by_source": false,
    "code": "reporting_gap__prosecution_cases",
    "denominator": null,
    "kind": "gap",
@@ -1967,6 +2050,7 @@
    "source": "justice"
   },
   {
+   "by_source": false,
    "code": "reporting_coverage_share",
    "denominator": {
     "distinct": false,
@@ -1992,9 +2076,85 @@
    "poisson_interval": false,
    "precision": 6,
    "source": "police+health+justice"
+  },
+  {
+   "by_source": true,
+   "code": "homicide_victims_counted",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "crime_counts",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "count_value",
+    "where": "iccs_code like '0101%' and counting_unit = 'victims' and period = 'month'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "by_source": true,
+   "code": "homicide_events_counted",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "crime_counts",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "count_value",
+    "where": "iccs_code like '0101%' and counting_unit = 'events' and period = 'month'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "by_source": true,
+   "code": "homicide_victims_counted_rate",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": "population",
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "per_100k",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "crime_counts",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "count_value",
+    "where": "iccs_code like '0101%' and counting_unit = 'victims' and period = 'month'"
+   },
+   "poisson_interval": true,
+   "precision": 6,
+   "source": "police"
   }
  ],
  "interfaces": {
+  "crime_counts": {
+   "counted_by": null,
+   "key": null,
+   "model": "int_indicator_facts__crime_counts",
+   "month_of": null,
+   "rows": null,
+   "year_of": null
+  },
   "crime_reports": {
    "counted_by": "report_id",
    "key": "report_victim_id",
@@ -2053,9 +2213,9 @@
   },
   "violent_deaths": {
    "counted_by": null,
-   "key": "forensic_record_id",
-   "model": "fct_violent_deaths",
-   "month_of": "death_date",
+   "key": null,
+   "model": "int_indicator_facts__violent_deaths",
+   "month_of": null,
    "rows": null,
    "year_of": null
   }

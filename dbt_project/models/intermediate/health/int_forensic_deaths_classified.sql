@@ -1,4 +1,6 @@
--- Each forensic death with its ICD-10 external-cause group and intent, and the day of the
+-- Each forensic death with its ICD-10 external-cause group and intent (classified once, for
+-- every health source, in `int_violent_deaths_classified`, which reads the canonical
+-- interface; the same batch and row is the same death), and the day of the
 -- incident: the admission day when the same person (national-ID pseudonym) died in hospital
 -- on the death date, otherwise the death date itself (death at the scene or on arrival).
 with
@@ -15,9 +17,9 @@ admissions as (
 
 ),
 
-cause_groups as (
+classified_deaths as (
 
-    select * from {{ ref('int_icd10_groups') }}
+    select * from {{ ref('int_violent_deaths_classified') }}
 
 ),
 
@@ -44,9 +46,9 @@ classified as (
 
     select
         deaths.*,
-        cause_groups.group_code as icd10_group_code,
-        cause_groups.group_name_es as icd10_group_name_es,
-        coalesce(cause_groups.intent, 'unclassified') as intent,
+        classified_deaths.icd10_group_code,
+        classified_deaths.icd10_group_name_es,
+        coalesce(classified_deaths.intent, 'unclassified') as intent,
         fatal_admissions.admission_id as linked_admission_id,
         coalesce(fatal_admissions.admission_date, deaths.death_date) as incident_date,
         case
@@ -55,10 +57,10 @@ classified as (
         end as incident_date_source
 
     from deaths
-    left join cause_groups
-        on {{ icd10_code_in_range(
-            'deaths.icd10_cause_code', 'cause_groups.range_start', 'cause_groups.range_end'
-        ) }}
+    left join classified_deaths
+        on
+            deaths.batch_id = classified_deaths.batch_id
+            and deaths.source_row = classified_deaths.source_row
     left join fatal_admissions
         on
             deaths.person_id_pseudonym = fatal_admissions.person_id_pseudonym

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('police_ops', 'police__complaints') }}
+    select * from {{ source('police', 'police__complaints') }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('police_ops', 'police__detentions') }}
+    select * from {{ source('police', 'police__detentions') }}
 
 ),
 

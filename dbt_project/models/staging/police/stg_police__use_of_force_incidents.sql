@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('police_ops', 'police__use_of_force') }}
+    select * from {{ source('police', 'police__use_of_force') }}
 
 ),
 
