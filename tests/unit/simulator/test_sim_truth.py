@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from simulator.config import DefectRates
-from simulator.health import is_homicide_cause, is_legal_intervention_cause
+from simulator.health import forensic_indicators, is_homicide_cause, is_legal_intervention_cause
 from simulator.reference import municipalities, municipality_aliases, penal_code
 from simulator.truth import INDICATORS
 
@@ -16,6 +16,18 @@ HOMICIDE = {c for c, o in penal_code().items() if o.iccs_code == "0101"}
 SEXUAL = {c for c, o in penal_code().items() if o.iccs_code.startswith("03")}
 PERSON = {c for c, o in penal_code().items() if o.iccs_code[:2] in {"01", "02", "03"}}
 FAMILY = {"pareja", "expareja", "familiar"}
+# Offences counted as distinct reports, by the ICCS code of the penal article.
+OFFENCES = {
+    name: {c for c, o in penal_code().items() if test(o.iccs_code)}
+    for name, test in (
+        ("robbery_reports", lambda iccs: iccs.startswith("0401")),
+        ("burglary_reports", lambda iccs: iccs.startswith("0501")),
+        ("theft_reports", lambda iccs: iccs.startswith("0502")),
+        ("vehicle_theft_reports", lambda iccs: iccs == "050211"),
+        ("kidnapping_reports", lambda iccs: iccs == "020221"),
+        ("extortion_reports", lambda iccs: iccs.startswith("02051")),
+    )
+}
 NAMES = {m.name: m.code for m in municipalities()} | {
     alias: code for code, alias, _ in municipality_aliases()
 }
@@ -58,6 +70,7 @@ def recount(run) -> Counter[tuple[str, str, str]]:
     reports: dict[str, set[str]] = {
         "intrafamily_violence_reports": set(),
         "sexual_violence_reports": set(),
+        **{name: set() for name in OFFENCES},
     }
     for row in latest.values():
         where = (muni(row["codigo_municipio"]), month(row["fecha_hecho"]))
@@ -77,6 +90,15 @@ def recount(run) -> Counter[tuple[str, str, str]]:
         if code in SEXUAL and row["numero_denuncia"] not in reports["sexual_violence_reports"]:
             reports["sexual_violence_reports"].add(row["numero_denuncia"])
             counts[("sexual_violence_reports", *where)] += 1
+        for name, codes in OFFENCES.items():
+            if code in codes and row["numero_denuncia"] not in reports[name]:
+                reports[name].add(row["numero_denuncia"])
+                counts[(name, *where)] += 1
+        if code in HOMICIDE and row["arma"] == "arma de fuego":
+            counts[("firearm_homicides_police", *where)] += 1
+        child = row["edad_victima"] != "" and int(row["edad_victima"]) < 18
+        if child and (code in SEXUAL or (code in PERSON and family)):
+            counts[("child_maltreatment_victims", *where)] += 1
     for entity, indicator, id_column in (
         ("detentions", "detentions_count", "numero_detencion"),
         ("complaints", "police_complaints_count", "numero_queja"),
@@ -96,6 +118,8 @@ def recount(run) -> Counter[tuple[str, str, str]]:
             counts[("homicide_count_health", *where)] += 1
         if is_legal_intervention_cause(record["causa_basica_cie10"]):
             counts[("legal_intervention_deaths", *where)] += 1
+        for indicator in forensic_indicators(record["causa_basica_cie10"]):
+            counts[(indicator, *where)] += 1
     events = {e["event_id"]: e for e in run.truth("events")}
     for victim in run.truth("victims"):
         event = events[victim["event_id"]]
