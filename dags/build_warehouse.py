@@ -78,10 +78,11 @@ SEEDS_UNLESS_FULL_REFRESH = (
 
 
 def raw_assets() -> AssetAny:
-    """Any `raw.<source>` Asset, one per contract file (a glob of file names, no YAML read)."""
-    from ingestion.contract import available_contracts
+    """Any `raw.<source>` Asset, one per contract dbt reads (the active ones, and the
+    catalog's that map into a canonical interface)."""
+    from ingestion.contract import modelled_contracts
 
-    return AssetAny(*(raw_asset(source) for source in available_contracts()))
+    return AssetAny(*(raw_asset(source) for source in modelled_contracts()))
 
 
 @dag(

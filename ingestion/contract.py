@@ -25,6 +25,8 @@ from ingestion.decoders import DECODERS
 
 CONTRACTS_DIR = Path(__file__).with_name("contracts")
 CATALOG_DIR = CONTRACTS_DIR / "catalog"
+# libyaml's loader where the build has it: contracts are read at every DAG parse.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 ColumnType = Literal["text", "integer", "bigint", "numeric", "date", "timestamp", "time", "boolean"]
 PersonAction = Literal["pseudonymise", "drop", "keep", "year"]
@@ -419,14 +421,7 @@ def parse_contract(data: dict[str, Any], path: Path | None = None) -> Contract:
 def load_contract(name: str) -> Contract:
     """The contract for `<source>__<entity>`: an active one (`ingestion/contracts/<name>.yaml`)
     or, failing that, one of the catalog (`ingestion/contracts/catalog/*/<name>.yaml`)."""
-    path = CONTRACTS_DIR / f"{name}.yaml"
-    if not path.is_file():
-        found = sorted(CATALOG_DIR.glob(f"*/{name}.yaml"))
-        if len(found) != 1:
-            known = ", ".join(available_contracts() + catalog_contracts()) or "none"
-            raise ContractError(f"no contract named {name!r} (known: {known})")
-        path = found[0]
-    return load_contract_file(path)
+    return load_contract_file(contract_file(name))
 
 
 def load_contract_file(path: Path) -> Contract:
@@ -442,3 +437,30 @@ def available_contracts() -> list[str]:
 def catalog_contracts() -> list[str]:
     """Contracts of real national exports, inactive until a profile names them."""
     return sorted(p.stem for p in CATALOG_DIR.glob("*/*.yaml"))
+
+
+def contract_file(name: str) -> Path:
+    """Where the contract `name` is: the active folder, else the catalog."""
+    path = CONTRACTS_DIR / f"{name}.yaml"
+    if path.is_file():
+        return path
+    found = sorted(CATALOG_DIR.glob(f"*/{name}.yaml"))
+    if len(found) != 1:
+        known = ", ".join(available_contracts() + catalog_contracts()) or "none"
+        raise ContractError(f"no contract named {name!r} (known: {known})")
+    return found[0]
+
+
+@cache
+def _maps_into_an_interface(path: Path) -> bool:
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
+    return isinstance(data, dict) and bool(data.get("interface"))
+
+
+def modelled_contracts() -> list[str]:
+    """Every contract dbt reads: the active folder's, and the catalog's that map into a
+    canonical interface (`interface:`). Each has a dbt source and a raw table from day one
+    (empty until a profile that names it lands files), so the dbt project, its manifest and
+    the interface models are the same whichever country profile runs."""
+    catalog = [p.stem for p in sorted(CATALOG_DIR.glob("*/*.yaml")) if _maps_into_an_interface(p)]
+    return sorted({*available_contracts(), *catalog})

@@ -124,9 +124,9 @@ def ensure_raw_tables(settings: Settings | None = None) -> list[str]:
     dbt sources must exist before a source's first batch does, so the warehouse builds
     (with empty facts) from day one; called before every dbt command.
     """
-    from ingestion.contract import available_contracts
+    from ingestion.contract import modelled_contracts
 
-    names = available_contracts()
+    names = modelled_contracts()
     with connect(settings, role="loader") as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext('observatorio.raw_tables'))")
         for name in names:

@@ -511,22 +511,33 @@ def _only_part(top: _Reader, dataset: Dataset, column: str, part: str) -> Datase
     return replace(dataset, filters={**dataset.filters, column: [part]})
 
 
+def spec_paths(specs_dir: Path | None = None) -> list[Path]:
+    """The spec files to deliver: those of `specs_dir` when given; else the recipients of the
+    country profile in use (each from the profile's own `extracts/`, else the project's)."""
+    if specs_dir is not None:
+        return sorted(p for p in specs_dir.glob("*.yaml") if not p.name.startswith("_"))
+    from observatorio.core.profile import load_profile
+
+    profile = load_profile()
+    if profile.recipients:
+        return profile.recipient_specs(SPECS_DIR)
+    return spec_paths(SPECS_DIR)
+
+
 def load_spec(name: str, specs_dir: Path | None = None) -> ExtractSpec:
-    specs_dir = specs_dir or SPECS_DIR
     stem, separator, part = name.partition(PART_SEPARATOR)
-    path = specs_dir / f"{stem}.yaml"
-    if not path.is_file():
+    path = next((p for p in spec_paths(specs_dir) if p.stem == stem), None)
+    if path is None:
         known = ", ".join(available_specs(specs_dir))
-        raise ExtractError(f"no extract spec {name!r} in {specs_dir} (known: {known})")
+        where = specs_dir or "the profile's recipients"
+        raise ExtractError(f"no extract spec {name!r} in {where} (known: {known})")
     return parse_spec(path, part if separator else None)
 
 
 def available_specs(specs_dir: Path | None = None) -> list[str]:
     """Every deliverable spec: a file's stem, or `<stem>__<value>` per part of a split file."""
     names: list[str] = []
-    for path in sorted((specs_dir or SPECS_DIR).glob("*.yaml")):
-        if path.name.startswith("_"):
-            continue
+    for path in spec_paths(specs_dir):
         raw = _read_yaml(path)
         split = _split(_Reader(path, raw)) if isinstance(raw, dict) else None
         if split is None:

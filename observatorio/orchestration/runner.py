@@ -127,6 +127,37 @@ def latest_data_moment(settings: Settings) -> datetime | None:
     return datetime(year, month, 1, tzinfo=UTC)
 
 
+def dag_file(dag_id: str, settings: Settings) -> Path:
+    """The file that defines `dag_id`: its own (`dag_id == file name`), else the factory of
+    the DAGs generated from contracts."""
+    from observatorio.transform.contract_dags import FACTORY_FILE
+
+    own = settings.dags_dir / f"{dag_id}.py"
+    return own if own.is_file() else settings.dags_dir / FACTORY_FILE
+
+
+def pipeline(profile: Profile, settings: Settings) -> list[str]:
+    """The DAGs of the main job for a country profile, in PIPELINE's order: the hand-written
+    ingest DAGs that ingest one of the profile's active sources, the generated DAG of every
+    active source no hand-written DAG ingests, then the build and the deliveries. The demo
+    profile gets PIPELINE itself."""
+    from ingestion.contract import CONTRACTS_DIR
+    from observatorio.transform.contract_dags import contracts_without_dag
+
+    active = set(profile.active_contracts())
+    generated = [
+        spec.dag_id
+        for spec in contracts_without_dag(CONTRACTS_DIR, settings.dags_dir, profile)
+        if spec.name in active
+    ]
+    written = []
+    for dag_id in PIPELINE[:-2]:
+        text = (settings.dags_dir / f"{dag_id}.py").read_text(encoding="utf-8")
+        if any(f'"{name}"' in text or f'f"{name.split("__", 1)[0]}__{{' in text for name in active):
+            written.append(dag_id)
+    return [*written, *generated, BUILD_DAG, DELIVERY_DAG]
+
+
 def run_dag(dag_id: str, settings: Settings, logical_date: datetime | None = None) -> str:
     """Run one DAG for real, in this process, with `dag.test()`; return its final state.
 
@@ -142,7 +173,7 @@ def run_dag(dag_id: str, settings: Settings, logical_date: datetime | None = Non
 
     manifest.refresh(settings)
     compat.let_dag_test_finish_runs_with_deadlines()
-    bag = DagBag(dag_folder=str(settings.dags_dir / f"{dag_id}.py"))
+    bag = DagBag(dag_folder=str(dag_file(dag_id, settings)))
     if bag.import_errors:
         raise RunError(f"{dag_id}: import errors {bag.import_errors}")
     dag = bag.dags[dag_id]
@@ -168,10 +199,10 @@ def nothing_to_ingest(dag: Any, settings: Settings) -> str | None:
     of it do exactly that, the main job just does not start it.
     """
     from ingestion.connectors.sftp import configured_drop
-    from ingestion.contract import available_contracts, load_contract
+    from ingestion.contract import load_contract, modelled_contracts
     from ingestion.landing import claimed_dir, inbox
 
-    contracts = set(available_contracts())
+    contracts = set(modelled_contracts())
     groups = [name for name in dag.task_group.children if name in contracts]
     if not groups or any(task.task_group.group_id not in groups for task in dag.tasks):
         return None
@@ -271,7 +302,7 @@ def run_main_job(settings: Settings | None = None, profile: Profile | None = Non
     load_reference(profile, settings)
     summary = RunSummary()
     with prepare(settings):
-        for dag_id in PIPELINE:
+        for dag_id in pipeline(profile, settings):
             moment = latest_data_moment(settings) if dag_id == DELIVERY_DAG else None
             if (idle := _idle(dag_id, settings, moment)) is not None:
                 summary.dag_runs[dag_id] = f"skipped ({idle})"

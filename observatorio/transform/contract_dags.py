@@ -1,8 +1,10 @@
 """Which contracts get a generated ingest DAG, and how: read by `dags/ingest_contracts.py`.
 
-A contract that no hand-written DAG ingests (no `dags/ingest_*.py` names it, as
+A contract that no hand-written DAG ingests (an active one: under `ingestion/contracts/`, or
+named by the country profile's `sources`) (no `dags/ingest_*.py` names it, as
 `"<source>__<entity>"` or through `f"<source>__{...}"`) gets a file-drop DAG of its own,
-`ingest_<source>__<entity>`, on the contract's `schedule:` (default `@daily`). So a new file
+`ingest_<source>__<entity>`, on the profile's schedule for it, else the contract's
+`schedule:` (default `@daily`). So a new file
 under `ingestion/contracts/` appears in Airflow with no other edit.
 
 Parsed every 30 s by the DAG processor: a contract's name is its file's name, so only the
@@ -14,7 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from observatorio.core.profile import Profile
 
 DEFAULT_SCHEDULE = "@daily"
 FACTORY_FILE = "ingest_contracts.py"
@@ -43,19 +48,29 @@ def _hand_written(dags_dir: Path) -> str:
     )
 
 
-def active_contract_files(contracts_dir: Path) -> list[Path]:
-    """The active contracts: the files directly under `ingestion/contracts/`.
+def active_contract_files(contracts_dir: Path, profile: Profile | None = None) -> list[Path]:
+    """The active contracts: the files directly under `ingestion/contracts/`, and the
+    catalog's (`catalog/<country>/`) that the country profile (the one in use by default)
+    names as a source."""
+    from observatorio.core.profile import load_profile
 
-    TODO(profiles): take the list from the country profile once it names its contracts.
-    """
-    return sorted(contracts_dir.glob("*.yaml"))
+    active = sorted(contracts_dir.glob("*.yaml"))
+    for contract in (profile or load_profile()).active_contracts():
+        if not (contracts_dir / f"{contract}.yaml").is_file():
+            active += sorted(contracts_dir.glob(f"catalog/*/{contract}.yaml"))
+    return active
 
 
-def contracts_without_dag(contracts_dir: Path, dags_dir: Path) -> list[ContractDag]:
+def contracts_without_dag(
+    contracts_dir: Path, dags_dir: Path, profile: Profile | None = None
+) -> list[ContractDag]:
     """The active contracts no hand-written DAG ingests, each with its generated DAG's terms."""
+    from observatorio.core.profile import load_profile
+
     written = _hand_written(dags_dir)
+    profile = profile or load_profile()
     found = []
-    for path in active_contract_files(contracts_dir):
+    for path in active_contract_files(contracts_dir, profile):
         name = path.stem  # `<source>__<entity>`, as `load_contract` finds it
         source = name.split("__", 1)[0]
         if f'"{name}"' in written or f'f"{source}__{{' in written:
@@ -66,7 +81,7 @@ def contracts_without_dag(contracts_dir: Path, dags_dir: Path) -> list[ContractD
                 name=name,
                 source=source,
                 description=" ".join(str(data.get("description", "")).split()),
-                schedule=str(data.get("schedule") or DEFAULT_SCHEDULE),
+                schedule=str(profile.schedule(name) or data.get("schedule") or DEFAULT_SCHEDULE),
                 file_pattern=str(data.get("file_pattern", "*")),
             )
         )

@@ -82,12 +82,16 @@ MAPPING_KEYS = {"source_system", "correspondence", "columns", "constants", "late
 
 
 def active_contract_paths(contracts_dir: Path = CONTRACTS_DIR) -> list[Path]:
-    """The contract files that are active: those directly under `ingestion/contracts/`.
-
-    TODO(profiles): read the active contracts from the country profile
-    (`observatorio.core.profile`) once it lists them; until then the folder is the list.
-    """
-    return sorted(contracts_dir.glob("*.yaml"))
+    """The contract files dbt reads, whichever country profile runs: those directly under
+    `ingestion/contracts/`, and those of its catalog (`catalog/<country>/`) that map into a
+    canonical interface. A profile decides which of them receive files; the others' raw
+    tables stay empty (`ingestion.loader.ensure_raw_tables` makes the same list)."""
+    catalog = [
+        path
+        for path in sorted(contracts_dir.glob("catalog/*/*.yaml"))
+        if (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("interface")
+    ]
+    return sorted(contracts_dir.glob("*.yaml")) + catalog
 
 
 def interface_mappings(path: Path, contract: Contract) -> dict[str, dict[str, Any]]:
