@@ -32,6 +32,7 @@ final as (
         deaths.municipality_code,
         to_char(deaths.death_date, 'YYYY-MM') as month,
         deaths.source_system,
+        deaths.icd10_code as icd10_cause_code,
         deaths.intent,
         deaths.is_homicide,
         deaths.is_legal_intervention,
