@@ -119,7 +119,9 @@ def ensure_venv(superset: Superset) -> float:
         subprocess.run([sys.executable, "-m", "venv", str(superset.venv)], check=True)
     pip = [superset.bin("python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run(
-        [*pip, "-r", str(REQUIREMENTS), "-c", str(CONSTRAINTS)], check=True, stdin=subprocess.DEVNULL
+        [*pip, "-r", str(REQUIREMENTS), "-c", str(CONSTRAINTS)],
+        check=True,
+        stdin=subprocess.DEVNULL,
     )
     stamp.write_text(digest)
     return time.monotonic() - started
@@ -153,7 +155,10 @@ def write_config(superset: Superset) -> None:
         "SESSION_COOKIE_SECURE = False\n"
         "WTF_CSRF_ENABLED = True\n"
         "BABEL_DEFAULT_LOCALE = 'es'\n"
-        "LANGUAGES = {'es': {'flag': 'es', 'name': 'Español'}, 'en': {'flag': 'us', 'name': 'English'}}\n"
+        "LANGUAGES = {\n"
+        "    'es': {'flag': 'es', 'name': 'Español'},\n"
+        "    'en': {'flag': 'us', 'name': 'English'},\n"
+        "}\n"
         "THUMBNAIL_SELENIUM_USER = None\n",
     )
 
@@ -265,16 +270,12 @@ def start(superset: Superset, timeout: float = 180.0) -> None:
     if _running_pid(superset) and _healthy(superset):
         return
     log = superset.log_file.open("ab")
+    # One gunicorn worker with threads: enough for one analyst on 2 cores.
+    command = [superset.bin("gunicorn"), "--bind", f"127.0.0.1:{superset.port}"]
+    command += ["--workers", "1", "--threads", "8", "--worker-class", "gthread"]
+    command += ["--timeout", "120", "superset.app:create_app()"]
     process = subprocess.Popen(
-        [
-            superset.bin("gunicorn"),
-            "--bind", f"127.0.0.1:{superset.port}",
-            "--workers", "1",
-            "--threads", "8",
-            "--worker-class", "gthread",
-            "--timeout", "120",
-            "superset.app:create_app()",
-        ],  # fmt: skip
+        command,
         env=superset.environment(),
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -285,7 +286,9 @@ def start(superset: Superset, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SupersetError(f"Superset exited with {process.returncode}: see {superset.log_file}")
+            raise SupersetError(
+                f"Superset exited with {process.returncode}: see {superset.log_file}"
+            )
         if _healthy(superset):
             return
         time.sleep(1)

@@ -145,7 +145,7 @@ def test_the_dashboard_shows_the_mart_s_numbers_after_logging_in(
     bi = psycopg.connect(login_url(settings, DEFAULT_LOGIN), autocommit=True)
     with bi:
         highest = bi.execute(
-        "select max(value) from bi.indicators_monthly"
+            "select max(value) from bi.indicators_monthly"
             " where indicator_code = 'homicide_rate_police' and not is_suppressed"
         ).fetchone()[0]
         # The big number: the last month's published count, summed over municipalities.
