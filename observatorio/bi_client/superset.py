@@ -118,11 +118,17 @@ def ensure_venv(superset: Superset) -> float:
     if not (superset.venv / "bin" / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(superset.venv)], check=True)
     pip = [superset.bin("python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run(
+    # Captured: pip's warnings about this machine's package index are noise unless it fails.
+    result = subprocess.run(
         [*pip, "-r", str(REQUIREMENTS), "-c", str(CONSTRAINTS)],
-        check=True,
+        capture_output=True,
+        text=True,
         stdin=subprocess.DEVNULL,
+        check=False,
     )
+    if result.returncode != 0:
+        errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+        raise SupersetError("installing Superset failed: " + " | ".join(errors[-3:]))
     stamp.write_text(digest)
     return time.monotonic() - started
 
