@@ -13,6 +13,7 @@ nothing here imports it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import secrets
@@ -279,7 +280,7 @@ def start(superset: Superset, timeout: float = 180.0) -> None:
     # One gunicorn worker with threads: enough for one analyst on 2 cores.
     command = [superset.bin("gunicorn"), "--bind", f"127.0.0.1:{superset.port}"]
     command += ["--workers", "1", "--threads", "8", "--worker-class", "gthread"]
-    command += ["--timeout", "120", "superset.app:create_app()"]
+    command += ["--timeout", "120", "--graceful-timeout", "5", "superset.app:create_app()"]
     process = subprocess.Popen(
         command,
         env=superset.environment(),
@@ -310,6 +311,8 @@ def stop(superset: Superset) -> bool:
         return False
     os.killpg(pid, signal.SIGTERM)
     for _ in range(50):
+        with contextlib.suppress(ChildProcessError):  # reap it when this process started it
+            os.waitpid(pid, os.WNOHANG)
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
