@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export XDG_RUNTIME_DIR ?= /tmp/observatorio-runtime-$(shell id -u)
 
-.PHONY: install manifest run test lint indicators airflow docs warehouse-stop clean bench-ingest bench-linkage bench-linkage-1m
+.PHONY: install manifest run test lint indicators airflow bi bi-import bi-stop docs warehouse-stop clean bench-ingest bench-linkage bench-linkage-1m
 
 $(STAMP): pyproject.toml constraints.txt
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
@@ -56,6 +56,19 @@ airflow: $(STAMP)
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
 	$(BIN)/observatorio ui
 
+## Apache Superset on the `bi` schema (own virtualenv, dashboard from bi/superset/dashboard/),
+## on 127.0.0.1:8088 as the BI login bi_ministerio_seguridad; needs a built warehouse (`make run`).
+bi: $(STAMP)
+	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
+	$(BIN)/python -m observatorio.bi_client.superset up
+
+## Re-import the dashboard bundle (after editing bi/superset/dashboard/) into a running Superset.
+bi-import: $(STAMP)
+	$(BIN)/python -m observatorio.bi_client.superset import
+
+bi-stop: $(STAMP)
+	$(BIN)/python -m observatorio.bi_client.superset stop
+
 ## dbt docs (sources to marts to exposures); prints the page that opens on the lineage graph.
 docs: $(STAMP)
 	@$(BIN)/python -c 'from observatorio import warehouse, transform; warehouse.ensure_warehouse(); print("dbt docs:", transform.generate_docs())'
@@ -63,7 +76,7 @@ docs: $(STAMP)
 warehouse-stop: $(STAMP)
 	$(BIN)/observatorio warehouse stop
 
-clean: warehouse-stop
+clean: bi-stop warehouse-stop
 	rm -rf .observatorio
 
 bench-ingest: $(STAMP)

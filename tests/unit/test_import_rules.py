@@ -113,6 +113,8 @@ _ALLOWED = {
         "observatorio.transform",
         "observatorio.lineage",
     },
+    # The BI client reads the `bi` schema through a BI login: the warehouse, nothing else.
+    "observatorio.bi_client": {"observatorio.core"},
     "observatorio.orchestration": {
         "observatorio.core",
         "observatorio.indicators",

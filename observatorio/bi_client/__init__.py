@@ -1,0 +1,1 @@
+"""BI clients that read the `bi` schema as a BI login: Apache Superset (`make bi`)."""
