@@ -28,13 +28,56 @@ reports as (
 
 ),
 
-period as (
+violent_deaths as (
+
+    select * from {{ ref('int_indicator_facts__violent_deaths') }}
+
+),
+
+crime_counts as (
+
+    select * from {{ ref('int_indicator_facts__crime_counts') }}
+
+),
+
+report_period as (
 
     select
         cast(date_trunc('month', min(incident_date)) as date) as first_month,
         cast(date_trunc('month', max(incident_date)) as date) as last_month
 
     from reports
+
+),
+
+other_months as (
+
+    select month from violent_deaths
+    union all
+    select month from crime_counts
+
+),
+
+other_period as (
+
+    select
+        to_date(min(month), 'YYYY-MM') as first_month,
+        to_date(max(month), 'YYYY-MM') as last_month
+
+    from other_months
+
+),
+
+-- The police records' period where the country has them; else the months its other
+-- sources (death records, published counts) cover.
+period as (
+
+    select
+        coalesce(report_period.first_month, other_period.first_month) as first_month,
+        coalesce(report_period.last_month, other_period.last_month) as last_month
+
+    from report_period
+    cross join other_period
 
 ),
 
