@@ -1,6 +1,7 @@
 """Names for codes: what a recipient reads instead of an internal code.
 
-Each code list is read where it is defined: municipalities from `reference.ref_municipalities`,
+Each code list is read where it is defined: municipalities from `marts.dim_municipality` (the
+country profile's geography),
 source systems (institutions) from `marts.dim_source_system`, indicators from their
 definitions (`dbt_project/indicators/`), and the few lists no relation names from the
 extracts' glossary (`extracts/_columns.yaml`, `code_lists`). A code without a name fails the
@@ -20,8 +21,8 @@ from observatorio.delivery.specs import Glossary
 # The relations a built-in list is read from: (relation, code column, name column per language).
 RELATIONS: dict[str, tuple[str, str, str, Mapping[str, str]]] = {
     "municipality": (
-        "reference",
-        "ref_municipalities",
+        "marts",
+        "dim_municipality",
         "municipality_code",
         {"es": "municipality_name", "en": "municipality_name"},
     ),

@@ -125,7 +125,7 @@ def _fact_filter(
     if column == "department_code" and "municipality_code" in fact_columns:
         return (
             sql.SQL(
-                "municipality_code in (select municipality_code from reference.ref_municipalities"
+                "municipality_code in (select municipality_code from marts.dim_municipality"
                 " where department_code = any(%s))"
             ),
             [values],

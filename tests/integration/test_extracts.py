@@ -69,6 +69,7 @@ def build_police_marts(settings, workdir: Path) -> None:
             "+mart_victim_review_list",
             "+mart_victim_review_by_institution",
             "+dim_source_system",  # the sources' names in the data dictionaries
+            "+dim_municipality",  # the municipalities' names
             "--exclude-resource-type",
             "test",
             "unit_test",
@@ -89,12 +90,10 @@ def ensure_police_marts(settings, workdir: Path) -> None:
         row = conn.execute(
             "select to_regclass('marts.mart_crime_reports_monthly'),"
             " to_regclass('marts.mart_victim_review_by_institution'),"
-            " to_regclass('marts.dim_source_system')"
+            " to_regclass('marts.dim_source_system'), to_regclass('marts.dim_municipality')"
         ).fetchone()
         filled = (
-            row[0]
-            and row[1]
-            and row[2]
+            all(row)
             and conn.execute("select count(*) from marts.mart_crime_reports_monthly").fetchone()[0]
         )
     if not (filled and (settings.dbt_target_dir / "manifest.json").is_file()):
