@@ -103,6 +103,7 @@ def register(app: typer.Typer) -> None:
         """The synthetic country: `observatorio simulate --seed 1 --scale small --out DIR`.
 
         Options: --seed, --scale {tiny,small,medium,large}, --start, --days, --out,
-        --messiness, --municipalities, --departments, --justice-url, --serve (see simulator/README.md).
+        --messiness, --municipalities, --departments, --justice-url, --serve
+        (see simulator/README.md).
         """
         raise typer.Exit(main(list(ctx.args)))
