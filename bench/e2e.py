@@ -303,12 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / ".observatorio" / "bench" / "e2e")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    results: dict[str, Any] = (
-        json.loads(args.results.read_text()) if args.results.exists() else {"cases": {}}
-    )
     for rows in args.rows or [1_000_000, 3_000_000, 10_000_000]:
         case = run_case(rows, (args.municipalities, args.departments), args.out, args.partitions)
         key = f"{rows}_rows_{args.municipalities}_municipalities_{case['warehouse']}"
+        # Read just before writing: another case may have finished meanwhile.
+        results: dict[str, Any] = (
+            json.loads(args.results.read_text()) if args.results.exists() else {"cases": {}}
+        )
         results["cases"][key] = case
         args.results.parent.mkdir(parents=True, exist_ok=True)
         args.results.write_text(json.dumps(results, indent=2) + "\n")
