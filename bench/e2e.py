@@ -234,10 +234,11 @@ def run_case(rows: int, geography: tuple[int, int], base: Path, partitions: bool
 
     municipalities, departments = geography
     label = f"{rows}_rows_{municipalities}_municipalities"
-    home = base / label
+    # Short: the server's Unix socket lives in the home, and its path is capped at 107 bytes.
+    home = base / f"{rows}r{municipalities}m"
     env = {**os.environ, "OBSERVATORIO_DEMO": "1"}
     if not os.environ.get("OBSERVATORIO_WAREHOUSE_URL"):
-        env["OBSERVATORIO_HOME"] = str(home / "home")
+        env["OBSERVATORIO_HOME"] = str(home / "h")
     Geography(municipalities, departments)  # fails early on an impossible geography
     work = home / "work"
     print(f"case {label} in {home}", flush=True)
