@@ -36,8 +36,10 @@ from typing import Any
 RESULTS = Path(__file__).with_name("results") / "ingest.json"
 
 
-def write_police_file(path: Path, rows: int, seed: int = 1) -> None:
-    """A police export in the real layout (cp1252, `;`, dd/mm/yyyy), from the simulator's world."""
+def write_police_file(path: Path, rows: int, seed: int = 1, first: int = 1) -> None:
+    """A police export in the real layout (cp1252, `;`, dd/mm/yyyy), from the simulator's world.
+
+    Report numbers run from `first` (a later file with a higher `first` brings new reports)."""
     from ingestion.pseudonymise import national_id_check_digit
     from simulator.police import REPORT_COLUMNS
     from simulator.reference import municipalities, penal_code
@@ -50,7 +52,7 @@ def write_police_file(path: Path, rows: int, seed: int = 1) -> None:
     with path.open("w", encoding="cp1252", newline="") as handle:
         writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
         writer.writerow(REPORT_COLUMNS)
-        for n in range(1, rows + 1):
+        for n in range(first, first + rows):
             day, month = rng.randint(1, 28), rng.randint(1, 12)
             code, name = rng.choice(munis)
             offence, offence_name = rng.choice(offences)

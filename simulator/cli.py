@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (shared with the ``observatorio simulate`` wrapper)."""
     from simulator.config import SCALE_EVENTS_PER_YEAR
     from simulator.health_api import DEFAULT_FAILURE_RATE, DEFAULT_TOKEN
+    from simulator.reference import DEMO_GEOGRAPHY
 
     parser = argparse.ArgumentParser(prog="simulate", description=__doc__)
     parser.add_argument("--seed", type=int, default=42)
@@ -33,6 +34,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--messiness", type=float, default=1.0)
+    parser.add_argument(
+        "--municipalities",
+        type=int,
+        default=DEMO_GEOGRAPHY.municipalities,
+        help="municipalities of the country (default: the demo's 60)",
+    )
+    parser.add_argument(
+        "--departments",
+        type=int,
+        default=DEMO_GEOGRAPHY.departments,
+        help="departments of the country (default: the demo's 5)",
+    )
     parser.add_argument(
         "--justice-url", default=None, help="SQLAlchemy URL to load the justice database into"
     )
@@ -52,9 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     from simulator.engine import generate
     from simulator.health_api import serve
     from simulator.justice import load_database
+    from simulator.reference import Geography
 
     args = build_parser().parse_args(argv)
-    summary = generate(args.out, args.seed, args.scale, args.start, args.days, args.messiness)
+    try:
+        geography = Geography(args.municipalities, args.departments)
+    except ValueError as exc:
+        build_parser().error(str(exc))
+    summary = generate(
+        args.out, args.seed, args.scale, args.start, args.days, args.messiness, geography
+    )
     print(json.dumps({k: summary[k] for k in ("events", "police_rows", "health", "justice")}))
     if args.justice_url:
         print(json.dumps({"justice_loaded": load_database(args.out, args.justice_url)}))
@@ -83,6 +103,7 @@ def register(app: typer.Typer) -> None:
         """The synthetic country: `observatorio simulate --seed 1 --scale small --out DIR`.
 
         Options: --seed, --scale {tiny,small,medium,large}, --start, --days, --out,
-        --messiness, --justice-url, --serve (see simulator/README.md).
+        --messiness, --municipalities, --departments, --justice-url, --serve
+        (see simulator/README.md).
         """
         raise typer.Exit(main(list(ctx.args)))

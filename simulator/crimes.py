@@ -15,7 +15,12 @@ from datetime import date, timedelta
 import numpy as np
 
 from simulator.config import BASE_EVENTS_PER_YEAR
-from simulator.reference import Municipality, municipalities, municipality_population
+from simulator.reference import (
+    Municipality,
+    municipalities,
+    municipality_population,
+    population_ratio,
+)
 from simulator.world import Person, PersonFactory
 
 Weighted = tuple[tuple[str, float], ...]
@@ -585,7 +590,10 @@ def _seasonality(day: date) -> float:
 
 
 def base_daily_rates(year: int) -> np.ndarray:
-    """Expected events per day, shape (municipality, crime type), at the base scale."""
+    """Expected events per day, shape (municipality, crime type), at the base scale.
+
+    The base scale is calibrated on the demo country; a larger geography gets as many more
+    events as it has more inhabitants, so the rates per capita stay the same."""
     munis = municipalities()
     pops = np.array([municipality_population(m.code, year) for m in munis], dtype=float)
     violence = np.array([m.violence for m in munis])
@@ -595,4 +603,7 @@ def base_daily_rates(year: int) -> np.ndarray:
         weight = pops * (violence if ctype.violent else prop)
         rates[:, t] = weight / weight.sum() * ctype.share
     result: np.ndarray = rates / rates.sum() * (BASE_EVENTS_PER_YEAR / 365.25)
+    ratio = population_ratio()
+    if ratio != 1.0:
+        result = result * ratio
     return result

@@ -32,7 +32,15 @@ from simulator.health import (
 )
 from simulator.justice import CaseInput, JusticeSystem
 from simulator.police import COMPLAINT_TYPES, PoliceExport, VictimFields
-from simulator.reference import municipalities, municipality_population, penal_code
+from simulator.reference import (
+    DEMO_GEOGRAPHY,
+    Geography,
+    municipalities,
+    municipality_population,
+    penal_code,
+    use_geography,
+    write_seeds,
+)
 from simulator.survey import write_surveys
 from simulator.truth import TruthWriter, flag, month_of, months_between
 from simulator.world import Person, PersonFactory
@@ -564,10 +572,22 @@ class Simulation:
 
 
 def generate(
-    out: Path, seed: int, scale: str, start: date, days: int, messiness: float = 1.0
+    out: Path,
+    seed: int,
+    scale: str,
+    start: date,
+    days: int,
+    messiness: float = 1.0,
+    geography: Geography = DEMO_GEOGRAPHY,
 ) -> dict[str, Any]:
-    """Simulate the country and write exports and truth under ``out``; return a summary."""
+    """Simulate the country and write exports and truth under ``out``; return a summary.
+
+    A geography other than the demo's also writes its reference seeds under
+    ``out/reference`` (the dbt project's seeds describe the demo country only)."""
     out = Path(out)
+    use_geography(geography)
     (out / "exports").mkdir(parents=True, exist_ok=True)
     (out / "truth").mkdir(parents=True, exist_ok=True)
+    if not geography.is_demo:
+        write_seeds(out / "reference")
     return Simulation(out, seed, scale, start, days, messiness).run()

@@ -3,6 +3,11 @@
 None of this depends on the seed or the scale: the country is always the same. The functions
 here feed the generator, and ``python -m simulator.reference DIR`` writes them as the dbt seeds
 ``ref_municipalities.csv``, ``ref_population.csv`` and ``ref_national_offences.csv``.
+
+The geography is the demo's 60 municipalities in 5 departments unless ``use_geography`` selects
+a larger one (``--municipalities 5570 --departments 27``): the same draws per municipality
+(population, growth, violence), generated names ("Municipio 27206") past the demo's fixed
+lists, and the same ``DDMMM`` codes (up to 99 departments of 999 municipalities each).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import csv
 import random
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -20,7 +25,7 @@ POPULATION_YEARS: tuple[int, ...] = tuple(range(2018, 2031))
 # A fixed seed, unrelated to the run seed, so that the country never changes between runs.
 _WORLD_SEED = 20_240_101
 
-DEPARTMENTS: dict[str, str] = {
+_DEMO_DEPARTMENTS: dict[str, str] = {
     "01": "Central",
     "02": "Cordillera",
     "03": "Costa Pacífica",
@@ -140,6 +145,66 @@ _FEMALE_SHARE = 0.51
 
 
 @dataclass(frozen=True)
+class Geography:
+    """How many municipalities and departments the country has (the demo: 60 in 5)."""
+
+    municipalities: int = 60
+    departments: int = 5
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.departments <= 99:
+            raise ValueError(f"departments must be 1..99 (2-digit codes), got {self.departments}")
+        if not self.departments <= self.municipalities <= 999 * self.departments:
+            raise ValueError(
+                f"municipalities must be {self.departments}..{999 * self.departments} for "
+                f"{self.departments} departments (3-digit codes), got {self.municipalities}"
+            )
+
+    @property
+    def is_demo(self) -> bool:
+        """True for the demo country, whose names and seeds are fixed."""
+        return self == DEMO_GEOGRAPHY
+
+    def per_department(self) -> list[int]:
+        """Municipalities in each department, as even as the total allows."""
+        base, extra = divmod(self.municipalities, self.departments)
+        return [base + (1 if d < extra else 0) for d in range(self.departments)]
+
+
+DEMO_GEOGRAPHY = Geography()
+
+
+@dataclass
+class _Active:
+    geography: Geography = field(default_factory=Geography)
+
+
+_ACTIVE = _Active()
+
+
+def current_geography() -> Geography:
+    """The geography the simulator generates (``use_geography`` changes it)."""
+    return _ACTIVE.geography
+
+
+def use_geography(geography: Geography) -> None:
+    """Select the geography for this process; every cached reference table is recomputed."""
+    _ACTIVE.geography = geography
+    for cached in (departments, municipalities, municipality_by_code, population_table):
+        cached.cache_clear()
+
+
+@cache
+def departments() -> dict[str, str]:
+    """Department code to name: the demo's five names, then generated ones."""
+    count = current_geography().departments
+    names = dict(list(_DEMO_DEPARTMENTS.items())[:count])
+    for number in range(len(names) + 1, count + 1):
+        names[f"{number:02d}"] = f"Departamento {number:02d}"
+    return names
+
+
+@dataclass(frozen=True)
 class Municipality:
     """One municipality, with its static size and crime profile."""
 
@@ -154,7 +219,7 @@ class Municipality:
     @property
     def department_name(self) -> str:
         """Name of the department the municipality belongs to."""
-        return DEPARTMENTS[self.department_code]
+        return departments()[self.department_code]
 
 
 @dataclass(frozen=True)
@@ -171,7 +236,7 @@ def municipalities() -> tuple[Municipality, ...]:
     """All municipalities, ordered by code."""
     rng = random.Random(_WORLD_SEED)
     result: list[Municipality] = []
-    for dept, names in _MUNICIPALITY_NAMES.items():
+    for dept, names in _municipality_names().items():
         for index, name in enumerate(names, start=1):
             code = f"{dept}{index:03d}"
             if code == "01001":
@@ -196,6 +261,21 @@ def municipalities() -> tuple[Municipality, ...]:
     return tuple(result)
 
 
+def _municipality_names() -> dict[str, tuple[str, ...]]:
+    """Names per department: the demo's fixed lists, generated names where they run out."""
+    geography = current_geography()
+    if geography.is_demo:
+        return _MUNICIPALITY_NAMES
+    names: dict[str, tuple[str, ...]] = {}
+    for dept, count in zip(departments(), geography.per_department(), strict=True):
+        fixed = _MUNICIPALITY_NAMES.get(dept, ())
+        names[dept] = tuple(
+            fixed[i - 1] if i <= len(fixed) else f"Municipio {dept}{i:03d}"
+            for i in range(1, count + 1)
+        )
+    return names
+
+
 @cache
 def municipality_by_code() -> dict[str, Municipality]:
     """Municipalities keyed by their 5-digit code."""
@@ -213,9 +293,11 @@ def municipality_name(code: str, system: str, use_variants: bool = True) -> str:
 
 def municipality_aliases() -> list[tuple[str, str, str]]:
     """(municipality_code, alias, system) for every non-canonical spelling in use."""
+    known = municipality_by_code()
     return [
         (code, alias, system)
         for code, by_system in sorted(SPELLING_VARIANTS.items())
+        if code in known
         for system, alias in sorted(by_system.items())
     ]
 
@@ -246,6 +328,21 @@ def population_table(year: int) -> dict[tuple[str, str, str], int]:
             for group, count in zip(AGE_GROUPS, _split_integer(sex_total, shares), strict=True):
                 table[(m.code, sex, group)] = count
     return table
+
+
+def population_ratio(year: int = 2020) -> float:
+    """The country's population over the demo country's: crime counts scale with it, so the
+    rates per capita stay those of the demo (1.0 for the demo itself)."""
+    if current_geography().is_demo:
+        return 1.0
+    total = sum(population_table(year).values())
+    saved = current_geography()
+    use_geography(DEMO_GEOGRAPHY)
+    try:
+        demo_total = sum(population_table(year).values())
+    finally:
+        use_geography(saved)
+    return total / demo_total
 
 
 def municipality_population(code: str, year: int) -> int:
@@ -362,12 +459,17 @@ def write_seeds(out_dir: Path) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m simulator.reference DIR``: write the reference seeds into DIR."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m simulator.reference DIR", file=sys.stderr)
-        return 2
-    for file_name, count in write_seeds(Path(args[0])).items():
+    """``python -m simulator.reference DIR [--municipalities N --departments D]``: write the
+    reference seeds of that geography into DIR."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m simulator.reference")
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--municipalities", type=int, default=DEMO_GEOGRAPHY.municipalities)
+    parser.add_argument("--departments", type=int, default=DEMO_GEOGRAPHY.departments)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    use_geography(Geography(args.municipalities, args.departments))
+    for file_name, count in write_seeds(args.out).items():
         print(f"{file_name}: {count} rows")
     return 0
 

@@ -38,8 +38,8 @@ from simulator.crimes import CRIME_TYPES, CrimeType, base_daily_rates
 from simulator.csvio import CsvWriter
 from simulator.reference import (
     AGE_GROUPS,
-    DEPARTMENTS,
     Municipality,
+    departments,
     municipalities,
     municipality_name,
     population_table,
@@ -116,8 +116,8 @@ class SurveyWorld:
 
     def draw(self, rng: random.Random, sample_size: int) -> Iterator[Respondent]:
         """One sample of about ``sample_size`` adults, stratum by stratum."""
-        per_stratum = max(2, sample_size // len(DEPARTMENTS) // PER_SEGMENT)
-        for dept in DEPARTMENTS:
+        per_stratum = max(2, sample_size // len(departments()) // PER_SEGMENT)
+        for dept in departments():
             frame = self.segments[dept]
             drawn = rng.sample(frame, min(per_stratum, len(frame)))
             for m, k, segment_adults in drawn:
