@@ -161,11 +161,12 @@ def test_parsing_the_whole_dagbag_is_fast_and_needs_no_database(manifest, settin
 
 
 def test_build_warehouse_is_scheduled_on_every_raw_asset(bag):
-    from ingestion.contract import available_contracts
+    from ingestion.contract import modelled_contracts
 
     dag = bag.dags["build_warehouse"]
     uris = {asset.uri for asset in dag.timetable.asset_condition.objects}
-    expected = {f"observatorio://warehouse/raw/{name}" for name in available_contracts()}
+    # Every contract dbt reads: the active ones and the catalog's mapped into an interface.
+    expected = {f"observatorio://warehouse/raw/{name}" for name in modelled_contracts()}
     assert uris == expected
 
 
@@ -242,7 +243,11 @@ def test_the_register_is_linked_between_the_build_and_what_reads_it(bag, manifes
     # The chain: raw tables, build, linkage, rebuild of the readers, checks, docs.
     link = dag.get_task("link_homicide_victims")
     assert "dbt.dbt_producer_watcher_done" in link.upstream_task_ids
-    assert second.upstream_task_ids == {"link_homicide_victims"}
+    # Beside linkage, the survey's design-based estimates, which the second group reads too.
+    estimate = dag.get_task("estimate_survey")
+    assert "dbt.dbt_producer_watcher_done" in estimate.upstream_task_ids
+    assert second.upstream_task_ids == {"link_homicide_victims", "estimate_survey"}
+    assert _group_of(dag, "mart_survey_estimates") == "reconciliation"
     assert first.upstream_task_ids == {"ensure_raw_tables"}
     docs = dag.get_task("dbt_docs")
     assert [o.uri for o in docs.outlets] == ["observatorio://warehouse/marts"]
