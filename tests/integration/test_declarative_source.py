@@ -37,7 +37,7 @@ format: csv
 delimiter: ";"
 encodings: [latin-1]
 file_pattern: "cead_*.csv"
-unknown_columns: fail
+unknown_columns: reject
 schedule: "0 7 * * *"
 unpivot:
   columns: [ENE, FEB, MAR, ABR, MAY, JUN, JUL, AGO, SEP, OCT, NOV, DIC]
