@@ -151,14 +151,27 @@ def new_source(settings, warehouse_url, tmp_path_factory):
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         _truncate(conn)
     env = {**os.environ, "PYTHONPATH": str(copy)}
-    completed = subprocess.run(
-        [sys.executable, "-c", DRIVER, str(fixture)],
-        cwd=copy,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
+    # The copy parses another project into the session's dbt target (manifest, partial
+    # parse state): keep the session's own and put it back, so later tests build this one.
+    from observatorio.core.settings import get_settings
+
+    target = get_settings().dbt_target_dir
+    kept = tmp_path_factory.mktemp("dbt-target") / "target"
+    if target.is_dir():
+        shutil.copytree(target, kept)
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-c", DRIVER, str(fixture)],
+            cwd=copy,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1500,
+        )
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+        if kept.is_dir():
+            shutil.copytree(kept, target)
     assert completed.returncode == 0, (completed.stdout + completed.stderr)[-4000:]
     reports = json.loads(completed.stdout.split("REPORTS ", 1)[1].splitlines()[0])
     with psycopg.connect(warehouse_url) as conn:

@@ -53,6 +53,14 @@ def test_a_person_keeps_one_pseudonym_across_a_rotation(
 ):
     db = clean_warehouse
     settings = get_settings()
+    # Tables other tests built from raw rows that clean_warehouse dropped hold pseudonyms no
+    # raw table holds any more, which rotation (rightly) refuses to guess a purpose for: this
+    # warehouse starts with no dbt table, as a real one's raw rows are never dropped.
+    for (table,) in db.execute(
+        "select format('%I.%I', schemaname, tablename) from pg_tables"
+        " where schemaname in ('staging', 'intermediate', 'marts', 'snapshots', 'bi')"
+    ).fetchall():
+        db.execute(f"drop table if exists {table} cascade")
     before = write_reports(tmp_path / "denuncias_20240105.csv", [report_row(1), report_row(2)])
     assert ingest_file(SOURCE, before, settings).status == "loaded"
     run_dbt(BUILD, settings)

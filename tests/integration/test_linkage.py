@@ -364,7 +364,14 @@ def test_register_in_postgres_feeds_the_reconciliation_marts(tiny_sim, settings,
     from observatorio.transform.dbt import run_dbt
 
     run_dbt(
-        ["build", "--select", "tag:victim_register", "--vars", "{victim_register: true}"],
+        [
+            "build",
+            "--select",
+            # The reconciliation marts, and the names the per-institution workbooks show.
+            "tag:victim_register +dim_source_system +dim_municipality",
+            "--vars",
+            "{victim_register: true}",
+        ],
         settings,
     )
     homicides, police = db.execute(
@@ -459,6 +466,10 @@ def _check_review_list(db, settings) -> None:
         for n, institution in enumerate(key_columns)
     }
     recipients = set()
+    # The workbook names institutions (the recipient reads names, never codes).
+    named = dict(
+        db.execute("select source_system_code, institution_es from marts.dim_source_system")
+    )
     for institution in key_columns:
         delivery = deliver(f"mesa_interinstitucional__{institution}", settings=settings)
         assert delivery.suppressed_cells == 0
@@ -471,9 +482,11 @@ def _check_review_list(db, settings) -> None:
         assert not {h for h in header if h and h.startswith("clave_") and h != "clave_propia"}
         own = header.index("clave_propia")
         delivered_keys = {r[own] for r in body if r[own]}
-        assert {r[header.index("institucion")] for r in body} <= {institution}
+        assert {r[header.index("institucion")] for r in body} <= {named[institution]}
         # Every row it is missing, and each of its own keys on the list; nobody else's key.
-        missing = [r for r in body if r[header.index("institucion_sin_registro")] == institution]
+        missing = [
+            r for r in body if r[header.index("institucion_sin_registro")] == named[institution]
+        ]
         assert len(missing) == sizes[institution], institution
         assert all(r[own] is None for r in missing)
         assert delivered_keys == all_keys[institution], institution

@@ -75,27 +75,6 @@ def test_fact_has_a_row_per_respondent_and_crime_type_with_the_files_answers(
     assert orphans == 0
 
 
-def test_suite_rejects_answers_that_break_the_questionnaire(
-    kit, settings, tmp_path, week_simulation, survey_layout
-):
-    kit.reset(SOURCE)
-    source = kit.exports(SOURCE, week_simulation)[0]
-
-    def defects(rows):
-        # Respondent 1 "reported" a theft they did not suffer; respondent 2 has no sex.
-        rows[0] = {**rows[0], "victima_theft": "0", "denuncio_theft": "1"}
-        rows[1] = {**rows[1], "sexo": "X"}
-        return rows
-
-    path = kit.rewrite_csv(source, tmp_path / source.name, survey_layout, defects)
-    result = ingest_file(SOURCE, path, settings)
-    assert result.status == "rejected"
-    assert "expect_column_values_to_be_null(reported_theft) [critical]" in result.message
-    assert "expect_column_values_to_be_in_set(sex) [critical]" in result.message
-    assert "sample rows 1" in result.message and "sample rows 2" in result.message
-    assert kit.scalar("select to_regclass('raw.survey__responses')") is None
-
-
 def test_design_based_estimates_are_published_with_their_error(
     survey_run, kit, settings, week_simulation, survey_layout
 ):
@@ -106,6 +85,10 @@ def test_design_based_estimates_are_published_with_their_error(
 
     from observatorio.transform.survey_estimates import update_survey_estimates
 
+    # The batches of the facts the estimates are made from.
+    batches = {
+        str(b) for (b,) in kit.query("select distinct batch_id from marts.fct_survey_victimisation")
+    }
     summary = update_survey_estimates(settings)
     assert summary["cells"] == summary["published"] + summary["imprecise"] + summary["suppressed"]
     kit.dbt_build("bi_survey_estimates")
@@ -124,7 +107,6 @@ def test_design_based_estimates_are_published_with_their_error(
             (r["domain_level"], r["domain_code"], r["measure"], r["crime_type"]): float(r["value"])
             for r in csv_module.DictReader(handle)
         }
-    batches = {str(b) for (b,) in kit.query("select distinct _batch_id from raw.survey__responses")}
 
     def national_share(numerator: str, denominator: str | None) -> float:
         weights = [float(p["factor_expansion"]) for p in people]
@@ -160,3 +142,24 @@ def test_design_based_estimates_are_published_with_their_error(
         " and (value is not null or cv is not null)"
     )
     assert bi_suppressed == 0
+
+
+def test_suite_rejects_answers_that_break_the_questionnaire(
+    kit, settings, tmp_path, week_simulation, survey_layout
+):
+    kit.reset(SOURCE)
+    source = kit.exports(SOURCE, week_simulation)[0]
+
+    def defects(rows):
+        # Respondent 1 "reported" a theft they did not suffer; respondent 2 has no sex.
+        rows[0] = {**rows[0], "victima_theft": "0", "denuncio_theft": "1"}
+        rows[1] = {**rows[1], "sexo": "X"}
+        return rows
+
+    path = kit.rewrite_csv(source, tmp_path / source.name, survey_layout, defects)
+    result = ingest_file(SOURCE, path, settings)
+    assert result.status == "rejected"
+    assert "expect_column_values_to_be_null(reported_theft) [critical]" in result.message
+    assert "expect_column_values_to_be_in_set(sex) [critical]" in result.message
+    assert "sample rows 1" in result.message and "sample rows 2" in result.message
+    assert kit.scalar("select to_regclass('raw.survey__responses')") is None
