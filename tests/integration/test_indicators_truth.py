@@ -16,29 +16,12 @@ from ingestion.contract import available_contracts
 from observatorio.orchestration import ingest as tasks
 from observatorio.transform.dbt import build
 from simulator.demo import Demo, demo_source_systems, land_exports, simulate
+from simulator.truth import INDICATORS as TRUTH_INDICATORS
 
 DEMO = Demo(seed=3, scale="tiny", days=90)
-# Police indicators are always there; others join as their sources are modelled.
-REQUIRED = {
-    "homicide_count_police",
-    "femicide_count",
-    "intrafamily_violence_reports",
-    "sexual_violence_reports",
-    "firearm_homicides_police",
-    "child_maltreatment_victims",
-    "robbery_reports",
-    "burglary_reports",
-    "theft_reports",
-    "vehicle_theft_reports",
-    "kidnapping_reports",
-    "extortion_reports",
-    "homicide_count_health",
-    "legal_intervention_deaths",
-    "homicide_count_sdg",
-    "suicide_count_health",
-    "road_traffic_deaths_health",
-    "firearm_deaths_health",
-}
+# Every indicator the simulator's truth counts is one the mart publishes (`homicide_true`,
+# every homicide that happened, is the truth's own yardstick, not an indicator).
+REQUIRED = set(TRUTH_INDICATORS) - {"homicide_true"}
 
 
 @pytest.fixture(scope="module")
