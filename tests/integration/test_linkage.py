@@ -369,6 +369,9 @@ def test_register_in_postgres_feeds_the_reconciliation_marts(tiny_sim, settings,
             "--select",
             # The reconciliation marts, and the names the per-institution workbooks show.
             "tag:victim_register +dim_source_system +dim_municipality",
+            # Only the tests whose every parent is built here.
+            "--indirect-selection",
+            "cautious",
             "--vars",
             "{victim_register: true}",
         ],
