@@ -67,8 +67,10 @@ def _materialized(db: Any, table: str) -> int:
 def _reclassified_project(settings: Any, root: Path) -> Any:
     """A copy of the project whose code map sends simple assault (CP-131) to another ICCS code."""
     shutil.copytree(settings.dbt_project_dir, root / "dbt_project", symlinks=True)
-    # The country profile the build reads its reference tables' choice from (the demo's).
+    # The country profile the build reads its reference tables' choice from (the demo's),
+    # and the extract specs its recipients name.
     shutil.copytree(settings.project_dir / "profiles", root / "profiles", symlinks=True)
+    shutil.copytree(settings.project_dir / "extracts", root / "extracts", symlinks=True)
     seed = root / "dbt_project" / "seeds" / "ref_national_offences.csv"
     lines = seed.read_text(encoding="utf-8").splitlines()
     changed = [
