@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import shutil
 import zipfile
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +18,6 @@ from typing import Any
 
 import pytest
 
-import ingestion.contract as contract_module
 from tests.fixtures.layouts import make_fixtures as fx
 from tests.fixtures.layouts.dbase import write_dbf
 from tests.integration.layout_loading import (
@@ -30,17 +28,6 @@ from tests.integration.layout_loading import (
     quarantine,
     write_contract,
 )
-
-
-@pytest.fixture
-def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A catalog folder of test contracts, loadable by name for the duration of a test."""
-    folder = tmp_path / "catalog"
-    folder.mkdir()
-    monkeypatch.setattr(contract_module, "CATALOG_DIR", folder)
-    contract_module.load_contract.cache_clear()
-    yield folder
-    contract_module.load_contract.cache_clear()
 
 
 def adds_up(db: Any, batch_id: str) -> tuple[Any, ...]:

@@ -8,13 +8,11 @@ name, and the ledger adds up rows and the sum of the counts.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import ingestion.contract as contract_module
 from ingestion.contract import load_contract
 from tests.integration.layout_loading import ledger_row, load, quarantine, write_contract
 
@@ -34,16 +32,6 @@ RECORDS: list[dict[str, Any]] = [
     # Marzo is missing from this record: that month is quarantined, naming it.
     {"municipio": "1003", "anio": 2023, "Enero": 7, "Febrero": 1},
 ]
-
-
-@pytest.fixture
-def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    folder = tmp_path / "catalog"
-    folder.mkdir()
-    monkeypatch.setattr(contract_module, "CATALOG_DIR", folder)
-    contract_module.load_contract.cache_clear()
-    yield folder
-    contract_module.load_contract.cache_clear()
 
 
 def _write(path: Path, fmt: str, records: list[dict[str, Any]]) -> Path:

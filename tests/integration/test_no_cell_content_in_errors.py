@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import ingestion.contract as contract_module
 from tests.fixtures.layouts import make_fixtures as fx
 from tests.fixtures.layouts.dbase import Field, write_dbf
 from tests.integration.layout_loading import load, write_contract
@@ -49,16 +48,6 @@ COLUMNS = [
 ]  # fmt: skip
 SOURCES = [c["source"] for c in COLUMNS]
 WIDTHS = [17, 24, 10, 4]
-
-
-@pytest.fixture
-def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    folder = tmp_path / "catalog"
-    folder.mkdir()
-    monkeypatch.setattr(contract_module, "CATALOG_DIR", folder)
-    contract_module.load_contract.cache_clear()
-    yield folder
-    contract_module.load_contract.cache_clear()
 
 
 def _csv(path: Path) -> tuple[Path, dict[str, Any]]:

@@ -9,26 +9,14 @@ against PostgreSQL with the shipped SIEDCO contract read as `format: xls`.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-import ingestion.contract as contract_module
 from tests.integration.layout_loading import LAYOUTS, catalog_variant, ledger_row, load
 
 FIXTURE = LAYOUTS / "colombia_siedco" / "homicidios_2023.xls"
-
-
-@pytest.fixture
-def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    folder = tmp_path / "catalog"
-    folder.mkdir()
-    monkeypatch.setattr(contract_module, "CATALOG_DIR", folder)
-    contract_module.load_contract.cache_clear()
-    yield folder
-    contract_module.load_contract.cache_clear()
 
 
 def _xls_contract(catalog: Path, name: str, **overrides: object) -> str:
