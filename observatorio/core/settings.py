@@ -109,7 +109,12 @@ class Settings:
 
     @property
     def dbt_target_dir(self) -> Path:
-        return self.home / "dbt" / "target"
+        # One target (manifest, partial-parse state) per country profile: the profile
+        # reaches dbt in an environment variable, and dbt re-parses the whole project when
+        # it changes, so profiles sharing a home would otherwise re-parse at every switch.
+        if self.profile == "demo":
+            return self.home / "dbt" / "target"
+        return self.home / "dbt" / f"target-{self.profile}"
 
     @property
     def lineage_dir(self) -> Path:
