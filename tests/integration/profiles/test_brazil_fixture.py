@@ -225,20 +225,14 @@ def built(brazil, warehouse_url, tmp_path_factory) -> Iterator[dict[str, Any]]: 
 
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         _truncate(conn)
-    import time
-
-    t0 = time.monotonic()
     reference = load_reference(load_profile(settings=brazil), brazil)
-    print("TIMING reference", time.monotonic() - t0)
     landed = tmp_path_factory.mktemp("landing")
     deaths = []
     for name in ("DOBR2012.dbc", "DOBR2013.dbc"):
         deaths.append(ingest_file("sim__deaths", Path(shutil.copy(LANDING / name, landed)), brazil))
-    print("TIMING deaths", time.monotonic() - t0)
     # Seeds and models the mart needs, in order; the data tests are other tests' business.
     run_dbt(["build", "--select", "+mart_indicators_monthly", "--exclude-resource-type", "test",
              "--exclude-resource-type", "unit_test"], brazil)  # fmt: skip
-    print("TIMING build", time.monotonic() - t0)
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         cells = conn.execute(
             "select indicator_code, municipality_code, month, source, numerator, denominator,"
@@ -260,7 +254,7 @@ def built(brazil, warehouse_url, tmp_path_factory) -> Iterator[dict[str, Any]]: 
         _truncate(conn)
 
 
-def test_the_committed_files_are_the_constants_here(tmp_path):
+def test_the_committed_files_are_the_constants_here(tmp_path: Path) -> None:
     for year, deaths in ((2012, DEATHS_2012), (2013, DEATHS_2013)):
         _, dbc = write_sim(tmp_path, year, deaths)
         assert dbc.read_bytes() == (LANDING / dbc.name).read_bytes(), dbc.name
@@ -270,7 +264,7 @@ def test_the_committed_files_are_the_constants_here(tmp_path):
         assert written.read_bytes() == (REFERENCE / name).read_bytes(), name
 
 
-def test_every_file_is_loaded_whole(built):
+def test_every_file_is_loaded_whole(built: dict[str, Any]) -> None:
     summary = [
         (r.source, Path(r.file).name, r.status, r.rows_read, r.rows_loaded, r.rows_quarantined)
         for r in built["reference"] + built["deaths"]
@@ -292,7 +286,7 @@ def test_every_file_is_loaded_whole(built):
     ]  # fmt: skip
 
 
-def test_the_geography_keeps_pescaria_brava_from_2013(built):
+def test_the_geography_keeps_pescaria_brava_from_2013(built: dict[str, Any]) -> None:
     y2012 = date(2012, 1, 1)
     assert built["history"] == [
         (RJ, "Rio de Janeiro", "Rio de Janeiro", y2012, None),
@@ -310,7 +304,7 @@ SIM_RAW = (
 )
 
 
-def test_the_do_fields_are_read_as_sim_codes_them(built):
+def test_the_do_fields_are_read_as_sim_codes_them(built: dict[str, Any]) -> None:
     rows = built["conn"].execute(SIM_RAW.format("sim__deaths")).fetchall()
     expected = [
         (date(2012, 12, 3), 25, "M", FLN, FLN, "X954", "homicide"),
@@ -335,7 +329,9 @@ def test_the_do_fields_are_read_as_sim_codes_them(built):
     assert [tuple(r) for r in rows] == expected
 
 
-def test_the_same_deaths_in_dbf_give_the_same_rows(built, brazil, tmp_path):
+def test_the_same_deaths_in_dbf_give_the_same_rows(
+    built: dict[str, Any], brazil: Any, tmp_path: Path
+) -> None:
     from observatorio.orchestration.ingest import ingest_file
 
     for year, deaths in ((2012, DEATHS_2012), (2013, DEATHS_2013)):
@@ -345,12 +341,13 @@ def test_the_same_deaths_in_dbf_give_the_same_rows(built, brazil, tmp_path):
             "loaded", len(deaths), 0,
         ), result  # fmt: skip
     conn = built["conn"]
-    assert conn.execute(SIM_RAW.format("sim__deaths_dbf")).fetchall() == conn.execute(
-        SIM_RAW.format("sim__deaths")
-    ).fetchall()
+    assert (
+        conn.execute(SIM_RAW.format("sim__deaths_dbf")).fetchall()
+        == conn.execute(SIM_RAW.format("sim__deaths")).fetchall()
+    )
 
 
-def test_the_counts_are_the_deaths_where_they_occurred(built):
+def test_the_counts_are_the_deaths_where_they_occurred(built: dict[str, Any]) -> None:
     cells = built["cells"]
     for code, by_cell in COUNTS.items():
         source = "health:sim" if code in BY_SOURCE else "health"
@@ -365,7 +362,7 @@ def test_the_counts_are_the_deaths_where_they_occurred(built):
     assert ("homicide_count_health", PBR, DEC) not in cells
 
 
-def test_the_rates_use_the_fixture_population(built):
+def test_the_rates_use_the_fixture_population(built: dict[str, Any]) -> None:
     cells = built["cells"]
     for rate, count_code in RATES.items():
         source = "health:sim" if rate in BY_SOURCE else "health"
@@ -379,7 +376,7 @@ def test_the_rates_use_the_fixture_population(built):
     assert cells[("homicide_rate_health", PBR, JAN)][3] == Decimal("10.000000")
 
 
-def test_the_undetermined_intent_share_leaves_natural_deaths_out(built):
+def test_the_undetermined_intent_share_leaves_natural_deaths_out(built: dict[str, Any]) -> None:
     cells = built["cells"]
     for key in sorted(SPINE):
         numerator, denominator = UNDETERMINED.get(key, (0, 0))
