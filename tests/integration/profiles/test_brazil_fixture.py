@@ -341,10 +341,20 @@ def test_the_same_deaths_in_dbf_give_the_same_rows(
             "loaded", len(deaths), 0,
         ), result  # fmt: skip
     conn = built["conn"]
-    assert (
-        conn.execute(SIM_RAW.format("sim__deaths_dbf")).fetchall()
-        == conn.execute(SIM_RAW.format("sim__deaths")).fetchall()
-    )
+    # Every column the contracts write (the provenance columns, `_*`, aside), row by row.
+    columns = [
+        r[0]
+        for r in conn.execute(
+            "select column_name from information_schema.columns where table_schema = 'raw'"
+            " and table_name = 'sim__deaths' and left(column_name, 1) <> '_'"
+            " order by ordinal_position"
+        ).fetchall()
+    ]
+    assert {"death_date", "age_years", "occurrence_municipality_code", "race"} <= set(columns)
+    query = f"select {', '.join(columns)} from raw.{{}} order by _source_file, _source_row"
+    dbc_rows = conn.execute(query.format("sim__deaths")).fetchall()
+    assert len(dbc_rows) == len(DEATHS_2012) + len(DEATHS_2013)
+    assert conn.execute(query.format("sim__deaths_dbf")).fetchall() == dbc_rows
 
 
 def test_the_counts_are_the_deaths_where_they_occurred(built: dict[str, Any]) -> None:
