@@ -261,11 +261,13 @@ def test_ibge_territorial_division_reads_into_the_geography_columns(
     result = ingest_file("ibge__territorial_division", path, settings)
     assert (result.status, result.rows_loaded, result.rows_quarantined) == ("loaded", 3, 0), result
     rows = clean_warehouse.execute(
-        "select department_code, department_name, municipality_code, municipality_code_in_state,"
-        " municipality_name from raw.ibge__territorial_division order by _source_row"
+        "select department_code, department_name, municipality_code, municipality_code_ibge,"
+        " municipality_code_in_state, municipality_name from raw.ibge__territorial_division"
+        " order by _source_row"
     ).fetchall()
+    # Keyed on the 6 digits DATASUS's systems write; IBGE's 7-digit code kept beside.
     assert [tuple(r) for r in rows] == [
-        ("35", "São Paulo", "3550308", "50308", "São Paulo"),
-        ("53", "Distrito Federal", "5300108", "00108", "Brasília"),
-        ("15", "Pará", "1504003", "04003", "Mojuí dos Campos"),
+        ("35", "São Paulo", "355030", "3550308", "50308", "São Paulo"),
+        ("53", "Distrito Federal", "530010", "5300108", "00108", "Brasília"),
+        ("15", "Pará", "150400", "1504003", "04003", "Mojuí dos Campos"),
     ]

@@ -711,7 +711,7 @@
     "population": null,
     "reporting_source": null,
     "weight": null,
-    "where": "true"
+    "where": "intent <> 'unclassified'"
    },
    "kind": "share",
    "lists_denominator": true,
