@@ -21,6 +21,7 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from observatorio.indicators import poisson
 from observatorio.indicators.definitions import DEFINITIONS_DIR, Definitions, load_definitions
@@ -47,9 +48,27 @@ SEED_COLUMNS = (
 )
 
 
+def _json_lines(payload: dict[str, Any]) -> str:
+    """The payload as JSON with one line per listed item (an indicator, a fact): diffs show
+    which definition changed, and no two definitions look like repeated code."""
+
+    def one(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    parts = []
+    for key in sorted(payload):
+        value = payload[key]
+        if isinstance(value, list):
+            items = ",\n".join(f"  {one(item)}" for item in value)
+            parts.append(f" {one(key)}: [\n{items}\n ]")
+        else:
+            parts.append(f" {one(key)}: {one(value)}")
+    return "{\n" + ",\n".join(parts) + "\n}"
+
+
 def macro_text(definitions: Definitions) -> str:
     """The dbt macro returning the definitions (a dict) to the models that build from them."""
-    payload = json.dumps(definitions.to_dbt(), ensure_ascii=False, indent=1, sort_keys=True)
+    payload = _json_lines(definitions.to_dbt())
     return (
         "{#- GENERATED from dbt_project/indicators/*.yml by"
         " `python -m observatorio.indicators.generate`: do not edit.\n"
