@@ -75,6 +75,31 @@ def test_sesnsp_zip_months_in_columns_become_monthly_counts(clean_warehouse, tmp
     assert ledger_row(db, result.batch_id)[:6] == ("loaded", 36, 36, 0, 0, 186)
 
 
+def test_sesnsp_victims_by_state_sex_and_age_range(clean_warehouse, tmp_path, settings):
+    db = clean_warehouse
+    path = _copy(fx.SESNSP_VICTIMS_FILE, tmp_path, "mexico_sesnsp")
+    result = load("sesnsp__state_victims", path, settings)
+    # Six rows of twelve months; January to March carry counts, the rest are not published.
+    assert (result.status, result.rows_read, result.rows_loaded) == ("loaded", 72, 72), result
+    assert result.count_loaded == sum(int(v) for r in fx.SESNSP_VICTIMS_ROWS for v in r[9:] if v)
+    assert result.count_loaded == 12
+    rows = db.execute(
+        "select state_code, offence_subtype, sex, age_group, array_agg(victims order by month)"
+        " from raw.sesnsp__state_victims group by _source_row, 1, 2, 3, 4 order by _source_row"
+    ).fetchall()
+    later = [None] * 9
+    assert [tuple(r) for r in rows] == [
+        ("01", "Homicidio doloso", "M", "18+", [3, 1, 1, *later]),
+        ("01", "Homicidio doloso", "F", "18+", [1, 0, 0, *later]),
+        ("01", "Homicidio doloso", "M", "0-17", [0, 0, 1, *later]),
+        ("01", "Feminicidio", "F", "18+", [0, 1, 0, *later]),
+        # "No identificado" (sex and age) and "No especificado" (age) are unknowns: null.
+        ("31", "Homicidio doloso", None, None, [2, 0, 1, *later]),
+        ("31", "Homicidio doloso", "M", None, [0, 0, 1, *later]),
+    ]
+    assert ledger_row(db, result.batch_id)[:6] == ("loaded", 72, 72, 0, 0, 12)
+
+
 def test_siedco_workbook_skips_logos_and_counts_notes(clean_warehouse, tmp_path, settings):
     db = clean_warehouse
     result = load(
