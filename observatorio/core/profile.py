@@ -36,7 +36,8 @@ A **reference table** (`geography`, `aliases`, `population`, `offence_codes`,
 office's published layout, loaded through that contract by the normal loader (the gate
 included) into `raw.<contract>`. A file is a path relative to the profile's folder, or
 `{file: ..., valid_from: YYYY-MM-DD}` when editions of the table follow each other. A
-table the profile leaves out is the demo's seed. The dbt reference models
+table the profile leaves out is the demo's seed, except `aliases` beside a geography of the
+profile's own: then there are none. The dbt reference models
 (`dbt_project/models/intermediate/reference/`) read whichever the profile says, through
 `reference_vars()`, which `transform.dbt` hands dbt as the variable `OBSERVATORIO_REFERENCE`.
 
@@ -123,10 +124,12 @@ class ReferenceTable:
     seed: str | None = None
     contract: str | None = None
     files: tuple[ReferenceFile, ...] = ()
+    # The seed's columns with none of its rows (a country without that table).
+    empty: bool = False
 
     def as_var(self) -> dict[str, Any]:
         if self.seed is not None:
-            return {"seed": self.seed}
+            return {"seed": self.seed, "empty": True} if self.empty else {"seed": self.seed}
         return {
             "contract": self.contract,
             "editions": [
@@ -182,8 +185,14 @@ class Profile:
         return next((s.schedule for s in self.sources if s.contract == contract), None)
 
     def reference_table(self, table: str) -> ReferenceTable:
-        """Where `table` (a key of REFERENCE_TABLES) comes from; the demo's seed by default."""
-        return self.reference.get(table) or ReferenceTable(table, seed=REFERENCE_TABLES[table])
+        """Where `table` (a key of REFERENCE_TABLES) comes from; the demo's seed by default,
+        except the spellings of municipalities of a country with a geography of its own: the
+        demo's name its municipalities, so such a country without any has none."""
+        given = self.reference.get(table)
+        if given is not None:
+            return given
+        own_geography = table == "aliases" and self.reference.get("geography") is not None
+        return ReferenceTable(table, seed=REFERENCE_TABLES[table], empty=own_geography)
 
     @property
     def unknown_municipality_codes(self) -> str:

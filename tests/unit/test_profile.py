@@ -201,3 +201,20 @@ def test_every_contract_a_shipped_profile_loads_is_a_dbt_source():
         c for name in known_profiles(settings) for c in load_profile(name).reference_contracts()
     }
     assert used and used <= declared
+
+
+def test_a_country_with_its_own_geography_and_no_aliases_has_none(tmp_path):
+    """The demo's spellings name the demo's municipalities: a country with a geography of
+    its own that gives no aliases gets the seed's columns and none of its rows."""
+    text = (
+        "name: bare\n"
+        "geography: {contract: dane__divipola, files: [reference/divipola.csv]}\n"
+        "population: {contract: dane__population_projections, files: [reference/pop.csv]}\n"
+    )
+    folder = _profile(tmp_path / "bare", text)
+    (tmp_path / "bare" / "reference").mkdir()
+    for name in ("divipola.csv", "pop.csv"):
+        (tmp_path / "bare" / "reference" / name).write_text("", encoding="utf-8")
+    bare = load_profile(folder)
+    assert bare.reference_vars()["aliases"] == {"seed": "ref_municipality_aliases", "empty": True}
+    assert load_profile("demo").reference_vars()["aliases"] == {"seed": "ref_municipality_aliases"}

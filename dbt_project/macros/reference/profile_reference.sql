@@ -68,7 +68,9 @@
 
 {#- Every row of a reference table: the seed's, or the latest batch of each loaded file. -#}
 {% macro reference_rows(table) -%}
-    {%- if reference_is_seed(table) -%}
+    {%- if profile_reference()[table].get("empty") -%}
+        select * from {{ reference_relation(table) }} where false
+    {%- elif reference_is_seed(table) -%}
         select * from {{ reference_relation(table) }}
     {%- else -%}
         {{ latest_reference_rows(reference_relation(table)) }}
