@@ -49,7 +49,7 @@ def read_truth(run) -> Counter[tuple[str, str, str]]:
         {
             (r["indicator_code"], r["municipality_code"], r["month"]): int(r["value"])
             for r in rows
-            if r["value"] != "0"
+            if r["indicator_code"] in INDICATORS and r["value"] != "0"
         }
     )
 
