@@ -28,6 +28,7 @@ from simulator.health import (
     forensic_indicators,
     is_homicide_cause,
     is_legal_intervention_cause,
+    is_undetermined_intent_cause,
     undetermined_cause,
 )
 from simulator.justice import CaseInput, JusticeSystem
@@ -76,6 +77,7 @@ _LEGAL_INTERVENTION_RATE = 0.6
 class _Report:
     number: str
     registered: datetime
+    first_exported: datetime | None = None  # its first version the police sent
 
 
 class Simulation:
@@ -146,8 +148,8 @@ class Simulation:
         self.police.finish(self.end)
         self.health.close()
         self.justice.close()
+        self.truth.close_streams()
         months = months_between(self.start, self.end)
-        indicator_rows = self.truth.close(months)
         surveys = write_surveys(
             self.out / "exports" / "survey",
             self.rng,
@@ -157,7 +159,9 @@ class Simulation:
             self.factor,
             self.rates.spelling_variants > 0,
             truth_folder=self.out / "truth",
+            truth=self.truth.indicators,
         )
+        indicator_rows = self.truth.close(months)
         consultations = write_consultations(
             self.out / "exports" / "consultations", self.rng, self.start, self.end
         )
@@ -217,6 +221,8 @@ class Simulation:
                     detainees,
                 )
             )
+        if case_id is not None and report is not None:
+            self._count_case(event.municipality_code, report)
         any_exported = bool(police_ids)
         self.truth.events.write(
             (
@@ -240,6 +246,34 @@ class Simulation:
         )
         for victim in event.victims:
             self._victim_outcomes(event, victim, police_ids.get(victim.seq), case_id)
+
+    def _count_case(self, muni: str, report: _Report) -> None:
+        """The justice funnel's stages the case just opened reaches before the cutoff."""
+        stages = self.justice.last_stages
+        assert stages is not None
+        add, measure = self.truth.indicators.add, self.truth.indicators.measure
+        opened = stages.opened
+        add("justice_funnel_cases", muni, opened)
+        self.truth.indicators.count_records("prosecution_cases", muni, opened)
+        if report.first_exported is not None:
+            days = (opened - report.first_exported.date()).days
+            if days >= 0:  # a report first sent after the case opened: a data error
+                measure("justice_median_days_report_to_case", muni, opened, days)
+        if stages.first_conviction is not None:
+            add("justice_cases_convicted", muni, opened)
+            add("justice_funnel_convictions", muni, stages.first_conviction)
+        if stages.indicted is not None:
+            add("justice_funnel_indictments", muni, stages.indicted)
+            days = (stages.indicted - opened).days
+            measure("justice_median_days_case_to_indictment", muni, stages.indicted, days)
+            if stages.first_judgement is not None:
+                days = (stages.first_judgement - stages.indicted).days
+                measure(
+                    "justice_median_days_indictment_to_judgement",
+                    muni,
+                    stages.first_judgement,
+                    days,
+                )
 
     def _report_prob(self, event: Event) -> float:
         prob = event.crime_type.report_prob
@@ -274,6 +308,7 @@ class Simulation:
         if event.crime_type.key in ("theft", "burglary", "vehicle_theft") and rng.random() < 0.3:
             hora = ""  # the victim found out later and does not know the hour
         exported: dict[int, tuple[str, str]] = {}
+        first_exported: datetime | None = None
         for victim in event.victims:
             fields = self.police.victim_fields(
                 victim.person, victim.age, victim.identified, event.day
@@ -310,9 +345,16 @@ class Simulation:
                         event.place,
                     )
                     final_code = code
+                    first_exported = min(first_exported or registered, registered)
             if final_code is not None:
                 exported[victim.seq] = (report.number, final_code)
                 self._count_police(muni, event, final_code, fields)
+        if first_exported is not None:
+            # The report's first stage of the justice funnel: the day it was first registered
+            # in what the police sent (a silenced first version leaves its correction).
+            report.first_exported = first_exported
+            self.truth.indicators.add("justice_funnel_reports", muni, first_exported.date())
+            self.truth.indicators.count_records("police_reports", muni, first_exported.date())
         is_family = event.relationship in FAMILY_RELATIONSHIPS
         if is_family and any(code in PERSON_CODES for _, code in exported.values()):
             self.truth.indicators.add("intrafamily_violence_reports", muni, event.day)
@@ -385,6 +427,9 @@ class Simulation:
                     rng.random() < 0.85,
                 )
                 self.truth.indicators.add("detentions_count", event.municipality_code, at.date())
+                self.truth.indicators.count_records(
+                    "detentions", event.municipality_code, at.date()
+                )
             self._after_detention(event.municipality_code, at, number if exported else "")
         return detainees
 
@@ -406,6 +451,7 @@ class Simulation:
                     number,
                 )
                 self.truth.indicators.add("police_complaints_count", muni, registered.date())
+                self.truth.indicators.count_records("police_complaints", muni, registered.date())
 
     def _use_of_force(
         self, at: datetime, muni: str, kind: str, injured: int, killed: int, detention_number: str
@@ -415,6 +461,8 @@ class Simulation:
                 at, self._next("UF", at.year, 6), muni, kind, injured, killed, detention_number
             )
             self.truth.indicators.add("use_of_force_incidents", muni, at.date())
+            self.truth.indicators.count_records("use_of_force", muni, at.date())
+            self.truth.indicators.add("persons_killed_by_police", muni, at.date(), killed)
 
     # --- health -----------------------------------------------------------------------------
 
@@ -434,10 +482,23 @@ class Simulation:
                 cause,
                 victim.death_date if victim.dies else None,
             )
+            if admission_id is not None:
+                self.truth.indicators.count_records(
+                    "hospital_admissions", event.municipality_code, event.day
+                )
         if victim.dies and person is not None and victim.death_date is not None:
             self.truth.indicators.add("homicide_true", event.municipality_code, event.day)
+            forensic_cause: str | None = None
             if rng.random() >= self.rates.homicide_without_autopsy:
-                forensic_id = self._homicide_autopsy(event, victim, person)
+                forensic_id, forensic_cause = self._homicide_autopsy(event, victim, person)
+            self._count_recorded_homicide(
+                event,
+                victim,
+                police,
+                case_id,
+                forensic_cause if forensic_id else None,
+                admission_id,
+            )
         self.truth.victims.write(
             (
                 event.event_id,
@@ -459,7 +520,38 @@ class Simulation:
             )
         )
 
-    def _homicide_autopsy(self, event: Event, victim: Victim, person: Person) -> str | None:
+    def _count_recorded_homicide(
+        self,
+        event: Event,
+        victim: Victim,
+        police: tuple[str, str] | None,
+        case_id: str | None,
+        forensic_cause: str | None,
+        admission_id: str | None,
+    ) -> None:
+        """A homicide victim in the reconciled counts: recorded as a homicide by one system at
+        least (police row, prosecution case, forensic cause, or a hospital stay that ended in
+        death in the period), confirmed when two or more do. Counted by the event's
+        municipality and the month of the attack."""
+        assert victim.death_date is not None
+        systems = sum(
+            (
+                police is not None and police[1] in HOMICIDE_CODES,
+                case_id is not None and event.offence_code in HOMICIDE_CODES,
+                forensic_cause is not None and is_homicide_cause(forensic_cause),
+                admission_id is not None and victim.death_date < self.end,
+            )
+        )
+        if systems >= 1:
+            self.truth.indicators.add("homicide_reconciled", event.municipality_code, event.day)
+        if systems >= 2:
+            self.truth.indicators.add(
+                "homicide_confirmed_by_two_sources", event.municipality_code, event.day
+            )
+
+    def _homicide_autopsy(
+        self, event: Event, victim: Victim, person: Person
+    ) -> tuple[str | None, str]:
         assert victim.death_date is not None
         rng = self.rng
         if rng.random() < self.rates.undetermined_intent:
@@ -468,7 +560,7 @@ class Simulation:
             cause, manner = SEQUELAE_OF_ASSAULT, "homicidio"
         else:
             cause, manner = assault_cause(event.weapon, event.place), "homicidio"
-        return self._death(
+        record_id = self._death(
             DeathRecord(
                 victim.death_date,
                 event.municipality_code,
@@ -481,10 +573,19 @@ class Simulation:
             person.national_id,
             event.event_id,
         )
+        return record_id, cause
 
     def _death(self, record: DeathRecord, national_id: str, event_id: str) -> str | None:
         record_id = self.health.add_death(record)
         if record_id is not None:
+            self.truth.indicators.count_records(
+                "forensic_deaths", record.municipality_code, record.day
+            )
+            self.truth.indicators.add("violent_deaths", record.municipality_code, record.day)
+            if is_undetermined_intent_cause(record.cause):
+                self.truth.indicators.add(
+                    "undetermined_intent_deaths", record.municipality_code, record.day
+                )
             if is_homicide_cause(record.cause):
                 self.truth.indicators.add(
                     "homicide_count_health", record.municipality_code, record.day

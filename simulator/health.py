@@ -66,6 +66,11 @@ def is_homicide_cause(code: str) -> bool:
     return "X85" <= clean[:3] <= "Y09" or clean == "Y871"
 
 
+def is_undetermined_intent_cause(code: str) -> bool:
+    """True for Y10-Y34, events of undetermined intent."""
+    return "Y10" <= code.strip().upper().replace(".", "")[:3] <= "Y34"
+
+
 def is_legal_intervention_cause(code: str) -> bool:
     """True for Y35 (any fourth character)."""
     return code.strip().upper().startswith("Y35")

@@ -141,6 +141,16 @@ class CaseInput:
     detainees: list[Person]
 
 
+@dataclass(frozen=True)
+class CaseStages:
+    """The days a case reached each stage of the justice funnel, as known at the cutoff."""
+
+    opened: date
+    indicted: date | None
+    first_judgement: date | None
+    first_conviction: date | None
+
+
 class JusticeSystem:
     """Simulates cases and streams their row versions to CSV."""
 
@@ -161,10 +171,13 @@ class JusticeSystem:
         }
         self._final = {t: CsvWriter(folder / f"{t}.csv", c) for t, c in TABLE_COLUMNS.items()}
         self._seq: dict[str, int] = {}
+        # The stages of the case ``open_case`` opened last (the truth's justice funnel).
+        self.last_stages: CaseStages | None = None
 
     def open_case(self, case: CaseInput) -> str | None:
         """Maybe open a case from a report; return its id if it exists before the cutoff."""
         rng = self._rng
+        self.last_stages = None
         if rng.random() >= CASE_OPEN_PROB.get(case.crime_type, _DEFAULT_OPEN_PROB):
             return None
         opened = _at(case.registered + timedelta(days=rng.choice((0, 1, 2, 5, 10, 20))), rng)
@@ -172,7 +185,7 @@ class JusticeSystem:
             return None
         case_id = self._next_id("FIS", opened.year, 6)
         versions = list(self._case_versions(case_id, opened, case))
-        self._emit(versions)
+        self.last_stages = _stages(self._emit(versions))
         return case_id
 
     def _case_versions(
@@ -310,7 +323,8 @@ class JusticeSystem:
             "created_at": iso_ts(at),
         }
 
-    def _emit(self, versions: list[tuple[datetime, str, Row]]) -> None:
+    def _emit(self, versions: list[tuple[datetime, str, Row]]) -> list[tuple[str, Row]]:
+        """Write every version before the cutoff; return the last one of each row."""
         last: dict[tuple[str, str], Row] = {}
         # Stable sort: versions of one row keep their order when they share a timestamp.
         for moment, table, row in sorted(versions, key=lambda v: v[0]):
@@ -321,6 +335,7 @@ class JusticeSystem:
             last[(table, row[_KEYS[table]])] = row
         for (table, _), row in last.items():
             self._final[table].write([row[c] for c in TABLE_COLUMNS[table]])
+        return [(table, row) for (table, _), row in last.items()]
 
     def _next_id(self, prefix: str, year: int, width: int) -> str:
         key = f"{prefix}-{year}"
@@ -336,6 +351,27 @@ class JusticeSystem:
         """Close all CSV files."""
         for writer in (*self._history.values(), *self._final.values()):
             writer.close()
+
+
+def _stages(rows: list[tuple[str, Row]]) -> CaseStages:
+    """A case's stages from the last version of its rows: indicted on the day it was filed in
+    court (the decision's day without a filing), judged and convicted on its first such
+    judgement."""
+    (case,) = [row for table, row in rows if table == "cases"]
+    judgements = [row for table, row in rows if table == "judgements"]
+    indicted = None
+    if case["decision"] == "acusacion":
+        indicted = date.fromisoformat(case["court_filed_date"] or case["decision_date"])
+    judged = sorted(date.fromisoformat(j["judgement_date"]) for j in judgements)
+    convicted = sorted(
+        date.fromisoformat(j["judgement_date"]) for j in judgements if j["verdict"] == "condena"
+    )
+    return CaseStages(
+        opened=date.fromisoformat(case["opened_date"]),
+        indicted=indicted,
+        first_judgement=judged[0] if judged else None,
+        first_conviction=convicted[0] if convicted else None,
+    )
 
 
 def _at(day: date, rng: random.Random) -> datetime:

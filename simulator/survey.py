@@ -44,6 +44,7 @@ from simulator.reference import (
     municipality_name,
     population_table,
 )
+from simulator.truth import Indicators
 
 SURVEY_TYPES: tuple[CrimeType, ...] = tuple(
     t for t in CRIME_TYPES if not t.victimless and t.key != "homicide"
@@ -135,6 +136,22 @@ class SurveyWorld:
                         dept, f"{m.code}-{k:04d}", m, sex, group, weight, victim, reported
                     )
 
+    def municipality_values(self) -> Iterator[tuple[str, str, float]]:
+        """(municipality, indicator code, true value) of the survey's indicators in the
+        monthly mart: each crime type's dark figure (the share of victims who did not
+        report) and its incidence per 100,000 adults (the share of adults victimised)."""
+        for m in self.munis:
+            people = [
+                (self.adults[(m.code, s, g)], self.prevalence[(m.code, s)])
+                for s in _SEXES
+                for g in _ADULT_GROUPS
+            ]
+            total = sum(n for n, _ in people)
+            for i, ctype in enumerate(SURVEY_TYPES):
+                yield m.code, f"dark_figure__{ctype.key}", 1.0 - ctype.report_prob
+                share = sum(n * p[i] for n, p in people) / total
+                yield m.code, f"adjusted_incidence_rate__{ctype.key}", share * 100_000
+
     def population_values(self) -> list[tuple[str, str, str, str, float]]:
         """True (domain level, domain code, measure, crime type, value) of every estimate.
 
@@ -186,14 +203,21 @@ def write_surveys(
     scale_factor: float,
     use_variants: bool,
     truth_folder: Path | None = None,
+    truth: Indicators | None = None,
 ) -> int:
-    """Write one survey file per calendar year in [start, end); return total respondents."""
+    """Write one survey file per calendar year in [start, end); return total respondents.
+
+    With ``truth_folder`` each year's true population values go to ``survey_<year>.csv``;
+    with ``truth`` the municipality's values of the monthly indicators go to ``truth``."""
     total = 0
     for year in range(start.year, (end.year if end.month == 1 and end.day == 1 else end.year + 1)):
         world = SurveyWorld(year, scale_factor)
         total += _write_year(folder, rng, world, sample_size, use_variants)
         if truth_folder is not None:
             write_survey_truth(truth_folder / f"survey_{year}.csv", world)
+        if truth is not None:
+            for code, indicator, value in world.municipality_values():
+                truth.survey[(code, year)][indicator] = value
     return total
 
 

@@ -404,6 +404,34 @@ def test_the_mart_checkpoint_passes_with_the_new_families(conn):  # type: ignore
     } <= families
 
 
+def test_a_year_of_every_indicator_equals_the_simulators_truth(conn, built):  # type: ignore[no-untyped-def]
+    """The truth test's checks (test_indicators_truth.py) over this year, where cases reach a
+    judgement and sources have the history that makes them usual reporters: every
+    register-based indicator equals the truth in every cell, every survey cell its answers."""
+    from tests.integration.test_indicators_truth import (
+        read_mart,
+        read_truth,
+        register_mismatches,
+        survey_mismatches,
+    )
+
+    mart, truth = read_mart(conn), read_truth(built)
+    mismatches, checked = register_mismatches(mart, truth)
+    assert not mismatches, {code: cells[:3] for code, cells in mismatches.items()}
+    assert len(checked) >= 55
+    wrong, estimated, with_interval, covered = survey_mismatches(mart, truth, built)
+    assert not wrong, wrong[:3]
+    assert estimated >= 100 and covered >= 0.9 * with_interval
+    # What 90 days cannot show: convictions, judgements, sources usual enough to be watched.
+    for code in (
+        "justice_funnel_convictions",
+        "justice_conviction_share",
+        "justice_median_days_indictment_to_judgement",
+        "reporting_coverage_share",
+    ):
+        assert any(r["numerator"] not in ("", "0") for c, r in truth.items() if c[0] == code)
+
+
 def test_a_month_removed_from_the_raw_police_rows_becomes_a_gap(conn, settings):  # type: ignore[no-untyped-def]
     # Last in the module: it changes the warehouse. The busiest municipality goes silent in
     # August (its reports first registered then are deleted from raw), as a police station

@@ -49,7 +49,7 @@ def read_truth(run) -> Counter[tuple[str, str, str]]:
         {
             (r["indicator_code"], r["municipality_code"], r["month"]): int(r["value"])
             for r in rows
-            if r["value"] != "0"
+            if r["indicator_code"] in INDICATORS and r["value"] != "0"
         }
     )
 
@@ -168,3 +168,50 @@ def test_icd_codes_written_inconsistently_at_rate(busy_run):
     variants = {r["causa_basica_cie10"] for r in records}
     assert any("." not in v and len(v) == 4 for v in variants)
     assert any(v.islower() for v in variants if v[0].isalpha())
+
+
+def test_justice_funnel_and_police_killings_recount_from_the_exports(tiny_run):
+    """The truth's counts from what the simulator decided equal what its exports show: the
+    justice funnel from the justice system's final tables and the police's first registration
+    of each report, persons killed from the use-of-force files."""
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for row in tiny_run.police_rows("use_of_force"):
+        where = (muni(row["codigo_municipio"]), month(row["fecha_hecho"]))
+        counts[("persons_killed_by_police", *where)] += int(row["personas_fallecidas"])
+    first: dict[str, tuple[tuple[str, ...], str]] = {}
+    for row in tiny_run.police_rows(resends=True):
+        stamp = row["fecha_registro"]
+        key = (stamp[6:10], stamp[3:5], stamp[:2], stamp[11:])
+        number = row["numero_denuncia"]
+        if number not in first or key < first[number][0]:
+            first[number] = (key, muni(row["codigo_municipio"]))
+    for (year, mm, _, _), code in first.values():
+        counts[("justice_funnel_reports", code, f"{year}-{mm}")] += 1
+    folder = tiny_run.out / "exports" / "justice"
+    with (folder / "cases.csv").open(encoding="utf-8", newline="") as handle:
+        cases = {row["case_id"]: row for row in csv.DictReader(handle)}
+    convicted: dict[str, str] = {}
+    with (folder / "judgements.csv").open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["verdict"] == "condena":
+                day = row["judgement_date"]
+                convicted[row["case_id"]] = min(day, convicted.get(row["case_id"], day))
+    for case_id, case in cases.items():
+        code = case["municipality_code"]
+        counts[("justice_funnel_cases", code, case["opened_date"][:7])] += 1
+        if case["decision"] == "acusacion":
+            filed = case["court_filed_date"] or case["decision_date"]
+            counts[("justice_funnel_indictments", code, filed[:7])] += 1
+        if case_id in convicted:
+            counts[("justice_funnel_convictions", code, convicted[case_id][:7])] += 1
+            counts[("justice_conviction_share", code, case["opened_date"][:7])] += 1
+    with (tiny_run.out / "truth" / "indicators.csv").open(encoding="utf-8", newline="") as handle:
+        truth = Counter(
+            {
+                (r["indicator_code"], r["municipality_code"], r["month"]): int(r["numerator"])
+                for r in csv.DictReader(handle)
+                if r["indicator_code"] in {k[0] for k in counts}
+            }
+        )
+    assert +truth == +counts
+    assert {k[0] for k in +counts} >= {"justice_funnel_convictions", "justice_funnel_reports"}
