@@ -2144,6 +2144,54 @@
    "poisson_interval": true,
    "precision": 6,
    "source": "police"
+  },
+  {
+   "by_source": true,
+   "code": "homicide_victims_counted_yearly",
+   "denominator": null,
+   "kind": "count",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "crime_counts",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "count_value",
+    "where": "iccs_code like '0101%' and counting_unit = 'victims' and period = 'year'"
+   },
+   "poisson_interval": false,
+   "precision": 6,
+   "source": "police"
+  },
+  {
+   "by_source": true,
+   "code": "homicide_victims_counted_yearly_rate",
+   "denominator": {
+    "distinct": false,
+    "fact": null,
+    "measure": null,
+    "population": "population",
+    "reporting_source": null,
+    "weight": null,
+    "where": null
+   },
+   "kind": "per_100k",
+   "lists_denominator": false,
+   "min_stable_numerator": 20,
+   "numerator": {
+    "distinct": false,
+    "fact": "crime_counts",
+    "measure": null,
+    "population": null,
+    "reporting_source": null,
+    "weight": "count_value",
+    "where": "iccs_code like '0101%' and counting_unit = 'victims' and period = 'year'"
+   },
+   "poisson_interval": true,
+   "precision": 6,
+   "source": "police"
   }
  ],
  "interfaces": {
