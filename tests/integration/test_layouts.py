@@ -127,7 +127,7 @@ def test_snic_semicolons_decimal_commas_and_victims_by_sex(clean_warehouse, tmp_
     assert (result.status, result.rows_read, result.rows_loaded) == ("loaded", 9, 9), result
     assert result.count_loaded == 10 + 3 + 0 + 3 + 1 + 0 + 17 + 3 + 1
     rows = db.execute(
-        "select department_code, province_code, sex, victims, events, events_rate,"
+        "select municipality_code, province_code, sex, victims, events, events_rate,"
         " female_victims_rate from raw.snic__departments order by _source_row, sex nulls last"
     ).fetchall()
     assert rows[:3] == [
