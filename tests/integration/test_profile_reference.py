@@ -466,3 +466,27 @@ def test_the_comparison_counts_police_against_health_per_municipality_month(colo
     )  # fmt: skip
     assert [tuple(r) for r in rows] == expected
     assert len(expected) == 6  # Medellín, Bello, Cali, Bogotá in January; Bello, Quibdó in February
+
+
+def test_eevv_codes_outside_the_geography_are_quarantined_by_their_joined_code(
+    colombia_built, db, tmp_path, settings
+):
+    from observatorio.orchestration.ingest import ingest_file
+
+    # Department 27 (Chocó) and a municipality 999 within it: 27999, not in DIVIPOLA here.
+    # (Run last: the profile's build above is done, and no row of this file loads.)
+    unknown = EEVV_ROWS[-1].replace("27,001,", "27,999,", 1)
+    path = tmp_path / "nofetal2024.csv"
+    path.write_bytes(("\r\n".join([EEVV_HEADER, unknown]) + "\r\n").encode("latin-1"))
+    colombia = dataclasses.replace(settings, profile="colombia_fixture")
+    result = ingest_file("eevv__non_fetal_deaths", path, colombia)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (1, 0, 1), result
+    quarantined = db.execute(
+        "select source_row, column_name, reason, offending_value from ops.quarantine"
+        " where batch_id = %s",
+        (result.batch_id,),
+    ).fetchall()
+    reason = "municipality code 27999 is not in the geography of profile colombia_fixture"
+    assert [tuple(r) for r in quarantined] == [
+        (1, "department_code+municipality_code_in_department", reason, "27999")
+    ]
