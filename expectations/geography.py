@@ -1,12 +1,14 @@
 """The gate's geography check: municipality codes the profile's geography does not know.
 
 Before a staged batch is validated, every row whose municipality code (a contract column
-named `municipality_code` or `<something>_municipality_code`) is not a code of the country
-profile's geography moves from the staged table to the batch's quarantine, one entry per
-row and column, with the code in the reason (`municipality code 99001 is not in the
-geography of profile colombia_fixture`). Nothing is dropped silently: the ledger counts the
-rows as quarantined (rows read = loaded + quarantined), the batch carries a warning naming
-the codes, and `ops.quarantine` keeps each row for review.
+named `municipality_code` or `<something>_municipality_code`, or a code the contract's
+interface mapping joins from parts, as DANE's EEVV gives the department and the municipality
+within it) is not a code of the country profile's geography moves from the staged table to
+the batch's quarantine, one entry per row and column, with the code in the reason
+(`municipality code 99001 is not in the geography of profile colombia_fixture`). Nothing is
+dropped silently: the ledger counts the rows as quarantined (rows read = loaded +
+quarantined), the batch carries a warning naming the codes, and `ops.quarantine` keeps each
+row for review.
 
 Profiles whose geography is loaded through a contract do this by default
 (`geography.unknown_codes: quarantine`); the demo's seed geography keeps resolving codes in
@@ -23,6 +25,7 @@ import csv
 import logging
 from pathlib import Path
 
+import yaml
 from psycopg import sql
 
 from ingestion.contract import Contract, load_contract
@@ -31,7 +34,13 @@ from observatorio.core.profile import Profile, load_profile
 from observatorio.core.settings import Settings, get_settings
 from observatorio.core.warehouse import connect
 
-__all__ = ["GeographyNotLoaded", "geography_codes", "municipality_columns", "quarantine_unknown"]
+__all__ = [
+    "GeographyNotLoaded",
+    "geography_codes",
+    "municipality_codes",
+    "municipality_columns",
+    "quarantine_unknown",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +56,22 @@ def municipality_columns(contract: Contract) -> list[str]:
         for name, _ in contract.output_columns()
         if name == "municipality_code" or name.endswith("_municipality_code")
     ]
+
+
+def municipality_codes(contract: Contract) -> list[tuple[str, sql.Composable]]:
+    """Each municipality code of a staged row, as (the name the quarantine gives it, its SQL):
+    the columns holding one, and a code the contract's `interface:` mapping joins from parts
+    (`municipality_code: [department_code, municipality_code_in_department]`)."""
+    codes: list[tuple[str, sql.Composable]] = [
+        (name, sql.Identifier(name)) for name in municipality_columns(contract)
+    ]
+    data = yaml.safe_load(contract.path.read_text(encoding="utf-8")) if contract.path else {}
+    for mapping in ((data or {}).get("interface") or {}).values():
+        parts = ((mapping or {}).get("columns") or {}).get("municipality_code")
+        if isinstance(parts, list) and parts:
+            joined = sql.SQL(" || ").join(sql.Identifier(str(p)) for p in parts)
+            codes.append(("+".join(map(str, parts)), sql.SQL("({})").format(joined)))
+    return codes
 
 
 def geography_codes(profile: Profile, settings: Settings) -> frozenset[str]:
@@ -83,13 +108,13 @@ def quarantine_unknown(
         return 0
     if staged.source in profile.reference_contracts():
         return 0  # the geography itself, and the tables loaded beside it
-    columns = municipality_columns(load_contract(staged.source))
+    columns = municipality_codes(load_contract(staged.source))
     if not columns:
         return 0
     known = sorted(geography_codes(profile, settings))
     staging = sql.Identifier(staged.staging_table)
     with connect(settings, role="loader") as conn:
-        for column in columns:
+        for name, code in columns:
             conn.execute(
                 sql.SQL(
                     "insert into ingest.{q} (source_row, column_name, reason, offending_value)"
@@ -97,20 +122,16 @@ def quarantine_unknown(
                     " geography of profile %%s', {c}, %s::text), {c}"
                     " from ingest.{t} where {c} is not null and not ({c} = any(%s::text[]))"
                     " order by _source_row"
-                ).format(
-                    q=sql.Identifier(staged.quarantine_table),
-                    t=staging,
-                    c=sql.Identifier(column),
-                ),
-                (column, profile.name, known),
+                ).format(q=sql.Identifier(staged.quarantine_table), t=staging, c=code),
+                (name, profile.name, known),
             )
         condition = sql.SQL(" or ").join(
-            sql.SQL("({c} is not null and not ({c} = any(%s::text[])))").format(c=sql.Identifier(c))
-            for c in columns
+            sql.SQL("({c} is not null and not ({c} = any(%s::text[])))").format(c=code)
+            for _, code in columns
         )
         codes = conn.execute(
             sql.SQL("select distinct unnest(array[{cols}]) from ingest.{t} where {cond}").format(
-                cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+                cols=sql.SQL(", ").join(code for _, code in columns),
                 t=staging,
                 cond=condition,
             ),

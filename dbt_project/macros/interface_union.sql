@@ -44,12 +44,22 @@
 {%- set mapped = mapping.get('columns') or {} -%}
 {%- set constants = mapping.get('constants') or {} -%}
 {%- set contract = node.name -%}
+{%- set ordering = [] -%}
+{%- for named in mapped.values() -%}
+    {%- if named is string -%}{%- do ordering.append(named) -%}
+    {%- else -%}{%- do ordering.extend(named) -%}{%- endif -%}
+{%- endfor -%}
 {%- set values = {} -%}
 {#- The interface's columns, and what derived ones are made of (a date, a year and month). -#}
 {%- set names = columns | map('first') | list + ['date', 'year', 'month'] -%}
 {%- for column in names -%}
-    {%- if column in mapped -%}
+    {%- if column in mapped and mapped[column] is string -%}
         {%- do values.update({column: adapter.quote(mapped[column])}) -%}
+    {%- elif column in mapped -%}
+        {#- A code published in parts: the parts joined, null when one is missing. -#}
+        {%- set parts = [] -%}
+        {%- for part in mapped[column] -%}{%- do parts.append(adapter.quote(part)) -%}{%- endfor -%}
+        {%- do values.update({column: '(' ~ parts | join(' || ') ~ ')'}) -%}
     {%- elif column in constants and constants[column] is not none -%}
         {%- do values.update({column: "'" ~ (constants[column] | replace("'", "''")) ~ "'"}) -%}
     {%- else -%}
@@ -60,8 +70,14 @@
     row); the key is with `source_contract`. -#}
 {%- set row_id = "left(_file_sha256, 16) || ':' || _source_row || '.' || part_row" -%}
 {%- if name == 'violent_deaths' -%}
+    {#- A source that publishes the month of death only: dated the 1st, and says so. -#}
+    {%- set has_day = values['death_date'] != 'null' -%}
     {%- do values.update({
         'record_id': values.record_id if values.record_id != 'null' else row_id,
+        'death_date': values['death_date'] if has_day
+            else "make_date(cast(" ~ values['year'] ~ " as integer), cast("
+                ~ values['month'] ~ " as integer), 1)",
+        'death_date_precision': "'day'" if has_day else "'month'",
         'icd10_code_reported': values.icd10_code,
         'icd10_code': normalise_icd10(values.icd10_code),
     }) -%}
@@ -103,7 +119,7 @@
             -- A wide row unpivoted gives several rows of one source row: numbered apart.
             row_number() over (
                 partition by _batch_id, _source_row
-                order by {% for column in mapped.values() | sort %}{{ adapter.quote(column) }}, {% endfor %}_ingested_at
+                order by {% for column in ordering | sort %}{{ adapter.quote(column) }}, {% endfor %}_ingested_at
             ) as part_row
         from {{ source(node.source_name, node.name) }}
     ) as {{ contract }}

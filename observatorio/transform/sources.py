@@ -24,6 +24,11 @@ interface:
       counting_unit: events
 ```
 
+A column may also be a list of contract columns, joined in order (a code published in parts,
+as DANE's EEVV gives the department and the municipality within it):
+`municipality_code: [department_code, municipality_code_in_department]`. A source that
+publishes the month of an event but not its day maps `year` and `month` instead of the date.
+
 Imports `ingestion.contract` only.
 """
 
@@ -58,8 +63,12 @@ INTERFACES: dict[str, dict[str, tuple[str, ...]]] = {
             "age_years",
             "icd10_code",
             "intent_reported",
+            "year",
+            "month",
         ),
-        "required": ("death_date", "municipality_code", "icd10_code"),
+        # And the date: a `death_date`, or the `year` and `month` of a source that publishes
+        # no day (the death is dated the 1st of its month, `death_date_precision` = month).
+        "required": ("municipality_code", "icd10_code"),
     },
     "crime_counts": {
         "columns": (
@@ -111,29 +120,36 @@ def interface_mappings(path: Path, contract: Contract) -> dict[str, dict[str, An
             raise ContractError(f"{where}: unknown keys {sorted(unknown)}")
         if not mapping.get("source_system"):
             raise ContractError(f"{where}: source_system (the label indicators show) is required")
-        columns = {str(k): str(v) for k, v in (mapping.get("columns") or {}).items()}
+        # A column, or a list of columns whose values are joined (a code published in
+        # parts, such as a department code and the municipality's code within it).
+        columns: dict[str, str | list[str]] = {
+            str(k): [str(c) for c in v] if isinstance(v, list) else str(v)
+            for k, v in (mapping.get("columns") or {}).items()
+        }
         constants = {str(k): v for k, v in (mapping.get("constants") or {}).items()}
         allowed = set(INTERFACES[name]["columns"])
         for column in (*columns, *constants):
             if column not in allowed:
                 raise ContractError(f"{where}: {column!r} is not a column of {name}")
-        for target, column in columns.items():
-            if column not in produced:
-                raise ContractError(
-                    f"{where}.columns.{target}: the contract has no column {column!r}"
-                )
+        for target, named in columns.items():
+            for column in named if isinstance(named, list) else [named]:
+                if column not in produced:
+                    raise ContractError(
+                        f"{where}.columns.{target}: the contract has no column {column!r}"
+                    )
         missing = [
             c for c in INTERFACES[name]["required"] if c not in columns and c not in constants
         ]
         if missing:
             raise ContractError(f"{where}: must fill {missing}")
         filled = {*columns, *constants}
-        if name == "crime_counts" and not ({"date"} <= filled or {"year", "month"} <= filled):
-            raise ContractError(f"{where}: map a date, or a year and a month")
+        day = "date" if name == "crime_counts" else "death_date"
+        if not ({day} <= filled or {"year", "month"} <= filled):
+            raise ContractError(f"{where}: map a {day}, or a year and a month")
         if name == "crime_counts" and not mapping.get("correspondence"):
             raise ContractError(f"{where}: correspondence (the national code -> ICCS) is required")
         latest_by = [str(c) for c in mapping.get("latest_by") or ()]
-        if latest_by and "record_id" not in columns:
+        if latest_by and not isinstance(columns.get("record_id"), str):
             raise ContractError(f"{where}: latest_by keeps one version per record_id: map it")
         checked[name] = {
             "source_system": str(mapping["source_system"]),

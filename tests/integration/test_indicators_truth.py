@@ -335,6 +335,31 @@ def test_reconciled_homicides_wait_for_a_register_linkage_could_train(
     assert recorded > 0
 
 
+def test_the_demo_compares_police_and_health_homicides_by_linked_records(
+    warehouse_and_truth, warehouse_url
+):
+    import psycopg
+
+    # The demo's police reports and forensic deaths are both records the victim register
+    # links: every cell with a homicide on either side is compared as linked records, with
+    # each side's count as the indicator mart publishes it.
+    mart, _, _ = warehouse_and_truth
+    with psycopg.connect(warehouse_url) as conn:
+        rows = conn.execute(
+            "select municipality_code, month, police_source, health_source, method,"
+            " police_homicide_victims, health_homicide_deaths"
+            " from marts.mart_homicide_source_comparison"
+        ).fetchall()
+    police = {k[1:]: v["numerator"] for k, v in mart.items() if k[0] == "homicide_count_police"}
+    health = {k[1:]: v["numerator"] for k, v in mart.items() if k[0] == "homicide_count_health"}
+    expected = sorted(
+        (*cell, "police", "health", "linked records", police[cell], health[cell])
+        for cell in police
+        if police[cell] or health[cell]
+    )
+    assert expected and sorted(tuple(r) for r in rows) == expected
+
+
 def test_mart_checkpoint_passes_then_catches_negative_missing_and_unreconciled(
     warehouse_and_truth, warehouse_url
 ):

@@ -271,3 +271,225 @@ def test_ibge_territorial_division_reads_into_the_geography_columns(
         ("53", "Distrito Federal", "530010", "5300108", "00108", "Brasília"),
         ("15", "Pará", "150400", "1504003", "04003", "Mojuí dos Campos"),
     ]
+
+
+# --- The profile end to end: its sources through the loader and gate, then the build ----
+
+# DANE's EEVV non-foetal deaths as `profiles/colombia_fixture/landing/` holds them (made-up
+# values, the published header and codings): department and municipality-within-department
+# codes (zeros lost in some rows), year and month of death (no day), the ICD-10 cause.
+EEVV_HEADER = (
+    "COD_DPTO,COD_MUNIC,A_DEFUN,SIT_DEFUN,TIPO_DEFUN,ANO,MES,HORA,MINUTOS,SEXO,EST_CIVIL,"
+    "GRU_ED1,GRU_ED2,NIVEL_EDU,IDPERTET,SEG_SOCIAL,PMAN_MUER,MAN_MUER,CODPTORE,CODMUNRE,"
+    "AREA_RES,C_DIR1,C_ANT1,C_BAS1,CAUSA_666,CAU_HOMOL"
+)
+EEVV_ROWS = [
+    "05,001,1,4,2,2023,1,22,15,1,5,15,04,4,6,2,2,2,05,001,1,S069,X954,X954,512,055",
+    "5,1,1,1,2,2023,1,03,40,2,5,14,04,5,6,1,2,2,5,1,1,S219,X994,X994,512,055",
+    "76,001,1,4,2,2023,1,23,05,1,5,13,04,3,5,2,2,2,76,001,1,S062,X959,X959,512,055",
+    "11,001,1,1,2,2023,1,10,00,1,6,23,06,6,6,1,1,,11,001,1,I219,I251,I219,303,026",
+    "76,001,1,2,2,2023,1,18,30,1,5,16,04,4,6,1,2,1,76,001,1,T71X,X700,X700,511,054",
+    "11,001,1,4,2,2023,1,07,20,1,1,17,05,7,6,1,2,3,25,754,1,S099,V892,V892,501,050",
+    "05,001,3,4,2,2023,1,99,99,1,9,15,04,99,9,9,3,5,05,001,3,T149,Y349,Y349,516,059",
+    "5,88,1,4,2,2023,1,01,10,1,5,14,04,4,6,2,2,2,5,88,1,S069,X954,X954,512,055",
+    "27,001,2,4,2,2023,1,20,45,1,5,16,04,3,5,2,2,2,27,001,2,T07X,X954,X954,512,055",
+]
+SPINE_MONTHS = ["2023-01"]  # the month the two sources cover (no police records)
+
+
+def _eevv_homicides() -> dict[tuple[str, str], int]:
+    """Deaths whose underlying cause is ICD-10 X85 to Y09 (assault), per municipality, month."""
+    counted: dict[tuple[str, str], int] = {}
+    names = EEVV_HEADER.split(",")
+    for line in EEVV_ROWS:
+        row = dict(zip(names, line.split(","), strict=True))
+        if "X85" <= row["C_BAS1"][:3] <= "Y09":  # X85..X99, Y00..Y09
+            month = f"{row['ANO']}-{int(row['MES']):02d}"
+            cell = (row["COD_DPTO"].zfill(2) + row["COD_MUNIC"].zfill(3), month)
+            counted[cell] = counted.get(cell, 0) + 1
+    return counted
+
+
+def _siedco_victims() -> dict[tuple[str, str], int]:
+    """SIEDCO's victims (CANTIDAD) per municipality (CODIGO DANE less its 000) and month."""
+    from tests.fixtures.layouts import make_fixtures as fx
+
+    counted: dict[tuple[str, str], int] = {}
+    for _dept, _name, code, _weapon, day, _sex, _age, victims in fx.SIEDCO_ROWS:
+        cell = (str(code)[:-3].zfill(5), day.strftime("%Y-%m"))
+        counted[cell] = counted.get(cell, 0) + int(victims)
+    return counted
+
+
+@pytest.fixture(scope="module")
+def colombia_built(settings, warehouse_url):  # type: ignore[no-untyped-def]
+    """The profile's reference files and source files through the loader and gate, then one
+    dbt build of the comparison mart and everything it reads (the indicator mart among them)
+    and the data tests of the models read here."""
+    import psycopg
+
+    from observatorio.orchestration.ingest import ingest_file
+    from tests.conftest import _truncate
+
+    colombia = dataclasses.replace(settings, profile="colombia_fixture")
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        _truncate(conn)
+    profile = load_profile(settings=colombia)
+    load_reference(profile, colombia)
+    results = {
+        contract: [
+            ingest_file(contract, path, colombia)
+            for path in sorted((profile.folder / "landing" / contract).iterdir())
+        ]
+        for contract in profile.active_contracts()
+    }
+    # Seeds and models, then the data tests of what the tests below read (the others are
+    # the demo build's business, and the models' unit tests test_dbt_build's).
+    run_dbt(
+        [
+            "build",
+            "--select",
+            "+mart_homicide_source_comparison",
+            "--exclude-resource-type",
+            "test",
+            "unit_test",
+        ],
+        colombia,
+    )
+    read = "stg_interface__violent_deaths stg_interface__crime_counts mart_indicators_monthly"
+    run_dbt(
+        [
+            "test",
+            "--select",
+            f"{read} mart_homicide_source_comparison",
+            "--indirect-selection",
+            "cautious",
+            "--exclude-resource-type",
+            "unit_test",
+        ],
+        colombia,
+    )
+    return results
+
+
+def test_the_profile_file_is_the_one_written_here(colombia_built):
+    [eevv] = colombia_built["eevv__non_fetal_deaths"]
+    # So every value this module computes by hand is the landed file's own.
+    landed = load_profile("colombia_fixture").folder / "landing" / eevv.source / eevv.file
+    text = landed.read_bytes().decode("latin-1")
+    assert text.splitlines() == [EEVV_HEADER, *EEVV_ROWS]
+
+
+def test_eevv_deaths_load_and_reach_the_interface_dated_by_their_month(colombia_built, db):
+    [eevv] = colombia_built["eevv__non_fetal_deaths"]
+    assert (eevv.status, eevv.rows_read, eevv.rows_loaded, eevv.rows_quarantined) == (
+        "loaded", len(EEVV_ROWS), len(EEVV_ROWS), 0,
+    )  # fmt: skip
+    rows = db.execute(
+        "select municipality_code, death_date, death_date_precision, sex, age_years,"
+        " icd10_code_reported, intent_reported from staging.stg_interface__violent_deaths"
+        " where source_system = 'health:eevv' order by source_row"
+    ).fetchall()
+    sexes = {"1": "M", "2": "F", "3": "I"}
+    manners = {"1": "natural", "2": "violent", "3": "under_investigation"}
+    names = EEVV_HEADER.split(",")
+    expected = []
+    for line in EEVV_ROWS:
+        row = dict(zip(names, line.split(","), strict=True))
+        expected.append(
+            (
+                row["COD_DPTO"].zfill(2) + row["COD_MUNIC"].zfill(3),
+                date(int(row["ANO"]), int(row["MES"]), 1),  # the month: no day is published
+                "month",
+                sexes[row["SEXO"]],
+                None,  # age groups only, no age in years
+                row["C_BAS1"],
+                manners[row["PMAN_MUER"]],
+            )
+        )
+    assert [tuple(r) for r in rows] == expected
+
+
+def _cells(db, indicator: str, source: str) -> dict[tuple[str, str], object]:  # type: ignore[no-untyped-def]
+    rows = db.execute(
+        "select municipality_code, month, value from marts.mart_indicators_monthly"
+        " where indicator_code = %s and source = %s and sex = 'all' and age_group = 'all'",
+        (indicator, source),
+    ).fetchall()
+    return {(code, month): value for code, month, value in rows}
+
+
+def test_siedco_and_eevv_homicides_are_exact_in_every_cell(colombia_built, db):
+    from decimal import ROUND_HALF_UP, Decimal
+
+    siedco, eevv = _siedco_victims(), _eevv_homicides()
+    # By hand from the fixtures: SIEDCO Medellín 1, Bello 1, Cali 2, Bogotá 1 (January);
+    # EEVV X95/X99 assaults: Medellín 2, Cali, Bello and Quibdó 1 (January too).
+    assert siedco == {("05001", "2023-01"): 1, ("05088", "2023-01"): 1,
+                      ("76001", "2023-01"): 2, ("11001", "2023-01"): 1}  # fmt: skip
+    assert eevv == {("05001", "2023-01"): 2, ("76001", "2023-01"): 1,
+                    ("05088", "2023-01"): 1, ("27001", "2023-01"): 1}  # fmt: skip
+    spine = [(code, month) for code in sorted(CELLS) for month in SPINE_MONTHS]
+    assert _cells(db, "homicide_victims_counted", "police:siedco") == {
+        cell: siedco.get(cell, 0) for cell in spine
+    }
+    assert _cells(db, "homicide_count_health", "health:eevv") == {
+        cell: eevv.get(cell, 0) for cell in spine
+    }
+
+    def rate(victims: int, code: str) -> Decimal:
+        men, women = CELLS[code]
+        population = GROUPS * (men + 10 + women + 10)  # 2023: 10 more per cell than 2022
+        return (Decimal(victims * 100000) / population).quantize(Decimal("0.000001"), ROUND_HALF_UP)
+
+    assert _cells(db, "homicide_victims_counted_rate", "police:siedco") == {
+        (code, month): rate(siedco.get((code, month), 0), code) for code, month in spine
+    }
+    # Medellín, January, by hand: 1 victim over 17 * (80,010 + 85,010) = 2,805,340 people.
+    assert rate(1, "05001") == Decimal("0.035646")
+
+
+def test_the_comparison_counts_police_against_health_per_municipality_month(colombia_built, db):
+    siedco, eevv = _siedco_victims(), _eevv_homicides()
+    rows = db.execute(
+        "select comparison_id, month, municipality_code, police_source, health_source, method,"
+        " police_homicide_victims, health_homicide_deaths, police_minus_health,"
+        " reconciled_homicides from marts.mart_homicide_source_comparison order by 1"
+    ).fetchall()
+    # SIEDCO publishes counts: compared cell by cell, never linked; the police record
+    # indicator's zeros (no police records in this country) are no source to compare.
+    expected = sorted(
+        (
+            f"{month}|{code}|police:siedco|health:eevv", month, code, "police:siedco",
+            "health:eevv", "counts", siedco.get((code, month), 0), eevv.get((code, month), 0),
+            siedco.get((code, month), 0) - eevv.get((code, month), 0), None,
+        )
+        for code, month in set(siedco) | set(eevv)
+    )  # fmt: skip
+    assert [tuple(r) for r in rows] == expected
+    # Medellín 1 vs 2, Bello 1 vs 1, Bogotá 1 vs 0, Cali 2 vs 1, Quibdó 0 vs 1.
+    assert len(expected) == 5
+
+
+def test_eevv_codes_outside_the_geography_are_quarantined_by_their_joined_code(
+    colombia_built, db, tmp_path, settings
+):
+    from observatorio.orchestration.ingest import ingest_file
+
+    # Department 27 (Chocó) and a municipality 999 within it: 27999, not in DIVIPOLA here.
+    # (Run last: the profile's build above is done, and no row of this file loads.)
+    unknown = EEVV_ROWS[-1].replace("27,001,", "27,999,", 1)
+    path = tmp_path / "nofetal2024.csv"
+    path.write_bytes(("\r\n".join([EEVV_HEADER, unknown]) + "\r\n").encode("latin-1"))
+    colombia = dataclasses.replace(settings, profile="colombia_fixture")
+    result = ingest_file("eevv__non_fetal_deaths", path, colombia)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (1, 0, 1), result
+    quarantined = db.execute(
+        "select source_row, column_name, reason, offending_value from ops.quarantine"
+        " where batch_id = %s",
+        (result.batch_id,),
+    ).fetchall()
+    reason = "municipality code 27999 is not in the geography of profile colombia_fixture"
+    assert [tuple(r) for r in quarantined] == [
+        (1, "department_code+municipality_code_in_department", reason, "27999")
+    ]

@@ -102,7 +102,7 @@ def test_the_fixture_profile_loads_its_reference_through_contracts():
     from observatorio.core.profile import reference_variable
 
     profile = load_profile("colombia_fixture")
-    assert profile.active_contracts() == ["siedco__homicides"]
+    assert profile.active_contracts() == ["siedco__homicides", "eevv__non_fetal_deaths"]
     files = [(f.table, f.contract, f.path.name, f.valid_from) for f in profile.reference_files()]
     assert files == [
         ("geography", "dane__divipola", "DIVIPOLA_Municipios_2018.csv", date(2018, 1, 1)),

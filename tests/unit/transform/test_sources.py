@@ -88,6 +88,39 @@ def test_a_wrong_mapping_is_refused_naming_the_file_and_key(tmp_path: Path, chan
     assert str(path) in str(raised.value) and "interface.crime_counts" in str(raised.value)
 
 
+def _eevv(tmp_path: Path, change: dict[str, object]) -> Path:
+    data = yaml.safe_load(
+        (CATALOG_DIR / "colombia" / "eevv__non_fetal_deaths.yaml").read_text("utf-8")
+    )
+    data["interface"]["violent_deaths"]["columns"].update(change)
+    data["interface"]["violent_deaths"]["columns"] = {
+        k: v for k, v in data["interface"]["violent_deaths"]["columns"].items() if v is not None
+    }
+    path = tmp_path / "eevv__non_fetal_deaths.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_a_code_in_parts_and_a_month_without_a_day_map_into_violent_deaths(tmp_path: Path):
+    # DANE's EEVV: the department and the municipality within it; the year and month only.
+    tables = _tables(sources_document([CATALOG_DIR / "colombia" / "eevv__non_fetal_deaths.yaml"]))
+    mapping = tables["eevv__non_fetal_deaths"]["config"]["meta"]["interface"]["violent_deaths"]
+    assert mapping["columns"]["municipality_code"] == [
+        "department_code",
+        "municipality_code_in_department",
+    ]
+    assert (mapping["columns"]["year"], mapping["columns"]["month"]) == (
+        "death_year",
+        "death_month",
+    )
+    with pytest.raises(ContractError, match="has no column 'no_such_part'"):
+        sources_document(
+            [_eevv(tmp_path, {"municipality_code": ["department_code", "no_such_part"]})]
+        )
+    with pytest.raises(ContractError, match="map a death_date, or a year and a month"):
+        sources_document([_eevv(tmp_path, {"month": None})])
+
+
 def test_every_catalog_mapping_is_valid():
     catalog = sorted(CATALOG_DIR.glob("*/*.yaml"))
     tables = _tables(sources_document(catalog))
@@ -97,6 +130,7 @@ def test_every_catalog_mapping_is_valid():
         if t["config"]["meta"].get("interface")
     }
     assert interfaces == {
+        "eevv__non_fetal_deaths": ["violent_deaths"],
         "sim__deaths": ["violent_deaths"],
         "sim__deaths_dbf": ["violent_deaths"],
         "sesnsp__municipal_incidence": ["crime_counts"],
