@@ -224,7 +224,7 @@ def run() -> None:
     )
     console.print(f"Batches this run: {batches}  (loaded = accepted)")
     for dag_id, state in summary.dag_runs.items():
-        console.print(f"DAG {dag_id}: {state}")
+        console.print(f"DAG {dag_id}: {state}, {summary.steps.get(dag_id, 0.0):.1f} s")
     for path in summary.extracts:
         console.print(f"Extract: {path}")
     url = mask_url(warehouse.warehouse_url(settings))
