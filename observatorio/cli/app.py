@@ -210,7 +210,10 @@ def run() -> None:
         layers.add_column(column, justify="left" if column == "layer" else "right")
     for layer in ("raw", "staging", "intermediate", "marts"):
         counts = [n for name, n in summary.rows.items() if name.startswith(f"{layer}.")]
-        layers.add_row(layer, str(len(counts)), f"{sum(counts):,}")
+        views = summary.views_not_counted.get(layer, 0)
+        parts = [f"{sum(counts):,}"] if counts or not views else []
+        parts += [f"{views} views not counted (no DAG ran)"] if views else []
+        layers.add_row(layer, str(len(counts) + views), " + ".join(parts))
     console.print(layers)
     marts = Table(title="Marts")
     marts.add_column("table")
