@@ -351,7 +351,9 @@ def changed_since_watermark(
     Asks for the records changed since the watermark as `pull` does, but one page of one
     record more than the ids already landed at the watermark's instant (the API's
     `updated_since` is inclusive): a record that is not one of those, or a next page, is
-    new. Same credentials, retries and route as `pull`; nothing is landed.
+    new (beyond the page size, more ids at one instant than a page holds, it always says
+    new and the pull decides). Same credentials, retries and route as `pull`; nothing is
+    landed.
     """
     settings = settings or get_settings()
     contract = load_contract(source)
