@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export XDG_RUNTIME_DIR ?= /tmp/observatorio-runtime-$(shell id -u)
 
-.PHONY: install manifest run test lint indicators airflow bi bi-import bi-stop docs warehouse-stop clean bench-ingest bench-linkage bench-linkage-1m bench-e2e
+.PHONY: install manifest run test lint indicators airflow bi bi-import bi-stop docs warehouse-stop clean bench-ingest bench-linkage bench-linkage-1m bench-e2e bench-noop
 
 $(STAMP): pyproject.toml constraints.txt
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
@@ -89,6 +89,12 @@ bench-linkage: $(STAMP)
 ## Linkage at 1M victim records (a medium simulation stacked over years); ~10 min.
 bench-linkage-1m: $(STAMP)
 	$(BIN)/python -m bench.linkage --scale medium --out .observatorio/bench/linkage-medium --records 1000000 --results bench/results/linkage_1m.json
+
+## `observatorio run` twice in the current OBSERVATORIO_HOME, the second on an unchanged landing
+## folder (a no-op): wall, CPU and each step. Writes bench/results/noop_run.json.
+bench-noop: $(STAMP) manifest
+	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
+	$(BIN)/python -m bench.noop_run --runs 2
 
 ## End to end at 1M, 3M and 10M police rows, then the 5,570-municipality country at 1M; hours,
 ## on demand only (never in CI). Writes bench/results/e2e.json.

@@ -23,7 +23,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from ingestion.contract import load_contract
-from ingestion.loader import check_file_name
 from observatorio.core.settings import Settings, get_settings
 
 # A run's claims are abandoned when nothing touched their folder for this long: well past
@@ -62,6 +61,10 @@ def claim_files(
     Returns only this run's claims: what it claimed now, what it claimed in an earlier try
     (an Airflow retry keeps the run id) and what it took over from abandoned runs.
     """
+    # The loader (pyarrow, the typed readers) only for a claim: asking where a source's
+    # inbox is must stay cheap, the main job asks it for every source of a no-op run.
+    from ingestion.loader import check_file_name
+
     settings = settings or get_settings()
     contract = load_contract(source)
     target = claimed_dir(source, settings, run_id or new_run_id())

@@ -8,10 +8,24 @@ the file is safely written: a crash re-reads, and content dedup makes re-reads h
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from observatorio.core.settings import Settings
 from observatorio.core.warehouse import connect
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A connector's cheap answer to "would a pull land anything?", asked before a run.
+
+    `has_new` is what the pull would find new after the watermark; `detail` says what was
+    asked and what came back, in one line (no rows, no secrets).
+    """
+
+    source: str
+    has_new: bool
+    detail: str
 
 
 def read(source: str, settings: Settings | None = None) -> dict[str, Any] | None:

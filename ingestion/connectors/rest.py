@@ -66,6 +66,7 @@ __all__ = [
     "RestRequestRejected",
     "RetryPolicy",
     "airflow_credentials",
+    "changed_since_watermark",
     "credentials_from_connection",
     "pull",
     "require_secure_transport",
@@ -332,4 +333,63 @@ def pull(
         window_end=until,
         cursor={"updated_since": cursor["updated_since"]},
         query=query,
+    )
+
+
+def changed_since_watermark(
+    source: str,
+    credentials: ApiCredentials | None = None,
+    *,
+    settings: Settings | None = None,
+    policy: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> watermarks.Probe:
+    """Whether `pull(source)` would land anything, from one small page.
+
+    Asks for the records changed since the watermark as `pull` does, but one page of one
+    record more than the ids already landed at the watermark's instant (the API's
+    `updated_since` is inclusive): a record that is not one of those, or a next page, is
+    new (beyond the page size, more ids at one instant than a page holds, it always says
+    new and the pull decides). Same credentials, retries and route as `pull`; nothing is
+    landed.
+    """
+    settings = settings or get_settings()
+    contract = load_contract(source)
+    endpoint = ENDPOINTS.get(contract.name)
+    if endpoint is None:
+        raise RestConfigError(f"no REST endpoint is registered for {contract.name!r}")
+    cursor_field, key_field = _fields(contract)
+    credentials = credentials or resolve_credentials(endpoint.api)
+    policy = policy or RetryPolicy.from_extra(credentials.extra)
+    stored = watermarks.read(contract.name, settings) or {}
+    since: str | None = stored.get("updated_since")
+    landed = set(stored.get("ids_at_cursor", [])) if since else set()
+    size = min(len(landed) + 1, int(credentials.extra.get("page_size", endpoint.page_size)))
+    params: dict[str, Any] = {"page_size": size, "page": 1}
+    if since:
+        params[endpoint.since_param] = since
+    client = httpx.Client(
+        base_url=credentials.base_url,
+        headers=credentials.headers(),
+        auth=credentials.auth(),
+        timeout=policy.timeout,
+        transport=transport,
+    )
+    requester = _Requester(client, credentials, policy, sleep, rng or random.Random())
+    with client:
+        body = requester.get_json(endpoint.path, params)
+    data, next_page, _ = _page_records(body, f"{contract.name} probe")
+    new = next_page is not None or any(
+        not isinstance(record, dict)
+        or record.get(cursor_field) != since
+        or str(record.get(key_field)) not in landed
+        for record in data
+    )
+    where = f"since {since}" if since else "(no watermark yet)"
+    return watermarks.Probe(
+        contract.name,
+        new,
+        f"{'a record' if new else 'no record'} changed {where} at {endpoint.path}",
     )

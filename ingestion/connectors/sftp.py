@@ -40,7 +40,6 @@ from typing import Any
 from ingestion.contract import Contract, load_contract
 from ingestion.errors import BatchError
 from ingestion.landing import claimed_dir, new_run_id
-from ingestion.loader import check_file_name
 from observatorio.core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -89,6 +88,54 @@ def configured_drop(source: str, contract: Contract | None = None) -> SftpDrop |
     extra = conn.extra_dejson or {}
     remote_dir = str(extra.get("remote_dir") or f"{contract.source}/{contract.entity}")
     return SftpDrop(source=source, conn_id=conn_id, remote_dir=remote_dir.rstrip("/") or "/")
+
+
+def has_drop(source: str) -> bool:
+    """Whether `source` has an SFTP drop, asked without importing Airflow when it can be.
+
+    Airflow looks a connection up in a secrets backend, then the environment, then its
+    metadata database. Without a secrets backend (`AIRFLOW__SECRETS__BACKEND` or the
+    `[secrets]` section of `$AIRFLOW_HOME/airflow.cfg`), the environment form and the row in
+    the metadata database (`AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`, PostgreSQL) are the whole
+    answer, read here in milliseconds; otherwise Airflow is asked (`configured_drop`).
+    Called by the main job before it starts an ingest DAG.
+    """
+    conn_id = connection_id(source)
+    if os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}"):
+        return True
+    defined = _in_metadata_database(conn_id) if not _secrets_backend() else None
+    return configured_drop(source) is not None if defined is None else defined
+
+
+def _secrets_backend() -> bool:
+    import configparser
+
+    if os.environ.get("AIRFLOW__SECRETS__BACKEND"):
+        return True
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(Path(os.environ.get("AIRFLOW_HOME", "~/airflow")).expanduser() / "airflow.cfg")
+    return bool(config.get("secrets", "backend", fallback="").strip())
+
+
+def _in_metadata_database(conn_id: str) -> bool | None:
+    """Whether Airflow's metadata database holds the connection; None when it cannot tell."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
+    if not url.startswith("postgresql"):
+        return None
+    engine = sa.create_engine(make_url(url).set(drivername="postgresql+psycopg"))
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                sa.text("select count(*) from connection where conn_id = :id"), {"id": conn_id}
+            ).first()
+    except sa.exc.SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
+    return bool(row and row[0])
 
 
 def state_dir(source: str, settings: Settings | None = None) -> Path:
@@ -168,6 +215,8 @@ def pull(
         return None
     from airflow.providers.sftp.hooks.sftp import SFTPHook
 
+    from ingestion.loader import check_file_name
+
     result = PullResult()
     local_dir = claimed_dir(source, settings, run_id or new_run_id())
     local_dir.mkdir(parents=True, exist_ok=True)
@@ -209,6 +258,8 @@ def _fetch_processing(
 ) -> None:
     """Download every file in `processing/` that is not local yet, or settle it if its batch
     already ended (a run that died between the local and the remote move)."""
+    from ingestion.loader import check_file_name
+
     for name, size in _regular_files(client, drop.path("processing")):
         try:
             check_file_name(name)

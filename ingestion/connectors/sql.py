@@ -338,6 +338,43 @@ def extract(
     )
 
 
+def changed_since_watermark(
+    source: str, url: str | None = None, *, settings: Settings | None = None
+) -> watermarks.Probe:
+    """Whether `extract(source)` would land anything: one row after the watermark is enough.
+
+    Asks the source for a single row past the watermark's `(updated_at, id)` in the cursor's
+    order, the rows `extract` counts as new (without a watermark: any row at all). A late
+    commit stamped before the watermark is not new to `extract` either: it is landed with
+    the next pull that has a new row in its overlap window. Same connection as `extract`.
+    """
+    settings = settings or get_settings()
+    contract = load_contract(source)
+    ts_col, id_col = _cursor_columns(contract)
+    url = url or source_url()
+    start = _start_cursor(watermarks.read(contract.name, settings), None)
+    engine = sa.create_engine(url, connect_args=_bounded(url, CONNECT_TIMEOUT_SECONDS))
+    try:
+        with engine.connect() as conn:
+            table = sa.Table(contract.entity, sa.MetaData(), autoload_with=conn)
+            updated, key = table.c[ts_col], table.c[id_col]
+            stmt = sa.select(sa.literal(1)).select_from(table).limit(1)
+            if start:
+                after = datetime.fromisoformat(start["updated_at"])
+                stmt = stmt.where(
+                    sa.or_(updated > after, sa.and_(updated == after, key > start[id_col]))
+                )
+            found = conn.execute(stmt).first() is not None
+    finally:
+        engine.dispose()
+    where = f"after ({start['updated_at']}, {start[id_col]})" if start else "(no watermark yet)"
+    return watermarks.Probe(
+        contract.name,
+        found,
+        f"{'a row' if found else 'no row'} {where} in {contract.entity}",
+    )
+
+
 def record_source_queries(
     results: Iterable[Mapping[str, Any]], settings: Settings | None = None
 ) -> int:

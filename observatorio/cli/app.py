@@ -210,7 +210,10 @@ def run() -> None:
         layers.add_column(column, justify="left" if column == "layer" else "right")
     for layer in ("raw", "staging", "intermediate", "marts"):
         counts = [n for name, n in summary.rows.items() if name.startswith(f"{layer}.")]
-        layers.add_row(layer, str(len(counts)), f"{sum(counts):,}")
+        views = summary.views_not_counted.get(layer, 0)
+        parts = [f"{sum(counts):,}"] if counts or not views else []
+        parts += [f"{views} views not counted (no DAG ran)"] if views else []
+        layers.add_row(layer, str(len(counts) + views), " + ".join(parts))
     console.print(layers)
     marts = Table(title="Marts")
     marts.add_column("table")
@@ -224,7 +227,7 @@ def run() -> None:
     )
     console.print(f"Batches this run: {batches}  (loaded = accepted)")
     for dag_id, state in summary.dag_runs.items():
-        console.print(f"DAG {dag_id}: {state}")
+        console.print(f"DAG {dag_id}: {state}, {summary.steps.get(dag_id, 0.0):.1f} s")
     for path in summary.extracts:
         console.print(f"Extract: {path}")
     url = mask_url(warehouse.warehouse_url(settings))

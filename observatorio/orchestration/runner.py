@@ -4,7 +4,10 @@ Starts the warehouse, migrates Airflow's metadata database, enters the country p
 preparation hook (`observatorio.core.profile`; the demo profile's lands the simulated
 country's exports and serves its source systems), runs the DAGs for real with `dag.test()`
 (ingest → build_warehouse → deliver_extracts) and summarises what each layer holds. Without a
-hook it runs on whatever is already landed or connected. Running it again loads nothing twice.
+hook it runs on whatever is already landed or connected. Running it again loads nothing twice,
+and a DAG with nothing to do is not started: an ingest DAG whose sources have nothing new
+(`nothing_to_ingest`, asked before Airflow is imported), the build when no batch was
+published since the last one (`plan_build`), the deliveries when none is due.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +47,9 @@ PIPELINE = (
 DELIVERY_DAG = "deliver_extracts"
 # Runs only when a batch was published or the dbt project changed since its last success.
 BUILD_DAG = "build_warehouse"
+# The tasks a connector DAG adds to its `ingest_landed_files` groups: the pull, and the note
+# of its query on the batch's ledger row.
+PULL_TASKS = ("extract_", "record_source_query_")
 
 
 class RunError(RuntimeError):
@@ -82,6 +88,21 @@ class RunSummary:
     rows: dict[str, int] = field(default_factory=dict)
     batches: dict[str, int] = field(default_factory=dict)
     extracts: list[str] = field(default_factory=list)
+    # Per layer, the views whose rows were not counted (a run that changed nothing).
+    views_not_counted: dict[str, int] = field(default_factory=dict)
+    # Wall seconds of each step of the run (start-up, the profile's hook, each DAG, summary).
+    steps: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        """Add the wall time of the block to `steps[step]`, and log it."""
+        begun = time.monotonic()
+        try:
+            yield
+        finally:
+            took = time.monotonic() - begun
+            self.steps[step] = self.steps.get(step, 0.0) + took
+            print(f"observatorio run: {step} took {took:.1f} s", flush=True)
 
 
 def migrate_airflow(settings: Settings) -> None:
@@ -136,32 +157,30 @@ def dag_file(dag_id: str, settings: Settings) -> Path:
     return own if own.is_file() else settings.dags_dir / FACTORY_FILE
 
 
-def pipeline(profile: Profile, settings: Settings) -> list[str]:
-    """The DAGs of the main job for a country profile, in PIPELINE's order: the hand-written
-    ingest DAGs that ingest one of the profile's active sources, the generated DAG of every
-    active source no hand-written DAG ingests, then the build and the deliveries. The demo
-    profile gets PIPELINE itself."""
-    from ingestion.contract import CONTRACTS_DIR
-    from observatorio.transform.contract_dags import contracts_without_dag
+def ingest_dags(profile: Profile, settings: Settings) -> dict[str, list[str]]:
+    """The ingest DAGs of the main job for a country profile, each with the contracts it
+    ingests, in PIPELINE's order: the hand-written ingest DAGs that ingest one of the
+    profile's active sources (`contract_dags.names_contract`), then the generated DAG of
+    every active source no hand-written DAG ingests. The demo profile gets PIPELINE's."""
+    from ingestion.contract import CONTRACTS_DIR, available_contracts
+    from observatorio.transform.contract_dags import contracts_without_dag, names_contract
 
-    active = set(profile.active_contracts())
-    generated = [
-        spec.dag_id
-        for spec in contracts_without_dag(CONTRACTS_DIR, settings.dags_dir, profile)
-        if spec.name in active
-    ]
-    written = []
+    active = profile.active_contracts()
+    candidates = sorted({*available_contracts(), *active})
+    dags: dict[str, list[str]] = {}
     for dag_id in PIPELINE[:-2]:
         text = (settings.dags_dir / f"{dag_id}.py").read_text(encoding="utf-8")
-        if any(f'"{name}"' in text or f'f"{name.split("__", 1)[0]}__{{' in text for name in active):
-            written.append(dag_id)
-    return [*written, *generated, BUILD_DAG, DELIVERY_DAG]
+        contracts = [name for name in candidates if names_contract(text, name)]
+        if set(contracts) & set(active):
+            dags[dag_id] = contracts
+    for spec in contracts_without_dag(CONTRACTS_DIR, settings.dags_dir, profile):
+        if spec.name in active:
+            dags[spec.dag_id] = [spec.name]
+    return dags
 
 
 def run_dag(dag_id: str, settings: Settings, logical_date: datetime | None = None) -> str:
     """Run one DAG for real, in this process, with `dag.test()`; return its final state.
-
-    An ingest DAG with nothing to claim is not run (`nothing_to_ingest`).
 
     The dbt manifest is made first if the project changed (`make manifest` has usually
     done it): DAG files only read it.
@@ -177,8 +196,6 @@ def run_dag(dag_id: str, settings: Settings, logical_date: datetime | None = Non
     if bag.import_errors:
         raise RunError(f"{dag_id}: import errors {bag.import_errors}")
     dag = bag.dags[dag_id]
-    if (idle := nothing_to_ingest(dag, settings)) is not None:
-        return f"skipped ({idle})"
     dag_run = (
         dag.test(logical_date=logical_date, run_after=logical_date) if logical_date else dag.test()
     )
@@ -189,32 +206,47 @@ def run_dag(dag_id: str, settings: Settings, logical_date: datetime | None = Non
     return state
 
 
-def nothing_to_ingest(dag: Any, settings: Settings) -> str | None:
-    """Why an ingest DAG would do nothing, or None when it may have work (or is not one).
+def nothing_to_ingest(contracts: list[str], settings: Settings) -> str | None:
+    """Why an ingest DAG of these contracts would do nothing, or None when it may have work.
 
-    Only a DAG made of `ingest_landed_files` groups alone qualifies (a group per contract and
-    no other task: a connector's pull is work whose outcome only the pull knows), when no
-    file waits in any of its contracts' inboxes or claimed folders and none has an SFTP drop.
-    Then its run would claim nothing, load nothing and emit no batch: the scheduler's runs
-    of it do exactly that, the main job just does not start it.
+    Asked before Airflow is even imported, so a run with nothing new starts no DAG run (the
+    scheduler's runs of such a DAG claim nothing, load nothing and emit no batch: the main
+    job just does not start it). Nothing to do is: no file waits in any of the contracts'
+    inboxes or claimed folders, none has an SFTP drop, and the connector of every contract
+    a connector pulls answers that nothing changed since its watermark
+    (`ingestion.connectors.probe`: one small query or request per source). A connector that
+    cannot answer (no connection in the environment, the source unreachable) leaves the
+    decision to the DAG's run, which reports it. This holds for a DAG made of
+    `ingest_landed_files` groups and its connectors' pull tasks (`PULL_TASKS`) only: every
+    ingest DAG is, which `tests/dags/test_dagbag.py` checks on the parsed DAGs.
     """
-    from ingestion.connectors.sftp import configured_drop
-    from ingestion.contract import load_contract, modelled_contracts
+    from ingestion.connectors.probe import changed_since_watermark, is_pulled
+    from ingestion.connectors.sftp import has_drop
+    from ingestion.contract import load_contract
     from ingestion.landing import claimed_dir, inbox
 
-    contracts = set(modelled_contracts())
-    groups = [name for name in dag.task_group.children if name in contracts]
-    if not groups or any(task.task_group.group_id not in groups for task in dag.tasks):
-        return None
-    for source in groups:
+    for source in contracts:
         pattern = load_contract(source).file_pattern
         for folder in (inbox(source, settings), claimed_dir(source, settings)):
             if folder.is_dir() and any(
                 path.is_file() and fnmatch.fnmatch(path.name, pattern) for path in folder.iterdir()
             ):
                 return None
-        if configured_drop(source) is not None:
+        if has_drop(source):
             return None
+    pulled = [source for source in contracts if is_pulled(source)]
+    for source in pulled:
+        try:
+            probe = changed_since_watermark(source, settings)
+        except Exception as exc:  # the DAG's own pull reports it, with its retries
+            reason = " ".join(str(exc).split())[:300]
+            print(f"{source}: could not ask the source ({reason}); its DAG runs")
+            return None
+        print(f"{probe.source}: {probe.detail}")
+        if probe.has_new:
+            return None
+    if pulled:
+        return f"no file landed; its {len(pulled)} source(s) have nothing new since the watermark"
     return "no file landed"
 
 
@@ -235,22 +267,32 @@ def deliveries_due(settings: Settings, moment: datetime) -> list[str]:
         return [name for name, schedule in schedules.items() if is_due(conn, name, schedule, run)]
 
 
-def _relations(conn: Any, schema: str) -> list[str]:
+def _relations(conn: Any, schema: str) -> list[tuple[str, bool]]:
+    """The relations of a schema, each with whether it is a view."""
     rows = conn.execute(
-        "select table_name from information_schema.tables where table_schema = %s"
-        " order by table_name",
+        "select table_name, table_type = 'VIEW' from information_schema.tables"
+        " where table_schema = %s order by table_name",
         (schema,),
     ).fetchall()
-    return [str(r[0]) for r in rows]
+    return [(str(r[0]), bool(r[1])) for r in rows]
 
 
-def collect_summary(settings: Settings, since: datetime, summary: RunSummary) -> RunSummary:
-    """Rows per table of every layer, the batches of this run and its deliveries."""
+def collect_summary(
+    settings: Settings, since: datetime, summary: RunSummary, *, count_views: bool = True
+) -> RunSummary:
+    """Rows per relation of every layer, the batches of this run and its deliveries.
+
+    A view's count runs its query (the intermediate views take seconds): without
+    `count_views` (a run that started no DAG, so changed nothing) views are only numbered.
+    """
     from psycopg import sql
 
     with connect(settings) as conn:
         for schema in ("raw", "staging", "intermediate", "marts"):
-            for table in _relations(conn, schema):
+            for table, is_view in _relations(conn, schema):
+                if is_view and not count_views:
+                    summary.views_not_counted[schema] = summary.views_not_counted.get(schema, 0) + 1
+                    continue
                 query = sql.SQL("select count(*) from {}.{}").format(
                     sql.Identifier(schema), sql.Identifier(table)
                 )
@@ -291,23 +333,34 @@ def run_main_job(settings: Settings | None = None, profile: Profile | None = Non
     profile = profile or validated_profile(settings)
     prepare = profile.preparation()
     started = time.monotonic()
-    ensure_warehouse(settings)
-    with connect(settings) as conn:
-        row = conn.execute("select now()").fetchone()
-        since: Any = row[0] if row else None
-    migrate_airflow(settings)
-    airflow_env.apply(settings)
-    # The profile's geography, population and code tables, through their contracts (none
-    # for the demo, whose reference tables are dbt seeds); a file loaded before is skipped.
-    load_reference(profile, settings)
     summary = RunSummary()
-    with prepare(settings):
-        for dag_id in pipeline(profile, settings):
-            moment = latest_data_moment(settings) if dag_id == DELIVERY_DAG else None
-            if (idle := _idle(dag_id, settings, moment)) is not None:
-                summary.dag_runs[dag_id] = f"skipped ({idle})"
-                continue
-            summary.dag_runs[dag_id] = run_dag(dag_id, settings, moment)
-    collect_summary(settings, since, summary)
+    with summary.timed("start-up"):
+        ensure_warehouse(settings)
+        with connect(settings) as conn:
+            row = conn.execute("select now()").fetchone()
+            since: Any = row[0] if row else None
+        migrate_airflow(settings)
+        airflow_env.apply(settings)
+        # The profile's geography, population and code tables, through their contracts (none
+        # for the demo, whose reference tables are dbt seeds); a file loaded before is skipped.
+        load_reference(profile, settings)
+    with ExitStack() as hook:
+        with summary.timed("profile hook"):
+            hook.enter_context(prepare(settings))
+        ingest = ingest_dags(profile, settings)
+        for dag_id in [*ingest, BUILD_DAG, DELIVERY_DAG]:
+            with summary.timed(dag_id):
+                moment = latest_data_moment(settings) if dag_id == DELIVERY_DAG else None
+                if dag_id in ingest:
+                    idle = nothing_to_ingest(ingest[dag_id], settings)
+                else:
+                    idle = _idle(dag_id, settings, moment)
+                if idle is not None:
+                    summary.dag_runs[dag_id] = f"skipped ({idle})"
+                else:
+                    summary.dag_runs[dag_id] = run_dag(dag_id, settings, moment)
+    with summary.timed("summary"):
+        ran = any(not state.startswith("skipped") for state in summary.dag_runs.values())
+        collect_summary(settings, since, summary, count_views=ran)
     summary.seconds = time.monotonic() - started
     return summary

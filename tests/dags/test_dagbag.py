@@ -279,6 +279,31 @@ def test_build_warehouse_starts_with_its_plan_and_ends_recording_it(bag):
     assert "dbt.ref_population.seed" in dag.task_ids
 
 
+def test_the_main_job_knows_each_ingest_dag_without_parsing_it(bag, settings):
+    """`observatorio run` decides that an ingest DAG has nothing to do before Airflow is
+    imported (`runner.nothing_to_ingest`): it must know every ingest DAG's contracts from the
+    DAG's file, and each DAG must do nothing but ingest them (a task group per contract) and
+    pull those a connector pulls (`extract_<entity>`, `record_source_query_<entity>`)."""
+    from ingestion.connectors.probe import is_pulled
+    from ingestion.contract import modelled_contracts
+    from observatorio.core.profile import load_profile
+    from observatorio.orchestration.runner import PULL_TASKS, ingest_dags
+
+    known = ingest_dags(load_profile("demo", settings), settings)
+    assert set(known) == {dag_id for dag_id in bag.dags if dag_id.startswith("ingest_")}
+    contracts = set(modelled_contracts())
+    pulled = 0
+    for dag_id, names in known.items():
+        dag = bag.dags[dag_id]
+        groups = [name for name in dag.task_group.children if name in contracts]
+        assert sorted(groups) == sorted(names), dag_id
+        outside = {t.task_id for t in dag.tasks if t.task_group.group_id not in groups}
+        entities = [name.split("__", 1)[1] for name in names if is_pulled(name)]
+        assert outside == {f"{task}{entity}" for task in PULL_TASKS for entity in entities}
+        pulled += len(entities)
+    assert pulled == 6  # justice's 4 tables, health's 2 endpoints
+
+
 def test_monitor_sources_is_daily_with_a_deadline(bag):
     dag = bag.dags["monitor_sources"]
     assert dag.schedule == "0 6 * * *"

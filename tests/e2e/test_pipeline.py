@@ -10,11 +10,16 @@ import pytest
 
 from ingestion.landing import inbox
 from observatorio.orchestration.runner import PIPELINE
-from simulator.demo import Demo, demo_source_systems, land_exports, simulate
+from simulator.demo import Demo, demo_source_systems, land_exports, prepare, simulate
 
 pytestmark = pytest.mark.slow
 # A month of the tiny country: about a hundred events, one police file a day plus re-sends.
 DEMO = Demo(seed=11, scale="tiny", days=31)
+
+
+def tiny_demo(settings):  # type: ignore[no-untyped-def]
+    """The demo profile's preparation hook, on this module's tiny country."""
+    return prepare(settings, DEMO)
 
 
 def _run(dag_id: str) -> str:
@@ -107,6 +112,88 @@ def test_every_dag_end_to_end_and_rerun_loads_nothing_twice(clean_warehouse, air
     # and the database's own files (searched as rows above).
     _assert_no_person_anywhere(settings, simulation)
 
+    # The main job again on the unchanged country: nothing new anywhere, nothing started.
+    _assert_main_job_with_nothing_new_starts_no_dag(settings, simulation, db)
+
+
+def _assert_main_job_with_nothing_new_starts_no_dag(settings, simulation, db) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+    import time
+
+    from observatorio.orchestration.reference import validated_profile
+    from observatorio.orchestration.runner import run_main_job
+
+    def counts() -> tuple[int, ...]:
+        with _airflow_connection(settings) as airflow:
+            dag_runs = airflow.execute("select count(*) from dag_run").fetchone()[0]
+        ops = db.execute(
+            "select (select count(*) from ops.batch_ledger), (select count(*) from"
+            " ops.build_ledger), (select count(*) from ops.deliveries)"
+        ).fetchone()
+        return (dag_runs, *ops)
+
+    profile = dataclasses.replace(validated_profile(settings), prepare=f"{__name__}:tiny_demo")
+    before = counts()
+    began = time.monotonic()
+    summary = run_main_job(settings, profile)
+    # Reported, not held to the issue's 15 s: the machine running the suite is shared.
+    print(f"no-op main job: {time.monotonic() - began:.1f} s wall, steps {summary.steps}")
+    no_file = "skipped (no file landed)"
+    assert summary.dag_runs == {
+        "ingest_police_reports": no_file,
+        "ingest_police_detentions": no_file,
+        "ingest_justice": "skipped (no file landed; its 4 source(s) have nothing new since"
+        " the watermark)",
+        "ingest_health": "skipped (no file landed; its 2 source(s) have nothing new since"
+        " the watermark)",
+        "ingest_survey": no_file,
+        "ingest_consultations": no_file,
+        "build_warehouse": "skipped (no batch published since the last build)",
+        "deliver_extracts": "skipped (every extract and the bulletin already delivered for"
+        " this period)",
+    }
+    # No DAG run recorded, no batch, no dbt build, no delivery; a generous bound on the wall.
+    assert counts() == before
+    assert summary.batches == {} and summary.extracts == []
+    assert summary.seconds < 120
+
+    # A row changed at the justice source since its watermark: the DAG is started again.
+    from observatorio.orchestration.runner import ingest_dags, nothing_to_ingest
+
+    justice = ingest_dags(profile, settings)["ingest_justice"]
+    with demo_source_systems(settings, simulation) as env:
+        assert nothing_to_ingest(justice, settings) is not None
+        _touch_latest_case(env["OBSERVATORIO_JUSTICE_URL"])
+        assert nothing_to_ingest(justice, settings) is None
+
+
+def _touch_latest_case(url: str) -> None:
+    """Re-stamp one case a second after the newest change, as a justice clerk's edit would."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "update cases set updated_at = (select max(updated_at) from cases)"
+                    " + interval '1 second' where case_id = (select min(case_id) from cases)"
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+def _airflow_connection(settings):  # type: ignore[no-untyped-def]
+    """A superuser connection to Airflow's metadata database, beside the warehouse's."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from observatorio.core.warehouse import admin_url
+
+    url = make_url(admin_url(settings)).set(database=settings.airflow_db, drivername="postgresql")
+    return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+
 
 def test_rejected_batch_fails_the_dag_run_and_leaves_raw_untouched(clean_warehouse, airflow_db):
     from ingestion.landing import inbox
@@ -134,8 +221,6 @@ def test_simulated_police_exports_are_in_the_documented_format(settings):
 
 
 def _assert_no_person_anywhere(settings, simulation) -> None:  # type: ignore[no-untyped-def]
-    import psycopg
-
     from tests.pii_search import (
         admin_connection,
         files_text,
@@ -152,16 +237,7 @@ def _assert_no_person_anywhere(settings, simulation) -> None:  # type: ignore[no
             searched += 1
             if found := person_hits(text, ids, names):
                 hits[f"warehouse {relation}"] = found[:3]
-        admin = conn.info
-
-        with psycopg.connect(
-            host=admin.host,
-            port=admin.port,
-            user=admin.user,
-            password=admin.password,
-            dbname=settings.airflow_db,
-            autocommit=True,
-        ) as airflow:
+        with _airflow_connection(settings) as airflow:
             for relation, text in relations_text(airflow):
                 searched += 1
                 if found := person_hits(text, ids, names):

@@ -210,6 +210,30 @@ def test_without_a_connection_only_the_landing_folder_is_read(
     assert [Path(p).name for p in tasks.claim(SOURCE)] == ["denuncias_20240501.csv"]
 
 
+def test_the_main_job_finds_a_drop_where_the_claim_task_would(airflow_db, monkeypatch):
+    """`has_drop` (asked before the main job starts an ingest DAG) finds the connection where
+    the DAG's claim task finds it: its environment form, or its row in Airflow's metadata
+    database (a connection added in the UI). Outside a task Airflow's own lookup
+    (`configured_drop`) sees the environment only."""
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+
+    monkeypatch.delenv(CONN_ENV, raising=False)
+    assert not sftp.has_drop(SOURCE) and sftp.configured_drop(SOURCE) is None
+    monkeypatch.setenv(CONN_ENV, connection_json(2222, remote_dir=REMOTE_DIR))
+    assert sftp.has_drop(SOURCE)
+    monkeypatch.delenv(CONN_ENV)
+    conn_id = sftp.connection_id(SOURCE)
+    with create_session() as session:
+        session.add(Connection(conn_id=conn_id, conn_type="sftp", host="127.0.0.1"))
+    try:
+        assert sftp.has_drop(SOURCE)
+    finally:
+        with create_session() as session:
+            session.query(Connection).filter(Connection.conn_id == conn_id).delete()
+    assert not sftp.has_drop(SOURCE)
+
+
 @pytest.mark.slow
 def test_the_ingest_dag_pulls_from_sftp_inside_airflow(server, clean_warehouse, airflow_db):
     """The connection is looked up from inside a real task (Airflow's own connection

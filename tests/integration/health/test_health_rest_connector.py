@@ -18,6 +18,7 @@ from ingestion.connectors.rest import (
     RestConfigError,
     RestRequestRejected,
     RetryPolicy,
+    changed_since_watermark,
     pull,
     resolve_credentials,
 )
@@ -173,13 +174,26 @@ def test_resume_after_interruption_lands_every_record_exactly_once(
     again = pull(SOURCE, _credentials(snapshot.url), policy=FAST, page_size=100)
     assert _landed(settings) == [first] and again.file == str(first)
     assert watermarks.read(SOURCE, settings)["updated_since"] == cut
+    # The probe the main job asks before starting the DAG: the same snapshot has nothing new.
+    probe = changed_since_watermark(SOURCE, _credentials(snapshot.url), policy=FAST)
+    assert (probe.has_new, probe.detail) == (
+        False,
+        f"no record changed since {cut} at /api/v1/forensic-deaths",
+    )
 
     # 4. The full history, where a record not landed yet was re-stamped with the watermark's
     #    own minute (the API's `updated_since` is inclusive): only new records are landed.
     later = [dict(r, actualizado_en=cut) if r["id_registro"] == late_id else r for r in records]
     full = _serve_snapshot(serve_api, tmp_path / "day2", later, admissions)
+    # Only the re-stamped record is new at first sight: the probe sees it too.
+    tie = [r for r in later if r["actualizado_en"] <= cut]
+    assert len(tie) == len(early) + 1
+    restamped = _serve_snapshot(serve_api, tmp_path / "tie", tie, admissions)
+    assert changed_since_watermark(SOURCE, _credentials(restamped.url), policy=FAST).has_new
+    assert changed_since_watermark(SOURCE, _credentials(full.url), policy=FAST).has_new
     result = pull(SOURCE, _credentials(full.url), policy=FAST, page_size=100)
     assert result.records == len(records) - len(early)
+    assert not changed_since_watermark(SOURCE, _credentials(full.url), policy=FAST).has_new
     assert pull(SOURCE, _credentials(full.url), policy=FAST).status == "nothing_new"
     # Every record in exactly one landed file (the loader then dedups whole files only).
     landed = _ids(_landed(settings))

@@ -33,7 +33,10 @@ def test_first_pull_lands_everything_then_only_changes_plus_overlap(
     source_db, justice_sim, justice_state, settings
 ):
     load_database(justice_sim, source_db, as_of=MID)
+    # The probe the main job asks before starting the DAG agrees with every pull below.
+    assert connector.changed_since_watermark(SOURCE, source_db, settings=settings).has_new
     first = connector.extract(SOURCE, source_db, settings=settings, batch_rows=50)
+    assert not connector.changed_since_watermark(SOURCE, source_db, settings=settings).has_new
     known = snapshot(justice_sim, "cases", MID)
     assert first.status == "landed"
     assert first.rows == first.new_rows == len(known) > 100
@@ -48,6 +51,7 @@ def test_first_pull_lands_everything_then_only_changes_plus_overlap(
     assert first.file.endswith(f"_begin_{_ts(rows[-1]).strftime('%Y%m%dT%H%M%S')}.jsonl")
 
     load_database(justice_sim, source_db, as_of=LATER)
+    assert connector.changed_since_watermark(SOURCE, source_db, settings=settings).has_new
     second = connector.extract(SOURCE, source_db, settings=settings, batch_rows=50)
     after = snapshot(justice_sim, "cases", LATER)
     watermark = datetime.fromisoformat(str(mark["updated_at"]))
@@ -62,7 +66,11 @@ def test_first_pull_lands_everything_then_only_changes_plus_overlap(
     assert advanced is not None
     assert advanced["updated_at"] == max(_ts(r) for r in after).isoformat() > mark["updated_at"]
 
-    # Nothing changed since: no file, the watermark stays.
+    # Nothing changed since: no file, the watermark stays; the probe says so beforehand.
+    probe = connector.changed_since_watermark(SOURCE, source_db, settings=settings)
+    assert not probe.has_new
+    position = f"({advanced['updated_at']}, {advanced['case_id']})"
+    assert probe.detail == f"no row after {position} in cases"
     third = connector.extract(SOURCE, source_db, settings=settings)
     assert (third.status, third.file) == ("nothing_new", None)
     assert watermarks.read(SOURCE, settings) == advanced
@@ -70,6 +78,32 @@ def test_first_pull_lands_everything_then_only_changes_plus_overlap(
         os.path.basename(r.file)
         for r in (first, second)  # type: ignore[type-var]
     )
+
+    # A row re-stamped with the watermark's own instant is new only after the watermark's id
+    # in the cursor's order, for the probe as for the pull.
+    at, last_id = datetime.fromisoformat(advanced["updated_at"]), advanced["case_id"]
+    before = min(r["case_id"] for r in after if r["case_id"] < last_id)
+    beyond = max(r["case_id"] for r in after if r["case_id"] > last_id)
+    _restamp(source_db, before, at)
+    assert not connector.changed_since_watermark(SOURCE, source_db, settings=settings).has_new
+    assert connector.extract(SOURCE, source_db, settings=settings).status == "nothing_new"
+    _restamp(source_db, beyond, at)
+    assert connector.changed_since_watermark(SOURCE, source_db, settings=settings).has_new
+    assert connector.extract(SOURCE, source_db, settings=settings).new_rows == 1
+
+
+def _restamp(url: str, case_id: str, updated_at: datetime) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("update cases set updated_at = :at where case_id = :id"),
+                {"at": updated_at, "id": case_id},
+            )
+    finally:
+        engine.dispose()
 
 
 def test_crash_before_rename_leaves_watermark_and_inbox_unchanged(
