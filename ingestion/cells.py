@@ -100,9 +100,13 @@ def detect_encoding(path: Path, encodings: tuple[str, ...]) -> str:
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise BatchError(f"{path.name}: the gzip stream is truncated or corrupt ({exc})") from exc
     candidates = ("utf-8-sig", "utf-8") if has_bom else ("utf-8", "cp1252", "latin-1")
+    # `utf-8-sig` is UTF-8 whose BOM may be there: a contract naming it reads a file without
+    # one as UTF-8, never as the single-byte encoding listed after it (which would turn
+    # "Jesús María" into "JesÃºs MarÃ\xada" without a complaint).
+    allowed = {*encodings, *(("utf-8",) if "utf-8-sig" in encodings else ())}
     first_bad: dict[str, int] = {}
     for encoding in candidates:
-        if encoding not in encodings:
+        if encoding not in allowed:
             continue
         offset = _first_undecodable(path, encoding)
         if offset is None:

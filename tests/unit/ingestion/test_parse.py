@@ -46,6 +46,16 @@ def test_utf8_bom_is_detected_and_accents_survive(tmp_path):
     assert not problems and "vía pública" in records[0].values
 
 
+def test_utf8_without_bom_is_utf8_where_the_contract_names_utf8_sig(tmp_path):
+    """A contract of `[utf-8-sig, latin-1]` (a BOM or not, else latin-1): a UTF-8 file
+    without a BOM is read as UTF-8, never as latin-1, which decodes any byte silently."""
+    path = tmp_path / "municipios.csv"
+    path.write_text("codigo;nombre\n01002;Jesús María\n", encoding="utf-8")
+    assert detect_encoding(path, ("utf-8-sig", "latin-1")) == "utf-8"
+    path.write_text("codigo;nombre\n01002;Jesús María\n", encoding="latin-1")
+    assert detect_encoding(path, ("utf-8-sig", "latin-1")) == "latin-1"
+
+
 def test_bad_cells_are_reported_per_cell_with_row_and_column(tmp_path):
     rows = [
         report_row(1),
