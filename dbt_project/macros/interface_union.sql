@@ -1,13 +1,21 @@
-{#- A canonical interface (`violent_deaths`, `crime_counts`) as the union of every source
-    whose contract maps into it. The mappings are the contracts' `interface:` sections, which
-    `observatorio.transform.sources` writes into the generated sources file as each table's
-    `meta.interface`: read here from dbt's graph, so a new contract feeds its interface with
-    no SQL written. Each part: the mapped columns cast to the interface's types, constants,
+{#- A canonical interface (`violent_deaths`, `crime_counts`, `crime_events`, ...) as the union
+    of every source that maps into it. The mappings are the contracts' `interface:` sections,
+    which `observatorio.transform.sources` writes into the generated sources file as each
+    table's `meta.interface`: read here from dbt's graph, so a new contract feeds its interface
+    with no SQL written. Each part: the mapped columns cast to the interface's types, constants,
     nulls for what the source does not say, the source's label and the row's provenance; a
     mapping with `latest_by` keeps the latest version of each `record_id`. With no source
     mapped (and while dbt parses), the interface is empty with the same columns. `name` is
-    the interface (`violent_deaths` or `crime_counts`). -#}
-{% macro interface_union(name, added=[]) -%}
+    the interface; `violent_deaths` and `crime_counts` derive some columns (a record id, the
+    ICD-10 code normalised, the month), the others take their columns as mapped.
+
+    A source that needs SQL to reach the interface (a key made of two columns, a code turned
+    into the interface's words, a wide row unpivoted) has one staging model instead, which
+    produces the interface's columns, `source_system` and `source_contract` included: `staged`
+    lists them (`ref()`s). Their columns are selected by name and not cast, so the interface
+    model's enforced contract is what checks them: a missing column or another type fails
+    the build, naming the column. -#}
+{% macro interface_union(name, added=[], staged=[]) -%}
 {#- The columns and types are the calling model's contract (`_interfaces__models.yml`), but
     those the model itself `added` after the union. -#}
 {%- set columns = [] -%}
@@ -24,7 +32,7 @@
         {%- endif -%}
     {%- endfor -%}
 {%- endif -%}
-{%- if not parts %}
+{%- if not parts and not staged %}
     select
     {%- for column, type in columns %}
         cast(null as {{ type }}) as {{ column }}{% if not loop.last %},{% endif %}
@@ -33,6 +41,14 @@
 {%- else -%}
 {%- for part in parts %}
     {{ interface_part(name, columns, part.node, part.mapping) }}
+    {% if not loop.last or staged %}union all{% endif %}
+{%- endfor -%}
+{%- for relation in staged %}
+    select
+    {%- for column, type in columns %}
+        {{ column }}{% if not loop.last %},{% endif %}
+    {%- endfor %}
+    from {{ relation }}
     {% if not loop.last %}union all{% endif %}
 {%- endfor -%}
 {%- endif -%}
@@ -81,7 +97,7 @@
         'icd10_code_reported': values.icd10_code,
         'icd10_code': normalise_icd10(values.icd10_code),
     }) -%}
-{%- else -%}
+{%- elif name == 'crime_counts' -%}
     {%- set month_start = "cast(date_trunc('month', " ~ values['date'] ~ ") as date)"
         if values['date'] != 'null'
         else "make_date(cast(" ~ values['year'] ~ " as integer), cast("
@@ -97,7 +113,7 @@
     'source_system': "'" ~ mapping.source_system ~ "'",
     'source_contract': "'" ~ contract ~ "'",
     'batch_id': '_batch_id', 'source_file': '_source_file', 'source_row': '_source_row',
-    'file_sha256': '_file_sha256',
+    'file_sha256': '_file_sha256', 'source_query': '_source_query', 'ingested_at': '_ingested_at',
 }) -%}
     select
     {%- for column, type in columns %}
@@ -129,4 +145,13 @@
         -- An empty cell is a count not published (a month to come), not a zero.
         and {{ values['count'] }} is not null
         {%- endif %}
+{%- endmacro %}
+
+
+{#- The label and contract columns of a staging model that feeds an interface (`staged` in
+    `interface_union`): `source_system`, the label indicators publish as `source`, and
+    `source_contract`, the raw table (`relation`, the model's `source()`) its rows come from. -#}
+{% macro interface_source_columns(source_system, relation) -%}
+    '{{ source_system }}' as source_system,
+        '{{ relation.identifier }}' as source_contract
 {%- endmacro %}

@@ -3,11 +3,12 @@
 Every active contract becomes one table of the dbt source named after its `source` (the raw
 schema's `<source>__<entity>` table, its columns described from the contract, freshness from
 the ledger when the contract says `freshness:`). A contract's `interface:` section, which says
-how its rows map into a canonical interface (`violent_deaths`, `crime_counts`), travels with
-the table as `meta.interface`: the interface models (`dbt_project/models/staging/interfaces/`,
-macro `interface_union`) read it from dbt's graph, so a new contract feeds an interface with
-no SQL written. `write_sources()` is run by `make manifest` before `dbt parse`
-(`observatorio.transform.manifest`); a unit test keeps the committed file current.
+how its rows map into a canonical interface (`violent_deaths`, `crime_counts`,
+`court_hearings`), travels with the table as `meta.interface`: the interface models
+(`dbt_project/models/staging/interfaces/`, macro `interface_union`) read it from dbt's graph,
+so a new contract feeds an interface with no SQL written. `write_sources()` is run by
+`make manifest` before `dbt parse` (`observatorio.transform.manifest`); a unit test keeps the
+committed file current.
 
 The mapping section, per interface:
 
@@ -51,8 +52,11 @@ PROVENANCE = (
     ("_file_sha256", "SHA-256 of that file."),
 )
 
-# The canonical interfaces: for each, its columns, which a mapping may fill from a contract
-# column or a constant (the others are null), and those a mapping must fill.
+# The canonical interfaces a contract can map into: for each, its columns, which a mapping may
+# fill from a contract column or a constant (the others are null), and those a mapping must
+# fill. The other interfaces (`crime_events`, `justice_cases`, `court_judgements`,
+# `justice_parties`, `survey_victimisation`) are fed by one staging model per source, for
+# what a column mapping cannot say (`staged` in the macro `interface_union`).
 INTERFACES: dict[str, dict[str, tuple[str, ...]]] = {
     "violent_deaths": {
         "columns": (
@@ -85,6 +89,18 @@ INTERFACES: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         # And the period: a `date`, or a `year` and a `month`.
         "required": ("municipality_code", "national_offence_code", "counting_unit", "count"),
+    },
+    "court_hearings": {
+        "columns": (
+            "hearing_id",
+            "case_id",
+            "hearing_type",
+            "scheduled_date",
+            "hearing_status",
+            "created_at",
+            "updated_at",
+        ),
+        "required": ("hearing_id", "case_id", "scheduled_date", "updated_at"),
     },
 }
 MAPPING_KEYS = {"source_system", "correspondence", "columns", "constants", "latest_by"}

@@ -5,7 +5,7 @@ with
 
 cases as (
 
-    select * from {{ ref('stg_justice__cases') }}
+    select * from {{ ref('stg_interface__justice_cases') }}
 
 ),
 

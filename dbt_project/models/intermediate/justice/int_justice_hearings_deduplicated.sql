@@ -5,7 +5,7 @@ with
 
 hearings as (
 
-    select * from {{ ref('stg_justice__hearings') }}
+    select * from {{ ref('stg_interface__court_hearings') }}
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 judgements as (
 
-    select * from {{ ref('stg_justice__judgements') }}
+    select * from {{ ref('stg_interface__court_judgements') }}
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 parties as (
 
-    select * from {{ ref('stg_justice__parties') }}
+    select * from {{ ref('stg_interface__justice_parties') }}
 
 ),
 

@@ -11,7 +11,7 @@ reports as (
 
 report_versions as (
 
-    select * from {{ ref('stg_police__reports') }}
+    select * from {{ ref('stg_interface__crime_events') }}
 
 ),
 

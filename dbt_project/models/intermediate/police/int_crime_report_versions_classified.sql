@@ -7,7 +7,7 @@ with
 
 reports as (
 
-    select * from {{ ref('stg_police__reports') }}
+    select * from {{ ref('stg_interface__crime_events') }}
 
 ),
 

@@ -17,7 +17,7 @@ with
 versions as (
 
     select * from {{ ref('int_crime_report_versions_classified') }}
-    {{ incremental_records('report_victim_id', ref('stg_police__reports')) }}
+    {{ incremental_records('report_victim_id', ref('stg_interface__crime_events')) }}
 
 ),
 

@@ -11,7 +11,7 @@ with
 reports as (
 
     select * from {{ ref('int_crime_reports_classified') }}
-    {{ incremental_records('report_victim_id', ref('stg_police__reports')) }}
+    {{ incremental_records('report_victim_id', ref('stg_interface__crime_events')) }}
 
 ),
 

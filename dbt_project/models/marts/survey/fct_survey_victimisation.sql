@@ -5,7 +5,7 @@ with
 
 victimisations as (
 
-    select * from {{ ref('int_survey_victimisations_unpivoted') }}
+    select * from {{ ref('int_survey_victimisations_deduplicated') }}
 
 ),
 

@@ -1,3 +1,6 @@
+-- The justice system's prosecution cases in the shape of the `justice_cases` interface
+-- (stg_interface__justice_cases checks it). SQL, not a contract mapping: the prosecutor's
+-- decision codes become the interface's words.
 with
 
 source as (
@@ -27,6 +30,7 @@ renamed as (
         court_filed_date,
         created_at,
         updated_at,
+        {{ interface_source_columns('justice', source('justice', 'justice__cases')) }},
         {{ provenance_columns(source_query=true) }}
 
     from source

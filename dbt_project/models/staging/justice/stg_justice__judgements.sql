@@ -1,3 +1,6 @@
+-- The justice system's judgements in the shape of the `court_judgements` interface
+-- (stg_interface__court_judgements checks it). SQL, not a contract mapping: the verdict codes
+-- become the interface's words.
 with
 
 source as (
@@ -22,6 +25,7 @@ renamed as (
         status as judgement_status,
         created_at,
         updated_at,
+        {{ interface_source_columns('justice', source('justice', 'justice__judgements')) }},
         {{ provenance_columns(source_query=true) }}
 
     from source

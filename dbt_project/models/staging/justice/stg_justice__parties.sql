@@ -1,3 +1,6 @@
+-- The justice system's case parties in the shape of the `justice_parties` interface
+-- (stg_interface__justice_parties checks it). SQL, not a contract mapping: an unknown sex
+-- gets the interface's code `I`.
 with
 
 source as (
@@ -21,6 +24,7 @@ renamed as (
         procedural_status,
         created_at,
         updated_at,
+        {{ interface_source_columns('justice', source('justice', 'justice__parties')) }},
         {{ provenance_columns(source_query=true) }}
 
     from source

@@ -1,3 +1,7 @@
+-- The simulated country's police reports in the shape of the `crime_events` interface
+-- (stg_interface__crime_events, whose contract checks this model's columns). A staging model,
+-- not a contract mapping: the victim's key joins two columns and unknown values get the
+-- interface's defaults, which a column mapping cannot say.
 with
 
 source as (
@@ -29,6 +33,7 @@ renamed as (
         coalesce(victim_offender_relationship, 'sin dato') as victim_offender_relationship,
         coalesce(weapon, 'sin dato') as weapon,
         coalesce(place, 'sin dato') as place,
+        {{ interface_source_columns('police', source('police', 'police__reports')) }},
         {{ provenance_columns() }}
 
     from source
