@@ -103,6 +103,9 @@ INTERFACES: dict[str, dict[str, tuple[str, ...]]] = {
         "required": ("hearing_id", "case_id", "scheduled_date", "updated_at"),
     },
 }
+# The interfaces whose rows are dated by a day column or, where a source publishes no day,
+# by its `year` and `month` (a mapping must give one or the other).
+DATED = {"violent_deaths": "death_date", "crime_counts": "date"}
 MAPPING_KEYS = {"source_system", "correspondence", "columns", "constants", "latest_by"}
 
 
@@ -159,8 +162,8 @@ def interface_mappings(path: Path, contract: Contract) -> dict[str, dict[str, An
         if missing:
             raise ContractError(f"{where}: must fill {missing}")
         filled = {*columns, *constants}
-        day = "date" if name == "crime_counts" else "death_date"
-        if not ({day} <= filled or {"year", "month"} <= filled):
+        day = DATED.get(name)
+        if day and not ({day} <= filled or {"year", "month"} <= filled):
             raise ContractError(f"{where}: map a {day}, or a year and a month")
         if name == "crime_counts" and not mapping.get("correspondence"):
             raise ContractError(f"{where}: correspondence (the national code -> ICCS) is required")
