@@ -9,6 +9,10 @@
    "by_source": false,
    "code": "homicide_count_police",
    "denominator": null,
+   "disaggregations": [
+    "sex",
+    "age_group"
+   ],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -37,6 +41,10 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [
+    "sex",
+    "age_group"
+   ],
    "kind": "per_100k",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -57,6 +65,9 @@
    "by_source": false,
    "code": "femicide_count",
    "denominator": null,
+   "disaggregations": [
+    "age_group"
+   ],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -85,6 +96,9 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [
+    "age_group"
+   ],
    "kind": "per_100k",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -105,6 +119,7 @@
    "by_source": false,
    "code": "intrafamily_violence_reports",
    "denominator": null,
+   "disaggregations": [],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -133,6 +148,7 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -153,6 +169,7 @@
    "by_source": false,
    "code": "sexual_violence_reports",
    "denominator": null,
+   "disaggregations": [],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -181,6 +198,7 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -201,6 +219,7 @@
    "by_source": false,
    "code": "detentions_count",
    "denominator": null,
+   "disaggregations": [],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -229,6 +248,7 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -249,6 +269,7 @@
    "by_source": false,
    "code": "police_complaints_count",
    "denominator": null,
+   "disaggregations": [],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -269,6 +290,7 @@
    "by_source": false,
    "code": "use_of_force_incidents",
    "denominator": null,
+   "disaggregations": [],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -289,6 +311,7 @@
    "by_source": false,
    "code": "persons_killed_by_police",
    "denominator": null,
+   "disaggregations": [],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -309,6 +332,10 @@
    "by_source": false,
    "code": "firearm_homicides_police",
    "denominator": null,
+   "disaggregations": [
+    "sex",
+    "age_group"
+   ],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -329,6 +356,10 @@
    "by_source": false,
    "code": "child_maltreatment_victims",
    "denominator": null,
+   "disaggregations": [
+    "sex",
+    "age_group"
+   ],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -349,6 +380,7 @@
    "by_source": false,
    "code": "robbery_reports",
    "denominator": null,
+   "disaggregations": [],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -369,6 +401,7 @@
    "by_source": false,
    "code": "burglary_reports",
    "denominator": null,
+   "disaggregations": [],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -389,6 +422,7 @@
    "by_source": false,
    "code": "theft_reports",
    "denominator": null,
+   "disaggregations": [],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -409,6 +443,7 @@
    "by_source": false,
    "code": "vehicle_theft_reports",
    "denominator": null,
+   "disaggregations": [],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -429,6 +464,7 @@
    "by_source": false,
    "code": "kidnapping_reports",
    "denominator": null,
+   "disaggregations": [],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -449,6 +485,7 @@
    "by_source": false,
    "code": "extortion_reports",
    "denominator": null,
+   "disaggregations": [],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -477,6 +514,7 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -505,6 +543,7 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -533,6 +572,7 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -561,6 +601,7 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -589,6 +630,7 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -617,6 +659,7 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -637,6 +680,10 @@
    "by_source": true,
    "code": "homicide_count_health",
    "denominator": null,
+   "disaggregations": [
+    "sex",
+    "age_group"
+   ],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -665,6 +712,10 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [
+    "sex",
+    "age_group"
+   ],
    "kind": "per_100k",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -685,6 +736,10 @@
    "by_source": false,
    "code": "legal_intervention_deaths",
    "denominator": null,
+   "disaggregations": [
+    "sex",
+    "age_group"
+   ],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -713,6 +768,10 @@
     "weight": null,
     "where": "true"
    },
+   "disaggregations": [
+    "sex",
+    "age_group"
+   ],
    "kind": "share",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -741,6 +800,10 @@
     "weight": null,
     "where": "is_homicide"
    },
+   "disaggregations": [
+    "sex",
+    "age_group"
+   ],
    "kind": "share",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -761,6 +824,10 @@
    "by_source": false,
    "code": "homicide_count_sdg",
    "denominator": null,
+   "disaggregations": [
+    "sex",
+    "age_group"
+   ],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -789,6 +856,10 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [
+    "sex",
+    "age_group"
+   ],
    "kind": "per_100k",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -809,6 +880,10 @@
    "by_source": false,
    "code": "suicide_count_health",
    "denominator": null,
+   "disaggregations": [
+    "sex",
+    "age_group"
+   ],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -837,6 +912,10 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [
+    "sex",
+    "age_group"
+   ],
    "kind": "per_100k",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -857,6 +936,10 @@
    "by_source": false,
    "code": "road_traffic_deaths_health",
    "denominator": null,
+   "disaggregations": [
+    "sex",
+    "age_group"
+   ],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -885,6 +968,10 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [
+    "sex",
+    "age_group"
+   ],
    "kind": "per_100k",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -905,6 +992,10 @@
    "by_source": false,
    "code": "firearm_deaths_health",
    "denominator": null,
+   "disaggregations": [
+    "sex",
+    "age_group"
+   ],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -925,6 +1016,7 @@
    "by_source": false,
    "code": "homicide_reconciled",
    "denominator": null,
+   "disaggregations": [],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -953,6 +1045,7 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -973,6 +1066,7 @@
    "by_source": false,
    "code": "homicide_confirmed_by_two_sources",
    "denominator": null,
+   "disaggregations": [],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -993,6 +1087,7 @@
    "by_source": false,
    "code": "justice_funnel_reports",
    "denominator": null,
+   "disaggregations": [],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -1013,6 +1108,7 @@
    "by_source": false,
    "code": "justice_funnel_cases",
    "denominator": null,
+   "disaggregations": [],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -1033,6 +1129,7 @@
    "by_source": false,
    "code": "justice_funnel_indictments",
    "denominator": null,
+   "disaggregations": [],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -1053,6 +1150,7 @@
    "by_source": false,
    "code": "justice_funnel_convictions",
    "denominator": null,
+   "disaggregations": [],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -1081,6 +1179,7 @@
     "weight": null,
     "where": "stage = 'case'"
    },
+   "disaggregations": [],
    "kind": "share",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1109,6 +1208,7 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [],
    "kind": "median",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1137,6 +1237,7 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [],
    "kind": "median",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1165,6 +1266,7 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [],
    "kind": "median",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1193,6 +1295,7 @@
     "weight": "weight",
     "where": "crime_type = 'attempted_homicide' and was_victim"
    },
+   "disaggregations": [],
    "kind": "complement_share",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1221,6 +1324,7 @@
     "weight": "weight",
     "where": "crime_type = 'assault' and was_victim"
    },
+   "disaggregations": [],
    "kind": "complement_share",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1249,6 +1353,7 @@
     "weight": "weight",
     "where": "crime_type = 'sexual_violence' and was_victim"
    },
+   "disaggregations": [],
    "kind": "complement_share",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1277,6 +1382,7 @@
     "weight": "weight",
     "where": "crime_type = 'intrafamily_violence' and was_victim"
    },
+   "disaggregations": [],
    "kind": "complement_share",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1305,6 +1411,7 @@
     "weight": "weight",
     "where": "crime_type = 'robbery' and was_victim"
    },
+   "disaggregations": [],
    "kind": "complement_share",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1333,6 +1440,7 @@
     "weight": "weight",
     "where": "crime_type = 'burglary' and was_victim"
    },
+   "disaggregations": [],
    "kind": "complement_share",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1361,6 +1469,7 @@
     "weight": "weight",
     "where": "crime_type = 'theft' and was_victim"
    },
+   "disaggregations": [],
    "kind": "complement_share",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1389,6 +1498,7 @@
     "weight": "weight",
     "where": "crime_type = 'vehicle_theft' and was_victim"
    },
+   "disaggregations": [],
    "kind": "complement_share",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1417,6 +1527,7 @@
     "weight": "weight",
     "where": "crime_type = 'extortion' and was_victim"
    },
+   "disaggregations": [],
    "kind": "complement_share",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1445,6 +1556,7 @@
     "weight": "weight",
     "where": "crime_type = 'kidnapping' and was_victim"
    },
+   "disaggregations": [],
    "kind": "complement_share",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1473,6 +1585,7 @@
     "weight": "weight",
     "where": "crime_type = 'threats' and was_victim"
    },
+   "disaggregations": [],
    "kind": "complement_share",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1501,6 +1614,7 @@
     "weight": "weight",
     "where": "crime_type = 'fraud' and was_victim"
    },
+   "disaggregations": [],
    "kind": "complement_share",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1529,6 +1643,7 @@
     "weight": "weight",
     "where": "crime_type = 'property_damage' and was_victim"
    },
+   "disaggregations": [],
    "kind": "complement_share",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1557,6 +1672,7 @@
     "weight": "weight",
     "where": "crime_type = 'attempted_homicide'"
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1585,6 +1701,7 @@
     "weight": "weight",
     "where": "crime_type = 'assault'"
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1613,6 +1730,7 @@
     "weight": "weight",
     "where": "crime_type = 'sexual_violence'"
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1641,6 +1759,7 @@
     "weight": "weight",
     "where": "crime_type = 'intrafamily_violence'"
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1669,6 +1788,7 @@
     "weight": "weight",
     "where": "crime_type = 'robbery'"
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1697,6 +1817,7 @@
     "weight": "weight",
     "where": "crime_type = 'burglary'"
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1725,6 +1846,7 @@
     "weight": "weight",
     "where": "crime_type = 'theft'"
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1753,6 +1875,7 @@
     "weight": "weight",
     "where": "crime_type = 'vehicle_theft'"
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1781,6 +1904,7 @@
     "weight": "weight",
     "where": "crime_type = 'extortion'"
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1809,6 +1933,7 @@
     "weight": "weight",
     "where": "crime_type = 'kidnapping'"
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1837,6 +1962,7 @@
     "weight": "weight",
     "where": "crime_type = 'threats'"
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1865,6 +1991,7 @@
     "weight": "weight",
     "where": "crime_type = 'fraud'"
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1893,6 +2020,7 @@
     "weight": "weight",
     "where": "crime_type = 'property_damage'"
    },
+   "disaggregations": [],
    "kind": "per_100k",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -1913,6 +2041,7 @@
    "by_source": false,
    "code": "reporting_gap__police_reports",
    "denominator": null,
+   "disaggregations": [],
    "kind": "gap",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -1933,6 +2062,7 @@
    "by_source": false,
    "code": "reporting_gap__detentions",
    "denominator": null,
+   "disaggregations": [],
    "kind": "gap",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -1953,6 +2083,7 @@
    "by_source": false,
    "code": "reporting_gap__police_complaints",
    "denominator": null,
+   "disaggregations": [],
    "kind": "gap",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -1973,6 +2104,7 @@
    "by_source": false,
    "code": "reporting_gap__use_of_force",
    "denominator": null,
+   "disaggregations": [],
    "kind": "gap",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -1993,6 +2125,7 @@
    "by_source": false,
    "code": "reporting_gap__forensic_deaths",
    "denominator": null,
+   "disaggregations": [],
    "kind": "gap",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -2013,6 +2146,7 @@
    "by_source": false,
    "code": "reporting_gap__hospital_admissions",
    "denominator": null,
+   "disaggregations": [],
    "kind": "gap",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -2033,6 +2167,7 @@
    "by_source": false,
    "code": "reporting_gap__prosecution_cases",
    "denominator": null,
+   "disaggregations": [],
    "kind": "gap",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -2061,6 +2196,7 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [],
    "kind": "coverage_share",
    "lists_denominator": true,
    "min_stable_numerator": 20,
@@ -2081,6 +2217,9 @@
    "by_source": true,
    "code": "homicide_victims_counted",
    "denominator": null,
+   "disaggregations": [
+    "sex"
+   ],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -2101,6 +2240,9 @@
    "by_source": true,
    "code": "homicide_events_counted",
    "denominator": null,
+   "disaggregations": [
+    "sex"
+   ],
    "kind": "count",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -2129,6 +2271,9 @@
     "weight": null,
     "where": null
    },
+   "disaggregations": [
+    "sex"
+   ],
    "kind": "per_100k",
    "lists_denominator": false,
    "min_stable_numerator": 20,
@@ -2148,75 +2293,102 @@
  ],
  "interfaces": {
   "crime_counts": {
+   "age": null,
+   "age_group": null,
    "counted_by": null,
    "key": null,
    "model": "int_indicator_facts__crime_counts",
    "month_of": null,
    "rows": null,
+   "sex": "sex",
    "year_of": null
   },
   "crime_reports": {
+   "age": "victim_age",
+   "age_group": null,
    "counted_by": "report_id",
    "key": "report_victim_id",
    "model": "fct_crime_reports",
    "month_of": "incident_date",
    "rows": null,
+   "sex": "victim_sex",
    "year_of": null
   },
   "detentions": {
+   "age": "detainee_age",
+   "age_group": null,
    "counted_by": null,
    "key": "detention_id",
    "model": "fct_detentions",
    "month_of": "detention_date",
    "rows": null,
+   "sex": "detainee_sex",
    "year_of": null
   },
   "homicide_victims": {
+   "age": null,
+   "age_group": null,
    "counted_by": null,
    "key": null,
    "model": "int_indicator_facts__homicide_victims",
    "month_of": null,
    "rows": null,
+   "sex": null,
    "year_of": null
   },
   "justice_funnel": {
+   "age": null,
+   "age_group": null,
    "counted_by": null,
    "key": null,
    "model": "int_indicator_facts__justice_funnel",
    "month_of": null,
    "rows": null,
+   "sex": null,
    "year_of": null
   },
   "police_complaints": {
+   "age": null,
+   "age_group": null,
    "counted_by": null,
    "key": "complaint_id",
    "model": "fct_police_complaints",
    "month_of": "registered_date",
    "rows": null,
+   "sex": null,
    "year_of": null
   },
   "survey_victimisation": {
+   "age": null,
+   "age_group": null,
    "counted_by": "respondent_id",
    "key": "respondent_crime_id",
    "model": "fct_survey_victimisation",
    "month_of": null,
    "rows": "weight is not null",
+   "sex": null,
    "year_of": "survey_year"
   },
   "use_of_force": {
+   "age": null,
+   "age_group": null,
    "counted_by": null,
    "key": "incident_id",
    "model": "fct_use_of_force",
    "month_of": "incident_date",
    "rows": null,
+   "sex": null,
    "year_of": null
   },
   "violent_deaths": {
+   "age": "age_years",
+   "age_group": null,
    "counted_by": null,
    "key": null,
    "model": "int_indicator_facts__violent_deaths",
    "month_of": null,
    "rows": null,
+   "sex": "sex",
    "year_of": null
   }
  },
