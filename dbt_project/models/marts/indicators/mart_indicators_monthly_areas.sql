@@ -61,8 +61,12 @@ population as (
             and extract(year from spine.month_start) = municipal_population.year
     group by
         grouping sets (
-            (municipalities.department_code, spine.month, municipal_population.sex,
-                municipal_population.age_group),
+            (
+                municipalities.department_code,
+                spine.month,
+                municipal_population.sex,
+                municipal_population.age_group
+            ),
             (spine.month, municipal_population.sex, municipal_population.age_group)
         )
 
@@ -94,10 +98,21 @@ sums as (
     where indicators.kind != 'median'
     group by
         grouping sets (
-            (municipalities.department_code, indicator_rows.indicator_code, indicator_rows.month,
-                indicator_rows.sex, indicator_rows.age_group, indicator_rows.source),
-            (indicator_rows.indicator_code, indicator_rows.month, indicator_rows.sex,
-                indicator_rows.age_group, indicator_rows.source)
+            (
+                municipalities.department_code,
+                indicator_rows.indicator_code,
+                indicator_rows.month,
+                indicator_rows.sex,
+                indicator_rows.age_group,
+                indicator_rows.source
+            ),
+            (
+                indicator_rows.indicator_code,
+                indicator_rows.month,
+                indicator_rows.sex,
+                indicator_rows.age_group,
+                indicator_rows.source
+            )
         )
 
 ),
