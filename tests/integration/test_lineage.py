@@ -672,7 +672,8 @@ def test_an_indicator_extract_documents_each_indicator_and_the_batches_behind_it
                 "disclosure": {
                     "rows": "municipality_code",
                     "columns": "indicator_code",
-                    "by": ["month"],
+                    # The mart's breakdowns are part of its grain: one table per sex and age.
+                    "by": ["month", "sex", "age_group"],
                     "counts": ["numerator"],
                     "rates": {"value": "numerator"},
                 },
