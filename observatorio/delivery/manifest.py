@@ -79,6 +79,7 @@ def upstream_sources(manifest: dict[str, Any], node_id: str) -> list[str]:
 INDICATOR_MART = "mart_indicators_monthly"
 # Columns of `fct_indicator_contributions` a dataset filter on the indicator mart narrows.
 CONTRIBUTION_KEYS = ("indicator_code", "municipality_code", "month", "sex", "age_group")
+BREAKDOWN_KEYS = ("sex", "age_group")
 
 
 def upstream_facts(manifest: dict[str, Any], node_id: str) -> list[str]:
@@ -154,7 +155,13 @@ def reflected_batch_ids(
             where.append(sql.SQL("month = %s"))
             params.append(period)
         for column, values in dataset.filters.items():
-            if column in CONTRIBUTION_KEYS:
+            if column in BREAKDOWN_KEYS:
+                # A row carries its own sex and age group: a cell of `all` is every row.
+                where.append(
+                    sql.SQL("('all' = any(%s) or {} = any(%s))").format(sql.Identifier(column))
+                )
+                params += [values, values]
+            elif column in CONTRIBUTION_KEYS:
                 where.append(sql.SQL("{} = any(%s)").format(sql.Identifier(column)))
                 params.append(values)
         query = sql.SQL(

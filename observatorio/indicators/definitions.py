@@ -5,13 +5,14 @@ Every indicator is defined once, in `dbt_project/indicators/<family>.yml`: its c
 weight; or another indicator's numerator), the denominator (a population of the spine,
 rows of a fact, or another indicator's numerator), whether its cells are per source label of
 the rows (`by_source`: a fact fed by a canonical interface, whose rows say which system
-they come from), its ICCS/ICD-10 basis, disaggregations
-and publication rules (minimum cell size, published decimals, the numerator below which a
-rate is unstable). `_facts.yml` holds the fact
-interfaces the numerators name and what `explain` shows of each fact table;
-`_publication.yml` the publication defaults. A family may list items (`crime_types`,
-`reporting_sources`) that a definition repeats over with `for_each`, its text fields
-formatted with each item.
+they come from), its ICCS/ICD-10 basis, its disaggregations (`sex`, `age_group`: by default
+those every fact it counts records, `_facts.yml`; a definition may name fewer, as femicide,
+female by definition, names only `age_group`) and publication rules (minimum cell size,
+published decimals, the numerator below which a rate is unstable). `_facts.yml` holds the
+fact interfaces the numerators name, the columns that give their rows' sex and age, and
+what `explain` shows of each fact table; `_publication.yml` the publication defaults. A
+family may list items (`crime_types`, `reporting_sources`) that a definition repeats over
+with `for_each`, its text fields formatted with each item.
 
 Everything else is generated from these files and only from them
 (`observatorio.indicators.generate`): the dbt macro `indicator_definitions()` that
@@ -47,6 +48,13 @@ FORMULAS = {
 }
 UNITS = ("count", "per 100k", "share", "ratio", "days")
 SPINE_POPULATIONS = ("population", "female_population")
+# The breakdowns a cell may have besides `all` (the mart's `sex` and `age_group` columns),
+# each recorded by a fact interface's column (`_facts.yml`: `sex`; `age` in completed years
+# or `age_group` already in the profile's population groups).
+DISAGGREGATIONS = ("sex", "age_group")
+# Kinds whose cells do not split into parts that add up: a median is not a sum, and reporting
+# gaps and coverage count a source's months, which have no sex or age.
+UNSPLIT_KINDS = ("median", "gap", "coverage_share")
 
 
 class DefinitionError(ValueError):
@@ -64,6 +72,16 @@ class Interface:
     month_of: str | None = None
     year_of: str | None = None
     rows: str | None = None
+    # The columns that give a row's breakdowns, when the fact records them.
+    sex: str | None = None
+    age: str | None = None
+    age_group: str | None = None
+
+    @property
+    def disaggregations(self) -> tuple[str, ...]:
+        """The breakdowns this fact's rows record (see DISAGGREGATIONS)."""
+        recorded = {"sex": self.sex is not None, "age_group": bool(self.age or self.age_group)}
+        return tuple(name for name in DISAGGREGATIONS if recorded[name])
 
 
 @dataclass(frozen=True)
@@ -125,6 +143,8 @@ class Indicator:
     formula: str
     basis: str = ""
     precision: int = 6
+    # The breakdowns its cells are published by besides `all` (`sex`, `age_group`): those
+    # every fact it counts records, unless the definition names fewer.
     disaggregations: tuple[str, ...] = ()
     # `by_source: true`: one cell per source label of the rows counted (the fact's
     # `source_system`, e.g. `health:sim`, `police:sesnsp`) instead of one under `source`.
@@ -235,6 +255,7 @@ class Definitions:
                     "lists_denominator": i.lists_denominator,
                     "poisson_interval": i.has_poisson_interval,
                     "min_stable_numerator": i.publication.min_stable_numerator,
+                    "disaggregations": list(i.disaggregations),
                     "numerator": part(i.numerator),
                     "denominator": part(i.denominator),
                 }
@@ -248,6 +269,9 @@ class Definitions:
                     "month_of": f.month_of,
                     "year_of": f.year_of,
                     "rows": f.rows,
+                    "sex": f.sex,
+                    "age": f.age,
+                    "age_group": f.age_group,
                 }
                 for name, f in sorted(self.interfaces.items())
             },
@@ -378,9 +402,41 @@ def _resolve(
         formula=str(raw.get("formula") or FORMULAS[kind]),
         basis=str(raw.get("basis") or ""),
         precision=int(raw.get("precision", 6)),
-        disaggregations=tuple(raw.get("disaggregations") or ()),
+        disaggregations=_disaggregations(raw.get("disaggregations"), where),
         by_source=bool(raw.get("by_source", False)),
     )
+
+
+def _disaggregations(raw: Any, where: str) -> tuple[str, ...]:
+    """The breakdowns a definition names (None: inherited from its facts, see _inherit)."""
+    if raw is None:
+        return tuple(DISAGGREGATIONS)
+    if not isinstance(raw, list) or not set(raw) <= set(DISAGGREGATIONS):
+        raise DefinitionError(f"{where}: disaggregations must be a list of {DISAGGREGATIONS}")
+    return tuple(name for name in DISAGGREGATIONS if name in raw)
+
+
+def _inherit(indicator: Indicator, named: bool, interfaces: Mapping[str, Interface]) -> Indicator:
+    """The indicator with the breakdowns its cells can have: those every fact it counts rows
+    of records, and only those its definition names if it names some. None for a kind that
+    does not add up (UNSPLIT_KINDS) or a count of distinct ids (a report with a woman and a
+    man among its victims would count once in each part and once in `all`)."""
+    parts = [p for p in (indicator.numerator, indicator.denominator) if p is not None]
+    facts = [p.fact for p in parts if p.fact is not None]
+    if indicator.kind in UNSPLIT_KINDS or not facts or any(p.distinct for p in parts):
+        recorded: set[str] = set()
+    else:
+        recorded = set.intersection(
+            *(set(interfaces[f].disaggregations) if f in interfaces else set() for f in facts)
+        )
+    if named and not set(indicator.disaggregations) <= recorded:
+        missing = sorted(set(indicator.disaggregations) - recorded)
+        raise DefinitionError(
+            f"indicator {indicator.code!r}: disaggregations {missing} are not recorded by"
+            f" every fact it counts ({sorted(set(facts))}), or its kind does not add up"
+        )
+    kept = tuple(name for name in indicator.disaggregations if name in recorded)
+    return replace(indicator, disaggregations=kept)
 
 
 def _check(kind: str, numerator: Part, denominator: Part | None, where: str) -> None:
@@ -410,6 +466,8 @@ def _interfaces(facts: dict[str, Any], path: Path) -> dict[str, Interface]:
     found: dict[str, Interface] = {}
     for name, raw in (facts.get("interfaces") or {}).items():
         interface = Interface(name=name, **raw)
+        if interface.age and interface.age_group:
+            raise DefinitionError(f"{path}: interface {name!r} names both age and age_group")
         if interface.key and not (interface.month_of or interface.year_of):
             raise DefinitionError(f"{path}: interface {name!r} has no month_of or year_of")
         found[name] = interface
@@ -471,6 +529,7 @@ def load_definitions(directory: Path = DEFINITIONS_DIR) -> Definitions:
             )
         for raw in _expand(family, path):
             indicator = _resolve(raw, family, path, numerators)
+            indicator = _inherit(indicator, "disaggregations" in raw, interfaces)
             if indicator.code in numerators:
                 raise DefinitionError(f"{path}: indicator {indicator.code!r} is defined twice")
             numerators[indicator.code] = indicator.numerator

@@ -158,6 +158,11 @@ def _definition(indicator_code: str) -> Indicator:
         ) from None
 
 
+# A contribution row carries its own sex and age group (or `all` where its indicator is not
+# broken down): the `all` cell of a breakdown is every row, any other cell its own rows.
+CONTRIBUTION_BREAKDOWNS = "(%s = 'all' or sex = %s) and (%s = 'all' or age_group = %s)"
+
+
 def _cell(conn: psycopg.Connection[Any], key: tuple[str, str, str, str, str]) -> dict[str, Any]:
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
@@ -181,8 +186,8 @@ def _fact_rows(conn: psycopg.Connection[Any], key: tuple[str, str, str, str, str
             " batch_id, source_file, source_row, file_sha256"
             " from marts.fct_indicator_contributions"
             " where indicator_code = %s and municipality_code = %s and month = %s"
-            " and sex = %s and age_group = %s order by fact_model, fact_key",
-            key,
+            f" and {CONTRIBUTION_BREAKDOWNS} order by fact_model, fact_key",
+            (*key[:3], key[3], key[3], key[4], key[4]),
         ).fetchall()
         attributes: dict[tuple[str, str], dict[str, str]] = {}
         fact_tables = load_definitions().fact_tables

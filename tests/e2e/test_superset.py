@@ -32,6 +32,8 @@ VENV = Path(os.environ.get("OBSERVATORIO_SUPERSET_VENV", ROOT / ".observatorio" 
 ARTIFACT = ROOT / "tests" / "artifacts" / "superset_dashboard.png"
 BIG_NUMBER = "Víctimas de homicidio intencional (policía), último mes"
 MUNICIPAL_RATES = "Tasa de homicidio intencional (policía) por municipio y mes, las 10 más altas"
+# The rows the dashboard's charts read: municipal totals (not departments, sexes, ages).
+MUNICIPAL_TOTALS = "area_level = 'municipality' and sex = 'all' and age_group = 'all'"
 
 
 def _free_port() -> int:
@@ -132,6 +134,8 @@ def test_the_dashboard_shows_the_mart_s_numbers_after_logging_in(
         where mart.indicator_code = 'homicide_rate_police'
           and municipality.municipality_name = %s
           and mart.month = %s
+          and mart.sex = 'all'
+          and mart.age_group = 'all'
         """,
         (municipality.strip(), month.strip()),
     ).fetchall()
@@ -147,14 +151,16 @@ def test_the_dashboard_shows_the_mart_s_numbers_after_logging_in(
         highest = bi.execute(
             "select max(value) from bi.indicators_monthly"
             " where indicator_code = 'homicide_rate_police' and not is_suppressed"
+            f" and {MUNICIPAL_TOTALS}"
         ).fetchone()[0]
         # The big number: the last month's published count, summed over municipalities.
         total = bi.execute(
-            """
+            f"""
             select sum(numerator)
             from bi.indicators_monthly
             where indicator_code = 'homicide_count_police'
               and month = (select max(month) from bi.indicators_monthly)
+              and {MUNICIPAL_TOTALS}
             """
         ).fetchone()[0]
     # The table's first row is the highest published rate.

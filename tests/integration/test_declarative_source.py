@@ -179,6 +179,7 @@ def new_source(settings, warehouse_url, tmp_path_factory):
             "select indicator_code, municipality_code, month, source, numerator, denominator,"
             " value from marts.mart_indicators_monthly"
             " where indicator_code like 'homicide_%_counted%'"
+            " and sex = 'all' and age_group = 'all'"
         ).fetchall()
         ledger = conn.execute(
             "select rows_read, rows_loaded, rows_quarantined, count_loaded"

@@ -373,7 +373,8 @@ def test_consultation_priorities_carry_votes_mapped_indicators_and_trends(conn):
         sums = dict(
             conn.execute(
                 "select month in (%s, %s, %s), sum(numerator) from marts.mart_indicators_monthly"
-                " where indicator_code = %s and month = any(%s) group by 1",
+                " where indicator_code = %s and month = any(%s)"
+                " and sex = 'all' and age_group = 'all' group by 1",
                 (*window[:3], code, window),
             ).fetchall()
         )

@@ -360,6 +360,67 @@ def test_the_demo_compares_police_and_health_homicides_by_linked_records(
     assert expected and sorted(tuple(r) for r in rows) == expected
 
 
+def test_counts_add_up_across_areas_sexes_and_age_groups(warehouse_and_truth, warehouse_url):
+    """For every count indicator: municipalities add up to their department, departments to
+    the nation, the sexes to `all` and the age groups to `all` (and within each sex), in
+    every cell of every level (a missing sparse cell is a 0)."""
+    import psycopg
+
+    from observatorio.indicators.definitions import load_definitions
+
+    definitions = load_definitions()
+    counts = [i for i in definitions.indicators if i.kind == "count"]
+    with psycopg.connect(warehouse_url) as conn:
+        rows = conn.execute(
+            "select 'municipality', m.municipality_code, d.department_code, m.indicator_code,"
+            " m.month, m.sex, m.age_group, m.source, m.numerator"
+            " from marts.mart_indicators_monthly as m"
+            " inner join marts.dim_municipality as d using (municipality_code)"
+            " where m.indicator_code = any(%s)"
+            " union all"
+            " select area_level, area_code, area_code, indicator_code, month, sex, age_group,"
+            " source, numerator from marts.mart_indicators_monthly_areas"
+            " where indicator_code = any(%s)",
+            ([i.code for i in counts], [i.code for i in counts]),
+        ).fetchall()
+    cells: dict[tuple[str, ...], int] = {}
+    department_of: dict[str, str] = {}
+    for level, area, department, code, month, sex, age, source, numerator in rows:
+        cells[(level, area, code, month, sex, age, source)] = int(numerator)
+        if level == "municipality":
+            department_of[area] = department
+    # Each level's sums over its parts: (parent level, parent) for every child cell.
+    summed: dict[tuple[str, ...], int] = defaultdict(int)
+    for (level, area, *cell), value in cells.items():
+        if level == "municipality":
+            summed[("department", department_of[area], *cell)] += value
+        elif level == "department":
+            summed[("national", "all", *cell)] += value
+    parents = {k for k in cells if k[0] != "municipality"} | set(summed)
+    assert {k: (cells.get(k, 0), summed[k]) for k in parents if cells.get(k, 0) != summed[k]} == {}
+    # The breakdowns: parts of sex (for one age group) and of age group (for one sex).
+    by_sex: dict[tuple[str, ...], int] = defaultdict(int)
+    by_age: dict[tuple[str, ...], int] = defaultdict(int)
+    for (level, area, code, month, sex, age, source), value in cells.items():
+        if sex != "all":
+            by_sex[(level, area, code, month, "all", age, source)] += value
+        if age != "all":
+            by_age[(level, area, code, month, sex, "all", source)] += value
+    for parts in (by_sex, by_age):
+        assert {k: (cells.get(k, 0), v) for k, v in parts.items() if cells.get(k, 0) != v} == {}
+    # Every counted indicator whose facts record sex has its parts, and they are not trivial.
+    counted = {k[2] for k, v in cells.items() if v > 0}
+    broken_down = {i.code for i in counts if "sex" in i.disaggregations} & counted
+    assert broken_down >= {
+        "homicide_count_police",
+        "firearm_homicides_police",
+        "homicide_count_health",
+        "homicide_count_sdg",
+    }
+    assert broken_down <= {k[2] for k in by_sex}
+    assert sum(1 for k in cells if k[4] in {"M", "F"} and k[5] not in {"all", "unknown"}) > 50
+
+
 def test_mart_checkpoint_passes_then_catches_negative_missing_and_unreconciled(
     warehouse_and_truth, warehouse_url
 ):
@@ -374,11 +435,13 @@ def test_mart_checkpoint_passes_then_catches_negative_missing_and_unreconciled(
             conn.execute(
                 "update marts.mart_indicators_monthly set numerator = numerator + 1, value = -1"
                 " where ctid = (select ctid from marts.mart_indicators_monthly"
-                " where indicator_code = 'homicide_count_police' limit 1)"
+                " where indicator_code = 'homicide_count_police' and sex = 'all'"
+                " and age_group = 'all' limit 1)"
             )
             conn.execute(
                 "delete from marts.mart_indicators_monthly where ctid = (select ctid from"
-                " marts.mart_indicators_monthly where indicator_code = 'femicide_rate' limit 1)"
+                " marts.mart_indicators_monthly where indicator_code = 'femicide_rate'"
+                " and sex = 'all' and age_group = 'all' limit 1)"
             )
             with pytest.raises(MartCheckFailed) as failure:
                 check_marts()

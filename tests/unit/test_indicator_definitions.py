@@ -142,3 +142,30 @@ def test_recompute_rounds_as_the_definition_says() -> None:
         Decimal(2),
         Decimal("3.5"),
     )
+
+
+def test_breakdowns_are_inherited_from_the_facts_unless_the_definition_says() -> None:
+    definitions = load_definitions()
+    # Police victims and forensic deaths record sex and age: their counts and rates inherit.
+    assert definitions.get("homicide_rate_police").disaggregations == ("sex", "age_group")
+    assert definitions.get("homicide_count_sdg").disaggregations == ("sex", "age_group")
+    # A ratio of two facts that both record them; published counts record sex only.
+    assert definitions.get("homicide_police_health_ratio").disaggregations == ("sex", "age_group")
+    assert definitions.get("homicide_victims_counted").disaggregations == ("sex",)
+    # Femicide is female by definition: by age group only.
+    assert definitions.get("femicide_rate").disaggregations == ("age_group",)
+    # A count of distinct reports (several victims each), a median, a fact without sex: none.
+    assert definitions.get("robbery_reports").disaggregations == ()
+    assert definitions.get("justice_median_days_report_to_case").disaggregations == ()
+    assert definitions.get("use_of_force_incidents").disaggregations == ()
+
+
+def test_a_breakdown_the_facts_do_not_record_is_refused(tmp_path: Path) -> None:
+    directory = _copy(tmp_path)
+    path = directory / "police.yml"
+    family = yaml.safe_load(path.read_text(encoding="utf-8"))
+    complaints = next(i for i in family["indicators"] if i["code"] == "police_complaints_count")
+    complaints["disaggregations"] = ["sex"]
+    path.write_text(yaml.safe_dump(family, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(DefinitionError, match="'police_complaints_count': disaggregations"):
+        load_definitions(directory)

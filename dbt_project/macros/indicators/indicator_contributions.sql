@@ -2,8 +2,10 @@
     (generated from dbt_project/indicators/*.yml): one row per fact row behind a cell, with
     what it adds to the numerator (`weight`) and, where the denominator is a sum over rows,
     to the denominator (`denominator_weight`); `measure` holds the days of a median's rows
-    and a source's records a month for reporting gaps and coverage. The only place an
-    indicator's rows are selected: `mart_indicators_monthly` sums these rows. -#}
+    and a source's records a month for reporting gaps and coverage. Each row carries its
+    breakdowns (`sex`, `age_group`) where its indicator is published by them, else `all`.
+    The only place an indicator's rows are selected: `mart_indicators_monthly` sums these
+    rows. -#}
 {% macro indicator_contributions() -%}
 {%- set definitions = indicator_definitions() -%}
 {%- set parts = [] -%}
@@ -12,7 +14,7 @@
     {%- for part in indicator_row_parts(indicator) -%}
         {#- The cell's source: each row's label (`by_source`), or the indicator's. -#}
         {%- do part.update({'source': 'source_system' if indicator.by_source
-            else "'" ~ indicator.source ~ "'"}) -%}
+            else "'" ~ indicator.source ~ "'", 'disaggregations': indicator.disaggregations}) -%}
         {%- do parts.append(part) -%}
         {%- if part.fact not in used %}{% do used.append(part.fact) %}{% endif -%}
     {%- endfor -%}
@@ -25,6 +27,12 @@ with
 spine as (
 
     select * from {{ ref('int_indicator_spine') }}
+
+),
+
+age_groups as (
+
+    select * from {{ ref('int_age_groups') }}
 
 ),
 {% for name in used | sort %}
@@ -63,8 +71,8 @@ final as (
         contributions.indicator_code,
         contributions.municipality_code,
         contributions.month,
-        'all' as sex,
-        'all' as age_group,
+        contributions.sex,
+        contributions.age_group,
         contributions.source,
         contributions.fact_model,
         contributions.fact_key,
@@ -139,11 +147,18 @@ select * from final
 
 
 {#- A fact interface as a CTE `interface__<name>`: the model's columns plus fact_model,
-    fact_key, counted_id and month; a model without `key` already has that shape. -#}
+    fact_key, counted_id and month (a model without `key` already has that shape), and the
+    row's breakdowns `breakdown_sex` and `breakdown_age_group` (macro
+    indicator_breakdown_columns). -#}
 {% macro indicator_interface(name, interface) -%}
 interface__{{ name }} as (
 {% if not interface.key %}
-    select * from {{ ref(interface.model) }}
+    select
+        facts.*,
+        {{ indicator_breakdown_columns(interface) }}
+
+    from {{ ref(interface.model) }} as facts
+    {{- indicator_age_group_join(interface) }}
 {%- elif interface.year_of %}
     -- A yearly fact stands for every month of its year.
     select
@@ -151,13 +166,15 @@ interface__{{ name }} as (
         '{{ interface.model }}' as fact_model,
         cast(facts.{{ interface.key }} as text) as fact_key,
         cast(facts.{{ interface.counted_by or interface.key }} as text) as counted_id,
-        spine.month
+        spine.month,
+        {{ indicator_breakdown_columns(interface) }}
 
     from {{ ref(interface.model) }} as facts
     inner join {{ ref('int_indicator_spine') }} as spine
         on
             facts.municipality_code = spine.municipality_code
             and facts.{{ interface.year_of }} = extract(year from spine.month_start)
+    {{- indicator_age_group_join(interface) }}
     {%- if interface.rows %}
     where {{ interface.rows }}
     {%- endif %}
@@ -167,15 +184,51 @@ interface__{{ name }} as (
         '{{ interface.model }}' as fact_model,
         cast(facts.{{ interface.key }} as text) as fact_key,
         cast(facts.{{ interface.counted_by or interface.key }} as text) as counted_id,
-        to_char(facts.{{ interface.month_of }}, 'YYYY-MM') as month
+        to_char(facts.{{ interface.month_of }}, 'YYYY-MM') as month,
+        {{ indicator_breakdown_columns(interface) }}
 
     from {{ ref(interface.model) }} as facts
+    {{- indicator_age_group_join(interface) }}
     {%- if interface.rows %}
     where {{ interface.rows }}
     {%- endif %}
 {%- endif %}
 
 ),
+{%- endmacro %}
+
+
+{#- A fact row's sex (`M`, `F`, else `unknown`) and age group (the population's group its
+    age falls in, or its own group if it is one of them, else `unknown`) from the columns
+    its interface names (`_facts.yml`); `all` where the fact records none. -#}
+{% macro indicator_breakdown_columns(interface) -%}
+    {%- if interface.sex -%}
+        case
+            when facts.{{ interface.sex }} in ('M', 'F') then facts.{{ interface.sex }}
+            else 'unknown'
+        end as breakdown_sex,
+    {%- else -%}
+        'all' as breakdown_sex,
+    {%- endif %}
+        {% if interface.age or interface.age_group -%}
+            coalesce(age_groups.age_group, 'unknown') as breakdown_age_group
+        {%- else -%}
+            'all' as breakdown_age_group
+        {%- endif %}
+{%- endmacro %}
+
+
+{#- The join that puts a fact row in its age group (`age_groups`, from int_age_groups). -#}
+{% macro indicator_age_group_join(interface) -%}
+    {%- if interface.age %}
+    left join age_groups
+        on
+            facts.{{ interface.age }} >= age_groups.age_from
+            and (age_groups.age_to is null or facts.{{ interface.age }} <= age_groups.age_to)
+    {%- elif interface.age_group %}
+    left join age_groups
+        on facts.{{ interface.age_group }} = age_groups.age_group
+    {%- endif %}
 {%- endmacro %}
 
 
@@ -190,6 +243,9 @@ interface__{{ name }} as (
         cast(fact_key as text) as fact_key,
         cast(counted_id as text) as counted_id,
         cast({{ part.source }} as text) as source,
+        {{ 'breakdown_sex' if 'sex' in part.disaggregations else "'all'" }} as sex,
+        {{ 'breakdown_age_group' if 'age_group' in part.disaggregations else "'all'" }}
+            as age_group,
         cast({{ part.weight }} as numeric) as weight,
         cast({{ part.denominator_weight or 'null' }} as numeric) as denominator_weight,
         cast({{ part.measure or 'null' }} as numeric) as measure,
@@ -207,6 +263,8 @@ interface__{{ name }} as (
         fact_key,
         counted_id,
         source,
+        sex,
+        age_group,
         weight,
         denominator_weight,
         measure,
@@ -343,6 +401,8 @@ coverage_contributions as (
         window_month as fact_key,
         reporting_source as counted_id,
         cast('{{ indicator.source }}' as text) as source,
+        'all' as sex,
+        'all' as age_group,
     {%- if indicator.kind == 'gap' %}
         cast(case when window_month = month then 1 else 0 end as numeric) as weight,
         cast(null as numeric) as denominator_weight,

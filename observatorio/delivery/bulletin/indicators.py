@@ -67,11 +67,15 @@ def load_indicators(
     table: str = INDICATORS_TABLE,
     months: int = LOADED_MONTHS,
 ) -> list[dict[str, Any]]:
-    """The mart's rows for the `months` ending at `period` (none if not built)."""
+    """The mart's total rows (sex and age group `all`) for the `months` ending at `period`
+    (none if not built): the bulletin shows totals, not the breakdowns."""
     if not table_exists(conn, table):
         return []
     schema, name = table.split(".")
-    query = sql.SQL("select {} from {}.{} where month > %s and month <= %s").format(
+    query = sql.SQL(
+        "select {} from {}.{} where month > %s and month <= %s"
+        " and sex = 'all' and age_group = 'all'"
+    ).format(
         sql.SQL(", ").join(map(sql.Identifier, INDICATOR_COLUMNS)),
         sql.Identifier(schema),
         sql.Identifier(name),

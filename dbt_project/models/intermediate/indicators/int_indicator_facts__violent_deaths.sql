@@ -32,6 +32,8 @@ final as (
         deaths.municipality_code,
         to_char(deaths.death_date, 'YYYY-MM') as month,
         deaths.source_system,
+        deaths.sex,
+        deaths.age_years,
         deaths.icd10_code as icd10_cause_code,
         deaths.intent,
         deaths.is_homicide,

@@ -18,7 +18,7 @@ municipalities as (
 
 population as (
 
-    select * from {{ ref('int_population') }}
+    select * from {{ ref('int_indicator_population') }}
 
 ),
 
@@ -96,11 +96,11 @@ population_by_year as (
     select
         municipality_code,
         year,
-        sum(population) as population,
-        sum(population) filter (where sex = 'F') as female_population
+        population,
+        female_population
 
     from population
-    group by 1, 2
+    where sex = 'all' and age_group = 'all'
 
 ),
 

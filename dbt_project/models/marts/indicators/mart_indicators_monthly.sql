@@ -4,6 +4,10 @@
 -- defined once, in dbt_project/indicators/*.yml (macro `indicator_cells`). Rates of counted
 -- events over a population carry their exact Poisson 95 % interval and an unstable flag
 -- (numerator below the definition's `min_stable_numerator`), separate from suppression.
+-- `sex` and `age_group` are `all` in the dense rows (every municipality-month); the
+-- indicators whose facts record a victim's (or a deceased's, a detainee's) sex and age are
+-- also published by sex, by age group and by both, in sparse rows (only cells with rows).
+-- Department and national rows: `mart_indicators_monthly_areas`.
 with
 
 spine as (
@@ -18,7 +22,13 @@ contributions as (
 
 ),
 
-{{ indicator_cells('spine', 'contributions') }}
+population as (
+
+    select * from {{ ref('int_indicator_population') }}
+
+),
+
+{{ indicator_cells('spine', 'contributions', 'population') }}
 
 final as (
 
@@ -26,8 +36,8 @@ final as (
         indicator_code,
         municipality_code,
         month,
-        'all' as sex,
-        'all' as age_group,
+        sex,
+        age_group,
         numerator,
         denominator,
         {{ indicator_value('kind', 'numerator', 'denominator', 'value_precision') }} as value,
@@ -36,9 +46,7 @@ final as (
             as value_lower_95,
         {{ indicator_interval('upper', 'numerator', 'denominator', 'value_precision') }}
             as value_upper_95,
-        case
-            when has_poisson_interval then numerator < min_stable_numerator
-        end as is_unstable
+        {{ indicator_is_unstable('numerator') }} as is_unstable
 
     from cells
 
