@@ -9,15 +9,18 @@
     published total is suppressed, the smallest other non-zero member is suppressed too (a
     hidden zero protects little); when that
     member is the only one, its total is. Applied once per level, from the primary pattern.
+    `threshold`: a column of `relation` holding each row's minimum cell size (else the var).
 -#}
-{% macro complementary_suppression(relation, counts, id, parent, self_key, period) -%}
+{% macro complementary_suppression(
+    relation, counts, id, parent, self_key, period, threshold=none
+) -%}
     select
         ranked.*,
         {%- for count in counts %}
-            {{ is_small_count('ranked.' ~ count) }}
+            {{ is_small_count('ranked.' ~ count, 'ranked.' ~ threshold if threshold) }}
             or (
                 ranked.{{ parent }} is not null
-                and not {{ is_small_count('ranked.' ~ count) }}
+                and not {{ is_small_count('ranked.' ~ count, 'ranked.' ~ threshold if threshold) }}
                 and ranked._small_members_{{ count }} = 1
                 and ranked._members > 1
                 and ranked._rank_{{ count }} = 1
@@ -31,10 +34,10 @@
             {{ relation }}.*,
             count(*) over (partition by {{ period }}, {{ parent }}) as _members,
             {%- for count in counts %}
-                count(*) filter (where {{ is_small_count(count) }})
+                count(*) filter (where {{ is_small_count(count, threshold) }})
                     over (partition by {{ period }}, {{ parent }}) as _small_members_{{ count }},
                 row_number() over (
-                    partition by {{ period }}, {{ parent }}, {{ is_small_count(count) }}
+                    partition by {{ period }}, {{ parent }}, {{ is_small_count(count, threshold) }}
                     order by {{ count }} = 0, {{ count }}, {{ id }}
                 ) as _rank_{{ count }}{{ "," if not loop.last }}
             {%- endfor %}
@@ -46,7 +49,7 @@
             {{ parent }} as _parent,
             count(*) as _members,
             {%- for count in counts %}
-                count(*) filter (where {{ is_small_count(count) }})
+                count(*) filter (where {{ is_small_count(count, threshold) }})
                     as _small_members_{{ count }}{{ "," if not loop.last }}
             {%- endfor %}
         from {{ relation }}

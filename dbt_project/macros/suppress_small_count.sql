@@ -9,7 +9,13 @@
     end
 {%- endmacro %}
 
-{#- True when `expression` is a count that suppress_small_count hides. -#}
-{% macro is_small_count(expression) -%}
-    coalesce({{ expression }} >= 1 and {{ expression }} < {{ var('disclosure_threshold') }}, false)
+{#- True when `expression` is a count that suppress_small_count hides; `threshold`, an SQL
+    expression, replaces the var where the rule is each row's own (an indicator's
+    `min_cell_size`, from its definition). -#}
+{% macro is_small_count(expression, threshold=none) -%}
+    coalesce(
+        {{ expression }} >= 1
+        and {{ expression }} < {{ threshold if threshold else var('disclosure_threshold') }},
+        false
+    )
 {%- endmacro %}

@@ -1,5 +1,6 @@
 -- The indicators BI charts name: one row per indicator code, in Spanish and English, with
--- its unit and definition, from the one list of definitions (seeds/ref_indicators.csv).
+-- its unit and definition, and its publication rules (the smallest count shown, the decimals
+-- a value is rounded to), from the one list of definitions (seeds/ref_indicators.csv).
 with
 
 indicators as (
@@ -18,7 +19,9 @@ final as (
         source,
         numerator as numerator_definition,
         denominator as denominator_definition,
-        formula
+        formula,
+        min_cell_size,
+        decimals
 
     from indicators
 

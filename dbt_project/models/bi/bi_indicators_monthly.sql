@@ -2,9 +2,11 @@
 -- nation), month, sex, age group and source, with the month as a date, the indicator's
 -- names and the area's name and department. The municipal rows are `mart_indicators_monthly`,
 -- the department and national rows `mart_indicators_monthly_areas`; `sex` and `age_group`
--- are `all` for the totals and the breakdowns the data records otherwise. Where the
--- numerator or the denominator is a count from 1 to 9, the row's numbers are suppressed
--- (null, `is_suppressed`): a rate is hidden wherever its count is, as in extracts. Totals
+-- are `all` for the totals and the breakdowns the data records otherwise. The publication
+-- rules are each indicator's definition's (bi_dim_indicator): where the numerator or the
+-- denominator is a count from 1 to its `min_cell_size` - 1, the row's numbers are suppressed
+-- (null, `is_suppressed`): a rate is hidden wherever its count is, as in extracts; values and
+-- their intervals are rounded to its `decimals`, and `is_unstable` travels with them. Totals
 -- make a hidden count derivable by subtraction (a department less its other municipalities,
 -- `all` less the other sex), so the complementary cells are hidden too, in each of the three
 -- hierarchies (areas, sexes, age groups; macro complementary_suppression). A department's
@@ -61,6 +63,9 @@ indicators as (
         municipal.numerator,
         municipal.denominator,
         municipal.value,
+        municipal.value_lower_95,
+        municipal.value_upper_95,
+        municipal.is_unstable,
         municipal.source
 
     from municipal
@@ -83,6 +88,9 @@ indicators as (
         areas.numerator,
         areas.denominator,
         areas.value,
+        areas.value_lower_95,
+        areas.value_upper_95,
+        areas.is_unstable,
         areas.source
 
     from areas
@@ -90,6 +98,19 @@ indicators as (
         on
             areas.area_level = 'department'
             and areas.area_code = departments.department_code
+
+),
+
+-- Each row with its indicator's minimum cell size (its definition's publication rule).
+ruled as (
+
+    select
+        indicators.*,
+        definitions.min_cell_size
+
+    from indicators
+    inner join definitions
+        on indicators.indicator_code = definitions.indicator_code
 
 ),
 
@@ -134,7 +155,7 @@ located as (
                 then concat_ws('|', indicator_code, source, area_level, area_code, sex)
         end as age_self
 
-    from indicators
+    from ruled
 
 ),
 
@@ -145,6 +166,7 @@ located_areas as (
         cell_id,
         month,
         numerator,
+        min_cell_size,
         case when area_level != 'national' then area_parent end as area_parent,
         case when area_level != 'municipality' then area_self end as area_self
 
@@ -159,7 +181,8 @@ hidden_by_area as (
         hide_numerator as hidden
 
     from ({{ complementary_suppression(
-        'located_areas', ['numerator'], 'cell_id', 'area_parent', 'area_self', 'month'
+        'located_areas', ['numerator'], 'cell_id', 'area_parent', 'area_self', 'month',
+        threshold='min_cell_size'
     ) }}) as protected
 
 ),
@@ -171,7 +194,8 @@ hidden_by_sex as (
         hide_numerator as hidden
 
     from ({{ complementary_suppression(
-        'located', ['numerator'], 'cell_id', 'sex_parent', 'sex_self', 'month'
+        'located', ['numerator'], 'cell_id', 'sex_parent', 'sex_self', 'month',
+        threshold='min_cell_size'
     ) }}) as protected
 
 ),
@@ -183,7 +207,8 @@ hidden_by_age as (
         hide_numerator as hidden
 
     from ({{ complementary_suppression(
-        'located', ['numerator'], 'cell_id', 'age_parent', 'age_self', 'month'
+        'located', ['numerator'], 'cell_id', 'age_parent', 'age_self', 'month',
+        threshold='min_cell_size'
     ) }}) as protected
 
 ),
@@ -192,8 +217,8 @@ flagged as (
 
     select
         located.*,
-        {{ is_small_count('located.numerator') }}
-        or {{ is_small_count('located.denominator') }}
+        {{ is_small_count('located.numerator', 'located.min_cell_size') }}
+        or {{ is_small_count('located.denominator', 'located.min_cell_size') }}
         or hidden_by_area.hidden
         or hidden_by_sex.hidden
         or hidden_by_age.hidden as is_suppressed
@@ -226,7 +251,18 @@ final as (
         flagged.age_group,
         case when not flagged.is_suppressed then flagged.numerator end as numerator,
         case when not flagged.is_suppressed then flagged.denominator end as denominator,
-        case when not flagged.is_suppressed then flagged.value end as value,
+        case
+            when not flagged.is_suppressed then round(flagged.value, definitions.decimals)
+        end as value,
+        case
+            when not flagged.is_suppressed
+                then round(flagged.value_lower_95, definitions.decimals)
+        end as value_lower_95,
+        case
+            when not flagged.is_suppressed
+                then round(flagged.value_upper_95, definitions.decimals)
+        end as value_upper_95,
+        case when not flagged.is_suppressed then flagged.is_unstable end as is_unstable,
         flagged.is_suppressed,
         flagged.source
 
