@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import statistics
 from collections import defaultdict
 from datetime import date
@@ -22,11 +21,9 @@ from typing import Any
 
 import pytest
 
-from ingestion.connectors import rest, sql
-from ingestion.contract import available_contracts
-from observatorio.orchestration import ingest as tasks
 from observatorio.transform.dbt import run_dbt
-from simulator.demo import Demo, demo_source_systems, land_exports, simulate
+from simulator.demo import Demo
+from tests.integration.demo_load import load_demo
 
 DEMO = Demo(seed=3, scale="tiny", days=365)
 # Building a simulated year takes minutes on a shared 2-core machine.
@@ -45,23 +42,7 @@ def _month(day: date) -> str:
 
 @pytest.fixture(scope="module")
 def built(settings, warehouse_url):  # type: ignore[no-untyped-def]
-    import psycopg
-
-    from tests.conftest import _truncate
-
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        _truncate(conn)
-    shutil.rmtree(settings.landing_dir, ignore_errors=True)
-    simulation = simulate(settings, DEMO)
-    land_exports(settings, simulation)
-    with demo_source_systems(settings, simulation):
-        for name in available_contracts():
-            if name.startswith("justice__"):
-                sql.extract(name)
-            elif name.startswith("health__"):
-                rest.pull(name)
-    for name in available_contracts():
-        tasks.report(tasks.publish(tasks.gate(tasks.stage(name, tasks.claim(name)))))
+    simulation = load_demo(settings, warehouse_url, DEMO)
     run_dbt(["build", "--select", SELECT, "--indirect-selection", "cautious"], settings)
     return simulation
 

@@ -17,7 +17,6 @@ The list of codes comes from the definitions, so a new indicator without truth f
 """
 
 import csv
-import shutil
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -25,12 +24,10 @@ from typing import Any
 
 import pytest
 
-from ingestion.connectors import rest, sql
-from ingestion.contract import available_contracts
 from observatorio.indicators.definitions import Indicator, load_definitions
-from observatorio.orchestration import ingest as tasks
 from observatorio.transform.dbt import build
-from simulator.demo import Demo, demo_source_systems, land_exports, simulate
+from simulator.demo import Demo
+from tests.integration.demo_load import load_demo
 
 DEMO = Demo(seed=3, scale="tiny", days=90)
 DEFINITIONS = load_definitions()
@@ -87,23 +84,7 @@ def read_mart(conn: Any) -> dict[Cell, dict[str, Any]]:
 def warehouse_and_truth(settings, warehouse_url):
     import psycopg
 
-    from tests.conftest import _truncate
-
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        _truncate(conn)
-    # Other tests leave files in the shared landing folder (some spoiled on purpose).
-    shutil.rmtree(settings.landing_dir, ignore_errors=True)
-    simulation = simulate(settings, DEMO)
-    land_exports(settings, simulation)
-    with demo_source_systems(settings, simulation):
-        # The SQL and REST sources are pulled by their connectors, as the DAGs do.
-        for name in available_contracts():
-            if name.startswith("justice__"):
-                sql.extract(name)
-            elif name.startswith("health__"):
-                rest.pull(name)
-    for name in available_contracts():
-        tasks.report(tasks.publish(tasks.gate(tasks.stage(name, tasks.claim(name)))))
+    simulation = load_demo(settings, warehouse_url, DEMO)
     build(settings)
     with psycopg.connect(warehouse_url) as conn:
         mart = read_mart(conn)

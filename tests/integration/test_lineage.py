@@ -17,15 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.connectors import rest, sql
-from ingestion.contract import available_contracts
 from observatorio.indicators.definitions import load_definitions
 from observatorio.lineage import explain as lineage
 from observatorio.lineage import openlineage
 from observatorio.lineage.recompute import FactRow, indicator_kind, recompute
 from observatorio.orchestration import ingest as tasks
 from observatorio.transform.dbt import run_dbt
-from simulator.demo import Demo, demo_source_systems, land_exports, simulate
+from simulator.demo import Demo
+from tests.integration.demo_load import load_demo
 from tests.integration.test_openlineage_schema import event_errors, read_events
 
 # A year, so cases reach judgements and sources have the 6 months of history gaps need.
@@ -61,27 +60,9 @@ def _ingest(name: str) -> None:
 
 @pytest.fixture(scope="module")
 def built(settings, warehouse_url):  # type: ignore[no-untyped-def]
-    import psycopg
-
-    from tests.conftest import _truncate
-
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        _truncate(conn)
     # Only this module's OpenLineage events, so they can be counted.
     shutil.rmtree(openlineage.lineage_dir(settings), ignore_errors=True)
-    shutil.rmtree(settings.landing_dir, ignore_errors=True)
-    simulation = simulate(settings, DEMO)
-    land_exports(settings, simulation)
-    # Justice cases and judgements come from its database, deaths and admissions from the
-    # health API: pulled by their connectors, so every family has rows.
-    with demo_source_systems(settings, simulation):
-        for name in available_contracts():
-            if name.startswith("justice__"):
-                sql.extract(name)
-            elif name.startswith("health__"):
-                rest.pull(name)
-    for name in available_contracts():
-        _ingest(name)
+    load_demo(settings, warehouse_url, DEMO, _ingest)
     # Only what the indicators need; tests that also read unselected models are left out.
     select = "ref_indicators +mart_indicators_monthly +fct_indicator_contributions"
     # dbt's unit tests are the models' own business (tests/integration/test_dbt_build.py).

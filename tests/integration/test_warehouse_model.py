@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -19,12 +18,12 @@ from typing import Any
 import pytest
 import yaml
 
-from ingestion.connectors import rest, sql
-from ingestion.contract import available_contracts
+from ingestion.connectors import sql
 from observatorio.core.warehouse import ensure_warehouse
 from observatorio.orchestration import ingest as tasks
 from observatorio.transform.dbt import build
-from simulator.demo import Demo, demo_source_systems, land_exports, simulate
+from simulator.demo import Demo
+from tests.integration.demo_load import load_demo
 
 # A month at the small scale: enough homicide victims who die days after the attack (their
 # report is re-sent reclassified) and enough offences with no ICCS mapping.
@@ -54,18 +53,7 @@ def built(settings, warehouse_url) -> dict[str, Any]:
         conn.execute("drop schema if exists snapshots cascade")
     # The schema comes back from the bootstrap: dbt's role may not create schemas.
     ensure_warehouse(settings)
-    # Other tests leave files in the shared landing folder (some spoiled on purpose).
-    shutil.rmtree(settings.landing_dir, ignore_errors=True)
-    simulation = simulate(settings, DEMO)
-    land_exports(settings, simulation)
-    with demo_source_systems(settings, simulation):
-        for name in available_contracts():
-            if name.startswith("justice__"):
-                sql.extract(name)
-            elif name.startswith("health__"):
-                rest.pull(name)
-    for name in available_contracts():
-        tasks.report(tasks.publish(tasks.gate(tasks.stage(name, tasks.claim(name)))))
+    load_demo(settings, warehouse_url, DEMO)
     started = time.monotonic()
     results = build(settings)
     return {
