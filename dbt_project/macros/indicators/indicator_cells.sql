@@ -272,3 +272,27 @@ indicators as (
         when has_poisson_interval then {{ numerator }} < min_stable_numerator
     end
 {%- endmacro %}
+
+
+{#- A published cell's interval and reliability columns (after `value` and `source`), one
+    list for every table of cells (municipal and area marts). -#}
+{% macro indicator_interval_columns() -%}
+        {{ indicator_interval('lower', 'numerator', 'denominator', 'value_precision') }}
+            as value_lower_95,
+        {{ indicator_interval('upper', 'numerator', 'denominator', 'value_precision') }}
+            as value_upper_95,
+        {{ indicator_is_unstable('numerator') }} as is_unstable
+{%- endmacro %}
+
+
+{#- `area_level` and `area_code` of a row grouped by `grouping sets ((<department>, ...),
+    (...))`: the department's row, or the nation's (`all`) where the department is rolled up. -#}
+{% macro grouped_area(department) -%}
+        case
+            when grouping({{ department }}) = 1 then 'national' else 'department'
+        end as area_level,
+        case
+            when grouping({{ department }}) = 1 then 'all'
+            else {{ department }}
+        end as area_code
+{%- endmacro %}

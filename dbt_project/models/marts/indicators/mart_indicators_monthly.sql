@@ -42,11 +42,7 @@ final as (
         denominator,
         {{ indicator_value('kind', 'numerator', 'denominator', 'value_precision') }} as value,
         source,
-        {{ indicator_interval('lower', 'numerator', 'denominator', 'value_precision') }}
-            as value_lower_95,
-        {{ indicator_interval('upper', 'numerator', 'denominator', 'value_precision') }}
-            as value_upper_95,
-        {{ indicator_is_unstable('numerator') }} as is_unstable
+        {{ indicator_interval_columns() }}
 
     from cells
 

@@ -39,13 +39,7 @@ municipal_population as (
 population as (
 
     select
-        case
-            when grouping(municipalities.department_code) = 1 then 'national' else 'department'
-        end as area_level,
-        case
-            when grouping(municipalities.department_code) = 1 then 'all'
-            else municipalities.department_code
-        end as area_code,
+        {{ grouped_area('municipalities.department_code') }},
         spine.month,
         municipal_population.sex,
         municipal_population.age_group,
@@ -75,13 +69,7 @@ population as (
 sums as (
 
     select
-        case
-            when grouping(municipalities.department_code) = 1 then 'national' else 'department'
-        end as area_level,
-        case
-            when grouping(municipalities.department_code) = 1 then 'all'
-            else municipalities.department_code
-        end as area_code,
+        {{ grouped_area('municipalities.department_code') }},
         indicator_rows.indicator_code,
         indicator_rows.month,
         indicator_rows.sex,
@@ -160,11 +148,7 @@ final as (
         denominator,
         {{ indicator_value('kind', 'numerator', 'denominator', 'value_precision') }} as value,
         source,
-        {{ indicator_interval('lower', 'numerator', 'denominator', 'value_precision') }}
-            as value_lower_95,
-        {{ indicator_interval('upper', 'numerator', 'denominator', 'value_precision') }}
-            as value_upper_95,
-        {{ indicator_is_unstable('numerator') }} as is_unstable
+        {{ indicator_interval_columns() }}
 
     from cells
 
