@@ -104,7 +104,12 @@ def argentina(settings, warehouse_url):  # type: ignore[no-untyped-def]
             "cells": conn.execute(
                 "select indicator_code, municipality_code, month, sex, age_group, source,"
                 " numerator, denominator, value from marts.mart_indicators_monthly"
-                " where source = 'police:snic'"
+                " where source = 'police:snic' and sex = 'all' and age_group = 'all'"
+            ).fetchall(),
+            "cells_by_sex": conn.execute(
+                "select indicator_code, municipality_code, month, sex, numerator, denominator,"
+                " value from marts.mart_indicators_monthly"
+                " where source = 'police:snic' and sex <> 'all' and age_group = 'all'"
             ).fetchall(),
             "quarantine": conn.execute(
                 "select column_name, reason, offending_value from ops.quarantine"
@@ -215,3 +220,41 @@ def test_the_yearly_homicide_cells_count_the_victims_of_the_year_in_its_january(
     )  # fmt: skip
     # La Plata published nothing in 2022: a 0, not a missing cell.
     assert cells[("homicide_victims_counted_yearly", "06441", "2022-01")][2] == 0
+
+
+def test_the_yearly_homicide_victims_by_sex_are_the_published_sex_columns(argentina):
+    """SNIC spreads victims over `cantidad_victimas_masc`, `_fem` and `_sd`: the mart has
+    each sex's cell (`unknown` for `sd`, counted, with no population and so no rate), and a
+    rate by sex divides by the population of that sex."""
+    counts: dict[tuple[str, str, str], int] = {}
+    for dept, year, offence, victims in SNIC_ROWS:
+        if dept == UNKNOWN or not victims or not ICCS.get(offence, "").startswith("0101"):
+            continue
+        for sex, n in zip(("M", "F", "unknown"), victims, strict=True):
+            key = (dept, f"{year}-01", sex)
+            counts[key] = counts.get(key, 0) + n
+    published = {
+        (code, muni, month, sex): (numerator, denominator, value)
+        for code, muni, month, sex, numerator, denominator, value in argentina["cells_by_sex"]
+        if numerator > 0
+    }
+    expected: dict[tuple[str, str, str, str], tuple[object, object, object]] = {}
+    for (muni, month, sex), n in counts.items():
+        if not n:
+            continue
+        expected[("homicide_victims_counted_yearly", muni, month, sex)] = (n, None, n)
+        if sex != "unknown":
+            men, women = CELLS[muni]
+            people = GROUPS * ((men if sex == "M" else women) + 10 * (int(month[:4]) - 2022))
+            rate = (Decimal(n) * 100000 / Decimal(people)).quantize(
+                Decimal("0.000001"), rounding=ROUND_HALF_UP
+            )
+            expected[("homicide_victims_counted_yearly_rate", muni, month, sex)] = (
+                n, people, rate,
+            )  # fmt: skip
+    rates_of_unknown = {k: v for k, v in published.items() if k[3] == "unknown" and v[2] is None}
+    assert {k: v for k, v in published.items() if k not in rates_of_unknown} == expected
+    # By hand: Almirante Brown 2022, 9 men among the 12 homicide victims, over 17 x 9,000 men.
+    assert published[("homicide_victims_counted_yearly_rate", "06028", "2022-01", "M")] == (
+        9, 153_000, Decimal("5.882353"),
+    )  # fmt: skip

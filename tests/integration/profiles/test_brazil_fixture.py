@@ -237,7 +237,7 @@ def built(brazil, warehouse_url, tmp_path_factory) -> Iterator[dict[str, Any]]: 
         cells = conn.execute(
             "select indicator_code, municipality_code, month, source, numerator, denominator,"
             " value from marts.mart_indicators_monthly"
-            " where indicator_code = any(%s)",
+            " where indicator_code = any(%s) and sex = 'all' and age_group = 'all'",
             ([*COUNTS, *RATES, "undetermined_intent_share"],),
         ).fetchall()
         history = conn.execute(

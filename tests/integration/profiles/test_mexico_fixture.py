@@ -76,6 +76,7 @@ def mexico(settings, warehouse_url):  # type: ignore[no-untyped-def]
             "select indicator_code, municipality_code, month, source, numerator, denominator,"
             " value from marts.mart_indicators_monthly"
             " where indicator_code like 'homicide_%_counted%'"
+            " and sex = 'all' and age_group = 'all'"
         ).fetchall()
         spine = conn.execute(
             "select municipality_code, month, population from intermediate.int_indicator_spine"
