@@ -15,7 +15,7 @@ import os
 import socket
 import sqlite3
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +140,12 @@ def test_the_dashboard_shows_the_mart_s_numbers_after_logging_in(
         (municipality.strip(), month.strip()),
     ).fetchall()
     assert cell, f"no mart cell for {municipality!r} {month!r}"
-    assert _number(value) in {round(Decimal(row[0]), 2) for row in cell}
+    # BI publishes the value rounded as the indicator's definition says (its `decimals`).
+    from observatorio.indicators.definitions import load_definitions
+
+    places = load_definitions().get("homicide_rate_police").publication.decimals
+    step = Decimal(1).scaleb(-places)
+    assert _number(value) in {Decimal(row[0]).quantize(step, ROUND_HALF_UP) for row in cell}
     assert _number(value) > 0, "the top municipal rate should not be zero in this simulation"
     from observatorio.bi_client.superset import DEFAULT_LOGIN
     from observatorio.core.warehouse import login_url
@@ -164,6 +169,6 @@ def test_the_dashboard_shows_the_mart_s_numbers_after_logging_in(
             """
         ).fetchone()[0]
     # The table's first row is the highest published rate.
-    assert _number(value) == round(Decimal(highest), 2)
+    assert _number(value) == Decimal(highest)
     assert shown_total == Decimal(total)
     assert ARTIFACT.stat().st_size > 10_000

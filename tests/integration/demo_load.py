@@ -34,6 +34,7 @@ def load_demo(
 
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         _truncate(conn)
+    _empty_justice_source(settings)
     # Other tests leave files in the shared landing folder (some spoiled on purpose).
     shutil.rmtree(settings.landing_dir, ignore_errors=True)
     simulation = simulate(settings, demo)
@@ -47,3 +48,23 @@ def load_demo(
     for name in available_contracts():
         ingest_one(name)
     return simulation
+
+
+def _empty_justice_source(settings: Settings) -> None:
+    """A new simulated country has a new justice system: the source database is loaded by
+    upsert (as incremental extraction sees a live system), so another module's cases and
+    judgements would otherwise stay in it and be pulled with this country's."""
+    import sqlalchemy as sa
+
+    from observatorio.core.warehouse import create_database, sqlalchemy_url
+    from observatorio.core.warehouse import warehouse_url as owner_url
+    from simulator.demo import JUSTICE_SOURCE_DATABASE
+
+    create_database(settings, JUSTICE_SOURCE_DATABASE)
+    engine = sa.create_engine(sqlalchemy_url(owner_url(settings), database=JUSTICE_SOURCE_DATABASE))
+    try:
+        tables = sa.MetaData()
+        tables.reflect(engine)
+        tables.drop_all(engine)
+    finally:
+        engine.dispose()
