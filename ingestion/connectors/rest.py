@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from urllib.parse import urlencode
 
 import httpx
@@ -133,6 +133,28 @@ def _fields(contract: Contract) -> tuple[str, str]:
     return by_name[contract.cursor[0]], by_name[contract.primary_key[0]]
 
 
+class _Source(NamedTuple):
+    """What `pull` and `changed_since_watermark` both ask of a source before any request."""
+
+    contract: Contract
+    endpoint: Endpoint
+    cursor_field: str
+    key_field: str
+    credentials: ApiCredentials
+    policy: RetryPolicy
+
+
+def _source(source: str, credentials: ApiCredentials | None, policy: RetryPolicy | None) -> _Source:
+    contract = load_contract(source)
+    endpoint = ENDPOINTS.get(contract.name)
+    if endpoint is None:
+        raise RestConfigError(f"no REST endpoint is registered for {contract.name!r}")
+    cursor_field, key_field = _fields(contract)
+    credentials = credentials or resolve_credentials(endpoint.api)
+    policy = policy or RetryPolicy.from_extra(credentials.extra)
+    return _Source(contract, endpoint, cursor_field, key_field, credentials, policy)
+
+
 def _stamp(value: str | None) -> str:
     return STAMP_RE.sub("", value)[:15] if value else "begin"
 
@@ -177,13 +199,9 @@ def pull(
     (retries exhausted: retry later) or RestApiError (a malformed answer).
     """
     settings = settings or get_settings()
-    contract = load_contract(source)
-    endpoint = ENDPOINTS.get(contract.name)
-    if endpoint is None:
-        raise RestConfigError(f"no REST endpoint is registered for {contract.name!r}")
-    cursor_field, key_field = _fields(contract)
-    credentials = credentials or resolve_credentials(endpoint.api)
-    policy = policy or RetryPolicy.from_extra(credentials.extra)
+    contract, endpoint, cursor_field, key_field, credentials, policy = _source(
+        source, credentials, policy
+    )
     size = page_size or int(credentials.extra.get("page_size", endpoint.page_size))
 
     stored = watermarks.read(contract.name, settings) or {}
@@ -356,13 +374,9 @@ def changed_since_watermark(
     landed.
     """
     settings = settings or get_settings()
-    contract = load_contract(source)
-    endpoint = ENDPOINTS.get(contract.name)
-    if endpoint is None:
-        raise RestConfigError(f"no REST endpoint is registered for {contract.name!r}")
-    cursor_field, key_field = _fields(contract)
-    credentials = credentials or resolve_credentials(endpoint.api)
-    policy = policy or RetryPolicy.from_extra(credentials.extra)
+    contract, endpoint, cursor_field, key_field, credentials, policy = _source(
+        source, credentials, policy
+    )
     stored = watermarks.read(contract.name, settings) or {}
     since: str | None = stored.get("updated_since")
     landed = set(stored.get("ids_at_cursor", [])) if since else set()
