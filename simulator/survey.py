@@ -152,41 +152,69 @@ class SurveyWorld:
                 share = sum(n * p[i] for n, p in people) / total
                 yield m.code, f"adjusted_incidence_rate__{ctype.key}", share * 100_000
 
-    def population_values(self) -> list[tuple[str, str, str, str, float]]:
-        """True (domain level, domain code, measure, crime type, value) of every estimate.
+    def population_values(self) -> list[tuple[str, str, str, str, str, str, float]]:
+        """True (domain level, domain code, sex, age group, measure, crime type, value) of
+        every estimate.
 
+        Domains: the nation (``00``) and each department, each for everyone (sex and age
+        group ``all``), by the respondent's sex and by age group (``DOMAINS``).
         Measures: ``prevalence`` (share of adults victimised in the year), ``reporting_rate``
         (share of victims who reported) and, over all types, ``any`` prevalence and the
         SDG 16.3.1 reporting rate of violent crime (victims of any of VIOLENT_TYPES who
         reported at least one of them).
         """
-        domains: dict[tuple[str, str], list[str]] = {("national", "00"): []}
+        areas: dict[tuple[str, str], list[str]] = {("national", "00"): []}
         for m in self.munis:
-            domains[("national", "00")].append(m.code)
-            domains.setdefault(("department", m.department_code), []).append(m.code)
+            areas[("national", "00")].append(m.code)
+            areas.setdefault(("department", m.department_code), []).append(m.code)
         violent = [i for i, t in enumerate(SURVEY_TYPES) if t.key in VIOLENT_TYPES]
-        rows: list[tuple[str, str, str, str, float]] = []
-        for (level, code), codes in domains.items():
-            people = [
-                (self.adults[(c, s, g)], self.prevalence[(c, s)])
-                for c in codes
-                for s in _SEXES
-                for g in _ADULT_GROUPS
-            ]
-            total = sum(n for n, _ in people)
-            for i, ctype in enumerate(SURVEY_TYPES):
-                share = sum(n * p[i] for n, p in people) / total
-                rows.append((level, code, "prevalence", ctype.key, share))
-                rows.append((level, code, "reporting_rate", ctype.key, ctype.report_prob))
-            rows.append(
-                (level, code, "prevalence", "any", sum(n * _any(p) for n, p in people) / total)
-            )
-            victims = sum(n * _any([p[i] for i in violent]) for n, p in people)
-            reported = sum(
-                n * _any([p[i] * SURVEY_TYPES[i].report_prob for i in violent]) for n, p in people
-            )
-            rows.append((level, code, "reporting_rate", "violent", reported / victims))
+        rows: list[tuple[str, str, str, str, str, str, float]] = []
+        for (level, code), codes in areas.items():
+            for sexes, groups in _breakdowns():
+                for sex in sexes:
+                    for group in groups:
+                        people = [
+                            (self.adults[(c, s, g)], self.prevalence[(c, s)])
+                            for c in codes
+                            for s in (_SEXES if sex == "all" else (sex,))
+                            for g in (_ADULT_GROUPS if group == "all" else (group,))
+                        ]
+                        domain = (level, code, sex, group)
+                        rows += [(*domain, *value) for value in _domain_values(people, violent)]
         return rows
+
+
+# The domains of every area the survey's estimates are published for: everyone, by sex and by
+# age group (`all` where not broken down; the warehouse does not cross them).
+DOMAINS: tuple[tuple[str, ...], ...] = ((), ("sex",), ("age_group",))
+
+
+def _breakdowns() -> Iterator[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Per domain of DOMAINS: the sexes and the age groups it has a value for."""
+    for by in DOMAINS:
+        yield (
+            _SEXES if "sex" in by else ("all",),
+            _ADULT_GROUPS if "age_group" in by else ("all",),
+        )
+
+
+def _domain_values(
+    people: list[tuple[int, tuple[float, ...]]], violent: list[int]
+) -> list[tuple[str, str, float]]:
+    """(measure, crime type, true value) of a domain's adults, each (count, prevalences)."""
+    total = sum(n for n, _ in people)
+    values: list[tuple[str, str, float]] = []
+    for i, ctype in enumerate(SURVEY_TYPES):
+        share = sum(n * p[i] for n, p in people) / total
+        values.append(("prevalence", ctype.key, share))
+        values.append(("reporting_rate", ctype.key, ctype.report_prob))
+    values.append(("prevalence", "any", sum(n * _any(p) for n, p in people) / total))
+    victims = sum(n * _any([p[i] for i in violent]) for n, p in people)
+    reported = sum(
+        n * _any([p[i] * SURVEY_TYPES[i].report_prob for i in violent]) for n, p in people
+    )
+    values.append(("reporting_rate", "violent", reported / victims))
+    return values
 
 
 def _any(chances: tuple[float, ...] | list[float]) -> float:
@@ -224,10 +252,10 @@ def write_surveys(
 def write_survey_truth(path: Path, world: SurveyWorld) -> None:
     """The true population value of every survey estimate of one year."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["survey_year,domain_level,domain_code,measure,crime_type,value"]
+    lines = ["survey_year,domain_level,domain_code,sex,age_group,measure,crime_type,value"]
     lines += [
-        f"{world.year},{level},{code},{measure},{ctype},{value:.9f}"
-        for level, code, measure, ctype, value in world.population_values()
+        f"{world.year},{level},{code},{sex},{group},{measure},{ctype},{value:.9f}"
+        for level, code, sex, group, measure, ctype, value in world.population_values()
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

@@ -6,8 +6,12 @@ comes out with its standard error by Taylor linearisation, its 95 % interval (St
 the design's degrees of freedom), its coefficient of variation and the publication verdict of
 `_publication.yml` (`survey_cv_caution`, `survey_cv_suppress`).
 
-What is estimated, per survey year, for the nation and for each department (a domain: its
-variance accounts for the sample size being random):
+What is estimated, per survey year, for the nation and for each department, each for everyone
+(sex and age group `all`), by the respondent's sex and by age group (the breakdowns of the
+indicator marts, `definitions.DISAGGREGATIONS`; see BREAKDOWNS). Each is a domain, estimated
+over the full design with the variable zero outside it (svy's `by=`, never a subset of the
+sample), so its variance accounts for its sample size being random and keeps every stratum
+and primary sampling unit:
 - `prevalence` of each crime type the survey asks about: the share of adults victimised in the
   year (a mean of the 0/1 answer); `any` type alike;
 - `reporting_rate` of each type: victims who reported it over victims (a ratio); `violent`,
@@ -25,10 +29,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from observatorio.indicators.definitions import DEFINITIONS_DIR
+from observatorio.indicators.definitions import DEFINITIONS_DIR, DISAGGREGATIONS
 
 Measure = Literal["prevalence", "reporting_rate"]
 Verdict = Literal["published", "imprecise", "suppressed"]
+
+# The areas estimated (level, the respondent's column giving its code, None: the nation `00`)
+# and, in each, the breakdowns: the `all` totals and each of the definitions' DISAGGREGATIONS
+# alone (by sex, by age group). Not their cross: at the survey's 3,000 respondents a sex-by-age
+# group domain has about 100 respondents nationally and 20 in a department, and 93 % and 99 %
+# of its cells fell under the publication rules in a trial, while it doubled the estimation
+# time (svy's cost grows with the domains).
+AREAS: tuple[tuple[str, str | None], ...] = (("national", None), ("department", "department_code"))
+BREAKDOWNS: tuple[tuple[str, ...], ...] = ((), *((name,) for name in DISAGGREGATIONS))
+# A domain's key in the frame: area code, sex and age group (`all` where not broken down).
+_SEPARATOR = "|"
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,8 @@ class SurveyEstimate:
     survey_year: int
     domain_level: str  # national | department
     domain_code: str  # 00 for the nation
+    sex: str  # M | F | all (unknown where the answer lacks it)
+    age_group: str  # the respondent's age group, or all
     measure: Measure
     crime_type: str  # a crime type, `any` or `violent`
     estimate: float | None
@@ -89,17 +106,18 @@ def verdict(estimate: float | None, cv: float | None, base: int, rules: SurveyRu
 
 
 def respondent_columns(rules: SurveyRules) -> list[str]:
-    """The 0/1 columns `estimate_year` needs beside stratum, psu, weight and department."""
+    """The 0/1 columns `estimate_year` needs beside the design, department, sex and age group."""
     return [f"{kind}_{t}" for t in rules.crime_types for kind in ("victim", "reported")]
 
 
 def estimate_year(
     respondents: Iterable[dict[str, Any]], survey_year: int, rules: SurveyRules | None = None
 ) -> list[SurveyEstimate]:
-    """Every estimate of one survey year from its respondents.
+    """Every estimate of one survey year from its respondents, in every domain.
 
-    Each respondent is a mapping with `stratum`, `psu`, `weight`, `department_code` and, per
-    crime type, `victim_<type>` and `reported_<type>` (1/0; reported is 0 for non-victims).
+    Each respondent is a mapping with `stratum`, `psu`, `weight`, `department_code`, `sex`,
+    `age_group` and, per crime type, `victim_<type>` and `reported_<type>` (1/0; reported is 0
+    for non-victims).
     """
     import polars as pl
 
@@ -115,65 +133,89 @@ def estimate_year(
         pl.col("psu").cast(pl.Utf8),
         pl.col("stratum").cast(pl.Utf8),
         pl.col("department_code").cast(pl.Utf8),
+        *(pl.col(c).cast(pl.Utf8).fill_null("unknown") for c in DISAGGREGATIONS),
         *(pl.col(c).cast(pl.Float64).fill_null(0.0) for c in respondent_columns(rules)),
     ).with_columns(
         pl.max_horizontal(victims).alias("victim_any"),
         pl.max_horizontal(violent).alias("victim_violent"),
         pl.max_horizontal(violent_reported).alias("reported_violent"),
+        *(
+            _domain_key(area, by).alias(_domain_column(level, by))
+            for level, area in AREAS
+            for by in BREAKDOWNS
+        ),
     )
     sample = _sample(frame)
     rows: list[SurveyEstimate] = []
     types = [*rules.crime_types, "any"]
     rated = [*rules.crime_types, "violent"]
-    for level, by in (("national", None), ("department", "department_code")):
-        bases = _bases(frame, by, [f"victim_{t}" for t in rated])
-        prevalences = _estimates(sample, "mean", [f"victim_{t}" for t in types], by)
-        for crime_type, found in zip(types, prevalences, strict=True):
-            for row in found:
-                code = "00" if by is None else str(row[by])
-                base = bases[code]["respondents"]
-                rows.append(
-                    _cell(
-                        row, survey_year, level, code, "prevalence", crime_type, base, base, rules
+    for level, _area in AREAS:
+        for by in BREAKDOWNS:
+            domain = _domain_column(level, by)
+            bases = _bases(frame, domain, [f"victim_{t}" for t in rated])
+            prevalences = _estimates(sample, "mean", [f"victim_{t}" for t in types], domain)
+            for crime_type, found in zip(types, prevalences, strict=True):
+                for row in found:
+                    key = row["domain"]
+                    base = bases[key]["respondents"]
+                    rows.append(
+                        _cell(
+                            row,
+                            survey_year,
+                            level,
+                            key,
+                            "prevalence",
+                            crime_type,
+                            base,
+                            base,
+                            rules,
+                        )
                     )
-                )
-        for crime_type in rated:
-            victim = f"victim_{crime_type}"
-            found = _estimates(sample, "ratio", [f"reported_{crime_type}"], by, victim)[0]
-            for row in found:
-                code = "00" if by is None else str(row[by])
-                total = bases[code]["respondents"]
-                base = bases[code][victim]
-                rows.append(
-                    _cell(
-                        row,
-                        survey_year,
-                        level,
-                        code,
-                        "reporting_rate",
-                        crime_type,
-                        total,
-                        base,
-                        rules,
+            for crime_type in rated:
+                victim = f"victim_{crime_type}"
+                found = _estimates(sample, "ratio", [f"reported_{crime_type}"], domain, victim)[0]
+                for row in found:
+                    key = row["domain"]
+                    total = bases[key]["respondents"]
+                    base = bases[key][victim]
+                    rows.append(
+                        _cell(
+                            row,
+                            survey_year,
+                            level,
+                            key,
+                            "reporting_rate",
+                            crime_type,
+                            total,
+                            base,
+                            rules,
+                        )
                     )
-                )
     return rows
 
 
-def _bases(frame: Any, by: str | None, victims: list[str]) -> dict[str, dict[str, int]]:
-    """Per domain code: its respondents, and its respondents who were victims of each type."""
+def _domain_column(level: str, by: tuple[str, ...]) -> str:
+    return "_".join(("_domain", level, *by))
+
+
+def _domain_key(area: str | None, by: tuple[str, ...]) -> Any:
+    """A respondent's domain in one partition: `<area>|<sex>|<age group>`, `all` where the
+    partition does not break down by it (`00` the nation's area)."""
     import polars as pl
 
-    grouped = (
-        frame.with_columns(
-            pl.lit("00").alias("_domain") if by is None else pl.col(by).alias("_domain")
-        )
-        .group_by("_domain")
-        .agg(pl.len().alias("respondents"), *((pl.col(v) > 0).sum().alias(v) for v in victims))
+    parts = [pl.lit("00") if area is None else pl.col(area)]
+    parts += [pl.col(name) if name in by else pl.lit("all") for name in DISAGGREGATIONS]
+    return pl.concat_str(parts, separator=_SEPARATOR)
+
+
+def _bases(frame: Any, domain: str, victims: list[str]) -> dict[str, dict[str, int]]:
+    """Per domain key: its respondents, and its respondents who were victims of each type."""
+    import polars as pl
+
+    grouped = frame.group_by(domain).agg(
+        pl.len().alias("respondents"), *((pl.col(v) > 0).sum().alias(v) for v in victims)
     )
-    return {
-        str(row.pop("_domain")): {k: int(v) for k, v in row.items()} for row in grouped.to_dicts()
-    }
+    return {str(row.pop(domain)): {k: int(v) for k, v in row.items()} for row in grouped.to_dicts()}
 
 
 def _sample(frame: Any) -> Any:
@@ -184,9 +226,11 @@ def _sample(frame: Any) -> Any:
 
 
 def _estimates(
-    sample: Any, kind: str, ys: Sequence[str], by: str | None, x: str | None = None
+    sample: Any, kind: str, ys: Sequence[str], by: str, x: str | None = None
 ) -> list[list[dict[str, Any]]]:
-    """One list of result rows (one per domain) per y, in the order of `ys`."""
+    """One list of result rows (one per domain of `by`, its key as `domain`) per y, in the
+    order of `ys`. Read from svy's estimates as they are: its table view sorts them for
+    display, which costs more than the estimation at thousands of domains."""
     from svy.estimation.estimate import Estimate
 
     estimation = sample.estimation
@@ -195,14 +239,20 @@ def _estimates(
     else:
         found = estimation.ratio(y=list(ys), x=x, by=by, method="taylor")
     results = [found] if isinstance(found, Estimate) else list(found)
-    return [result.to_polars().to_dicts() for result in results]
+    return [
+        [
+            {**estimate.to_dict(), "domain": str(estimate.by_level[0])}
+            for estimate in result.estimates
+        ]
+        for result in results
+    ]
 
 
 def _cell(
     row: dict[str, Any],
     survey_year: int,
     level: str,
-    code: str,
+    key: str,
     measure: Measure,
     crime_type: str,
     respondents: int,
@@ -211,10 +261,13 @@ def _cell(
 ) -> SurveyEstimate:
     estimate = _number(row.get("est")) if base else None
     cv = _number(row.get("cv")) if base else None
+    code, sex, age_group = key.split(_SEPARATOR)
     return SurveyEstimate(
         survey_year=survey_year,
         domain_level=level,
         domain_code=code,
+        sex=sex,
+        age_group=age_group,
         measure=measure,
         crime_type=crime_type,
         estimate=estimate,

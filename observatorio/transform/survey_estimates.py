@@ -1,11 +1,12 @@
 """Design-based survey estimates, between dbt's two builds.
 
 `update_survey_estimates` reads the survey facts dbt built (`marts.fct_survey_victimisation`:
-respondent and crime type, with stratum, primary sampling unit and weight), estimates every
-published survey cell per survey year with `observatorio.indicators.survey_design` (svy,
-Taylor linearisation) and replaces `ops.survey_estimates` in one transaction; the second dbt
-build publishes them (`mart_survey_estimates`, `bi_survey_estimates`). It connects as the
-transformer, which owns the facts it reads and may only replace the estimates.
+respondent and crime type, with stratum, primary sampling unit, weight, sex and age group),
+estimates every published survey cell per survey year, area, sex and age group with
+`observatorio.indicators.survey_design` (svy, Taylor linearisation) and replaces
+`ops.survey_estimates` in one transaction; the second dbt build publishes them
+(`mart_survey_estimates`, `bi_survey_estimates`). It connects as the transformer, which owns
+the facts it reads and may only replace the estimates.
 """
 
 from __future__ import annotations
@@ -26,15 +27,18 @@ COLUMNS = (*(field.name for field in fields(SurveyEstimate)), "batch_ids")
 
 
 def respondents_by_year(conn: Any) -> dict[int, tuple[list[dict[str, Any]], list[str]]]:
-    """Per survey year: one mapping per respondent (design and 0/1 answers) and its batches."""
+    """Per survey year: one mapping per respondent (design, domains and 0/1 answers) and its
+    batches."""
     rows = conn.execute(
-        f"select survey_year, respondent_id, stratum, psu, weight, department_code,"
-        f" crime_type, was_victim, reported_to_police, batch_id from {FACTS}"
+        f"select survey_year, respondent_id, stratum, psu, weight, department_code, sex,"
+        f" age_group, crime_type, was_victim, reported_to_police, batch_id from {FACTS}"
         " order by survey_year, respondent_id, crime_type"
     ).fetchall()
     years: dict[int, dict[str, dict[str, Any]]] = {}
     batches: dict[int, set[str]] = {}
-    for year, respondent, stratum, psu, weight, department, crime, victim, reported, batch in rows:
+    for row in rows:
+        year, respondent, stratum, psu, weight, department, sex, age_group = row[:8]
+        crime, victim, reported, batch = row[8:]
         people = years.setdefault(int(year), {})
         person = people.setdefault(
             respondent,
@@ -43,6 +47,8 @@ def respondents_by_year(conn: Any) -> dict[int, tuple[list[dict[str, Any]], list
                 "psu": psu,
                 "weight": float(weight),
                 "department_code": department,
+                "sex": sex,
+                "age_group": age_group,
             },
         )
         person[f"victim_{crime}"] = int(bool(victim))

@@ -320,19 +320,27 @@ def test_dark_figure_uses_the_design_based_estimates_when_built(settings, indica
     reporting rate, with the interval and CV; an estimate it suppresses is listed, not drawn."""
     db.execute(
         "create table bulletin_test.mart_survey_estimates (survey_year integer,"
-        " domain_level text, measure text, crime_type text, value numeric,"
-        " value_lower_95 numeric, value_upper_95 numeric, cv numeric,"
+        " domain_level text, sex text, age_group text, measure text, crime_type text,"
+        " value numeric, value_lower_95 numeric, value_upper_95 numeric, cv numeric,"
         " base_respondents integer, verdict text)"
     )
     db.execute(
         "insert into bulletin_test.mart_survey_estimates values"
-        " (2025, 'national', 'reporting_rate', 'robbery', 0.40, 0.30, 0.50, 0.12, 150,"
-        " 'published'),"
-        " (2025, 'national', 'reporting_rate', 'theft', 0.25, 0.05, 0.45, 0.41, 60, 'imprecise'),"
-        " (2025, 'national', 'reporting_rate', 'extortion', null, null, null, null, 12,"
-        " 'suppressed'),"
-        " (2025, 'national', 'prevalence', 'robbery', 0.08, 0.07, 0.09, 0.05, 3000, 'published'),"
-        " (2024, 'national', 'reporting_rate', 'robbery', 0.10, 0.05, 0.15, 0.2, 99, 'published')"
+        " (2025, 'national', 'all', 'all', 'reporting_rate', 'robbery', 0.40, 0.30, 0.50, 0.12,"
+        " 150, 'published'),"
+        " (2025, 'national', 'all', 'all', 'reporting_rate', 'theft', 0.25, 0.05, 0.45, 0.41,"
+        " 60, 'imprecise'),"
+        " (2025, 'national', 'all', 'all', 'reporting_rate', 'extortion', null, null, null,"
+        " null, 12, 'suppressed'),"
+        " (2025, 'national', 'all', 'all', 'prevalence', 'robbery', 0.08, 0.07, 0.09, 0.05,"
+        " 3000, 'published'),"
+        # The women's and the 20-24s' estimates of the same year are not the nation's.
+        " (2025, 'national', 'F', 'all', 'reporting_rate', 'robbery', 0.70, 0.60, 0.80, 0.07,"
+        " 70, 'published'),"
+        " (2025, 'national', 'all', '20-24', 'reporting_rate', 'theft', 0.90, 0.85, 0.95, 0.03,"
+        " 40, 'published'),"
+        " (2024, 'national', 'all', 'all', 'reporting_rate', 'robbery', 0.10, 0.05, 0.15, 0.2,"
+        " 99, 'published')"
     )
     db.execute("grant select on bulletin_test.mart_survey_estimates to observatorio_delivery")
     result = publish_bulletin("2025-10", settings, indicators=indicators)
@@ -342,6 +350,7 @@ def test_dark_figure_uses_the_design_based_estimates_when_built(settings, indica
     assert '<td>Cifra oculta de robo (encuesta)</td><td class="num">60,0 %</td>' in dark
     assert "150 víctimas encuestadas, CV 12 %" in dark
     assert "CV 41 % (poco preciso)" in dark
+    assert "70 víctimas encuestadas" not in dark and "CV 3 %" not in dark
     assert "Sin estimación publicable" in dark and "Cifra oculta de extorsión (encuesta)." in dark
 
 

@@ -1,5 +1,6 @@
 -- The survey's estimates for BI: only what the publication rules let out (a suppressed
--- estimate has no value, interval or error), with the verdict beside each. Department rows
+-- estimate has no value, interval or error), with the verdict beside each; by sex and age
+-- group of the respondents as `bi.indicators_monthly` names them (`all` the totals). Department rows
 -- belong to their department, national rows to national logins.
 with
 
@@ -18,6 +19,8 @@ final as (
         domain_code,
         department_code,
         domain_name,
+        sex,
+        age_group,
         measure,
         crime_type,
         value,

@@ -65,14 +65,15 @@ SURVEY_ESTIMATES = "mart_survey_estimates"
 
 def _design_based(conn: psycopg.Connection, schema: str) -> PanelResult | None:
     """The dark figure from the design-based estimates (`mart_survey_estimates`, when built):
-    1 minus the national reporting rate of the latest survey year, with its 95 % interval; an
-    estimate the publication rules suppress (CV, too few victims) is listed, never drawn."""
+    1 minus the national reporting rate of the latest survey year (all adults: sex and age
+    group `all`), with its 95 % interval; an estimate the publication rules suppress (CV, too
+    few victims) is listed, never drawn."""
     if not table_exists(conn, f"{schema}.{SURVEY_ESTIMATES}"):
         return None
     query = sql.SQL(
         "select survey_year, crime_type, value, value_lower_95, value_upper_95, cv,"
         " base_respondents, verdict from {}.{} where domain_level = 'national'"
-        " and measure = 'reporting_rate'"
+        " and sex = 'all' and age_group = 'all' and measure = 'reporting_rate'"
         " and survey_year = (select max(survey_year) from {}.{})"
     ).format(
         sql.Identifier(schema),

@@ -4,6 +4,7 @@ then the suite on a file that breaks the questionnaire's logic."""
 
 from __future__ import annotations
 
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -78,9 +79,10 @@ def test_fact_has_a_row_per_respondent_and_crime_type_with_the_files_answers(
 def test_design_based_estimates_are_published_with_their_error(
     survey_run, kit, settings, week_simulation, survey_layout
 ):
-    """The build's survey step: svy's estimates of the loaded survey reach the mart and BI;
-    each published point estimate equals the weighted share recomputed from the file, and
-    the true population value lies in at least 90 % of the published 95 % intervals."""
+    """The build's survey step: svy's estimates of the loaded survey reach the mart and BI,
+    for the nation and each department, for everyone, by sex and by age group; each published
+    national point estimate equals the weighted share recomputed from the file, and the true
+    population value lies in at least 90 % of the published 95 % intervals."""
     import csv as csv_module
 
     from observatorio.transform.survey_estimates import update_survey_estimates
@@ -93,55 +95,82 @@ def test_design_based_estimates_are_published_with_their_error(
     assert summary["cells"] == summary["published"] + summary["imprecise"] + summary["suppressed"]
     kit.dbt_build("bi_survey_estimates")
     rows = kit.query(
-        "select survey_year, domain_level, domain_code, measure, crime_type, value,"
-        " value_lower_95, value_upper_95, verdict, batch_ids"
+        "select survey_year, domain_level, domain_code, sex, age_group, measure, crime_type,"
+        " value, value_lower_95, value_upper_95, verdict, batch_ids"
         " from marts.mart_survey_estimates"
     )
-    assert len(rows) == summary["cells"] == 6 * 2 * 14  # nation + 5 departments, 2 measures
     header, answers = kit.read_csv(survey_run["landed"][0], survey_layout)
     people = [dict(zip(header, row, strict=True)) for row in answers]
+    # Every area's domains: everyone, each sex and each age group it has respondents of.
+    domains = {
+        (level, code, *domain)
+        for p in people
+        for level, code in (("national", "00"), ("department", p["estrato"]))
+        for domain in (("all", "all"), (p["sexo"], "all"), ("all", p["grupo_edad"]))
+    }
+    assert {(r[1], r[2], r[3], r[4]) for r in rows} == domains
+    assert len(rows) == summary["cells"] == len(domains) * 2 * 14  # 2 measures, 14 each
+    assert len(domains) == 6 * (1 + 2 + 14)  # nation + 5 departments; 2 sexes, 14 age groups
     year = int(people[0]["anio"])
     truth_path = week_simulation / "truth" / f"survey_{year}.csv"
     with truth_path.open(encoding="utf-8") as handle:
         truth = {
-            (r["domain_level"], r["domain_code"], r["measure"], r["crime_type"]): float(r["value"])
+            (
+                r["domain_level"],
+                r["domain_code"],
+                r["sex"],
+                r["age_group"],
+                r["measure"],
+                r["crime_type"],
+            ): float(r["value"])
             for r in csv_module.DictReader(handle)
         }
 
-    def national_share(numerator: str, denominator: str | None) -> float:
-        weights = [float(p["factor_expansion"]) for p in people]
-        top = sum(w for w, p in zip(weights, people, strict=True) if p[numerator] == "1")
+    def national_share(numerator: str, denominator: str | None, sex: str, age: str) -> float:
+        domain = [
+            p for p in people if sex in ("all", p["sexo"]) and age in ("all", p["grupo_edad"])
+        ]
+        top = sum(float(p["factor_expansion"]) for p in domain if p[numerator] == "1")
         bottom = sum(
-            w
-            for w, p in zip(weights, people, strict=True)
+            float(p["factor_expansion"])
+            for p in domain
             if denominator is None or p[denominator] == "1"
         )
         return top / bottom
 
-    published = covered = recomputed = 0
-    for _year, level, code, measure, crime, value, low, high, verdict, batch_ids in rows:
+    published: Counter[str] = Counter()
+    covered: Counter[str] = Counter()
+    recomputed: Counter[str] = Counter()
+    for _year, level, code, sex, age, measure, crime, value, low, high, verdict, batch_ids in rows:
         assert set(batch_ids) == batches
         if verdict == "suppressed":
             assert value is None and low is None and high is None
             continue
-        published += 1
+        breakdown = "sex" if sex != "all" else "age_group" if age != "all" else "all"
+        published[breakdown] += 1
         assert float(low) <= float(value) <= float(high)
-        covered += float(low) <= truth[(level, code, measure, crime)] <= float(high)
+        covered[breakdown] += (
+            float(low) <= truth[(level, code, sex, age, measure, crime)] <= float(high)
+        )
         if level == "national" and crime not in ("any", "violent"):
             expected = (
-                national_share(f"victima_{crime}", None)
+                national_share(f"victima_{crime}", None, sex, age)
                 if measure == "prevalence"
-                else national_share(f"denuncio_{crime}", f"victima_{crime}")
+                else national_share(f"denuncio_{crime}", f"victima_{crime}", sex, age)
             )
             assert float(value) == pytest.approx(expected, rel=1e-12)
-            recomputed += 1
-    assert published >= 40 and recomputed >= 15
-    assert covered / published >= 0.90
-    bi_suppressed = kit.scalar(
-        "select count(*) from bi.survey_estimates where verdict = 'suppressed'"
-        " and (value is not null or cv is not null)"
-    )
-    assert bi_suppressed == 0
+            recomputed[breakdown] += 1
+    assert published["all"] >= 40 and recomputed["all"] >= 15
+    assert published["sex"] >= 60 and recomputed["sex"] >= 30
+    assert published["age_group"] >= 100 and recomputed["age_group"] >= 50
+    assert sum(covered.values()) / sum(published.values()) >= 0.90
+    bi = kit.query(
+        "select count(*) filter (where verdict = 'suppressed'"
+        " and (value is not null or cv is not null)),"
+        " count(distinct sex), count(distinct age_group)"
+        " from bi.survey_estimates"
+    )[0]
+    assert bi == (0, 3, 15)
 
 
 def test_suite_rejects_answers_that_break_the_questionnaire(

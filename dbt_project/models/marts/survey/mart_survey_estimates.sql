@@ -1,7 +1,8 @@
 -- The victimisation survey's published estimates, each with its sampling error: the share of
 -- adults victimised in the year (prevalence) and the share of victims who reported to the
 -- police (reporting rate; its complement is the dark figure), for the nation and each
--- department. `value` is null where the publication rules suppress the estimate (too few
+-- department, for all adults (`sex` and `age_group` `all`), by sex and by age group of the
+-- respondent. `value` is null where the publication rules suppress the estimate (too few
 -- respondents, or a coefficient of variation above `survey_cv_suppress`).
 with
 
@@ -25,7 +26,8 @@ final as (
     select
         {{ dbt.concat([
             "cast(estimates.survey_year as text)", "':'", "estimates.domain_level", "':'",
-            "estimates.domain_code", "':'", "estimates.measure", "':'", "estimates.crime_type",
+            "estimates.domain_code", "':'", "estimates.sex", "':'", "estimates.age_group", "':'",
+            "estimates.measure", "':'", "estimates.crime_type",
         ]) }} as estimate_id,
         estimates.survey_year,
         estimates.domain_level,
@@ -34,6 +36,8 @@ final as (
             when estimates.domain_level = 'department' then estimates.domain_code
         end as department_code,
         coalesce(departments.department_name, 'Nacional') as domain_name,
+        estimates.sex,
+        estimates.age_group,
         estimates.measure,
         estimates.crime_type,
         case
