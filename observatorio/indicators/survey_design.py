@@ -147,51 +147,45 @@ def estimate_year(
     )
     sample = _sample(frame)
     rows: list[SurveyEstimate] = []
-    types = [*rules.crime_types, "any"]
-    rated = [*rules.crime_types, "violent"]
     for level, _area in AREAS:
         for by in BREAKDOWNS:
             domain = _domain_column(level, by)
-            bases = _bases(frame, domain, [f"victim_{t}" for t in rated])
-            prevalences = _estimates(sample, "mean", [f"victim_{t}" for t in types], domain)
-            for crime_type, found in zip(types, prevalences, strict=True):
-                for row in found:
-                    key = row["domain"]
-                    base = bases[key]["respondents"]
-                    rows.append(
-                        _cell(
-                            row,
-                            survey_year,
-                            level,
-                            key,
-                            "prevalence",
-                            crime_type,
-                            base,
-                            base,
-                            rules,
-                        )
-                    )
-            for crime_type in rated:
-                victim = f"victim_{crime_type}"
-                found = _estimates(sample, "ratio", [f"reported_{crime_type}"], domain, victim)[0]
-                for row in found:
-                    key = row["domain"]
-                    total = bases[key]["respondents"]
-                    base = bases[key][victim]
-                    rows.append(
-                        _cell(
-                            row,
-                            survey_year,
-                            level,
-                            key,
-                            "reporting_rate",
-                            crime_type,
-                            total,
-                            base,
-                            rules,
-                        )
-                    )
+            rows += _partition_cells(sample, frame, level, domain, survey_year, rules)
     return rows
+
+
+def _partition_cells(
+    sample: Any, frame: Any, level: str, domain: str, survey_year: int, rules: SurveyRules
+) -> list[SurveyEstimate]:
+    """The cells of one partition of the respondents into domains (`domain`, their key)."""
+    types = [*rules.crime_types, "any"]
+    rated = [*rules.crime_types, "violent"]
+    bases = _bases(frame, domain, [f"victim_{t}" for t in rated])
+    cells: list[SurveyEstimate] = []
+    prevalences = _estimates(sample, "mean", [f"victim_{t}" for t in types], domain)
+    for crime_type, found in zip(types, prevalences, strict=True):
+        for row in found:
+            adults = bases[row["domain"]]["respondents"]
+            cells.append(
+                _cell(row, survey_year, level, "prevalence", crime_type, adults, adults, rules)
+            )
+    for crime_type in rated:
+        victim = f"victim_{crime_type}"
+        for row in _estimates(sample, "ratio", [f"reported_{crime_type}"], domain, victim)[0]:
+            counts = bases[row["domain"]]
+            cells.append(
+                _cell(
+                    row,
+                    survey_year,
+                    level,
+                    "reporting_rate",
+                    crime_type,
+                    counts["respondents"],
+                    counts[victim],
+                    rules,
+                )
+            )
+    return cells
 
 
 def _domain_column(level: str, by: tuple[str, ...]) -> str:
@@ -240,19 +234,22 @@ def _estimates(
         found = estimation.ratio(y=list(ys), x=x, by=by, method="taylor")
     results = [found] if isinstance(found, Estimate) else list(found)
     return [
-        [
-            {**estimate.to_dict(), "domain": str(estimate.by_level[0])}
-            for estimate in result.estimates
-        ]
+        [{**estimate.to_dict(), "domain": _domain_of(estimate)} for estimate in result.estimates]
         for result in results
     ]
+
+
+def _domain_of(estimate: Any) -> str:
+    """The domain key of one of svy's estimates made `by` one column."""
+    if not estimate.by_level:
+        raise ValueError(f"svy returned an estimate of {estimate.y!r} without its domain")
+    return str(estimate.by_level[0])
 
 
 def _cell(
     row: dict[str, Any],
     survey_year: int,
     level: str,
-    key: str,
     measure: Measure,
     crime_type: str,
     respondents: int,
@@ -261,7 +258,7 @@ def _cell(
 ) -> SurveyEstimate:
     estimate = _number(row.get("est")) if base else None
     cv = _number(row.get("cv")) if base else None
-    code, sex, age_group = key.split(_SEPARATOR)
+    code, sex, age_group = str(row["domain"]).split(_SEPARATOR)
     return SurveyEstimate(
         survey_year=survey_year,
         domain_level=level,

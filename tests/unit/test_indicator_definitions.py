@@ -158,6 +158,12 @@ def test_breakdowns_are_inherited_from_the_facts_unless_the_definition_says() ->
     assert definitions.get("robbery_reports").disaggregations == ()
     assert definitions.get("justice_median_days_report_to_case").disaggregations == ()
     assert definitions.get("use_of_force_incidents").disaggregations == ()
+    # The survey records both, but is broken down only with its sampling error
+    # (mart_survey_estimates), never as a municipality's weighted share.
+    survey = definitions.interfaces["survey_victimisation"]
+    assert survey.disaggregations == ("sex", "age_group")
+    assert definitions.get("dark_figure__robbery").disaggregations == ()
+    assert definitions.get("adjusted_incidence_rate__theft").disaggregations == ()
 
 
 def test_a_breakdown_the_facts_do_not_record_is_refused(tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import multiprocessing
 import random
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -66,6 +65,7 @@ class Design:
 
     def __init__(self, people: list[dict[str, Any]]) -> None:
         self.people = people
+        self.columns: dict[str, np.ndarray] = {}
         self.w = np.array([p["weight"] for p in people], dtype=float)
         psus = sorted({(p["stratum"], p["psu"]) for p in people})
         index = {psu: i for i, psu in enumerate(psus)}
@@ -74,7 +74,21 @@ class Design:
         self.psu_stratum = np.array([strata.index(s) for s, _ in psus])
 
     def column(self, name: str) -> np.ndarray:
-        return np.array([p[name] for p in self.people], dtype=float)
+        if name not in self.columns:
+            self.columns[name] = np.array([p[name] for p in self.people])
+        return self.columns[name]
+
+    def inside(self, cell: SurveyEstimate) -> np.ndarray:
+        """1 for the respondents in the cell's domain (area, sex, age group), else 0."""
+        mask = np.ones(len(self.people), dtype=bool)
+        for name, value in (
+            ("department_code", None if cell.domain_level == "national" else cell.domain_code),
+            ("sex", None if cell.sex == "all" else cell.sex),
+            ("age_group", None if cell.age_group == "all" else cell.age_group),
+        ):
+            if value is not None:
+                mask &= self.column(name) == value
+        return mask.astype(float)
 
     def taylor_ratio(
         self, y: str, x: str | None, inside: np.ndarray, subset: bool = False
@@ -82,8 +96,8 @@ class Design:
         """R = sum(w y) / sum(w x) over a domain (`inside`, 0/1), and its linearised standard
         error: of the full design by default, or (`subset`) of the design of the domain's
         respondents alone, which drops the primary sampling units without any."""
-        yv = self.column(y) * inside
-        xv = (np.ones(len(self.people)) if x is None else self.column(x)) * inside
+        yv = self.column(y).astype(float) * inside
+        xv = (np.ones(len(self.people)) if x is None else self.column(x).astype(float)) * inside
         total_x = float((self.w * xv).sum())
         ratio = float((self.w * yv).sum()) / total_x
         z = self.w * (yv - ratio * xv) / total_x
@@ -98,17 +112,6 @@ class Design:
             if len(t) > 1:
                 variance += len(t) / (len(t) - 1) * float(((t - t.mean()) ** 2).sum())
         return ratio, variance**0.5
-
-
-def _in_domain(cell: SurveyEstimate) -> Callable[[dict[str, Any]], bool]:
-    def inside(p: dict[str, Any]) -> bool:
-        return (
-            (cell.domain_level == "national" or p["department_code"] == cell.domain_code)
-            and cell.sex in ("all", p["sex"])
-            and cell.age_group in ("all", p["age_group"])
-        )
-
-    return inside
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +133,7 @@ def test_estimates_equal_an_independent_recomputation(one_survey):
     for (*_, measure, crime_type), cell in cells.items():
         if cell.base_respondents == 0 or crime_type in ("any", "violent"):
             continue
-        inside = np.array([_in_domain(cell)(p) for p in people], dtype=float)
+        inside = design.inside(cell)
         assert cell.respondents == int(inside.sum())
         y, x = (
             (f"victim_{crime_type}", None)
