@@ -1,7 +1,7 @@
 -- The survey's estimates for BI: only what the publication rules let out (a suppressed
 -- estimate has no value, interval or error), with the verdict beside each; by sex and age
--- group of the respondents as `bi.indicators_monthly` names them (`all` the totals). Department rows
--- belong to their department, national rows to national logins.
+-- group of the respondents as `bi.indicators_monthly` names them (`all` the totals).
+-- Department rows belong to their department, national rows to national logins.
 with
 
 estimates as (
