@@ -5,10 +5,11 @@ PostgreSQL: the first step of issue 19's "beyond one machine".
         [--port 55460] [--server postgresql://postgres@127.0.0.1:5432] [--keep]
 
 Each case (a row count) gets a scratch OBSERVATORIO_HOME under `.observatorio/bench/celery/`
-and two dedicated databases on the PostgreSQL server `--server` (reached only through
-OBSERVATORIO_WAREHOUSE_URL and OBSERVATORIO_ADMIN_URL, as a deployment's would be):
-`observatorio_bench_celery` (the warehouse; the project bootstraps its roles there through the
-admin URL) and `observatorio_bench_celery_airflow` (Airflow's metadata and Celery's results).
+and two dedicated databases on the PostgreSQL server `--server` (an administrator's URL,
+reached only through OBSERVATORIO_WAREHOUSE_URL and OBSERVATORIO_ADMIN_URL as the README's
+"Against an external PostgreSQL" does): `observatorio_bench_celery` (the warehouse, created
+empty; the project bootstraps its roles through the admin URL and then connects as each of
+them) and `observatorio_bench_celery_airflow` (Airflow's metadata and Celery's results).
 Both are dropped when the case ends, unless `--keep`.
 
 Airflow runs as a deployment does, each component its own process group with the project's
@@ -40,6 +41,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -69,8 +71,9 @@ def configure(home: Path, server: str, port: int) -> None:
         {
             "OBSERVATORIO_HOME": str(home),
             "OBSERVATORIO_DEMO": "1",
-            "OBSERVATORIO_WAREHOUSE_URL": f"{server.replace('postgres@', 'observatorio_owner@')}"
-            f"/{WAREHOUSE_DB}",
+            # An administrator, as the README's examples: the project makes its roles with it
+            # and then connects as each of them.
+            "OBSERVATORIO_WAREHOUSE_URL": f"{server}/{WAREHOUSE_DB}",
             "OBSERVATORIO_ADMIN_URL": f"{server}/postgres",
             "OBSERVATORIO_AIRFLOW_DB": AIRFLOW_DB,
             "OBSERVATORIO_AIRFLOW_PORT": str(port),
@@ -81,7 +84,9 @@ def configure(home: Path, server: str, port: int) -> None:
     sys.path.insert(0, str(ROOT))
 
 
-def drop_databases(admin: str) -> None:
+def drop_databases(admin: str, create_warehouse: bool = False) -> None:
+    """Drop the bench's databases; then create the warehouse's, empty (the project makes
+    Airflow's at its bootstrap, but starts by connecting to its own database)."""
     import psycopg
     from psycopg import sql
 
@@ -90,6 +95,8 @@ def drop_databases(admin: str) -> None:
             conn.execute(
                 sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
             )
+        if create_warehouse:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(WAREHOUSE_DB)))
 
 
 class Sampler(threading.Thread):
@@ -397,11 +404,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--keep", action="store_true", help="keep the databases and the home")
     args = parser.parse_args(argv)
+    # A stopped bench still stops its components and drops its databases (the finally blocks).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     for rows in args.rows or [100_000]:
         args.home = (args.out / f"{rows}r").resolve()
         shutil.rmtree(args.home, ignore_errors=True)
         configure(args.home / "h", args.server, args.port)
-        drop_databases(f"{args.server}/postgres")  # a case starts on an empty server
+        drop_databases(f"{args.server}/postgres", create_warehouse=True)  # starts empty
         try:
             case = run_case(rows, args)
         finally:
