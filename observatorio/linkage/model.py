@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from observatorio.linkage.records import SOURCES, LinkageConfig, LinkageError, TooLittleToTrain
+from observatorio.linkage.records import SOURCES, LinkageConfig, TooLittleToTrain
 
 MODEL_COLUMNS = (
     "unique_id",
