@@ -221,7 +221,7 @@ def worker_of(hostname: str | None) -> str:
     for worker in WORKERS:
         if hostname and hostname.endswith(f"-{worker}"):
             return worker
-    return hostname or "none (never ran)"
+    return hostname or "no worker (deferred to the triggerer, or skipped)"
 
 
 @contextmanager
