@@ -10,7 +10,8 @@ reached only through OBSERVATORIO_WAREHOUSE_URL and OBSERVATORIO_ADMIN_URL as th
 "Against an external PostgreSQL" does): `observatorio_bench_celery` (the warehouse, created
 empty; the project bootstraps its roles through the admin URL and then connects as each of
 them) and `observatorio_bench_celery_airflow` (Airflow's metadata and Celery's results).
-Both are dropped when the case ends, unless `--keep`.
+Both are dropped when the case ends, unless `--keep`. The roles belong to the whole server
+(one Observatorio per server, see the README) and stay: drop them by hand on a shared server.
 
 Airflow runs as a deployment does, each component its own process group with the project's
 Airflow environment (`observatorio.orchestration.components`): the DAG processor, the
