@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export XDG_RUNTIME_DIR ?= /tmp/observatorio-runtime-$(shell id -u)
 
-.PHONY: install manifest run test lint indicators airflow bi bi-import bi-stop docs warehouse-stop clean bench-ingest bench-linkage bench-linkage-1m bench-e2e bench-noop
+.PHONY: install manifest run test lint indicators airflow bi bi-import bi-stop docs warehouse-stop clean bench-ingest bench-linkage bench-linkage-1m bench-e2e bench-noop bench-celery
 
 $(STAMP): pyproject.toml constraints.txt
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
@@ -102,3 +102,12 @@ bench-e2e: $(STAMP) manifest
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
 	$(BIN)/python -m bench.e2e --rows 1000000 --rows 3000000 --rows 10000000 --partitions
 	$(BIN)/python -m bench.e2e --rows 1000000 --municipalities 5570 --departments 27 --partitions
+
+## The pipeline's DAGs (police ingest, build, delivery) through the scheduler on two Celery
+## workers (Redis) against an external PostgreSQL: BENCH_PG_SERVER, an administrator's URL
+## without a database (its databases observatorio_bench_celery*, dropped after). On demand,
+## never in CI; writes bench/results/celery.json.
+BENCH_PG_SERVER ?= postgresql://postgres@127.0.0.1:5432
+bench-celery: $(STAMP)
+	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
+	$(BIN)/python -m bench.celery_run --server $(BENCH_PG_SERVER) --rows 100000 --rows 1000000

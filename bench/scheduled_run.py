@@ -29,20 +29,19 @@ Airflow's logs stay under the home (`--keep`); the figures go to stdout and to
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from observatorio.orchestration.components import Stack
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "bench" / "results" / "scheduled_run.json"
@@ -58,74 +57,33 @@ DAGS = (*INGEST, "build_warehouse", "deliver_extracts", "monitor_sources")
 COMPONENTS = ("dag-processor", "scheduler", "triggerer", "api-server")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _configure(home: Path) -> None:
+    sys.path.insert(0, str(ROOT))
+    from observatorio.orchestration.components import free_port
+
     os.environ["OBSERVATORIO_HOME"] = str(home)
     os.environ.setdefault("OBSERVATORIO_DEMO", "1")
-    os.environ["OBSERVATORIO_WAREHOUSE_PORT"] = str(_free_port())
-    os.environ["OBSERVATORIO_AIRFLOW_PORT"] = str(_free_port())
+    os.environ["OBSERVATORIO_WAREHOUSE_PORT"] = str(free_port())
+    os.environ["OBSERVATORIO_AIRFLOW_PORT"] = str(free_port())
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     os.environ["GX_ANALYTICS_ENABLED"] = "false"
-    sys.path.insert(0, str(ROOT))
 
 
-class Airflow:
-    """The Airflow components as process groups, stopped together."""
+def _wait(what: str, check: Callable[[], Any], airflow: Stack, timeout: float) -> Any:
+    from observatorio.orchestration.components import wait_until
 
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env, self.logs = env, logs
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self) -> None:
-        self.logs.mkdir(parents=True, exist_ok=True)
-        for name in COMPONENTS:
-            args = [name]
-            if name == "api-server":
-                args += ["--port", self.env["AIRFLOW__API__PORT"]]
-            log = (self.logs / f"{name}.log").open("wb")
-            self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "airflow", *args],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def check_alive(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise SystemExit(f"{name} exited with {proc.returncode}; see {self.logs}")
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for proc in self.procs.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+    return wait_until(what, check, airflow, timeout, every=2)
 
 
-def _wait(what: str, check: Callable[[], Any], airflow: Airflow, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        airflow.check_alive()
-        try:
-            value = check()
-        except Exception:  # the API server is still starting
-            value = None
-        if value:
-            return value
-        time.sleep(2)
-    raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
+def _start(env: dict[str, str], logs: Path) -> Stack:
+    """The components, each its own process group (`observatorio.orchestration.components`)."""
+    from observatorio.orchestration.components import Stack
+
+    airflow = Stack(env, logs)
+    for name in COMPONENTS:
+        port = ["--port", env["AIRFLOW__API__PORT"]] if name == "api-server" else []
+        airflow.start(name, [name, *port])
+    return airflow
 
 
 def _at(value: str | None) -> datetime | None:
@@ -258,7 +216,7 @@ def dbt_group(client: Any, run_id: str) -> dict[str, Any]:
     }
 
 
-def rebuild(client: Any, airflow: Airflow, timeout: float) -> dict[str, Any]:
+def rebuild(client: Any, airflow: Stack, timeout: float) -> dict[str, Any]:
     """One more `build_warehouse` run, triggered by hand on a quiet deployment: its dbt group."""
     answer = client.post("/api/v2/dags/build_warehouse/dagRuns", json={"logical_date": None})
     answer.raise_for_status()
@@ -283,7 +241,7 @@ def plain_build() -> float:
     return time.perf_counter() - started
 
 
-def _login(api: str, settings: Any, airflow: Airflow) -> Any:
+def _login(api: str, settings: Any, airflow: Stack) -> Any:
     import httpx
 
     from observatorio.orchestration.airflow_env import ADMIN_USER, admin_password
@@ -316,8 +274,7 @@ def measure(demo: Any, timeout: float, logs: Path) -> dict[str, Any]:
         # os.environ now names the justice database and the health API for the connectors.
         env = {**os.environ, **airflow_environment(settings)}
         api = env["AIRFLOW__API__BASE_URL"]
-        airflow = Airflow(env, logs)
-        airflow.start()
+        airflow = _start(env, logs)
         try:
             client = _login(api, settings, airflow)
             _wait(

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from observatorio.linkage.records import SOURCES, LinkageConfig, LinkageError, TooLittleToTrain
+from observatorio.linkage.records import SOURCES, LinkageConfig, TooLittleToTrain
 
 MODEL_COLUMNS = (
     "unique_id",
@@ -199,7 +199,9 @@ def train_model(records: pd.DataFrame, config: LinkageConfig | None = None) -> d
     db = _duckdb()
     frames = _register(db, records, "train")
     if len(frames) < 2:
-        raise LinkageError("linkage needs records from at least two systems")
+        # One system alone (the first source of a deployment to publish): nothing to link
+        # yet, so the build goes on with the register as it was, as for a sparse month.
+        raise TooLittleToTrain("linkage needs records from at least two systems")
     linker = Linker(frames, _settings_creator(), log_level=logging.WARNING)
     linker.training.estimate_probability_two_random_records_match(
         [block_on("id_pseudonym")], recall=config.id_rule_recall

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from observatorio.orchestration.components import Stack, local_airflow, wait_until
 from tests.browser import chromium
-from tests.e2e.test_celery import Stack, _wait, local_airflow
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ def test_the_dag_list_shows_the_project_dags_after_logging_in(airflow_ui, airflo
     from observatorio.orchestration.airflow_env import ADMIN_USER, admin_password
 
     running, api = airflow_ui
-    _wait(
+    wait_until(
         "the API server",
         lambda: httpx.get(f"{api}/api/v2/monitor/health", timeout=5).status_code == 200,
         running,
@@ -56,7 +56,7 @@ def test_the_dag_list_shows_the_project_dags_after_logging_in(airflow_ui, airflo
         ).json()
         return {d["dag_id"] for d in listed.get("dags", [])} >= PROJECT_DAGS
 
-    _wait("the DAG processor to serialise the project's DAGs", parsed, running, 120)
+    wait_until("the DAG processor to serialise the project's DAGs", parsed, running, 120)
 
     with chromium() as browser:
         page = browser.new_page()

@@ -39,7 +39,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_celery import Stack, _wait, local_airflow
+from observatorio.orchestration.components import Stack, local_airflow, wait_until
 
 # Two real backfills through a scheduler take 5-20 minutes on 2 cores: too long for CI's
 # 30-minute budget, so the test runs on demand (OBSERVATORIO_E2E_BACKFILL=1), like the
@@ -174,7 +174,9 @@ def _client(api: str, stack: Stack, settings: Any) -> Any:
     from observatorio.orchestration.airflow_env import ADMIN_USER, admin_password
 
     client = httpx.Client(base_url=api, timeout=20)
-    _wait("the API server", lambda: client.get("/api/v2/monitor/health").is_success, stack, 180)
+    wait_until(
+        "the API server", lambda: client.get("/api/v2/monitor/health").is_success, stack, 180
+    )
     token = client.post(
         "/auth/token", json={"username": ADMIN_USER, "password": admin_password(settings)}
     ).json()["access_token"]
@@ -222,7 +224,7 @@ def _wait_for_backfill(client: Any, stack: Stack, number: int) -> list[dict[str,
         done = [b for b in backfills["backfills"] if b["completed_at"]]
         return len(done) >= number
 
-    _wait(f"backfill #{number} to complete", completed, stack, 600)
+    wait_until(f"backfill #{number} to complete", completed, stack, 600)
     runs = client.get(
         f"/api/v2/dags/{DAG_ID}/dagRuns", params={"run_type": "backfill", "limit": 100}
     ).json()["dag_runs"]
@@ -253,7 +255,7 @@ def test_backfill_reproduces_the_raw_rows_and_is_idempotent(
     _land(settings, february)
     with _scheduler(settings, tmp_path) as (running, api, env):
         client = _client(api, running, settings)
-        _wait(
+        wait_until(
             "the DAG to be parsed",
             lambda: client.get(f"/api/v2/dags/{DAG_ID}").is_success,
             running,

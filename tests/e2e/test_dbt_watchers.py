@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_celery import Stack, _wait, local_airflow
+from observatorio.orchestration.components import Stack, local_airflow, wait_until
 from tests.e2e.test_deadline import _client
 
 pytestmark = pytest.mark.slow
@@ -76,7 +76,7 @@ def _task_instances(settings: Any, run_id: str) -> dict[str, tuple[str, int | No
 def test_dbt_node_tasks_end_in_the_triggerer_without_a_worker(stack, airflow_db):
     running, api = stack
     client = _client(api, running, airflow_db)
-    _wait(
+    wait_until(
         "the probe DAG to be parsed",
         lambda: client.get(f"/api/v2/dags/{DAG_ID}").status_code == 200,
         running,
@@ -91,7 +91,7 @@ def test_dbt_node_tasks_end_in_the_triggerer_without_a_worker(stack, airflow_db)
         state = client.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}").json()["state"]
         return state if state in ("success", "failed") else None
 
-    state = _wait("the probe run", ended, running, 600)
+    state = wait_until("the probe run", ended, running, 600)
     tasks = _task_instances(airflow_db, run_id)
     failed = sorted(t for t, (s, _, _) in tasks.items() if s != "success")
     assert state == "success", f"run {state}; not successful: {failed}"

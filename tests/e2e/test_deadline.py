@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_celery import Stack, _wait, local_airflow
+from observatorio.orchestration.components import Stack, local_airflow, wait_until
 from tests.integration.test_alerts import _text, connections, webhook_server
 from tests.smtp_server import SmtpServer, smtp_server
 
@@ -91,7 +91,7 @@ def _client(api: str, stack: Stack, settings: Any) -> Any:
     from observatorio.orchestration.airflow_env import ADMIN_USER, admin_password
 
     client = httpx.Client(base_url=api, timeout=60)
-    _wait(
+    wait_until(
         "the API server",
         lambda: client.get("/api/v2/monitor/health").status_code == 200,
         stack,
@@ -108,7 +108,7 @@ def test_a_missed_deadline_alerts_by_webhook_and_email_without_pii(stack, channe
     running, api = stack
     smtp, received = channels
     client = _client(api, running, airflow_db)
-    _wait(
+    wait_until(
         "the probe DAG to be parsed",
         lambda: client.get(f"/api/v2/dags/{DAG_ID}").status_code == 200,
         running,
@@ -122,7 +122,7 @@ def test_a_missed_deadline_alerts_by_webhook_and_email_without_pii(stack, channe
     run_id = created.json()["dag_run_id"]
     started = time.monotonic()
 
-    hook = _wait(
+    hook = wait_until(
         "the deadline alert at the webhook",
         lambda: [r for r in received if r["body"].get("kind") == "deadline_missed"],
         running,
@@ -136,7 +136,7 @@ def test_a_missed_deadline_alerts_by_webhook_and_email_without_pii(stack, channe
     assert DAG_ID in body["summary"] and "deadline" in body["summary"]
     assert hook["path"] == "/hooks/airflow" and hook["token"] == "t0k"
 
-    _wait("the deadline e-mail", lambda: smtp.messages, running, 30)
+    wait_until("the deadline e-mail", lambda: smtp.messages, running, 30)
     mail = smtp.messages[0].message
     assert mail["Subject"] == body["subject"]
     text = _text(mail)

@@ -546,6 +546,19 @@ def test_invalid_input_names_the_column():
         prepare_records(frame)
 
 
+def test_records_of_one_system_leave_the_register_unchanged(tiny_sim, key, settings, db):
+    # The first source of a deployment to publish (police) triggers a build on its own.
+    records, _ = tiny_sim
+    police = records[records["source_dataset"] == "police"].reset_index(drop=True)
+    with pytest.raises(TooLittleToTrain, match="at least two systems"):
+        link_records(police, unidentified_names=unidentified_name_pseudonyms(key))
+    db.execute("truncate ops.victim_register_records, ops.victim_register")
+    _publish_as_intermediate(db, police)
+    summary = update_register(settings)
+    assert summary["mode"] == "skipped" and summary["records"] == len(police)
+    assert db.execute("select count(*) from ops.victim_register").fetchone()[0] == 0
+
+
 def test_a_month_too_sparse_for_em_leaves_the_register_unchanged(tmp_path, settings, db, key):
     # The first month of the small country: enough records, but EM sees no true match at
     # some comparison level and cannot estimate it. The task must not fail the build.
