@@ -10,7 +10,9 @@ those every fact it counts records, `_facts.yml`; a definition may name fewer, a
 female by definition, names only `age_group`) and publication rules (minimum cell size,
 published decimals, the numerator below which a rate is unstable). `_facts.yml` holds the
 fact interfaces the numerators name, the columns that give their rows' sex and age, and
-what `explain` shows of each fact table; `_publication.yml` the publication defaults. A
+what `explain` shows of each fact table; `_publication.yml` the publication defaults, over
+which the active country profile may set its own (`observatorio.indicators.publication`;
+`load_definitions(country=...)` for another's, `country={}` for the project's alone). A
 family may list items (`crime_types`, `reporting_sources`) that a definition repeats over
 with `for_each`, its text fields formatted with each item.
 
