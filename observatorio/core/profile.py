@@ -33,7 +33,7 @@ publication:                        # the country's publication rules, over the 
   min_stable_numerator: 30
 ```
 
-`publication` sets the country's own statistical rules (`observatorio.indicators.publication`):
+`publication` sets the country's own statistical rules (`observatorio.core.publication`):
 any of `min_cell_size`, `min_stable_numerator`, `survey_cv_caution`, `survey_cv_suppress`,
 `survey_min_base` and `decimals` (by unit). A key it leaves out keeps `_publication.yml`'s
 value; an indicator whose definition sets `publication:` keeps its own. dbt reads them in
@@ -83,6 +83,7 @@ from typing import Any, cast
 
 import yaml
 
+from observatorio.core.publication import PublicationError, check_publication
 from observatorio.core.settings import Settings, get_settings
 
 PROFILE_FILE = "profile.yaml"
@@ -365,11 +366,8 @@ def _profile(data: Any, folder: Path, path: Path) -> Profile:
 
 
 def _publication(raw: Any, path: Path) -> dict[str, Any]:
-    from observatorio.indicators.definitions import UNITS
-    from observatorio.indicators.publication import PublicationError, check_publication
-
     try:
-        return check_publication(raw, f"{path}: publication", UNITS)
+        return check_publication(raw, f"{path}: publication")
     except PublicationError as error:
         raise ProfileError(str(error)) from None
 

@@ -35,12 +35,9 @@ from typing import Any
 
 import yaml
 
-from observatorio.indicators.publication import (
-    PublicationError,
-    check_publication,
-    country_publication,
-    merge,
-)
+from observatorio.core.publication import UNITS as UNITS  # the units, re-exported
+from observatorio.core.publication import PublicationError, check_publication, merge
+from observatorio.indicators.publication import country_publication
 
 DEFINITIONS_DIR = Path(__file__).resolve().parents[2] / "dbt_project" / "indicators"
 
@@ -56,7 +53,6 @@ FORMULAS = {
     "complement_share": "1 \u2212 numerator \u00f7 denominator",
     "median": "median(days); value = the median, null when no case was measured",
 }
-UNITS = ("count", "per 100k", "share", "ratio", "days")
 SPINE_POPULATIONS = ("population", "female_population")
 # The breakdowns a cell may have besides `all` (the mart's `sex` and `age_group` columns),
 # each recorded by a fact interface's column (`_facts.yml`: `sex`; `age` in completed years
@@ -444,7 +440,7 @@ def _own_publication(
         if isinstance(given, dict) and isinstance(given.get("decimals"), int):
             given = {**given, "decimals": {unit: given["decimals"]}}
         try:
-            layers.append(check_publication(given, f"{where}: {key}", UNITS))
+            layers.append(check_publication(given, f"{where}: {key}"))
         except PublicationError as error:
             raise DefinitionError(str(error)) from None
     return merge(*layers)
@@ -608,7 +604,7 @@ def _load_definitions(directory: Path, country: str) -> Definitions:
 def _project_publication(directory: Path, publication: dict[str, Any]) -> dict[str, Any]:
     try:
         return check_publication(
-            publication.get("defaults"), f"{directory / '_publication.yml'}: defaults", UNITS
+            publication.get("defaults"), f"{directory / '_publication.yml'}: defaults"
         )
     except PublicationError as error:
         raise DefinitionError(str(error)) from None
