@@ -382,6 +382,14 @@ class Simulation:
         family_violence = code in PERSON_CODES and relationship in FAMILY_RELATIONSHIPS
         if is_child and (code in SEXUAL_VIOLENCE_CODES or family_violence):
             self.truth.indicators.add("child_maltreatment_victims", muni, day)
+        # Victims of intrafamily and of sexual violence, by the sex and age the row gives.
+        age = int(fields.edad) if fields.edad != "" else None
+        if family_violence:
+            self.truth.indicators.add_person(
+                "intrafamily_violence_victims", muni, day, fields.sexo, age
+            )
+        if code in SEXUAL_VIOLENCE_CODES:
+            self.truth.indicators.add_person("sexual_violence_victims", muni, day, fields.sexo, age)
 
     def _detentions(self, event: Event, report: _Report) -> list[Person]:
         rng = self.rng
@@ -426,7 +434,9 @@ class Simulation:
                     hours,
                     rng.random() < 0.85,
                 )
-                self.truth.indicators.add("detentions_count", event.municipality_code, at.date())
+                self.truth.indicators.add_person(
+                    "detentions_count", event.municipality_code, at.date(), person.sex, age
+                )
                 self.truth.indicators.count_records(
                     "detentions", event.municipality_code, at.date()
                 )
@@ -485,6 +495,15 @@ class Simulation:
             if admission_id is not None:
                 self.truth.indicators.count_records(
                     "hospital_admissions", event.municipality_code, event.day
+                )
+                # Every simulated admission is one for an assault (X85-Y09); the record gives
+                # the sex and age of identified patients only.
+                self.truth.indicators.add_person(
+                    "assault_injury_admissions",
+                    event.municipality_code,
+                    event.day,
+                    person.sex if victim.identified else "unknown",
+                    victim.age if victim.identified else None,
                 )
         if victim.dies and person is not None and victim.death_date is not None:
             self.truth.indicators.add("homicide_true", event.municipality_code, event.day)

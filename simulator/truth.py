@@ -10,6 +10,9 @@ is a homicide victim in which system), the rates of ``RATES`` (a count over the 
 population), the shares of ``SHARES`` (two counts), the medians of ``MEDIANS``, the reporting
 gaps and coverage of ``REPORTING_SOURCES`` and the true population values of the survey's
 indicators (``survey_indicators``; the survey's estimates are not truth).
+``truth/indicator_breakdowns.csv`` has the cells by sex, by age group and by both of the counts
+of ``BROKEN_DOWN`` and their rates (only cells with a count: the warehouse's are sparse too),
+by the sex and age the exported record gives its person (``unknown`` where it gives none).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from datetime import date
 from pathlib import Path
 
 from simulator.csvio import CsvWriter
-from simulator.reference import municipalities, population_table
+from simulator.reference import AGE_GROUPS, municipalities, population_table
 
 INDICATORS: tuple[str, ...] = (
     "homicide_count_police",
@@ -46,6 +49,16 @@ INDICATORS: tuple[str, ...] = (
     "suicide_count_health",
     "road_traffic_deaths_health",
     "firearm_deaths_health",
+    "intrafamily_violence_victims",
+    "sexual_violence_victims",
+    "assault_injury_admissions",
+)
+# Counts with truth by sex and age group too, from the person each counted record is about.
+BROKEN_DOWN: tuple[str, ...] = (
+    "detentions_count",
+    "intrafamily_violence_victims",
+    "sexual_violence_victims",
+    "assault_injury_admissions",
 )
 # The sources whose monthly records the reporting-gap indicators watch, each counted by the
 # date its system registers a record (a police report by its first exported version).
@@ -77,6 +90,9 @@ RATES: tuple[tuple[str, str, str], ...] = (
     ("intrafamily_violence_rate", "intrafamily_violence_reports", "population"),
     ("sexual_violence_rate", "sexual_violence_reports", "population"),
     ("detentions_rate", "detentions_count", "population"),
+    ("intrafamily_violence_victim_rate", "intrafamily_violence_victims", "population"),
+    ("sexual_violence_victim_rate", "sexual_violence_victims", "population"),
+    ("assault_injury_admission_rate", "assault_injury_admissions", "population"),
     *(
         (f"{offence}_rate", f"{offence}_reports", "population")
         for offence in ("robbery", "burglary", "theft", "vehicle_theft", "kidnapping", "extortion")
@@ -167,6 +183,13 @@ def month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+def age_group_of(age: int | None) -> str:
+    """The population's five-year group of an age in completed years (`unknown`: none)."""
+    if age is None:
+        return "unknown"
+    return AGE_GROUPS[min(age // 5, len(AGE_GROUPS) - 1)]
+
+
 def months_between(start: date, end: date) -> list[str]:
     """Every YYYY-MM from ``start``'s month to the month of the day before ``end``."""
     months: list[str] = []
@@ -188,10 +211,21 @@ class Indicators:
         self.days: defaultdict[tuple[str, str, str], list[int]] = defaultdict(list)
         # The survey's indicators: (municipality, year) -> code -> true population value.
         self.survey: defaultdict[tuple[str, int], dict[str, float]] = defaultdict(dict)
+        # Counts of BROKEN_DOWN by (name, municipality, month, sex, age group).
+        self.parts: Counter[tuple[str, str, str, str, str]] = Counter()
 
     def add(self, indicator: str, municipality_code: str, day: date, value: int = 1) -> None:
         """Add ``value`` to the indicator for the municipality and the month of ``day``."""
         self.counts[(indicator, municipality_code, month_of(day))] += value
+
+    def add_person(
+        self, indicator: str, municipality_code: str, day: date, sex: str, age: int | None
+    ) -> None:
+        """Add one to the indicator, and to its cell of the person's sex (`M`, `F`, else
+        `unknown`) and age group."""
+        self.add(indicator, municipality_code, day)
+        sex = sex if sex in ("M", "F") else "unknown"
+        self.parts[(indicator, municipality_code, month_of(day), sex, age_group_of(age))] += 1
 
     def measure(self, indicator: str, municipality_code: str, day: date, days: int) -> None:
         """One case's days between two stages, for the median of the month of ``day``."""
@@ -245,6 +279,38 @@ class Indicators:
                 for code, value in self.survey.get((m.code, year), {}).items():
                     yield code, m.code, month, _number(value), "", ""
 
+    def _breakdown_cells(self) -> Iterable[tuple[str, ...]]:
+        """(code, municipality, month, sex, age group, value, numerator, denominator) of each
+        cell by sex, by age group and by both with a count, and of its rate (no denominator
+        for an `unknown` sex or age: no population has it)."""
+        sums: Counter[tuple[str, str, str, str, str]] = Counter()
+        for (code, muni, month, sex, group), n in self.parts.items():
+            for cell in ((sex, "all"), ("all", group), (sex, group)):
+                sums[(code, muni, month, *cell)] += n
+        rates = {count: rate for rate, count, people in RATES if people == "population"}
+        tables: dict[int, Counter[tuple[str, str, str]]] = {}
+        for (code, muni, month, sex, group), n in sorted(sums.items()):
+            yield code, muni, month, sex, group, str(n), str(n), ""
+            if code not in rates:
+                continue
+            year = int(month[:4])
+            if year not in tables:
+                tables[year] = _populations_by_sex_and_age(year)
+            people = tables[year].get((muni, sex, group))  # none for `unknown`
+            value = _number(n * 100_000 / people) if people else ""
+            yield rates[code], muni, month, sex, group, value, str(n), str(people or "")
+
+    def write_breakdowns(self, path: Path, months: list[str]) -> int:
+        """Write the sparse cells by sex and age group; return rows written."""
+        stray = [k for k in self.parts if k[2] not in set(months)]
+        if stray:
+            raise AssertionError(f"indicator counted outside the period: {sorted(stray)[:3]}")
+        writer = CsvWriter(path, COLUMNS)
+        for row in self._breakdown_cells():
+            writer.write(row)
+        writer.close()
+        return writer.count
+
     def write(self, path: Path, months: list[str]) -> int:
         """Write a dense table (zeros included) over the period; return rows written."""
         in_period = set(months)
@@ -268,6 +334,15 @@ def _populations(year: int) -> dict[tuple[str, str], int]:
         found[(code, "population")] += people
         if sex == "F":
             found[(code, "female_population")] += people
+    return found
+
+
+def _populations_by_sex_and_age(year: int) -> Counter[tuple[str, str, str]]:
+    """Each municipality's population in ``year`` by (sex, age group), `all` included."""
+    found: Counter[tuple[str, str, str]] = Counter()
+    for (code, sex, group), people in population_table(year).items():
+        for cell in ((sex, group), (sex, "all"), ("all", group)):
+            found[(code, *cell)] += people
     return found
 
 
@@ -295,6 +370,7 @@ class TruthWriter:
 
     def close(self, months: list[str]) -> int:
         """Write indicators.csv (after the survey's values are known); return its rows."""
+        self.indicators.write_breakdowns(self.folder / "indicator_breakdowns.csv", months)
         return self.indicators.write(self.folder / "indicators.csv", months)
 
 

@@ -28,7 +28,17 @@ population: {contract: dane__population_projections, files: [reference/proyeccio
 offence_codes: {seed: ref_national_offences}   # national offence code → ICCS
 icd10_groups: {seed: ref_icd10_external_cause_groups}
 recipients: [ministerio_defensa]    # extract specs: <profile>/extracts/<name>.yaml or extracts/
+publication:                        # the country's publication rules, over the project's
+  min_cell_size: 5                  # (dbt_project/indicators/_publication.yml, same keys)
+  min_stable_numerator: 30
 ```
+
+`publication` sets the country's own statistical rules (`observatorio.core.publication`):
+any of `min_cell_size`, `min_stable_numerator`, `survey_cv_caution`, `survey_cv_suppress`,
+`survey_min_base` and `decimals` (by unit). A key it leaves out keeps `_publication.yml`'s
+value; an indicator whose definition sets `publication:` keeps its own. dbt reads them in
+`OBSERVATORIO_REFERENCE` too (`reference_vars()`), so the marts, BI, extracts, the bulletin
+and the survey estimates all publish by the same rules.
 
 A **reference table** (`geography`, `aliases`, `population`, `offence_codes`,
 `icd10_groups`) is either `{seed: <dbt seed>}` (the demo's hand-written tables under
@@ -73,6 +83,7 @@ from typing import Any, cast
 
 import yaml
 
+from observatorio.core.publication import PublicationError, check_publication
 from observatorio.core.settings import Settings, get_settings
 
 PROFILE_FILE = "profile.yaml"
@@ -84,7 +95,15 @@ REFERENCE_TABLES: dict[str, str] = {
     "offence_codes": "ref_national_offences",
     "icd10_groups": "ref_icd10_external_cause_groups",
 }
-KNOWN_KEYS = ("name", "description", "prepare", "sources", "recipients", *REFERENCE_TABLES)
+KNOWN_KEYS = (
+    "name",
+    "description",
+    "prepare",
+    "sources",
+    "recipients",
+    "publication",
+    *REFERENCE_TABLES,
+)
 GEOGRAPHY_KEYS = ("seed", "contract", "files", "levels", "country", "unknown_codes")
 UNKNOWN_CODES = ("quarantine", "resolve")
 DEFAULT_LEVELS = ("country", "department", "municipality")
@@ -165,6 +184,8 @@ class Profile:
     reference: dict[str, ReferenceTable] = field(default_factory=dict)
     geography: Geography = Geography()
     recipients: tuple[str, ...] = ()
+    # The country's publication rules (only the keys its profile sets).
+    publication: dict[str, Any] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
@@ -219,6 +240,7 @@ class Profile:
             "country_name": self.geography.country_name,
             "levels": list(self.geography.levels),
             **{t: self.reference_table(t).as_var() for t in REFERENCE_TABLES},
+            "publication": dict(self.publication),
         }
 
     def recipient_specs(self, project_extracts: Path) -> list[Path]:
@@ -339,7 +361,15 @@ def _profile(data: Any, folder: Path, path: Path) -> Profile:
         reference=reference,
         geography=_geography(data.get("geography"), path),
         recipients=tuple(_names(data.get("recipients"), "recipients", path)),
+        publication=_publication(data.get("publication"), path),
     )
+
+
+def _publication(raw: Any, path: Path) -> dict[str, Any]:
+    try:
+        return check_publication(raw, f"{path}: publication")
+    except PublicationError as error:
+        raise ProfileError(str(error)) from None
 
 
 def _text(data: dict[Any, Any], key: str, path: Path, *, required: bool = False) -> str:

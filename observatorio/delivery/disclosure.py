@@ -39,8 +39,8 @@ suppressed wherever its whole is, and a rate is suppressed wherever its numerato
 suppression above; `owner` (the institution the records come from, or an analyst accredited
 under a data-sharing agreement) gets exact counts. The minimum cell size and the published
 decimals are never written here: they come from the indicator definitions' publication rules
-(`dbt_project/indicators/_publication.yml`, or the definition of the indicator a column
-counts), through `publication_rules`.
+(`dbt_project/indicators/_publication.yml`, the active country profile's `publication:` over
+it, or the definition of the indicator a column counts), through `publication_rules`.
 """
 
 from __future__ import annotations
@@ -214,7 +214,8 @@ class PublicationRules:
 
 def publication_rules(indicators: Iterable[str] = ()) -> PublicationRules:
     """The publication rules of a table whose counts are `indicators` (codes of the
-    definitions), or the defaults of `_publication.yml` for counts no indicator defines.
+    definitions), or the country's defaults (`_publication.yml`, or the active profile's
+    `publication:`) for counts no indicator defines.
 
     The strictest minimum cell size wins; decimals by unit are the defaults, each indicator's
     own unit overriding them with its definition's.

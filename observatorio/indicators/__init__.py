@@ -2,5 +2,6 @@
 by `definitions.py`; `generate.py` writes what dbt needs from them (the definitions as a macro,
 the `ref_indicators` seed); `poisson.py` the exact Poisson limits seed.
 
-Imports nothing else of Observatorio; `lineage` (explain, recompute) reads the definitions.
+Imports only `core`: the active country profile's publication rules (`publication.py`) are
+merged into the definitions; `lineage` (explain, recompute) reads the definitions.
 """

@@ -10,7 +10,9 @@ those every fact it counts records, `_facts.yml`; a definition may name fewer, a
 female by definition, names only `age_group`) and publication rules (minimum cell size,
 published decimals, the numerator below which a rate is unstable). `_facts.yml` holds the
 fact interfaces the numerators name, the columns that give their rows' sex and age, and
-what `explain` shows of each fact table; `_publication.yml` the publication defaults. A
+what `explain` shows of each fact table; `_publication.yml` the publication defaults, over
+which the active country profile may set its own (`observatorio.indicators.publication`;
+`load_definitions(country=...)` for another's, `country={}` for the project's alone). A
 family may list items (`crime_types`, `reporting_sources`) that a definition repeats over
 with `for_each`, its text fields formatted with each item.
 
@@ -25,12 +27,17 @@ definition here, not code.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from observatorio.core.publication import UNITS as UNITS  # the units, re-exported
+from observatorio.core.publication import PublicationError, check_publication, merge
+from observatorio.indicators.publication import country_publication
 
 DEFINITIONS_DIR = Path(__file__).resolve().parents[2] / "dbt_project" / "indicators"
 
@@ -46,7 +53,6 @@ FORMULAS = {
     "complement_share": "1 \u2212 numerator \u00f7 denominator",
     "median": "median(days); value = the median, null when no case was measured",
 }
-UNITS = ("count", "per 100k", "share", "ratio", "days")
 SPINE_POPULATIONS = ("population", "female_population")
 # The breakdowns a cell may have besides `all` (the mart's `sex` and `age_group` columns),
 # each recorded by a fact interface's column (`_facts.yml`: `sex`; `age` in completed years
@@ -149,6 +155,9 @@ class Indicator:
     # `by_source: true`: one cell per source label of the rows counted (the fact's
     # `source_system`, e.g. `health:sim`, `police:sesnsp`) instead of one under `source`.
     by_source: bool = False
+    # The publication rules its definition (or its family's `publication_defaults`) sets
+    # itself, which win over the country's (`observatorio.indicators.publication`).
+    own_publication: tuple[tuple[str, int], ...] = ()
 
     @property
     def has_poisson_interval(self) -> bool:
@@ -200,6 +209,9 @@ class Definitions:
     fact_tables: Mapping[str, FactTable]
     window: Window | None
     reporting_sources: tuple[ReportingSource, ...] = field(default=())
+    # The defaults the indicators were resolved with: `_publication.yml`'s, merged with the
+    # country's (`load_definitions(country=...)`).
+    publication: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def codes(self) -> list[str]:
@@ -249,12 +261,15 @@ class Definitions:
                 {
                     "code": i.code,
                     "kind": i.kind,
+                    "unit": i.unit,
                     "source": i.source,
                     "by_source": i.by_source,
                     "precision": i.precision,
                     "lists_denominator": i.lists_denominator,
                     "poisson_interval": i.has_poisson_interval,
-                    "min_stable_numerator": i.publication.min_stable_numerator,
+                    # Only the definition's own rules: macro resolve_publication merges
+                    # them over the country's defaults (`publication` below).
+                    "publication": dict(i.own_publication),
                     "disaggregations": list(i.disaggregations),
                     "numerator": part(i.numerator),
                     "denominator": part(i.denominator),
@@ -286,6 +301,7 @@ class Definitions:
                 {"source": s.source, "system": s.system, "model": s.model, "date": s.date}
                 for s in self.reporting_sources
             ],
+            "publication": dict(self.publication),
         }
 
 
@@ -352,7 +368,11 @@ def _part(raw: Any, where: str) -> Part | None:
 
 
 def _resolve(
-    raw: dict[str, Any], family: dict[str, Any], path: Path, numerators: dict[str, Part]
+    raw: dict[str, Any],
+    family: dict[str, Any],
+    path: Path,
+    numerators: dict[str, Part],
+    defaults: Mapping[str, Any],
 ) -> Indicator:
     code = raw.get("code")
     where = f"{path}: indicator {code!r}"
@@ -381,7 +401,8 @@ def _resolve(
     if denominator is not None and denominator.fact is None and denominator.where is not None:
         denominator = replace(denominator, fact=numerator.fact, distinct=False)
     _check(kind, numerator, denominator, where)
-    publication = {**family.get("publication_defaults", {}), **raw.get("publication", {})}
+    own = _own_publication(family, raw, unit, where)
+    publication = merge(defaults, own)
     decimals = publication.get("decimals", {})
     names = raw["name"]
     return Indicator(
@@ -399,12 +420,38 @@ def _resolve(
             decimals=int(decimals.get(unit, 0) if isinstance(decimals, dict) else decimals),
             min_stable_numerator=int(publication.get("min_stable_numerator", 20)),
         ),
+        own_publication=tuple(sorted(_flat(own, unit).items())),
         formula=str(raw.get("formula") or FORMULAS[kind]),
         basis=str(raw.get("basis") or ""),
         precision=int(raw.get("precision", 6)),
         disaggregations=_disaggregations(raw.get("disaggregations"), where),
         by_source=bool(raw.get("by_source", False)),
     )
+
+
+def _own_publication(
+    family: dict[str, Any], raw: dict[str, Any], unit: str, where: str
+) -> dict[str, Any]:
+    """The rules a definition sets itself (its family's `publication_defaults`, then its own
+    `publication`), checked; `decimals: N` is N for the indicator's unit."""
+    layers = []
+    for key in ("publication_defaults", "publication"):
+        given = (family if key == "publication_defaults" else raw).get(key)
+        if isinstance(given, dict) and isinstance(given.get("decimals"), int):
+            given = {**given, "decimals": {unit: given["decimals"]}}
+        try:
+            layers.append(check_publication(given, f"{where}: {key}"))
+        except PublicationError as error:
+            raise DefinitionError(str(error)) from None
+    return merge(*layers)
+
+
+def _flat(rules: Mapping[str, Any], unit: str) -> dict[str, int]:
+    """An indicator's own rules as the dbt macros take them: its unit's decimals only."""
+    flat = {k: v for k, v in rules.items() if k in ("min_cell_size", "min_stable_numerator")}
+    if unit in (rules.get("decimals") or {}):
+        flat["decimals"] = rules["decimals"][unit]
+    return flat
 
 
 def _disaggregations(raw: Any, where: str) -> tuple[str, ...]:
@@ -492,11 +539,21 @@ def _check_names(
                 )
 
 
+def load_definitions(
+    directory: Path = DEFINITIONS_DIR, country: Mapping[str, Any] | None = None
+) -> Definitions:
+    """Every indicator definition of `directory`, templates expanded, references resolved,
+    with the publication rules of `country` (a profile's `publication:`; by default the
+    active profile's, `{}` for the project's own, as the generated files have them)."""
+    chosen = country_publication() if country is None else country
+    return _load_definitions(directory, json.dumps(dict(chosen), sort_keys=True))
+
+
 @functools.cache
-def load_definitions(directory: Path = DEFINITIONS_DIR) -> Definitions:
-    """Every indicator definition of `directory`, templates expanded, references resolved."""
+def _load_definitions(directory: Path, country: str) -> Definitions:
     facts = _read(directory / "_facts.yml")
     publication = _read(directory / "_publication.yml")
+    defaults = merge(_project_publication(directory, publication), json.loads(country))
     interfaces = _interfaces(facts, directory / "_facts.yml")
     fact_tables = {
         name: FactTable(name=name, key=raw["key"], shows=tuple(raw["shows"]))
@@ -515,7 +572,6 @@ def load_definitions(directory: Path = DEFINITIONS_DIR) -> Definitions:
         family = _read(path)
         if family.get("family") != path.stem:
             raise DefinitionError(f"{path}: family {family.get('family')!r} is not the file's name")
-        family.setdefault("publication_defaults", publication.get("defaults", {}))
         if "window" in family:
             window = Window(**family["window"])
         for raw_source in family.get("reporting_sources") or []:
@@ -528,7 +584,7 @@ def load_definitions(directory: Path = DEFINITIONS_DIR) -> Definitions:
                 )
             )
         for raw in _expand(family, path):
-            indicator = _resolve(raw, family, path, numerators)
+            indicator = _resolve(raw, family, path, numerators, defaults)
             indicator = _inherit(indicator, "disaggregations" in raw, interfaces)
             if indicator.code in numerators:
                 raise DefinitionError(f"{path}: indicator {indicator.code!r} is defined twice")
@@ -541,13 +597,23 @@ def load_definitions(directory: Path = DEFINITIONS_DIR) -> Definitions:
         fact_tables=fact_tables,
         window=window,
         reporting_sources=tuple(sources),
+        publication=defaults,
     )
 
 
-def publication_defaults(directory: Path = DEFINITIONS_DIR) -> dict[str, Any]:
-    """The publication rules of `_publication.yml` every definition starts from (minimum cell
-    size, decimals by unit, ...): what a table that is no single indicator is published by."""
-    defaults = _read(directory / "_publication.yml").get("defaults") or {}
-    if not isinstance(defaults, dict):
-        raise DefinitionError(f"{directory / '_publication.yml'}: defaults is not a mapping")
-    return dict(defaults)
+def _project_publication(directory: Path, publication: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return check_publication(
+            publication.get("defaults"), f"{directory / '_publication.yml'}: defaults"
+        )
+    except PublicationError as error:
+        raise DefinitionError(str(error)) from None
+
+
+def publication_defaults(
+    directory: Path = DEFINITIONS_DIR, country: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The publication rules every definition starts from (minimum cell size, decimals by
+    unit, the survey's thresholds, ...): `_publication.yml`'s merged with the country's (by
+    default the active profile's). What a table that is no single indicator is published by."""
+    return dict(load_definitions(directory, country).publication)

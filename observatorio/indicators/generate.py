@@ -4,9 +4,12 @@
 `dbt_project/indicators/*.yml` only:
 - `dbt_project/macros/indicators/indicator_definitions.sql`: the macro that hands the
   definitions to dbt (`fct_indicator_contributions`, `mart_indicators_monthly`). dbt cannot
-  read a file from a macro, so the definitions reach it as this generated JSON;
+  read a file from a macro, so the definitions reach it as this generated JSON, with the
+  project's publication defaults and each definition's own rules: the hand-written macro
+  `resolve_publication` merges the active country profile's over them when dbt runs;
 - `dbt_project/seeds/ref_indicators.csv`: the reference seed extracts, BI tools and the
-  consultations mart read (names, unit, formula, publication rules);
+  consultations mart read (names, unit, formula). Publication rules are not in it: they
+  are the country's (`bi_dim_indicator` has them as the active profile gives them);
 - `dbt_project/seeds/ref_poisson_exact_95.csv`: exact Poisson bounds for small counts
   (`observatorio.indicators.poisson`).
 With `--check` it writes nothing and fails when either file differs from what the
@@ -42,9 +45,6 @@ SEED_COLUMNS = (
     "kind",
     "basis",
     "disaggregations",
-    "min_cell_size",
-    "decimals",
-    "min_stable_numerator",
 )
 
 
@@ -73,12 +73,13 @@ def macro_text(definitions: Definitions) -> str:
         "{#- GENERATED from dbt_project/indicators/*.yml by"
         " `python -m observatorio.indicators.generate`: do not edit.\n"
         "    The indicator definitions as the macros indicator_contributions() and\n"
-        "    indicator_cells() read them. -#}\n"
+        "    indicator_cells() read them, with the active country profile's publication\n"
+        "    rules merged in (macro resolve_publication). -#}\n"
         "{% macro indicator_definitions() -%}\n"
         "{%- set payload -%}{% raw %}\n"
         f"{payload}\n"
         "{% endraw %}{%- endset -%}\n"
-        "{{ return(fromjson(payload)) }}\n"
+        "{{ return(resolve_publication(fromjson(payload))) }}\n"
         "{%- endmacro %}\n"
     )
 
@@ -103,9 +104,6 @@ def seed_text(definitions: Definitions) -> str:
                 i.kind,
                 i.basis,
                 " ".join(i.disaggregations),
-                i.publication.min_cell_size,
-                i.publication.decimals,
-                i.publication.min_stable_numerator if i.has_poisson_interval else "",
             )
         )
     return out.getvalue()
@@ -113,7 +111,8 @@ def seed_text(definitions: Definitions) -> str:
 
 def outputs(definitions: Definitions | None = None) -> dict[Path, str]:
     """Each generated file and the text it must have."""
-    found = definitions or load_definitions()
+    # The project's own rules: a country's are merged in where they are read.
+    found = definitions or load_definitions(country={})
     return {
         MACRO: macro_text(found),
         SEED: seed_text(found),

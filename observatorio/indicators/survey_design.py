@@ -4,7 +4,8 @@ A small adapter over `svy` (the maintained successor of samplics): the survey's 
 (strata, primary sampling units, weights) goes in, and every estimate the warehouse publishes
 comes out with its standard error by Taylor linearisation, its 95 % interval (Student's t on
 the design's degrees of freedom), its coefficient of variation and the publication verdict of
-`_publication.yml` (`survey_cv_caution`, `survey_cv_suppress`).
+`_publication.yml` (`survey_cv_caution`, `survey_cv_suppress`), or of the country profile's
+`publication:` where it sets its own.
 
 What is estimated, per survey year, for the nation and for each department, each for everyone
 (sex and age group `all`), by the respondent's sex and by age group (the breakdowns of the
@@ -29,7 +30,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from observatorio.indicators.definitions import DEFINITIONS_DIR, DISAGGREGATIONS
+from observatorio.indicators.definitions import (
+    DEFINITIONS_DIR,
+    DISAGGREGATIONS,
+    publication_defaults,
+)
 
 Measure = Literal["prevalence", "reporting_rate"]
 Verdict = Literal["published", "imprecise", "suppressed"]
@@ -80,12 +85,12 @@ class SurveyEstimate:
 
 
 def load_rules() -> SurveyRules:
-    """The survey's crime types and publication thresholds, from dbt_project/indicators/."""
+    """The survey's crime types, from dbt_project/indicators/, and publication thresholds:
+    `_publication.yml`'s, or the active country profile's (`publication_defaults`)."""
     import yaml
 
     survey = yaml.safe_load((DEFINITIONS_DIR / "survey.yml").read_text(encoding="utf-8"))
-    publication = yaml.safe_load((DEFINITIONS_DIR / "_publication.yml").read_text(encoding="utf-8"))
-    defaults = publication.get("defaults") or {}
+    defaults = publication_defaults()
     return SurveyRules(
         crime_types=tuple(str(item["crime_type"]) for item in survey["crime_types"]),
         violent_types=tuple(str(t) for t in survey["violent_crime_types"]),

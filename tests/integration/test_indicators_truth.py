@@ -11,7 +11,10 @@ happened, written by the simulator while it generated the exports):
   documented relationship (see `test_reconciled_homicides_wait_for_a_register_linkage_could_train`);
 - the survey's indicators: the point estimate equals a recomputation from the respondents'
   file; where the mart publishes an interval, it covers the true population value in at least
-  90 % of cells.
+  90 % of cells;
+- the counts the truth has by sex and age group (`simulator.truth.BROKEN_DOWN`, file
+  `truth/indicator_breakdowns.csv`) and their rates: every cell by sex, by age group and by
+  both, exactly.
 
 The list of codes comes from the definitions, so a new indicator without truth fails here.
 """
@@ -194,6 +197,45 @@ def test_every_register_based_indicator_equals_the_truth_in_every_cell(warehouse
         "justice_median_days_report_to_case",
     ):
         assert any(_number(r["numerator"]) for c, r in truth.items() if c[0] == code), code
+
+
+def test_cells_by_sex_and_age_group_equal_the_truth(warehouse_and_truth, warehouse_url):
+    """Detentions, victims of intrafamily and of sexual violence and assault admissions, and
+    their rates: the mart's cells by sex, by age group and by both (sparse: those with a
+    count) are the truth's, numerator, denominator (the population of that sex and age group;
+    none for `unknown`) and value."""
+    import psycopg
+
+    from simulator.truth import BROKEN_DOWN, RATES
+
+    _, _, simulation = warehouse_and_truth
+    codes = [*BROKEN_DOWN, *(rate for rate, count, _ in RATES if count in BROKEN_DOWN)]
+    expected: dict[tuple[str, ...], tuple[Any, ...]] = {}
+    with (simulation / "truth" / "indicator_breakdowns.csv").open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            numerator, denominator = Decimal(row["numerator"]), _number(row["denominator"])
+            indicator = DEFINITIONS.get(row["indicator_code"])
+            key = tuple(row[c] for c in ("indicator_code", "municipality_code", "month", "sex"))
+            expected[(*key, row["age_group"])] = (
+                numerator, denominator, _expected_value(indicator, numerator, denominator),
+            )  # fmt: skip
+    with psycopg.connect(warehouse_url) as conn:
+        rows = conn.execute(
+            "select indicator_code, municipality_code, month, sex, age_group, numerator,"
+            " denominator, value from marts.mart_indicators_monthly"
+            " where indicator_code = any(%s) and (sex <> 'all' or age_group <> 'all')"
+            " and numerator > 0",
+            (codes,),
+        ).fetchall()
+    published = {tuple(r[:5]): tuple(r[5:]) for r in rows}
+    assert {k: v for k, v in published.items() if expected.get(k) != v} == {}
+    assert published.keys() == expected.keys()
+    # Not only a few cells: 90 tiny days have detainees and victims of intrafamily violence
+    # of both sexes, and patients admitted for an assault (sexual violence may have none).
+    for code in ("detentions_count", "intrafamily_violence_victims"):
+        assert {k[3] for k in published if k[0] == code} >= {"M", "F"}, code
+    assert any(k[0] == "assault_injury_admissions" for k in published)
+    assert any(v[1] for k, v in published.items() if k[0] == "detentions_rate")
 
 
 def test_police_never_count_more_homicides_than_happened(warehouse_and_truth):
@@ -397,6 +439,9 @@ def test_counts_add_up_across_areas_sexes_and_age_groups(warehouse_and_truth, wa
         "firearm_homicides_police",
         "homicide_count_health",
         "homicide_count_sdg",
+        "detentions_count",
+        "intrafamily_violence_victims",
+        "assault_injury_admissions",
     }
     assert broken_down <= {k[2] for k in by_sex}
     assert sum(1 for k in cells if k[4] in {"M", "F"} and k[5] not in {"all", "unknown"}) > 50

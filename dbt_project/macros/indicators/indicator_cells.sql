@@ -198,9 +198,11 @@ cells as (
 
 
 
-{#- The CTE `indicators`: each indicator's kind, source, precision and what its denominator
-    and interval are, from `indicator_definitions()` (cells of the municipalities, macro
-    indicator_cells, and of departments and the country, mart_indicators_monthly_areas). -#}
+{#- The CTE `indicators`: each indicator's kind, source, precision, what its denominator
+    and interval are and its publication rules (the active country's, macro
+    resolve_publication), from `indicator_definitions()` (cells of the municipalities, macro
+    indicator_cells, of departments and the country, mart_indicators_monthly_areas, and
+    bi_dim_indicator). -#}
 {% macro indicator_list() -%}
 {%- set definitions = indicator_definitions() -%}
 indicators as (
@@ -214,7 +216,9 @@ indicators as (
         population_column,
         lists_denominator,
         has_poisson_interval,
-        min_stable_numerator
+        min_stable_numerator,
+        min_cell_size,
+        decimals
     from (
         values
         {%- for indicator in definitions.indicators %}
@@ -231,7 +235,9 @@ indicators as (
                 {%- endif %}
                 {{ 'true' if indicator.lists_denominator else 'false' }},
                 {{ 'true' if indicator.poisson_interval else 'false' }},
-                {{ indicator.min_stable_numerator }}
+                {{ indicator.min_stable_numerator }},
+                {{ indicator.min_cell_size }},
+                {{ indicator.decimals }}
             ){% if not loop.last %},{% endif %}
         {%- endfor %}
     ) as listed (
@@ -243,7 +249,9 @@ indicators as (
         population_column,
         lists_denominator,
         has_poisson_interval,
-        min_stable_numerator
+        min_stable_numerator,
+        min_cell_size,
+        decimals
     )
 
 ),

@@ -1,6 +1,7 @@
 {#- The country profile's reference tables, as `observatorio.core.profile.reference_vars()`
     hands them to dbt in the environment variable OBSERVATORIO_REFERENCE (JSON). Unset, it is
-    the demo's: every table from its seed. Each table is `{"seed": name}` or `{"contract":
+    the demo's: every table from its seed, and no publication rules of its own (macro
+    resolve_publication). Each table is `{"seed": name}` or `{"contract":
     name, "editions": [{"file": name, "valid_from": "YYYY-MM-DD" or null}, ...]}`. -#}
 {% macro profile_reference() -%}
     {%- set defaults = {
@@ -13,6 +14,7 @@
         "population": {"seed": "ref_population"},
         "offence_codes": {"seed": "ref_national_offences"},
         "icd10_groups": {"seed": "ref_icd10_external_cause_groups"},
+        "publication": {},
     } -%}
     {%- set given = fromjson(env_var('OBSERVATORIO_REFERENCE', '{}')) -%}
     {%- do defaults.update(given) -%}

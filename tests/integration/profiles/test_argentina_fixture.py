@@ -7,7 +7,9 @@ department `06999` "Sin determinar" that no geography has, a robbery row without
 The test loads them with the main job's own functions (real loader, gate and ledger), builds
 the indicator mart with dbt for the profile, and checks the canonical interface row by row
 (victims by sex: M, F and null for `sd`) and the yearly homicide cells, counts and rates,
-computed here from the fixture's values written out below.
+computed here from the fixture's values written out below. The profile sets publication
+rules of its own (`publication:` in its profile.yaml, other than `_publication.yml`'s): the
+mart's unstable flags, BI's suppression and BI's indicator table follow them.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def argentina(settings, warehouse_url):  # type: ignore[no-untyped-def]
     snic = ingest_file("snic__departments", profile.folder / SNIC_FILE, chosen)
     # What the mart needs; data tests only on what this test reads (the others are the
     # demo's, proven by their own tests): the interface, the reference and the mart.
-    run_dbt(["build", "--select", "+mart_indicators_monthly", "--exclude", "test_type:data"],
+    run_dbt(["build", "--select", "+bi_indicators_monthly", "--exclude", "test_type:data"],
             chosen)  # fmt: skip
     run_dbt(["test", "--select", *CHECKED, "--indirect-selection", "cautious"], chosen)
     with psycopg.connect(warehouse_url) as conn:
@@ -105,6 +107,24 @@ def argentina(settings, warehouse_url):  # type: ignore[no-untyped-def]
                 "select indicator_code, municipality_code, month, sex, age_group, source,"
                 " numerator, denominator, value from marts.mart_indicators_monthly"
                 " where source = 'police:snic' and sex = 'all' and age_group = 'all'"
+            ).fetchall(),
+            "rates": conn.execute(
+                "select numerator, is_unstable from marts.mart_indicators_monthly"
+                " where indicator_code = 'homicide_victims_counted_yearly_rate'"
+                " and denominator > 0"
+            ).fetchall(),
+            "bi": conn.execute(
+                "select m.numerator, b.is_suppressed from bi.indicators_monthly as b"
+                " inner join marts.mart_indicators_monthly as m"
+                " on b.area_level = 'municipality' and b.area_code = m.municipality_code"
+                " and b.indicator_code = m.indicator_code and to_char(b.month, 'YYYY-MM')"
+                " = m.month and b.sex = m.sex and b.age_group = m.age_group"
+                " and b.source = m.source"
+                " where m.indicator_code = 'homicide_victims_counted_yearly'"
+            ).fetchall(),
+            "bi_rules": conn.execute(
+                "select indicator_code, min_cell_size, decimals, min_stable_numerator"
+                " from bi.dim_indicator"
             ).fetchall(),
             "cells_by_sex": conn.execute(
                 "select indicator_code, municipality_code, month, sex, numerator, denominator,"
@@ -258,3 +278,35 @@ def test_the_yearly_homicide_victims_by_sex_are_the_published_sex_columns(argent
     assert published[("homicide_victims_counted_yearly_rate", "06028", "2022-01", "M")] == (
         9, 153_000, Decimal("5.882353"),
     )  # fmt: skip
+
+
+def test_the_country_s_publication_rules_flag_and_suppress_its_cells(argentina):
+    """`publication: {min_cell_size: 5, min_stable_numerator: 40}` (the project's: 10 and
+    20): a yearly rate on 30 or 31 victims is unstable here, a count of 5 to 9 is shown in
+    BI unless a complementary suppression hides it, and BI's indicator table states the
+    rules as the Python definitions resolve them for the profile."""
+    from observatorio.indicators.definitions import load_definitions, publication_defaults
+
+    rules = argentina["profile"].publication
+    assert rules == {"min_cell_size": 5, "min_stable_numerator": 40}
+    project = publication_defaults(country={})
+    assert (project["min_cell_size"], project["min_stable_numerator"]) == (10, 20)
+    rates = argentina["rates"]
+    assert rates and all(unstable == (n < 40) for n, unstable in rates)
+    # Cells the project's rule calls stable and the country's not: 30 and 31 victims.
+    assert {int(n) for n, unstable in rates if unstable and n >= 20} >= {30, 31}
+    bi = [(int(n), hidden) for n, hidden in argentina["bi"]]
+    assert all(hidden for n, hidden in bi if 1 <= n < 5)
+    assert any(not hidden for n, hidden in bi if 5 <= n < 10)
+    definitions = load_definitions(country=rules)
+    expected = {
+        (
+            i.code,
+            i.publication.min_cell_size,
+            i.publication.decimals,
+            i.publication.min_stable_numerator if i.has_poisson_interval else None,
+        )
+        for i in definitions.indicators
+    }
+    assert set(argentina["bi_rules"]) == expected
+    assert ("homicide_victims_counted_yearly_rate", 5, 1, 40) in expected

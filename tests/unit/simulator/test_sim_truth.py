@@ -10,7 +10,7 @@ import pytest
 from simulator.config import DefectRates
 from simulator.health import forensic_indicators, is_homicide_cause, is_legal_intervention_cause
 from simulator.reference import municipalities, municipality_aliases, penal_code
-from simulator.truth import INDICATORS
+from simulator.truth import BROKEN_DOWN, INDICATORS, age_group_of
 
 HOMICIDE = {c for c, o in penal_code().items() if o.iccs_code == "0101"}
 SEXUAL = {c for c, o in penal_code().items() if o.iccs_code.startswith("03")}
@@ -54,8 +54,17 @@ def read_truth(run) -> Counter[tuple[str, str, str]]:
     )
 
 
-def recount(run) -> Counter[tuple[str, str, str]]:
+def recount(run, parts: Counter[tuple[str, ...]] | None = None) -> Counter[tuple[str, str, str]]:
+    """Every indicator count of INDICATORS from the exports; those of BROKEN_DOWN also into
+    `parts` by (code, municipality, month, sex, age group), as the exported row gives them."""
     counts: Counter[tuple[str, str, str]] = Counter()
+    parts = Counter() if parts is None else parts
+
+    def person(code: str, where: tuple[str, str], sex: str | None, age: str | int | None) -> None:
+        counts[(code, *where)] += 1
+        years = None if age in (None, "") else int(age)
+        parts[(code, *where, sex if sex in ("M", "F") else "unknown", age_group_of(years))] += 1
+
     latest: dict[tuple[str, str], dict[str, str]] = {}
     for row in run.police_rows(resends=True):
         key = (row["numero_denuncia"], row["victima_nro"])
@@ -99,6 +108,11 @@ def recount(run) -> Counter[tuple[str, str, str]]:
         child = row["edad_victima"] != "" and int(row["edad_victima"]) < 18
         if child and (code in SEXUAL or (code in PERSON and family)):
             counts[("child_maltreatment_victims", *where)] += 1
+        victim = (row["sexo_victima"], row["edad_victima"])
+        if code in PERSON and family:
+            person("intrafamily_violence_victims", where, *victim)
+        if code in SEXUAL:
+            person("sexual_violence_victims", where, *victim)
     for entity, indicator, id_column in (
         ("detentions", "detentions_count", "numero_detencion"),
         ("complaints", "police_complaints_count", "numero_queja"),
@@ -111,7 +125,15 @@ def recount(run) -> Counter[tuple[str, str, str]]:
         for row in run.police_rows(entity, resends=True):
             if row[id_column] not in seen:
                 seen.add(row[id_column])
-                counts[(indicator, muni(row["codigo_municipio"]), month(row[date_column]))] += 1
+                where = (muni(row["codigo_municipio"]), month(row[date_column]))
+                if entity == "detentions":
+                    person(indicator, where, row["sexo_detenido"], row["edad_detenido"])
+                else:
+                    counts[(indicator, *where)] += 1
+    for record in run.health("hospital_admissions"):
+        if is_homicide_cause(record["causa_externa_cie10"]):
+            where = (record["codigo_municipio"], record["fecha_ingreso"][:7])
+            person("assault_injury_admissions", where, record["sexo"], record["edad"])
     for record in run.health("forensic_deaths"):
         where = (record["codigo_municipio"], record["fecha_defuncion"][:7])
         if is_homicide_cause(record["causa_basica_cie10"]):
@@ -215,3 +237,36 @@ def test_justice_funnel_and_police_killings_recount_from_the_exports(tiny_run):
         )
     assert +truth == +counts
     assert {k[0] for k in +counts} >= {"justice_funnel_convictions", "justice_funnel_reports"}
+
+
+def test_breakdowns_by_sex_and_age_equal_the_exported_records(tiny_run):
+    """`indicator_breakdowns.csv`: the counts of BROKEN_DOWN by sex and age group (and each
+    alone) are those of the exported rows' sex and age; their rates divide by the simulator's
+    population of that sex and age group, and have none for `unknown`."""
+    parts: Counter[tuple[str, ...]] = Counter()
+    recount(tiny_run, parts)
+    rows = tiny_run.truth("indicator_breakdowns")
+    finest = {
+        tuple(r[c] for c in ("indicator_code", "municipality_code", "month", "sex", "age_group")):
+        int(r["value"])
+        for r in rows
+        if r["indicator_code"] in BROKEN_DOWN and "all" not in (r["sex"], r["age_group"])
+    }  # fmt: skip
+    assert finest == +parts
+    assert {k[0] for k in finest} == set(BROKEN_DOWN)
+    assert {k[3] for k in finest} >= {"M", "F"}
+    # The cells by sex alone add up the finest cells of that sex.
+    by_sex: Counter[tuple[str, ...]] = Counter()
+    for (code, muni_code, month_, sex, _group), n in finest.items():
+        by_sex[(code, muni_code, month_, sex)] += n
+    assert by_sex == Counter(
+        {
+            (r["indicator_code"], r["municipality_code"], r["month"], r["sex"]): int(r["value"])
+            for r in rows
+            if r["indicator_code"] in BROKEN_DOWN and r["sex"] != "all" and r["age_group"] == "all"
+        }
+    )
+    rates = [r for r in rows if r["indicator_code"] not in BROKEN_DOWN]
+    assert rates and all(
+        (r["denominator"] == "") == ("unknown" in (r["sex"], r["age_group"])) for r in rates
+    )
