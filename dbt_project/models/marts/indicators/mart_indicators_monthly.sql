@@ -7,7 +7,18 @@
 -- `sex` and `age_group` are `all` in the dense rows (every municipality-month); the
 -- indicators whose facts record a victim's (or a deceased's, a detainee's) sex and age are
 -- also published by sex, by age group and by both, in sparse rows (only cells with rows).
--- Department and national rows: `mart_indicators_monthly_areas`.
+-- Department and national rows: `mart_indicators_monthly_areas`. Incremental: a build
+-- deletes and recomputes the municipality-months int_indicator_changes lists and the
+-- indicators recomputed whole (macro indicator_cells_replaced, the pre-hook), reading only
+-- their contributions.
+-- depends_on: {{ ref('int_indicator_changes') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ indicator_cells_replaced(['municipality_code', 'month']) }}",
+    )
+}}
 with
 
 spine as (
@@ -16,11 +27,41 @@ spine as (
 
 ),
 
+{% if is_incremental() -%}
+changed_cells as (
+
+    select distinct
+        municipality_code,
+        month
+
+    from {{ ref('int_indicator_changes') }}
+
+),
+
+contributions as (
+
+    select all_rows.*
+    from {{ ref('fct_indicator_contributions') }} as all_rows
+    where all_rows.indicator_code in ({{ indicator_rebuilt_list() }})
+
+    union all
+
+    select changed_rows.*
+    from {{ ref('fct_indicator_contributions') }} as changed_rows
+    inner join changed_cells
+        on
+            changed_rows.municipality_code = changed_cells.municipality_code
+            and changed_rows.month = changed_cells.month
+    where changed_rows.indicator_code not in ({{ indicator_rebuilt_list() }})
+
+),
+{%- else -%}
 contributions as (
 
     select * from {{ ref('fct_indicator_contributions') }}
 
 ),
+{%- endif %}
 
 population as (
 
@@ -45,6 +86,13 @@ final as (
         {{ indicator_interval_columns() }}
 
     from cells
+    {%- if is_incremental() %}
+    where
+        indicator_code in ({{ indicator_rebuilt_list() }})
+        or (municipality_code, month) in (
+            select changed_cells.municipality_code, changed_cells.month from changed_cells
+        )
+    {%- endif %}
 
 )
 
