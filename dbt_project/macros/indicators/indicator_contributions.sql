@@ -11,12 +11,14 @@
 {#- An incremental build reads, for the indicators recomputed by unit, only the changed
     units' rows (macros/indicators/indicator_changes.sql). -#}
 {%- set by_unit = indicator_unit_interfaces() if is_incremental() else {} -%}
+{%- set partly = indicator_unit_interfaces(partial=true) if is_incremental() else {} -%}
 {%- set parts = [] -%}
 {%- set used = [] -%}
 {%- set changed = [] -%}
 {%- for indicator in definitions.indicators -%}
     {%- for part in indicator_row_parts(indicator) -%}
-        {%- set is_changed = indicator.code in by_unit.get(part.fact, []) -%}
+        {%- set is_changed = indicator.code in by_unit.get(part.fact, [])
+            or indicator.code in partly.get(part.fact, []) -%}
         {#- The cell's source: each row's label (`by_source`), or the indicator's. -#}
         {%- do part.update({'source': 'source_system' if indicator.by_source
             else "'" ~ indicator.source ~ "'", 'disaggregations': indicator.disaggregations,
@@ -166,10 +168,8 @@ select * from final
 {% macro indicator_interface(name, interface, changed=false, breakdowns=true) -%}
 {%- set filters = [interface.rows] if interface.rows else [] -%}
 {%- if changed -%}
-    {#- Only the units int_indicator_changes lists (an incremental build). -#}
-    {%- do filters.append('cast(facts.' ~ (interface.counted_by or interface.key)
-        ~ " as text) in (select changes.counted_id from " ~ ref('int_indicator_changes')
-        ~ " as changes where changes.interface = '" ~ name ~ "')") -%}
+    {#- Only the rows int_indicator_changes says change (an incremental build). -#}
+    {%- do filters.append(indicator_changed_rows(name, interface, 'facts')) -%}
 {%- endif -%}
 interface__{{ name }}{{ '__changed' if changed }} as (
 {% if not interface.key %}
@@ -179,6 +179,9 @@ interface__{{ name }}{{ '__changed' if changed }} as (
 
     from {{ ref(interface.model) }} as facts
     {{- indicator_age_group_join(interface) }}
+    {%- if changed %}
+    where {{ indicator_changed_rows(name, interface, 'facts') }}
+    {%- endif %}
 {%- elif interface.year_of %}
     -- A yearly fact stands for every month of its year.
     select

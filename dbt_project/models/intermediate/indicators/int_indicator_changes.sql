@@ -15,7 +15,19 @@
 -- fails half-way leaves them for the next one: recomputing a unit or a cell twice is harmless.
 {%- set contributions = indicator_contributions_relation() %}
 {%- set definitions = indicator_definitions() %}
-{%- set interfaces = indicator_unit_interfaces() %}
+{%- set interfaces = indicator_changed_interfaces() %}
+{%- set by_unit = indicator_unit_interfaces() %}
+{%- if not by_unit %}
+    {{ exceptions.raise_compiler_error('no indicator is recomputed by unit: see _facts.yml') }}
+{%- endif %}
+{#- Before the first build, an empty relation of the same columns. -#}
+{%- set built = contributions if contributions is not none else
+    '(select cast(null as text) as indicator_code, cast(null as text) as municipality_code,'
+    ~ ' cast(null as text) as month, cast(null as text) as counted_id,'
+    ~ ' cast(null as text) as batch_id where false)' %}
+{%- for name in interfaces if definitions.interfaces[name].versions %}
+-- depends_on: {{ ref(definitions.interfaces[name].versions) }}
+{%- endfor %}
 
 with
 
@@ -36,23 +48,9 @@ batches as (
     select * from {{ ref('stg_ops__batches') }}
 
 ),
-{% for name in interfaces | sort %}
+{% for name in interfaces %}
 {{ indicator_interface(name, definitions.interfaces[name], breakdowns=false) }}
 {% endfor %}
-{%- if contributions is none or not interfaces %}
-
-final as (
-
-    select
-        cast(null as text) as interface,
-        cast(null as text) as counted_id,
-        cast(null as text) as municipality_code,
-        cast(null as text) as month
-
-    where false
-
-)
-{%- else %}
 
 built_period as (
 
@@ -60,7 +58,7 @@ built_period as (
         min(month) as first_month,
         max(month) as last_month
 
-    from {{ contributions }}
+    from {{ built }}
 
 ),
 
@@ -70,7 +68,7 @@ unbuilt_batches as (
     select cast(batches.batch_id as text) as batch_id
     from batches
     where not exists (
-        select 1 from {{ contributions }} as built
+        select 1 from {{ built }} as built
         where built.batch_id = cast(batches.batch_id as text)
     )
 
@@ -89,23 +87,41 @@ new_months as (
 ),
 
 changed_units as (
-{% for name in interfaces | sort %}
-    select distinct
+{% for name in interfaces %}
+    {%- set interface = definitions.interfaces[name] %}
+    select
         '{{ name }}' as interface,
         counted_id
 
     from interface__{{ name }}
     where
-        cast(batch_id as text) in (select unbuilt_batches.batch_id from unbuilt_batches)
-        or month in (select new_months.month from new_months)
-    {% if not loop.last %}union all{% endif %}
+        month in (select new_months.month from new_months)
+        {%- if not interface.versions %}
+        or cast(batch_id as text) in (select unbuilt_batches.batch_id from unbuilt_batches)
+        {%- endif %}
+    {%- if interface.versions %}
+
+    union
+
+    -- Any version of a unit (a late one too, which may not be its latest).
+    select
+        '{{ name }}' as interface,
+        cast(versions.{{ interface.counted_by or interface.key }} as text) as counted_id
+
+    from {{ ref(interface.versions) }} as versions
+    where
+        cast(versions.batch_id as text) in (
+            select unbuilt_batches.batch_id from unbuilt_batches
+        )
+    {%- endif %}
+    {% if not loop.last %}union{% endif %}
 {%- endfor %}
 
 ),
 
 -- Where the changed units' rows are now, and where their contribution rows were.
 unit_cells as (
-{% for name in interfaces | sort %}
+{% for name in by_unit | sort %}
     select
         changed_units.interface,
         changed_units.counted_id,
@@ -126,14 +142,12 @@ unit_cells as (
         built.municipality_code,
         built.month
 
-    from {{ contributions }} as built
+    from {{ built }} as built
     inner join changed_units
         on
             changed_units.interface = '{{ name }}'
             and built.counted_id = changed_units.counted_id
-    where built.indicator_code in (
-        {%- for code in interfaces[name] %}'{{ code }}'{% if not loop.last %}, {% endif %}{% endfor -%}
-    )
+    where built.indicator_code in ('{{ by_unit[name] | join("', '") }}')
     {% if not loop.last %}union all{% endif %}
 {%- endfor %}
 
@@ -148,6 +162,8 @@ final as (
         cast(month as text) as month
 
     from unit_cells
+    -- A row without a municipality or a month has no cell (the spine has none).
+    where municipality_code is not null and month is not null
 
     union
 
@@ -161,6 +177,7 @@ final as (
     where spine.month in (select new_months.month from new_months)
 
 )
-{%- endif %}
 
-select * from final
+-- Before the first build there is nothing to compare with (the indicator tables are built
+-- whole): no rows.
+select * from final{% if contributions is none %} where false{% endif %}

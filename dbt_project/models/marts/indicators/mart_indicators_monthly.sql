@@ -27,41 +27,20 @@ spine as (
 
 ),
 
-{% if is_incremental() -%}
-changed_cells as (
-
-    select distinct
-        municipality_code,
-        month
-
-    from {{ ref('int_indicator_changes') }}
-
-),
-
 contributions as (
 
-    select all_rows.*
-    from {{ ref('fct_indicator_contributions') }} as all_rows
-    where all_rows.indicator_code in ({{ indicator_rebuilt_list() }})
-
-    union all
-
-    select changed_rows.*
-    from {{ ref('fct_indicator_contributions') }} as changed_rows
-    inner join changed_cells
-        on
-            changed_rows.municipality_code = changed_cells.municipality_code
-            and changed_rows.month = changed_cells.month
-    where changed_rows.indicator_code not in ({{ indicator_rebuilt_list() }})
+    select contributions.*
+    from {{ ref('fct_indicator_contributions') }} as contributions
+    {%- if is_incremental() %}
+    where
+        contributions.indicator_code in ({{ indicator_rebuilt_list() }})
+        or (contributions.municipality_code, contributions.month) in (
+            select changes.municipality_code, changes.month
+            from {{ ref('int_indicator_changes') }} as changes
+        )
+    {%- endif %}
 
 ),
-{%- else -%}
-contributions as (
-
-    select * from {{ ref('fct_indicator_contributions') }}
-
-),
-{%- endif %}
 
 population as (
 
@@ -90,7 +69,8 @@ final as (
     where
         indicator_code in ({{ indicator_rebuilt_list() }})
         or (municipality_code, month) in (
-            select changed_cells.municipality_code, changed_cells.month from changed_cells
+            select changes.municipality_code, changes.month
+            from {{ ref('int_indicator_changes') }} as changes
         )
     {%- endif %}
 

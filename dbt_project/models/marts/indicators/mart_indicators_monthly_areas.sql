@@ -19,29 +19,19 @@
 }}
 with
 
-{% if is_incremental() -%}
-changed_months as (
-
-    select distinct month from {{ ref('int_indicator_changes') }}
-
-),
-
 indicator_rows as (
 
-    select *
-    from {{ ref('mart_indicators_monthly') }}
+    select indicator_rows.*
+    from {{ ref('mart_indicators_monthly') }} as indicator_rows
+    {%- if is_incremental() %}
     where
-        indicator_code in ({{ indicator_rebuilt_list() }})
-        or month in (select changed_months.month from changed_months)
+        indicator_rows.indicator_code in ({{ indicator_rebuilt_list() }})
+        or indicator_rows.month in (
+            select changes.month from {{ ref('int_indicator_changes') }} as changes
+        )
+    {%- endif %}
 
 ),
-{%- else -%}
-indicator_rows as (
-
-    select * from {{ ref('mart_indicators_monthly') }}
-
-),
-{%- endif %}
 
 municipalities as (
 
@@ -183,7 +173,7 @@ final as (
     {%- if is_incremental() %}
     where
         indicator_code in ({{ indicator_rebuilt_list() }})
-        or month in (select changed_months.month from changed_months)
+        or month in (select changes.month from {{ ref('int_indicator_changes') }} as changes)
     {%- endif %}
 
 )
