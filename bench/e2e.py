@@ -19,11 +19,13 @@ reports its wall time and its own peak RSS (`ru_maxrss`; the PostgreSQL server i
   project's seeds stay the demo's).
 - `stage`, `gate`, `publish`: `ingestion.loader.stage_file`, the Great Expectations gate
   (`observatorio.orchestration.ingest.gate_batches`), `ingestion.loader.publish_batch`.
-- `build`: `dbt build` without the seeds (already loaded by `reference`).
+- `build`: `dbt build` without the seeds (already loaded by `reference`); its result lists the
+  slowest nodes (models, snapshots, tests) and the seconds spent in tests.
 - `deliver`: the `unidad_analitica` extract (`observatorio.delivery.extracts.deliver`).
-- `delta_ingest`, `delta_build`: +1 % new rows ingested, then the same build again. The
-  incremental models of issue 19 (items 1-2) are another branch: until they are merged this
-  build is a full one, and `incremental_models` says so.
+- `delta_ingest`, `delta_build`: +1 % new rows ingested, then the same build again, which is
+  incremental for the incremental models (`incremental_models` lists them: the police facts,
+  the indicator contributions and the indicator marts). The new rows' incidents are spread
+  over the same year as the first file's, so they touch every municipality-month.
 
 Then, in the bench's own process: the database size, the dense indicator mart's rows and bytes
 and a BI query (one indicator, one year) without and with an index, and, with `--partitions`,
@@ -141,7 +143,20 @@ BUILD = """
 import json
 from observatorio.transform.dbt import run_dbt
 results = run_dbt(["build", "--exclude", "resource_type:seed"])
-print(json.dumps({"nodes": len(results.results)}))
+timed = sorted(
+    ((r.node.unique_id, round(r.execution_time, 1)) for r in results.results),
+    key=lambda item: -item[1],
+)
+tests = sum(t for n, t in timed if n.startswith("test.") or n.startswith("unit_test."))
+print(json.dumps({
+    "nodes": len(results.results),
+    "tests_s": round(tests, 1),
+    "slowest_nodes_s": dict(timed[:15]),
+    "incremental_models": sorted(
+        r.node.name for r in results.results
+        if getattr(r.node.config, "materialized", None) == "incremental"
+    ),
+}))
 """
 DELIVER = """
 import json, sys
@@ -284,7 +299,7 @@ def run_case(rows: int, geography: tuple[int, int], base: Path, partitions: bool
         ),
         "peak_rss_mb_max": max(s["peak_rss_mb"] for s in stages.values()),
         "delta_rows": delta,
-        "incremental_models": "pending: issue 19 items 1-2 not merged, delta_build is a full build",
+        "incremental_models": stages["delta_build"]["result"]["incremental_models"],
         "delta_build_over_full_build": round(delta_build / full, 3),
         "database_bytes": mart.pop("database_bytes"),
         "indicator_mart": mart,

@@ -82,6 +82,12 @@ class Interface:
     sex: str | None = None
     age: str | None = None
     age_group: str | None = None
+    # For an incremental build (macros/indicators/indicator_changes.sql): the model holding
+    # every version of a plain fact's rows, by batch (a unit changes when any version comes),
+    # and, for a derived fact, which of its rows (`fact_model`) change only with a unit of
+    # another interface (`interface`, the same counted id); its other rows every build.
+    versions: str | None = None
+    units_of: Mapping[str, str] | None = None
 
     @property
     def disaggregations(self) -> tuple[str, ...]:
@@ -287,6 +293,8 @@ class Definitions:
                     "sex": f.sex,
                     "age": f.age,
                     "age_group": f.age_group,
+                    "versions": f.versions,
+                    "units_of": dict(f.units_of) if f.units_of else None,
                 }
                 for name, f in sorted(self.interfaces.items())
             },
@@ -518,6 +526,16 @@ def _interfaces(facts: dict[str, Any], path: Path) -> dict[str, Interface]:
         if interface.key and not (interface.month_of or interface.year_of):
             raise DefinitionError(f"{path}: interface {name!r} has no month_of or year_of")
         found[name] = interface
+    for name, interface in found.items():
+        units = dict(interface.units_of or {})
+        if not units:
+            continue
+        plain = found.get(str(units.get("interface")))
+        if set(units) != {"interface", "fact_model"} or plain is None or not plain.month_of:
+            raise DefinitionError(
+                f"{path}: interface {name!r}: units_of needs `interface` (a fact with a key and"
+                " a month_of) and `fact_model`"
+            )
     return found
 
 

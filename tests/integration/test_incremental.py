@@ -28,10 +28,16 @@ def _ingest(settings: Any, folder: Path, name: str, rows: list[list[str]]) -> No
 
 
 def _mart_tables(db: Any) -> list[str]:
+    """Every published table: the marts (facts, contributions, indicator marts) and `bi`."""
     rows = db.execute(
-        "select tablename from pg_tables where schemaname = 'marts' order by tablename"
+        "select schemaname || '.' || tablename from pg_tables"
+        " where schemaname in ('marts', 'bi') order by 1"
     ).fetchall()
     return [str(r[0]) for r in rows]
+
+
+def _copy_name(schema: str, table: str) -> str:
+    return f"{schema}.{table.replace('.', '__')}"
 
 
 def _snapshot(db: Any, schema: str) -> None:
@@ -39,21 +45,24 @@ def _snapshot(db: Any, schema: str) -> None:
     db.execute(f"drop schema if exists {schema} cascade")
     db.execute(f"create schema {schema}")
     for table in _mart_tables(db):
-        db.execute(f"create table {schema}.{table} as select t::text as r from marts.{table} t")
+        db.execute(
+            f"create table {_copy_name(schema, table)} as select t::text as r from {table} t"
+        )
 
 
 def _differences(db: Any, schema: str) -> dict[str, tuple[int, int]]:
     """Per mart, rows only in the snapshot and rows only in the current table (EXCEPT ALL)."""
     found = {}
     for table in _mart_tables(db):
-        current = f"(select t::text as r from marts.{table} t)"
+        current = f"(select t::text as r from {table} t)"
+        copy = _copy_name(schema, table)
         only_before = db.execute(
-            f"select count(*) from (select r from {schema}.{table} except all"
+            f"select count(*) from (select r from {copy} except all"
             f" select r from {current} as c) as d"
         ).fetchone()[0]
         only_now = db.execute(
             f"select count(*) from (select r from {current} as c except all"
-            f" select r from {schema}.{table}) as d"
+            f" select r from {copy}) as d"
         ).fetchone()[0]
         if only_before or only_now:
             found[table] = (only_before, only_now)

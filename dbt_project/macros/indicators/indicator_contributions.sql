@@ -8,15 +8,27 @@
     rows. -#}
 {% macro indicator_contributions() -%}
 {%- set definitions = indicator_definitions() -%}
+{#- An incremental build reads, for the indicators recomputed by unit, only the changed
+    units' rows (macros/indicators/indicator_changes.sql). -#}
+{%- set by_unit = indicator_unit_interfaces() if is_incremental() else {} -%}
+{%- set partly = indicator_unit_interfaces(partial=true) if is_incremental() else {} -%}
 {%- set parts = [] -%}
 {%- set used = [] -%}
+{%- set changed = [] -%}
 {%- for indicator in definitions.indicators -%}
     {%- for part in indicator_row_parts(indicator) -%}
+        {%- set is_changed = indicator.code in by_unit.get(part.fact, [])
+            or indicator.code in partly.get(part.fact, []) -%}
         {#- The cell's source: each row's label (`by_source`), or the indicator's. -#}
         {%- do part.update({'source': 'source_system' if indicator.by_source
-            else "'" ~ indicator.source ~ "'", 'disaggregations': indicator.disaggregations}) -%}
+            else "'" ~ indicator.source ~ "'", 'disaggregations': indicator.disaggregations,
+            'rows': 'interface__' ~ part.fact ~ ('__changed' if is_changed else '')}) -%}
         {%- do parts.append(part) -%}
-        {%- if part.fact not in used %}{% do used.append(part.fact) %}{% endif -%}
+        {%- if is_changed -%}
+            {%- if part.fact not in changed %}{% do changed.append(part.fact) %}{% endif -%}
+        {%- elif part.fact not in used -%}
+            {%- do used.append(part.fact) -%}
+        {%- endif -%}
     {%- endfor -%}
 {%- endfor -%}
 {%- set coverage = definitions.indicators
@@ -37,6 +49,9 @@ age_groups as (
 ),
 {% for name in used | sort %}
 {{ indicator_interface(name, definitions.interfaces[name]) }}
+{% endfor %}
+{%- for name in changed | sort %}
+{{ indicator_interface(name, definitions.interfaces[name], changed=true) }}
 {% endfor %}
 {%- for part in parts %}
 contribution_{{ loop.index }} as (
@@ -150,8 +165,13 @@ select * from final
     fact_key, counted_id and month (a model without `key` already has that shape), and the
     row's breakdowns `breakdown_sex` and `breakdown_age_group` (macro
     indicator_breakdown_columns). -#}
-{% macro indicator_interface(name, interface) -%}
-interface__{{ name }} as (
+{% macro indicator_interface(name, interface, changed=false, breakdowns=true) -%}
+{%- set filters = [interface.rows] if interface.rows else [] -%}
+{%- if changed -%}
+    {#- Only the rows int_indicator_changes says change (an incremental build). -#}
+    {%- do filters.append(indicator_changed_rows(name, interface, 'facts')) -%}
+{%- endif -%}
+interface__{{ name }}{{ '__changed' if changed }} as (
 {% if not interface.key %}
     select
         facts.*,
@@ -159,6 +179,9 @@ interface__{{ name }} as (
 
     from {{ ref(interface.model) }} as facts
     {{- indicator_age_group_join(interface) }}
+    {%- if changed %}
+    where {{ indicator_changed_rows(name, interface, 'facts') }}
+    {%- endif %}
 {%- elif interface.year_of %}
     -- A yearly fact stands for every month of its year.
     select
@@ -184,13 +207,17 @@ interface__{{ name }} as (
         '{{ interface.model }}' as fact_model,
         cast(facts.{{ interface.key }} as text) as fact_key,
         cast(facts.{{ interface.counted_by or interface.key }} as text) as counted_id,
-        to_char(facts.{{ interface.month_of }}, 'YYYY-MM') as month,
+        to_char(facts.{{ interface.month_of }}, 'YYYY-MM') as month
+        {%- if breakdowns %},
         {{ indicator_breakdown_columns(interface) }}
+        {%- endif %}
 
     from {{ ref(interface.model) }} as facts
+    {%- if breakdowns %}
     {{- indicator_age_group_join(interface) }}
-    {%- if interface.rows %}
-    where {{ interface.rows }}
+    {%- endif %}
+    {%- if filters %}
+    where {{ filters | join(' and ') }}
     {%- endif %}
 {%- endif %}
 
@@ -281,7 +308,7 @@ interface__{{ name }} as (
                 order by fact_key, batch_id, source_row
             ) as pick
 
-        from interface__{{ part.fact }}
+        from {{ part.rows }}
         where ({{ part.where }}) and counted_id is not null
     ) as ranked
     where pick = 1
@@ -289,7 +316,7 @@ interface__{{ name }} as (
     select
         {{ columns }}
 
-    from interface__{{ part.fact }}
+    from {{ part.rows }}
     where {{ part.where }}
 {%- endif %}
 {%- endmacro %}

@@ -7,7 +7,18 @@
 -- `sex` and `age_group` are `all` in the dense rows (every municipality-month); the
 -- indicators whose facts record a victim's (or a deceased's, a detainee's) sex and age are
 -- also published by sex, by age group and by both, in sparse rows (only cells with rows).
--- Department and national rows: `mart_indicators_monthly_areas`.
+-- Department and national rows: `mart_indicators_monthly_areas`. Incremental: a build
+-- deletes and recomputes the municipality-months int_indicator_changes lists and the
+-- indicators recomputed whole (macro indicator_cells_replaced, the pre-hook), reading only
+-- their contributions.
+-- depends_on: {{ ref('int_indicator_changes') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ indicator_cells_replaced(['municipality_code', 'month']) }}",
+    )
+}}
 with
 
 spine as (
@@ -18,7 +29,16 @@ spine as (
 
 contributions as (
 
-    select * from {{ ref('fct_indicator_contributions') }}
+    select contributions.*
+    from {{ ref('fct_indicator_contributions') }} as contributions
+    {%- if is_incremental() %}
+    where
+        contributions.indicator_code in ({{ indicator_rebuilt_list() }})
+        or (contributions.municipality_code, contributions.month) in (
+            select changes.municipality_code, changes.month
+            from {{ ref('int_indicator_changes') }} as changes
+        )
+    {%- endif %}
 
 ),
 
@@ -45,6 +65,14 @@ final as (
         {{ indicator_interval_columns() }}
 
     from cells
+    {%- if is_incremental() %}
+    where
+        indicator_code in ({{ indicator_rebuilt_list() }})
+        or (municipality_code, month) in (
+            select changes.municipality_code, changes.month
+            from {{ ref('int_indicator_changes') }} as changes
+        )
+    {%- endif %}
 
 )
 

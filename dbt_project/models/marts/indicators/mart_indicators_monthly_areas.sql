@@ -5,12 +5,31 @@
 -- add up), rates recomputed from the summed numerator over the area's population of the
 -- cell's sex and age group, with their exact Poisson interval and unstable flag. Medians do
 -- not add up: they have no area rows. Dense for `all` × `all`, sparse for the breakdowns,
--- as the municipal table.
+-- as the municipal table. Incremental: a build deletes and recomputes the months
+-- int_indicator_changes lists and the indicators recomputed whole (the pre-hook), then,
+-- the last indicator table of the build, clears int_indicator_changes (the post-hook).
+-- depends_on: {{ ref('int_indicator_changes') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ indicator_cells_replaced(['month']) }}",
+        post_hook="delete from {{ ref('int_indicator_changes') }}",
+    )
+}}
 with
 
 indicator_rows as (
 
-    select * from {{ ref('mart_indicators_monthly') }}
+    select indicator_rows.*
+    from {{ ref('mart_indicators_monthly') }} as indicator_rows
+    {%- if is_incremental() %}
+    where
+        indicator_rows.indicator_code in ({{ indicator_rebuilt_list() }})
+        or indicator_rows.month in (
+            select changes.month from {{ ref('int_indicator_changes') }} as changes
+        )
+    {%- endif %}
 
 ),
 
@@ -151,6 +170,11 @@ final as (
         {{ indicator_interval_columns() }}
 
     from cells
+    {%- if is_incremental() %}
+    where
+        indicator_code in ({{ indicator_rebuilt_list() }})
+        or month in (select changes.month from {{ ref('int_indicator_changes') }} as changes)
+    {%- endif %}
 
 )
 
