@@ -37,19 +37,13 @@ spine as (
 
 ),
 
-age_groups as (
-
-    select * from {{ ref('int_age_groups') }}
-
-),
-
 batches as (
 
     select * from {{ ref('stg_ops__batches') }}
 
 ),
 {% for name in interfaces %}
-{{ indicator_interface(name, definitions.interfaces[name], breakdowns=false) }}
+    {{ indicator_interface(name, definitions.interfaces[name], breakdowns=false) }}
 {% endfor %}
 
 built_period as (
@@ -87,69 +81,76 @@ new_months as (
 ),
 
 changed_units as (
-{% for name in interfaces %}
-    {%- set interface = definitions.interfaces[name] %}
-    select
-        '{{ name }}' as interface,
-        counted_id
+    {% for name in interfaces %}
+        {%- set interface = definitions.interfaces[name] %}
+        select
+            '{{ name }}' as interface,
+            counted_id
 
-    from interface__{{ name }}
-    where
-        month in (select new_months.month from new_months)
-        {%- if not interface.versions %}
-        or cast(batch_id as text) in (select unbuilt_batches.batch_id from unbuilt_batches)
-        {%- endif %}
+        from interface__{{ name }}
+        where
+            month in (select new_months.month from new_months)
+            {%- if not interface.versions %}
+                or cast(batch_id as text) in (
+                    select unbuilt_batches.batch_id from unbuilt_batches
+                )
+            {%- endif %}
     {%- if interface.versions %}
 
-    union
+            union
 
-    -- Any version of a unit (a late one too, which may not be its latest).
-    select
-        '{{ name }}' as interface,
-        cast(versions.{{ interface.counted_by or interface.key }} as text) as counted_id
+            -- Any version of a unit (a late one too, which may not be its latest).
+            select
+                '{{ name }}' as interface,
+                cast(versions.{{ interface.counted_by or interface.key }} as text) as counted_id
 
-    from {{ ref(interface.versions) }} as versions
-    where
-        cast(versions.batch_id as text) in (
-            select unbuilt_batches.batch_id from unbuilt_batches
-        )
-    {%- endif %}
-    {% if not loop.last %}union{% endif %}
-{%- endfor %}
+            from {{ ref(interface.versions) }} as versions
+            where
+                cast(versions.batch_id as text) in (
+                    select unbuilt_batches.batch_id from unbuilt_batches
+                )
+        {%- endif %}
+        {% if not loop.last %}union{% endif %}
+    {%- endfor %}
 
 ),
 
 -- Where the changed units' rows are now, and where their contribution rows were.
 unit_cells as (
-{% for name in by_unit | sort %}
-    select
-        changed_units.interface,
-        changed_units.counted_id,
-        interface__{{ name }}.municipality_code,
-        interface__{{ name }}.month
+    {% for name in by_unit | sort %}
+        select
+            changed_units.interface,
+            changed_units.counted_id,
+            interface__{{ name }}.municipality_code,
+            interface__{{ name }}.month
 
-    from interface__{{ name }}
-    inner join changed_units
-        on
-            changed_units.interface = '{{ name }}'
-            and interface__{{ name }}.counted_id = changed_units.counted_id
+        from interface__{{ name }}
+        inner join changed_units
+            on
+                changed_units.interface = '{{ name }}'
+                and interface__{{ name }}.counted_id = changed_units.counted_id
 
-    union all
+        union all
 
-    select
-        changed_units.interface,
-        changed_units.counted_id,
-        built.municipality_code,
-        built.month
+        select
+            changed_units.interface,
+            changed_units.counted_id,
+            built.municipality_code,
+            built.month
 
-    from {{ built }} as built
-    inner join changed_units
-        on
-            changed_units.interface = '{{ name }}'
-            and built.counted_id = changed_units.counted_id
-    where built.indicator_code in ('{{ by_unit[name] | join("', '") }}')
-    {% if not loop.last %}union all{% endif %}
-{%- endfor %}
+        from {{ built }} as built
+        inner join changed_units
+            on
+                changed_units.interface = '{{ name }}'
+                and built.counted_id = changed_units.counted_id
+        where
+            built.indicator_code in (
+                {%- for code in by_unit[name] %}
+                    '{{ code }}'{% if not loop.last %},{% endif %}
+                {%- endfor %}
+            )
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 
 ),
 
@@ -180,4 +181,5 @@ final as (
 
 -- Before the first build there is nothing to compare with (the indicator tables are built
 -- whole): no rows.
-select * from final{% if contributions is none %} where false{% endif %}
+select * from final
+where {{ 'false' if contributions is none else 'true' }}
