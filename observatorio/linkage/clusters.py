@@ -17,7 +17,13 @@ import pandas as pd
 
 from ingestion.pseudonymise import victim_id_pseudonym
 from observatorio.core.settings import get_settings
-from observatorio.linkage.model import accept_links, score_pairs, train_model
+from observatorio.linkage.model import (
+    accept_links,
+    linkage_database,
+    load_records,
+    score_pairs,
+    train_model,
+)
 from observatorio.linkage.records import (
     SOURCES,
     LinkageConfig,
@@ -299,9 +305,11 @@ def link_records(
     """Link all records from scratch (training the model unless one is given)."""
     config = config or LinkageConfig()
     records = prepare_records(df, unidentified_names)
-    model = model or train_model(records, config)
-    scored = score_pairs(model, records, threshold=min(0.5, config.match_threshold))
-    links = accept_links(scored, records, config)
+    with linkage_database() as connection:
+        tables = load_records(connection, records, "new")
+        model = model or train_model(connection, tables, config)
+        scored = score_pairs(connection, model, tables, threshold=min(0.5, config.match_threshold))
+        links = accept_links(connection, scored, records, config)
     roots, used = cluster_records(records, links)
     records["victim_id"] = _assign_victims(records, roots, key)
     return LinkageResult(records, used, summarise_victims(records, used), model)
@@ -335,8 +343,15 @@ def link_new_records(
         return LinkageResult(old, register_links, summarise_victims(old, register_links), model)
     added = prepare_records(fresh, unidentified_names)
     records = pd.concat([old, added], ignore_index=True)
-    scored = score_pairs(model, added, existing=old, threshold=min(0.5, config.match_threshold))
-    links = accept_links(scored, records, config)
+    with linkage_database() as connection:
+        scored = score_pairs(
+            connection,
+            model,
+            load_records(connection, added, "new"),
+            load_records(connection, old, "old"),
+            threshold=min(0.5, config.match_threshold),
+        )
+        links = accept_links(connection, scored, records, config)
     # NN rules look at the whole neighbourhood (uniqueness) but only links to new records count.
     new_ids = set(added["unique_id"])
     links = links[links["unique_id_l"].isin(new_ids) | links["unique_id_r"].isin(new_ids)]
