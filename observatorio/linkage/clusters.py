@@ -76,7 +76,8 @@ def _positions(uids: pa.Array, values: Any) -> np.ndarray:
     found = pc.index_in(pa.array(values).cast(pa.large_string()), value_set=uids)
     if found.null_count:
         raise LinkageError("a link names a unique_id that is not among the records")
-    return found.to_numpy(zero_copy_only=False).astype(np.int64)
+    positions: np.ndarray = found.to_numpy(zero_copy_only=False).astype(np.int64)
+    return positions
 
 
 def cluster_records(

@@ -1,6 +1,7 @@
 """The Splink model: blocking, comparisons, training by EM, scoring, and which links count.
 
-`train_model()` trains a Fellegi-Sunter model without labels on in-process DuckDB;
+`train_model()` trains a Fellegi-Sunter model without labels on in-process DuckDB (one
+capped database per run, `linkage_database()`, holding the records `load_records()` copies in);
 `score_pairs()` scores candidate pairs with it (all at once, or new records against the
 register); `accept_links()` keeps the links the thresholds below allow and adds the
 documentary links between unidentified (NN) bodies. Called by `clusters.link_records()` and
@@ -93,29 +94,31 @@ def blocking_rules() -> list[Any]:
 DUCKDB_THREADS = 2
 
 
+def _connect(memory_limit: str | None = None, spill: Path | None = None) -> Any:
+    import duckdb
+
+    config: dict[str, Any] = {
+        "memory_limit": memory_limit or get_settings().linkage_memory_limit,
+        "threads": DUCKDB_THREADS,
+        "preserve_insertion_order": False,
+    }
+    if spill is not None:
+        config["temp_directory"] = str(spill)
+    return duckdb.connect(":memory:", config=config)
+
+
 @contextmanager
 def linkage_database(memory_limit: str | None = None) -> Iterator[Any]:
     """One DuckDB database for a linking run: records, training, scoring and acceptance.
 
     Every large table of a run lives here, not in Python: the records the model compares,
     Splink's candidate pairs and predictions, and the accepted links until they leave as
-    one small frame. DuckDB holds them under `memory_limit` (the setting
+    one four-column frame. DuckDB holds them under `memory_limit` (default: the setting
     `OBSERVATORIO_LINKAGE_MEMORY_LIMIT`) and spills the rest to a temporary directory;
     the database and its spill files are gone when the run ends.
     """
-    import duckdb
-
-    limit = memory_limit or get_settings().linkage_memory_limit
     with tempfile.TemporaryDirectory(prefix="observatorio-linkage-") as scratch:
-        connection = duckdb.connect(
-            ":memory:",
-            config={
-                "memory_limit": limit,
-                "threads": DUCKDB_THREADS,
-                "temp_directory": str(Path(scratch) / "spill"),
-                "preserve_insertion_order": False,
-            },
-        )
+        connection = _connect(memory_limit, Path(scratch) / "spill")
         try:
             yield connection
         finally:
@@ -126,18 +129,7 @@ def _duckdb(connection: Any | None = None) -> Any:
     """A Splink DuckDB API on `connection` (a fresh capped in-memory database by default)."""
     from splink import DuckDBAPI
 
-    if connection is None:
-        import duckdb
-
-        connection = duckdb.connect(
-            ":memory:",
-            config={
-                "memory_limit": get_settings().linkage_memory_limit,
-                "threads": DUCKDB_THREADS,
-                "preserve_insertion_order": False,
-            },
-        )
-    return DuckDBAPI(connection)
+    return DuckDBAPI(connection if connection is not None else _connect())
 
 
 def _settings_creator() -> Any:
