@@ -419,6 +419,8 @@ def run(
     result = link_records(records, config, unidentified_names=names)
     seconds = time.perf_counter() - built
     cpu_seconds = time.process_time() - cpu
+    # The high-water mark when linking ends, before the bench's own scoring against the truth.
+    linkage_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     load_after = os.getloadavg()[0]
     scores = pairwise_scores(result.records.set_index("unique_id")["victim_id"], truth)
     counts = result.victims["final_status"].value_counts().to_dict()
@@ -436,6 +438,7 @@ def run(
         "cpus": os.cpu_count(),
         # The whole process (input build included): DuckDB's share is capped by the setting.
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        "linkage_peak_rss_mb": linkage_peak,
         "duckdb_memory_limit": get_settings().linkage_memory_limit,
         "replicate": copies,
         "base_records": base,
