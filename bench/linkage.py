@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ingestion.pseudonymise import pseudonymise_name, pseudonymise_national_id
+from observatorio.core.settings import get_settings
 from observatorio.linkage.clusters import link_records
 from observatorio.linkage.records import (
     HOMICIDE_OFFENCE_CODES,
@@ -51,8 +52,6 @@ VIOLENT_INTENTS = {"homicide", "undetermined", "legal_intervention"}
 
 def _key() -> bytes:
     os.environ.setdefault("OBSERVATORIO_DEMO", "1")
-    from observatorio.core.settings import get_settings
-
     return get_settings().pseudonym_key()
 
 
@@ -420,6 +419,8 @@ def run(
     result = link_records(records, config, unidentified_names=names)
     seconds = time.perf_counter() - built
     cpu_seconds = time.process_time() - cpu
+    # The high-water mark when linking ends, before the bench's own scoring against the truth.
+    linkage_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     load_after = os.getloadavg()[0]
     scores = pairwise_scores(result.records.set_index("unique_id")["victim_id"], truth)
     counts = result.victims["final_status"].value_counts().to_dict()
@@ -435,8 +436,10 @@ def run(
         "cpu_seconds": round(cpu_seconds, 2),
         "load_average": {"before": round(load_before, 2), "after": round(load_after, 2)},
         "cpus": os.cpu_count(),
-        # The whole process (input build included): DuckDB is capped, pandas is not.
+        # The whole process (input build included): DuckDB's share is capped by the setting.
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        "linkage_peak_rss_mb": linkage_peak,
+        "duckdb_memory_limit": get_settings().linkage_memory_limit,
         "replicate": copies,
         "base_records": base,
         "input_build_seconds": round(built - started, 2),
@@ -481,7 +484,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(outcome, indent=2))
     results = _load(args.results)
-    results.update({k: outcome[k] for k in ("records", "precision", "recall", "f1", "seconds")})
+    results.update(
+        {k: outcome[k] for k in ("records", "precision", "recall", "f1", "seconds", "peak_rss_mb")}
+    )
     label = f"{args.scale}" + (f"x{outcome['replicate']}" if outcome["replicate"] > 1 else "")
     if args.policy != "evidence":
         label += f"-{args.policy}"

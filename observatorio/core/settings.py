@@ -7,6 +7,7 @@ Every other module asks `get_settings()` for paths, ports and secrets instead of
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +27,14 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEMO_PSEUDONYM_KEY = "observatorio-demo-key-not-for-real-data"
 # A real key is a secret of at least this many characters (256 bits of hex, or a passphrase).
 MIN_KEY_CHARS = 32
+
+
+# DuckDB's buffer for linking the victim register: what DuckDB holds before it spills to
+# disk, not the whole process (Python and pandas come on top). Measured with the million
+# records of bench/results/linkage_1m.json, where the whole linkage process peaks at the
+# figure recorded there.
+LINKAGE_MEMORY_LIMIT = "512MB"
+_MEMORY_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 
 class SettingsError(RuntimeError):
@@ -69,6 +78,9 @@ class Settings:
     profile: str = "demo"
     # An administrator's URL for the one-time creation of roles on an external server.
     admin_url: str | None = field(default=None, repr=False)
+    # DuckDB's memory for record linkage (`observatorio.linkage.model.linkage_database`);
+    # beyond it DuckDB spills to disk. See LINKAGE_MEMORY_LIMIT.
+    linkage_memory_limit: str = LINKAGE_MEMORY_LIMIT
 
     @property
     def is_embedded(self) -> bool:
@@ -200,6 +212,15 @@ def mask_url(url: str) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
+def _env_memory_size(name: str, default: str) -> str:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not _MEMORY_SIZE.match(raw):
+        raise SettingsError(f"{name} must be a memory size such as 512MB or 1GB, got {raw!r}")
+    return raw
+
+
 def get_settings() -> Settings:
     """Read the settings from the environment; cheap enough to call per use."""
     home = Path(os.environ.get("OBSERVATORIO_HOME") or PROJECT_DIR / ".observatorio")
@@ -222,4 +243,7 @@ def get_settings() -> Settings:
         ),
         profile=os.environ.get("OBSERVATORIO_PROFILE", "").strip() or "demo",
         admin_url=os.environ.get("OBSERVATORIO_ADMIN_URL") or None,
+        linkage_memory_limit=_env_memory_size(
+            "OBSERVATORIO_LINKAGE_MEMORY_LIMIT", LINKAGE_MEMORY_LIMIT
+        ),
     )

@@ -14,10 +14,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingestion.pseudonymise import victim_id_pseudonym
 from observatorio.core.settings import get_settings
-from observatorio.linkage.model import accept_links, score_pairs, train_model
+from observatorio.linkage.model import (
+    accept_links,
+    linkage_database,
+    load_records,
+    score_pairs,
+    train_model,
+)
 from observatorio.linkage.records import (
     SOURCES,
     LinkageConfig,
@@ -28,34 +36,48 @@ from observatorio.linkage.records import (
 
 
 class _Clusters:
-    """Union-find over records where a cluster holds at most one record per system."""
+    """Union-find over record positions where a cluster holds at most one record per system.
 
-    def __init__(self, sources: dict[str, str]) -> None:
-        self.parent: dict[str, str] = {}
-        self.sources: dict[str, set[str]] = {}
-        self.record_source = sources
+    `systems` is each record's system as a bit, `rank` its unique_id's place in sorted
+    order: a cluster's root is always its record with the smallest unique_id.
+    """
 
-    def find(self, node: str) -> str:
+    def __init__(self, systems: np.ndarray, rank: np.ndarray) -> None:
+        self.parent: dict[int, int] = {}
+        self.systems: dict[int, int] = {}
+        self.record_system = systems
+        self.rank = rank
+
+    def find(self, node: int) -> int:
         root = self.parent.setdefault(node, node)
-        if root not in self.sources:
-            self.sources[root] = {self.record_source[node]}
+        if root not in self.systems:
+            self.systems[root] = int(self.record_system[node])
         while self.parent[root] != root:
             root = self.parent[root]
         while self.parent[node] != root:
             self.parent[node], node = root, self.parent[node]
         return root
 
-    def union(self, a: str, b: str) -> bool:
+    def union(self, a: int, b: int) -> bool:
         root_a, root_b = self.find(a), self.find(b)
         if root_a == root_b:
             return True
-        if self.sources[root_a] & self.sources[root_b]:
+        if self.systems[root_a] & self.systems[root_b]:
             return False
-        if root_b < root_a:
+        if self.rank[root_b] < self.rank[root_a]:
             root_a, root_b = root_b, root_a
         self.parent[root_b] = root_a
-        self.sources[root_a] |= self.sources.pop(root_b)
+        self.systems[root_a] |= self.systems.pop(root_b)
         return True
+
+
+def _positions(uids: pa.Array, values: Any) -> np.ndarray:
+    """Position in `uids` of each of `values` (Arrow's hash lookup, no Python strings)."""
+    found = pc.index_in(pa.array(values).cast(pa.large_string()), value_set=uids)
+    if found.null_count:
+        raise LinkageError("a link names a unique_id that is not among the records")
+    positions: np.ndarray = found.to_numpy(zero_copy_only=False).astype(np.int64)
+    return positions
 
 
 def cluster_records(
@@ -72,60 +94,63 @@ def cluster_records(
 
     Only connected components in which some system appears twice can refuse a link, so the
     greedy pass runs on those alone; every other component takes all its links at once
-    (scipy's connected components), which keeps a million records to seconds.
+    (scipy's connected components), which keeps a million records to seconds. Records are
+    handled by position and unique_ids by their rank in sorted order (Arrow), so a million
+    records make no Python string.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    uids = records["unique_id"].to_numpy(dtype=object)
-    position = pd.Series(np.arange(len(uids)), index=uids)
-    ordered = links.assign(
-        _order=pd.to_numeric(links["match_probability"], errors="coerce").fillna(2.0),
-    ).sort_values(["_order", "unique_id_l", "unique_id_r"], ascending=[False, True, True])
-    left = position.reindex(ordered["unique_id_l"].to_numpy()).to_numpy()
-    right = position.reindex(ordered["unique_id_r"].to_numpy()).to_numpy()
-    if np.isnan(left).any() or np.isnan(right).any():
-        raise LinkageError("a link names a unique_id that is not among the records")
-    left, right = left.astype(np.int64), right.astype(np.int64)
+    uids = pa.array(records["unique_id"]).cast(pa.large_string())
+    rank = np.empty(len(uids), dtype=np.int64)
+    rank[pc.sort_indices(uids).to_numpy()] = np.arange(len(uids))
+    left = _positions(uids, links["unique_id_l"])
+    right = _positions(uids, links["unique_id_r"])
+    evidence = pd.to_numeric(links["match_probability"], errors="coerce").fillna(2.0).to_numpy()
+    # Most evidence first, then by unique_ids: the order of a sort on (evidence, id_l, id_r).
+    order = np.lexsort((rank[right], rank[left], -evidence))
+    left, right = left[order], right[order]
     # Seed edges: each register victim's records chained to its first record.
     seed_pairs: list[tuple[str, str]] = []
     if seed_clusters:
+        present = set(records["unique_id"])
         first: dict[str, str] = {}
         for uid, victim in sorted(seed_clusters.items()):
-            if uid not in position.index:
+            if uid not in present:
                 continue
             anchor = first.setdefault(victim, uid)
             if anchor != uid:
                 seed_pairs.append((anchor, uid))
-    seed_left = position.reindex([a for a, _ in seed_pairs]).to_numpy(dtype=np.int64)
-    seed_right = position.reindex([b for _, b in seed_pairs]).to_numpy(dtype=np.int64)
+    seed_left = _positions(uids, [a for a, _ in seed_pairs])
+    seed_right = _positions(uids, [b for _, b in seed_pairs])
     rows = np.concatenate([left, seed_left])
     cols = np.concatenate([right, seed_right])
     graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(len(uids),) * 2)
     _, component = connected_components(graph, directed=False)
-    system = records["source_dataset"].to_numpy(dtype=object)
-    per_system = pd.DataFrame({"component": component, "system": system})
-    repeated = per_system.duplicated(["component", "system"]).to_numpy()
+    system = records["source_dataset"].map({s: i for i, s in enumerate(SOURCES)}).to_numpy()
+    repeated = pd.DataFrame({"component": component, "system": system}).duplicated().to_numpy()
     conflicted = np.zeros(component.max() + 1 if len(component) else 0, dtype=bool)
     conflicted[component[repeated]] = True
 
-    used = np.ones(len(ordered), dtype=bool)
+    used = np.ones(len(order), dtype=bool)
     label = component.astype(np.int64)
     in_conflict = conflicted[component[left]] if len(left) else np.zeros(0, dtype=bool)
     if conflicted.any():
         members = np.flatnonzero(conflicted[component])
-        clusters = _Clusters(dict(zip(uids[members], system[members], strict=True)))
-        for a, b in seed_pairs:
-            if conflicted[component[position[a]]]:
+        clusters = _Clusters(np.left_shift(1, system.astype(np.int64)), rank)
+        for a, b in zip(seed_left.tolist(), seed_right.tolist(), strict=True):
+            if conflicted[component[a]]:
                 clusters.union(a, b)
-        for index in np.flatnonzero(in_conflict):
-            used[index] = clusters.union(uids[left[index]], uids[right[index]])
+        for index in np.flatnonzero(in_conflict).tolist():
+            used[index] = clusters.union(int(left[index]), int(right[index]))
         # Sub-clusters of a conflicted component get labels past the component numbers.
-        roots = pd.Series([clusters.find(u) for u in uids[members]])
-        label[members] = len(conflicted) + pd.factorize(roots)[0]
-    root = pd.Series(uids, dtype=object).groupby(label).transform("min")
-    root.index = records.index
-    return root, ordered.loc[used].drop(columns="_order")
+        roots = [clusters.find(m) for m in members.tolist()]
+        label[members] = len(conflicted) + pd.factorize(np.asarray(roots))[0]
+    # The root: the record of smallest unique_id (lowest rank) under each label.
+    lowest = pd.Series(rank).groupby(label).transform("min").to_numpy()
+    by_rank = pc.sort_indices(uids).to_numpy()
+    root = pd.Series(records["unique_id"].array.take(by_rank[lowest]), index=records.index)
+    return root, links.iloc[order[used]]
 
 
 def _victim_id(members: Sequence[str], key: bytes) -> str:
@@ -194,24 +219,28 @@ def summarise_victims(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFram
         return first
 
     def pick(column: str, rows: np.ndarray) -> np.ndarray:
-        values = records[column].to_numpy(dtype=object)
+        """`column` at each victim's row in `rows` (None for -1 or null), made per victim:
+        a million-record column is never turned into Python objects whole."""
         picked = np.full(n, None, dtype=object)
-        picked[rows >= 0] = values[rows[rows >= 0]]
-        return np.array([None if pd.isna(v) else v for v in picked], dtype=object)
+        values = records[column].take(rows[rows >= 0]).to_numpy(dtype=object)
+        picked[rows >= 0] = [None if pd.isna(v) else v for v in values]
+        return picked
+
+    # Row of each (victim, system); -1 where the system has no record of the victim.
+    row_of = np.full((n, len(SOURCES)), -1, dtype=np.int64)
+    row_of[codes, system] = np.arange(len(records))
 
     def per_system(column: str) -> np.ndarray:
         """(victim, system) matrix of `column`; None where the system has no record."""
-        matrix = np.full((n, len(SOURCES)), None, dtype=object)
-        matrix[codes, system] = records[column].to_numpy(dtype=object)
-        return matrix
+        return np.stack([pick(column, row_of[:, i]) for i in range(len(SOURCES))], axis=1)
 
     first = first_per_victim(np.ones(len(records), dtype=bool))
     out: dict[str, Any] = {
         "victim_id": victims,
         "record_count": np.bincount(codes, minlength=n).astype("int64"),
         # The reference place and date: the first system in _REFERENCE_ORDER that has them.
-        "event_date": records["event_date"].to_numpy(dtype=object)[first],
-        "municipality_code": records["municipality_code"].to_numpy(dtype=object)[first],
+        "event_date": records["event_date"].take(first).to_numpy(dtype=object),
+        "municipality_code": records["municipality_code"].take(first).to_numpy(dtype=object),
         "is_unidentified": np.bincount(codes, weights=~is_nn, minlength=n) == 0,
     }
     for column in ("id_pseudonym", "name_pseudonym"):
@@ -219,13 +248,11 @@ def summarise_victims(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFram
     record_ids = per_system("unique_id")
     classifications = per_system("classification")
     intents = per_system("intent")
-    present = record_ids != None  # noqa: E711 (element-wise on an object array)
+    present = row_of >= 0
     for i, source in enumerate(SOURCES):
         out[f"has_{source}_record"] = present[:, i]
         out[f"{source}_record_id"] = record_ids[:, i]
-        out[f"{source}_classification"] = np.array(
-            [None if pd.isna(v) else v for v in classifications[:, i]], dtype=object
-        )
+        out[f"{source}_classification"] = classifications[:, i]
     out["systems"] = [[s for s, h in zip(SOURCES, row, strict=True) if h] for row in present]
     homicides = (intents == "homicide").sum(axis=1)
     out["homicide_sources"] = homicides.astype("int64")
@@ -256,9 +283,13 @@ def summarise_victims(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFram
     out["is_autopsy_without_police"] = forensic & ~police
 
     # The lowest model probability among the victim's links; rule links flag the victim.
-    victim_code = pd.Series(codes, index=records["unique_id"].to_numpy())
-    owner = victim_code.reindex(links["unique_id_l"].to_numpy()).to_numpy(dtype=float)
-    known = ~np.isnan(owner)
+    found = pc.index_in(
+        pa.array(links["unique_id_l"]).cast(pa.large_string()),
+        value_set=pa.array(records["unique_id"]).cast(pa.large_string()),
+    )
+    known = found.is_valid().to_numpy(zero_copy_only=False)
+    owner = np.full(len(links), np.nan)
+    owner[known] = codes[found.drop_null().to_numpy()]
     is_model = (links["rule"] == "model").to_numpy(dtype=bool)
     probability = pd.to_numeric(links["match_probability"], errors="coerce").to_numpy(float)
     lowest = np.full(n, np.inf)
@@ -276,10 +307,10 @@ def _assign_victims(
 ) -> pd.Series:
     """Victim id per record: the register's id for a cluster it knows, else a new one."""
     # A new victim's id hashes its smallest record id, which is the cluster's root.
-    unique_roots = pd.unique(roots.to_numpy(dtype=object))
+    codes, unique_roots = pd.factorize(roots)
     key = key if key is not None else get_settings().pseudonym_key()
-    new_ids = pd.Series([_victim_id([r], key) for r in unique_roots], index=unique_roots)
-    victim = roots.map(new_ids)
+    new_ids = np.array([_victim_id([r], key) for r in unique_roots], dtype=object)
+    victim = pd.Series(new_ids[codes], index=roots.index, dtype=object)
     if known:
         existing = records["unique_id"].map(known)
         # A cluster keeps the register's victim id (the smallest when two victims merged).
@@ -299,9 +330,11 @@ def link_records(
     """Link all records from scratch (training the model unless one is given)."""
     config = config or LinkageConfig()
     records = prepare_records(df, unidentified_names)
-    model = model or train_model(records, config)
-    scored = score_pairs(model, records, threshold=min(0.5, config.match_threshold))
-    links = accept_links(scored, records, config)
+    with linkage_database() as connection:
+        tables = load_records(connection, records, "new")
+        model = model or train_model(connection, tables, config)
+        scored = score_pairs(connection, model, tables, threshold=min(0.5, config.match_threshold))
+        links = accept_links(connection, scored, records, config)
     roots, used = cluster_records(records, links)
     records["victim_id"] = _assign_victims(records, roots, key)
     return LinkageResult(records, used, summarise_victims(records, used), model)
@@ -335,8 +368,15 @@ def link_new_records(
         return LinkageResult(old, register_links, summarise_victims(old, register_links), model)
     added = prepare_records(fresh, unidentified_names)
     records = pd.concat([old, added], ignore_index=True)
-    scored = score_pairs(model, added, existing=old, threshold=min(0.5, config.match_threshold))
-    links = accept_links(scored, records, config)
+    with linkage_database() as connection:
+        scored = score_pairs(
+            connection,
+            model,
+            load_records(connection, added, "new"),
+            load_records(connection, old, "old"),
+            threshold=min(0.5, config.match_threshold),
+        )
+        links = accept_links(connection, scored, records, config)
     # NN rules look at the whole neighbourhood (uniqueness) but only links to new records count.
     new_ids = set(added["unique_id"])
     links = links[links["unique_id_l"].isin(new_ids) | links["unique_id_r"].isin(new_ids)]

@@ -1,6 +1,7 @@
 """The Splink model: blocking, comparisons, training by EM, scoring, and which links count.
 
-`train_model()` trains a Fellegi-Sunter model without labels on in-process DuckDB;
+`train_model()` trains a Fellegi-Sunter model without labels on in-process DuckDB (one
+capped database per run, `linkage_database()`, holding the records `load_records()` copies in);
 `score_pairs()` scores candidate pairs with it (all at once, or new records against the
 register); `accept_links()` keeps the links the thresholds below allow and adds the
 documentary links between unidentified (NN) bodies. Called by `clusters.link_records()` and
@@ -22,12 +23,16 @@ each other's only NN candidate on the same day, municipality and compatible sex.
 from __future__ import annotations
 
 import logging
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from observatorio.core.settings import get_settings
 from observatorio.linkage.records import SOURCES, LinkageConfig, TooLittleToTrain
 
 MODEL_COLUMNS = (
@@ -86,33 +91,45 @@ def blocking_rules() -> list[Any]:
     ]
 
 
-# DuckDB takes 80 % of the machine's memory by default and a million records' candidate
-# pairs would use it all: cap it and let DuckDB spill to disk instead (the linkage shares
-# the machine with the warehouse, Airflow and CI). With 2 GB, the bench's million records
-# (bench/results/linkage_1m.json) peak at 5.2 GB for the whole process, pandas frames
-# included, and link in about 3 minutes on 2 cores.
-DUCKDB_MEMORY_LIMIT = "2GB"
 DUCKDB_THREADS = 2
 
 
-def _duckdb() -> Any:
-    """A Splink DuckDB API on an in-memory database with capped memory and threads."""
-    import tempfile
-
+def _connect(memory_limit: str | None = None, spill: Path | None = None) -> Any:
     import duckdb
+
+    config: dict[str, Any] = {
+        "memory_limit": memory_limit or get_settings().linkage_memory_limit,
+        "threads": DUCKDB_THREADS,
+        "preserve_insertion_order": False,
+    }
+    if spill is not None:
+        config["temp_directory"] = str(spill)
+    return duckdb.connect(":memory:", config=config)
+
+
+@contextmanager
+def linkage_database(memory_limit: str | None = None) -> Iterator[Any]:
+    """One DuckDB database for a linking run: records, training, scoring and acceptance.
+
+    Every large table of a run lives here, not in Python: the records the model compares,
+    Splink's candidate pairs and predictions, and the accepted links until they leave as
+    one four-column frame. DuckDB holds them under `memory_limit` (default: the setting
+    `OBSERVATORIO_LINKAGE_MEMORY_LIMIT`) and spills the rest to a temporary directory;
+    the database and its spill files are gone when the run ends.
+    """
+    with tempfile.TemporaryDirectory(prefix="observatorio-linkage-") as scratch:
+        connection = _connect(memory_limit, Path(scratch) / "spill")
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+
+def _duckdb(connection: Any | None = None) -> Any:
+    """A Splink DuckDB API on `connection` (a fresh capped in-memory database by default)."""
     from splink import DuckDBAPI
 
-    spill = Path(tempfile.gettempdir()) / "observatorio-duckdb-spill"
-    connection = duckdb.connect(
-        ":memory:",
-        config={
-            "memory_limit": DUCKDB_MEMORY_LIMIT,
-            "threads": DUCKDB_THREADS,
-            "temp_directory": str(spill),
-            "preserve_insertion_order": False,
-        },
-    )
-    return DuckDBAPI(connection)
+    return DuckDBAPI(connection if connection is not None else _connect())
 
 
 def _settings_creator() -> Any:
@@ -181,28 +198,51 @@ def _settings_creator() -> Any:
     )
 
 
+def load_records(connection: Any, records: pd.DataFrame, role: str) -> list[str]:
+    """Copy the model columns of `records` into DuckDB, one table per system; their names.
+
+    Tables of systems without records are not made. The frame is read in place (DuckDB
+    scans pandas), so no copy of it is made in Python.
+    """
+    connection.register("_records_input", records)
+    tables = []
+    try:
+        for source in SOURCES:
+            table = f"{role}_{source}"
+            connection.sql(
+                f"create or replace table {table} as select {', '.join(MODEL_COLUMNS)}"
+                " from _records_input where source_dataset = $source",
+                params={"source": source},
+            )
+            if connection.sql(f"select count(*) from {table}").fetchall()[0][0]:
+                tables.append(table)
+            else:
+                connection.sql(f"drop table {table}")
+    finally:
+        connection.unregister("_records_input")
+    return tables
+
+
 def _register(db: Any, records: pd.DataFrame, role: str) -> list[Any]:
-    frames = []
-    model_input = records.loc[:, list(MODEL_COLUMNS)]
-    for source in SOURCES:
-        part = model_input[model_input["source_dataset"] == source]
-        if len(part):
-            frames.append(db.register(part.reset_index(drop=True), table_name=f"{role}_{source}"))
-    return frames
+    """Splink inputs on `db`: the records of each system as a DuckDB table."""
+    return [db.register(table) for table in load_records(db.duckdb_con, records, role)]
 
 
-def train_model(records: pd.DataFrame, config: LinkageConfig | None = None) -> dict[str, Any]:
-    """Train the Fellegi-Sunter model by EM, without labels; returns Splink's model dict."""
+def train_model(connection: Any, tables: Sequence[str], config: LinkageConfig) -> dict[str, Any]:
+    """Train the Fellegi-Sunter model by EM, without labels; returns Splink's model dict.
+
+    `tables`: the records of each system, as `load_records()` made them on `connection`.
+    """
     from splink import Linker, block_on
 
-    config = config or LinkageConfig()
-    db = _duckdb()
-    frames = _register(db, records, "train")
-    if len(frames) < 2:
+    if len(tables) < 2:
         # One system alone (the first source of a deployment to publish): nothing to link
         # yet, so the build goes on with the register as it was, as for a sparse month.
         raise TooLittleToTrain("linkage needs records from at least two systems")
-    linker = Linker(frames, _settings_creator(), log_level=logging.WARNING)
+    db = _duckdb(connection)
+    linker = Linker(
+        [db.register(t) for t in tables], _settings_creator(), log_level=logging.WARNING
+    )
     linker.training.estimate_probability_two_random_records_match(
         [block_on("id_pseudonym")], recall=config.id_rule_recall
     )
@@ -220,41 +260,50 @@ def train_model(records: pd.DataFrame, config: LinkageConfig | None = None) -> d
         # level no match shows, and Splink refuses the value: there is too little to learn.
         if "below the minimum allowed value" not in str(exc):
             raise
+        records = sum(connection.sql(f"select count(*) from {t}").fetchall()[0][0] for t in tables)
         raise TooLittleToTrain(
-            f"EM could not estimate match weights from {len(records)} records"
+            f"EM could not estimate match weights from {records} records"
         ) from exc
     model: dict[str, Any] = linker.misc.save_model_to_json()
+    db.delete_tables_created_by_splink_from_db()
     return model
 
 
-def _predictions_frame(sdf: Any) -> pd.DataFrame:
-    frame: pd.DataFrame = sdf.as_pandas_dataframe()
-    return frame.loc[:, ["unique_id_l", "unique_id_r", "match_probability"]]
+SCORED_TABLE = "scored_pairs"
 
 
 def score_pairs(
+    connection: Any,
     model: dict[str, Any],
-    records: pd.DataFrame,
-    existing: pd.DataFrame | None = None,
+    new: Sequence[str],
+    existing: Sequence[str] = (),
     threshold: float = 0.5,
-) -> pd.DataFrame:
-    """Candidate pairs scored by the model, at or above `threshold`.
+) -> str:
+    """Score candidate pairs with the model into a DuckDB table; its name.
 
-    With `existing`, scores the new `records` against the existing ones and among
-    themselves, never existing against existing: the incremental path.
+    `new` and `existing` name record tables (`load_records()`). With `existing`, scores the
+    new records against the existing ones and among themselves, never existing against
+    existing: the incremental path. The table holds `unique_id_l, unique_id_r,
+    match_probability` of the pairs at or above `threshold`; it never leaves DuckDB whole.
     """
     from splink import Linker
 
-    db = _duckdb()
-    new_frames = _register(db, records, "new")
-    existing_frames = _register(db, existing, "old") if existing is not None else []
+    db = _duckdb(connection)
+    new_frames = [db.register(t, table_name=f"scoring_{t}") for t in new]
+    existing_frames = [db.register(t, table_name=f"scoring_{t}") for t in existing]
     anchor = new_frames + existing_frames
+    columns = "unique_id_l, unique_id_r, match_probability"
+    connection.sql(
+        f"create or replace table {SCORED_TABLE} (unique_id_l varchar, unique_id_r varchar,"
+        " match_probability double)"
+    )
     if not anchor:
-        return pd.DataFrame(columns=["unique_id_l", "unique_id_r", "match_probability"])
+        return SCORED_TABLE
     # A Linker needs input tables to exist; scoring itself goes through predict_within and
     # predict_between so the same trained model serves full and incremental runs.
     if len(anchor) == 1:
-        anchor = [anchor[0], db.register(records.loc[[], list(MODEL_COLUMNS)], table_name="x")]
+        connection.sql(f"create or replace table no_records as from {(new or existing)[0]} limit 0")
+        anchor = [anchor[0], db.register("no_records")]
     # Blocking is the code's choice, not something learned: a model trained before the rules
     # changed scores with the current ones.
     settings = {
@@ -267,26 +316,28 @@ def score_pairs(
     parts = []
     if len(new_frames) > 1:
         parts.append(
-            _predictions_frame(
-                linker.inference.predict_within(
-                    new_frames, threshold_match_probability=threshold, warning_mode="never"
-                )
+            linker.inference.predict_within(
+                new_frames, threshold_match_probability=threshold, warning_mode="never"
             )
         )
     if existing_frames and new_frames:
         parts.append(
-            _predictions_frame(
-                linker.inference.predict_between(
-                    existing_frames,
-                    new_frames,
-                    threshold_match_probability=threshold,
-                    warning_mode="never",
-                )
+            linker.inference.predict_between(
+                existing_frames,
+                new_frames,
+                threshold_match_probability=threshold,
+                warning_mode="never",
             )
         )
-    if not parts:
-        return pd.DataFrame(columns=["unique_id_l", "unique_id_r", "match_probability"])
-    return pd.concat(parts, ignore_index=True).drop_duplicates(["unique_id_l", "unique_id_r"])
+    for part in parts:
+        # A pair scored twice is kept once (the anti-join), as pandas' drop_duplicates did.
+        connection.sql(
+            f"insert into {SCORED_TABLE} select {columns} from {part.physical_name} p"
+            f" where not exists (select 1 from {SCORED_TABLE} s"
+            " where s.unique_id_l = p.unique_id_l and s.unique_id_r = p.unique_id_r)"
+        )
+    db.delete_tables_created_by_splink_from_db()
+    return SCORED_TABLE
 
 
 # --------------------------------------------------------------------------- acceptance
@@ -298,33 +349,61 @@ def score_pairs(
 SAME_DAY_SYSTEM_PAIRS = frozenset({("forensic", "police"), ("forensic", "hospital")})
 
 
-def _strong_agreement(pairs: pd.DataFrame, config: LinkageConfig) -> pd.Series:
-    return (
-        (pairs["municipality_code_l"] == pairs["municipality_code_r"])
-        & ((pairs["event_day_l"] - pairs["event_day_r"]).abs() <= config.nn_max_day_gap)
-        & pairs["sex_l"].notna()
-        & (pairs["sex_l"] == pairs["sex_r"])
-        & (
-            (pairs["birth_year_est_l"] - pairs["birth_year_est_r"]).abs()
-            <= config.nn_max_birth_year_gap
-        ).fillna(False)
-    )
+def _model_links(
+    connection: Any, scored: str, records: pd.DataFrame, config: LinkageConfig
+) -> pd.DataFrame:
+    """Scored pairs above the threshold that satisfy the unidentified-body rule, in DuckDB.
 
-
-def _with_sides(pairs: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
-    cols = [
+    A pair of identified records passes; a pair with one NN record passes only with strong
+    agreement (same municipality, dates at most `nn_max_day_gap` apart, the same known sex,
+    estimated birth years at most `nn_max_birth_year_gap` apart); two NN records never do.
+    """
+    sides = (
         "unique_id",
-        "source_dataset",
         "municipality_code",
         "event_day",
         "sex",
         "birth_year_est",
-        "report_id",
         "is_unidentified",
-    ]
-    side = records.loc[:, cols]
-    merged = pairs.merge(side.add_suffix("_l"), on="unique_id_l", how="left")
-    return merged.merge(side.add_suffix("_r"), on="unique_id_r", how="left")
+    )
+    connection.register("_record_sides", records.loc[:, list(sides)])
+    try:
+        relation = connection.sql(
+            f"""
+            with sided as (
+                select
+                    p.unique_id_l,
+                    p.unique_id_r,
+                    p.match_probability,
+                    coalesce(l.is_unidentified, true) as is_nn_l,
+                    coalesce(r.is_unidentified, true) as is_nn_r,
+                    coalesce(
+                        l.municipality_code = r.municipality_code
+                        and abs(l.event_day - r.event_day) <= $day_gap
+                        and l.sex is not null
+                        and l.sex = r.sex
+                        and abs(l.birth_year_est - r.birth_year_est) <= $birth_year_gap,
+                        false
+                    ) as is_strong_agreement
+                from {scored} as p
+                left join _record_sides as l on p.unique_id_l = l.unique_id
+                left join _record_sides as r on p.unique_id_r = r.unique_id
+                where p.match_probability >= $threshold
+            )
+            select unique_id_l, unique_id_r, match_probability, 'model' as rule
+            from sided
+            where (not is_nn_l and not is_nn_r) or (is_nn_l != is_nn_r and is_strong_agreement)
+            """,
+            params={
+                "threshold": config.match_threshold,
+                "day_gap": config.nn_max_day_gap,
+                "birth_year_gap": config.nn_max_birth_year_gap,
+            },
+        )
+        frame: pd.DataFrame = relation.to_arrow_table().to_pandas()
+        return frame
+    finally:
+        connection.unregister("_record_sides")
 
 
 def unidentified_pairs(records: pd.DataFrame, config: LinkageConfig) -> pd.DataFrame:
@@ -379,16 +458,9 @@ def unidentified_pairs(records: pd.DataFrame, config: LinkageConfig) -> pd.DataF
 
 
 def accept_links(
-    scored: pd.DataFrame, records: pd.DataFrame, config: LinkageConfig
+    connection: Any, scored: str, records: pd.DataFrame, config: LinkageConfig
 ) -> pd.DataFrame:
-    """Model links above the threshold that satisfy the unidentified-body rule, plus NN links."""
-    columns = ["unique_id_l", "unique_id_r", "match_probability", "rule"]
-    above = scored[scored["match_probability"] >= config.match_threshold]
-    sided = _with_sides(above, records)
-    nn_l = sided["is_unidentified_l"].astype(bool)
-    nn_r = sided["is_unidentified_r"].astype(bool)
-    both_identified = ~nn_l & ~nn_r
-    one_nn = (nn_l ^ nn_r) & _strong_agreement(sided, config)
-    model_links = sided[both_identified | one_nn].assign(rule="model").loc[:, columns]
+    """Model links from the `scored` table (see `_model_links`), plus the NN-to-NN links."""
+    model_links = _model_links(connection, scored, records, config)
     nn_links = unidentified_pairs(records, config)
     return pd.concat([model_links, nn_links], ignore_index=True)

@@ -198,6 +198,11 @@ def validate_records(df: pd.DataFrame) -> None:
 
 
 def _nullable(series: pd.Series) -> pd.Series:
+    """The column with empty strings as nulls; a string column without any comes back as is."""
+    if isinstance(series.dtype, pd.StringDtype):
+        # Compared in place: astype(str) would build a second million-string column.
+        empty = series.eq("").fillna(False).to_numpy(dtype=bool)
+        return series.mask(empty) if empty.any() else series
     return series.where(series.notna() & (series.astype(str) != ""), None)
 
 
@@ -208,7 +213,9 @@ def prepare_records(df: pd.DataFrame, unidentified_names: Iterable[str] = ()) ->
     is no name at all; a record without ID and name is unidentified whatever it says.
     """
     validate_records(df)
-    out = df.copy()
+    # Shallow: the input's columns are shared until one is replaced (copy-on-write), so a
+    # million records are not held twice.
+    out = df.copy(deep=False)
     for column in OPTIONAL_COLUMNS:
         if column not in out.columns:
             out[column] = None

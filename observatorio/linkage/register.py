@@ -51,10 +51,35 @@ MIN_TRAINING_RECORDS = 50
 _RECORD_COLUMNS = (*INPUT_COLUMNS, *OPTIONAL_COLUMNS)
 
 
+# Rows fetched from PostgreSQL at a time: only this many are Python tuples at once.
+READ_BATCH_ROWS = 50_000
+
+
 def _frame(conn: psycopg.Connection, query: str) -> pd.DataFrame:
-    cursor = conn.execute(query.encode())
-    names = [c.name for c in cursor.description or ()]
-    return pd.DataFrame(cursor.fetchall(), columns=names)
+    """The query's rows as a frame, read in batches through a server-side cursor into Arrow.
+
+    Fetching a million register rows at once would hold them all as Python tuples beside
+    the frame built from them; batch by batch only the columnar copy accumulates.
+    """
+    import pyarrow as pa
+
+    batches = []
+    with conn.cursor(name="linkage_read") as cursor:
+        cursor.execute(query.encode())
+        names = [c.name for c in cursor.description or ()]
+        while rows := cursor.fetchmany(READ_BATCH_ROWS):
+            columns = list(zip(*rows, strict=True))
+            batches.append(pa.table([pa.array(c) for c in columns], names=names))
+    if not batches:
+        return pd.DataFrame(columns=names)
+    # A batch where a column is all null types it as null: unify with the others.
+    frame: pd.DataFrame = pa.concat_tables(batches, promote_options="default").to_pandas()
+    return frame
+
+
+def _token_list(tokens: Any) -> list[str]:
+    # Arrow hands a text[] value over as a numpy array (None when null).
+    return list(tokens) if tokens is not None and len(tokens) else []
 
 
 def read_source_records(
@@ -62,7 +87,7 @@ def read_source_records(
 ) -> pd.DataFrame:
     """The linkage input as the warehouse publishes it (int_homicide_victim_records)."""
     frame = _frame(conn, f"select {', '.join(_RECORD_COLUMNS)} from {table}")
-    frame["name_tokens"] = frame["name_tokens"].map(lambda t: list(t) if t else [])
+    frame["name_tokens"] = frame["name_tokens"].map(_token_list)
     return frame
 
 
@@ -73,7 +98,7 @@ def read_register(
     records = _frame(
         conn, f"select {', '.join(_RECORD_COLUMNS)}, victim_id from ops.victim_register_records"
     )
-    records["name_tokens"] = records["name_tokens"].map(lambda t: list(t) if t else [])
+    records["name_tokens"] = records["name_tokens"].map(_token_list)
     links = _frame(
         conn,
         "select unique_id_l, unique_id_r, match_probability, rule from ops.victim_register_links",
@@ -108,7 +133,7 @@ def _plain(value: Any) -> Any:
 
 def write_register(conn: psycopg.Connection, result: LinkageResult, *, new_model: bool) -> None:
     """Replace the stored register with `result`, in one transaction."""
-    records = result.records.copy()
+    records = result.records.copy(deep=False)  # two columns change; share the rest
     records["birth_year"] = pd.to_numeric(records["birth_year"], errors="coerce").astype("Int64")
     records["age"] = pd.to_numeric(records["age"], errors="coerce").astype("Int64")
     with conn.transaction():

@@ -4,13 +4,20 @@ runs, and the register in PostgreSQL feeding the reconciliation marts through db
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from bench.linkage import pairwise_scores, replicate, simulation_records
 from observatorio.linkage.clusters import link_new_records, link_records
-from observatorio.linkage.model import _duckdb, _register, blocking_rules, unidentified_pairs
+from observatorio.linkage.model import (
+    _duckdb,
+    _register,
+    blocking_rules,
+    linkage_database,
+    unidentified_pairs,
+)
 from observatorio.linkage.records import (
     INPUT_COLUMNS,
     SOURCES,
@@ -573,3 +580,28 @@ def test_a_month_too_sparse_for_em_leaves_the_register_unchanged(tmp_path, setti
     summary = update_register(settings)
     assert summary["mode"] == "skipped" and summary["records"] == len(records)
     assert db.execute("select count(*) from ops.victim_register").fetchone()[0] == 0
+
+
+def test_duckdb_memory_is_the_setting_and_its_spill_goes_with_the_run(monkeypatch):
+    import duckdb
+
+    from observatorio.core.settings import SettingsError
+
+    monkeypatch.setenv("OBSERVATORIO_LINKAGE_MEMORY_LIMIT", "300MB")
+    expected = duckdb.connect(config={"memory_limit": "300MB"}).sql(
+        "select current_setting('memory_limit')"
+    )
+    with linkage_database() as connection:
+        limit = connection.sql("select current_setting('memory_limit')").fetchall()
+        spill = Path(connection.sql("select current_setting('temp_directory')").fetchall()[0][0])
+        assert limit == expected.fetchall()
+        # Spilling lands in the run's own directory, which leaves with the run.
+        connection.sql("create table t as select range as i from range(10)")
+        assert spill.parent.exists()
+    assert not spill.parent.exists()
+    monkeypatch.setenv("OBSERVATORIO_LINKAGE_MEMORY_LIMIT", "lots")
+    with (
+        pytest.raises(SettingsError, match="OBSERVATORIO_LINKAGE_MEMORY_LIMIT"),
+        linkage_database(),
+    ):
+        pass
