@@ -21,9 +21,9 @@ reports its wall time and its own peak RSS (`ru_maxrss`; the PostgreSQL server i
   (`observatorio.orchestration.ingest.gate_batches`), `ingestion.loader.publish_batch`.
 - `build`: `dbt build` without the seeds (already loaded by `reference`).
 - `deliver`: the `unidad_analitica` extract (`observatorio.delivery.extracts.deliver`).
-- `delta_ingest`, `delta_build`: +1 % new rows ingested, then the same build again. The
-  incremental models of issue 19 (items 1-2) are another branch: until they are merged this
-  build is a full one, and `incremental_models` says so.
+- `delta_ingest`, `delta_build`: +1 % new rows ingested, then the same build again:
+  incremental for the models the manifest materialises `incremental` (`incremental_models`),
+  a full rebuild of every other table.
 
 Then, in the bench's own process: the database size, the dense indicator mart's rows and bytes
 and a BI query (one indicator, one year) without and with an index, and, with `--partitions`,
@@ -158,6 +158,15 @@ URL = """
 import json
 from observatorio.core.warehouse import ensure_warehouse
 print(json.dumps(ensure_warehouse()))
+"""
+INCREMENTAL = """
+import json
+from observatorio.transform.manifest import load
+nodes = load()["nodes"].values()
+print(json.dumps(sorted(
+    n["name"] for n in nodes
+    if n["resource_type"] == "model" and n["config"]["materialized"] == "incremental"
+)))
 """
 STOP = """
 import json
@@ -339,7 +348,7 @@ def run_case(
         ),
         "peak_rss_mb_max": max(s["peak_rss_mb"] for s in stages.values()),
         "delta_rows": delta,
-        "incremental_models": "pending: issue 19 items 1-2 not merged, delta_build is a full build",
+        "incremental_models": child("incremental_models", INCREMENTAL, env=env)["result"],
         "delta_build_over_full_build": round(delta_build / full, 3),
         "database_bytes": mart.pop("database_bytes"),
         "indicator_mart": mart,
