@@ -30,8 +30,11 @@ reports its wall time and its own peak RSS (`ru_maxrss`; the PostgreSQL server i
 Then, in the bench's own process: the database size, the dense indicator mart's rows and bytes
 and a BI query (one indicator, one year) without and with an index, and, with `--partitions`,
 the month-partitioned raw and fact tables against unpartitioned copies (`bench.partitions`).
-Results (with the load average, as the machine is shared) go to `bench/results/e2e.json`,
-one entry per case, merged with the cases already there.
+Results (with the load average, as the machine is shared, at the end of every stage and of
+the case) go to `bench/results/e2e.json`, one entry per case, merged with the cases already
+there. The entry is rewritten after every stage with `completed: false`, so a run that dies or
+is stopped (hours at 10M rows) still leaves the stages it finished; `completed: true` marks a
+case that ran to the end.
 """
 
 from __future__ import annotations
@@ -42,7 +45,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -191,9 +196,22 @@ def child(name: str, code: str, *args: str, env: dict[str, str]) -> dict[str, An
     if done.returncode:
         raise RuntimeError(f"stage {name} failed ({done.returncode}):\n{done.stderr[-4000:]}")
     *_, result, peak_kb = done.stdout.strip().splitlines()
-    stage = {"seconds": round(seconds, 1), "peak_rss_mb": round(int(peak_kb) / 1024, 1)}
+    stage = {
+        "seconds": round(seconds, 1),
+        "peak_rss_mb": round(int(peak_kb) / 1024, 1),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
+    }
     print(f"  {name}: {stage}", flush=True)
     return {**stage, "result": json.loads(result)}
+
+
+def database_bytes(url: str) -> int:
+    """The warehouse database's size on disk."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("select pg_database_size(current_database())").fetchone()
+    return int(row[0]) if row else 0
 
 
 def mart_figures(url: str) -> dict[str, Any]:
@@ -243,8 +261,31 @@ def mart_figures(url: str) -> dict[str, Any]:
     }
 
 
-def run_case(rows: int, geography: tuple[int, int], base: Path, partitions: bool) -> dict[str, Any]:
-    """One case end to end; returns its figures."""
+def warehouse_kind() -> str:
+    """Where a case runs: the embedded warehouse, or the one OBSERVATORIO_WAREHOUSE_URL names."""
+    return "external" if os.environ.get("OBSERVATORIO_WAREHOUSE_URL") else "embedded"
+
+
+def save(results_file: Path, key: str, case: dict[str, Any]) -> None:
+    """Merge one case into the results file, keeping every other case there."""
+    # Read just before writing: another case may have finished meanwhile.
+    results: dict[str, Any] = (
+        json.loads(results_file.read_text()) if results_file.exists() else {"cases": {}}
+    )
+    results["cases"][key] = case
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    results_file.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def run_case(
+    rows: int,
+    geography: tuple[int, int],
+    base: Path,
+    partitions: bool,
+    progress: Callable[[dict[str, Any]], None],
+) -> dict[str, Any]:
+    """One case end to end; returns its figures, and hands `progress` the partial case after
+    every stage."""
     from simulator.reference import Geography
 
     municipalities, departments = geography
@@ -258,26 +299,42 @@ def run_case(rows: int, geography: tuple[int, int], base: Path, partitions: bool
     work = home / "work"
     print(f"case {label} in {home}", flush=True)
     stages: dict[str, dict[str, Any]] = {}
+    header: dict[str, Any] = {
+        "rows": rows,
+        "municipalities": municipalities,
+        "departments": departments,
+        "warehouse": warehouse_kind(),
+    }
+
+    def stage(name: str, code: str, *args: str) -> dict[str, Any]:
+        stages[name] = child(name, code, *args, env=env)
+        progress(
+            {
+                **header,
+                "completed": False,
+                "stages": stages,
+                "cpus": os.cpu_count(),
+                "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        )
+        return stages[name]
+
     geo = (str(municipalities), str(departments), str(work))
-    stages["simulate"] = child("simulate", SIMULATE, str(rows), "1", *geo, env=env)
-    source_file = stages["simulate"]["result"]["file"]
-    stages["reference"] = child(
-        "reference", REFERENCE, str(work), ",".join(REPLACED_SEEDS), env=env
-    )
+    source_file = stage("simulate", SIMULATE, str(rows), "1", *geo)["result"]["file"]
+    stage("reference", REFERENCE, str(work), ",".join(REPLACED_SEEDS))
     staged, verdict = work / "staged.json", work / "verdict.json"
-    stages["stage"] = child("stage", STAGE, SOURCE, source_file, str(staged), env=env)
-    stages["gate"] = child("gate", GATE, str(staged), str(verdict), env=env)
-    stages["publish"] = child("publish", PUBLISH, str(staged), str(verdict), env=env)
-    stages["build"] = child("build", BUILD, env=env)
-    stages["deliver"] = child("deliver", DELIVER, DELIVERY_SPEC, env=env)
-    delta = max(1, rows // 100)
-    stages["delta_simulate"] = child(
-        "delta_simulate", SIMULATE, str(delta), str(rows + 1), *geo, env=env
-    )
-    delta_file = stages["delta_simulate"]["result"]["file"]
-    stages["delta_ingest"] = child("delta_ingest", INGEST, SOURCE, delta_file, env=env)
-    stages["delta_build"] = child("delta_build", BUILD, env=env)
+    stage("stage", STAGE, SOURCE, source_file, str(staged))
+    stage("gate", GATE, str(staged), str(verdict))
+    stage("publish", PUBLISH, str(staged), str(verdict))
+    stage("build", BUILD)
+    stage("deliver", DELIVER, DELIVERY_SPEC)
     url = child("url", URL, env=env)["result"]
+    # Before the delta stages, so a run stopped during them still says how large 1x is.
+    header["database_bytes_after_build"] = database_bytes(url)
+    delta = max(1, rows // 100)
+    delta_file = stage("delta_simulate", SIMULATE, str(delta), str(rows + 1), *geo)["result"]
+    stage("delta_ingest", INGEST, SOURCE, delta_file["file"])
+    stage("delta_build", BUILD)
     mart = mart_figures(url)
     partition = None
     if partitions:
@@ -289,10 +346,8 @@ def run_case(rows: int, geography: tuple[int, int], base: Path, partitions: bool
     pipeline = ("stage", "gate", "publish", "build", "deliver")
     full, delta_build = stages["build"]["seconds"], stages["delta_build"]["seconds"]
     return {
-        "rows": rows,
-        "municipalities": municipalities,
-        "departments": departments,
-        "warehouse": "external" if os.environ.get("OBSERVATORIO_WAREHOUSE_URL") else "embedded",
+        **header,
+        "completed": True,
         "stages": stages,
         "end_to_end_s_simulate_excluded": round(
             stages["reference"]["seconds"] + sum(stages[s]["seconds"] for s in pipeline), 1
@@ -320,15 +375,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     for rows in args.rows or [1_000_000, 3_000_000, 10_000_000]:
-        case = run_case(rows, (args.municipalities, args.departments), args.out, args.partitions)
-        key = f"{rows}_rows_{args.municipalities}_municipalities_{case['warehouse']}"
-        # Read just before writing: another case may have finished meanwhile.
-        results: dict[str, Any] = (
-            json.loads(args.results.read_text()) if args.results.exists() else {"cases": {}}
+        key = f"{rows}_rows_{args.municipalities}_municipalities_{warehouse_kind()}"
+        case = run_case(
+            rows,
+            (args.municipalities, args.departments),
+            args.out,
+            args.partitions,
+            partial(save, args.results, key),
         )
-        results["cases"][key] = case
-        args.results.parent.mkdir(parents=True, exist_ok=True)
-        args.results.write_text(json.dumps(results, indent=2) + "\n")
+        save(args.results, key, case)
         print(json.dumps({k: v for k, v in case.items() if k != "stages"}, indent=2), flush=True)
     return 0
 

@@ -11,7 +11,9 @@ and reported in rows per second: a ratio of throughputs is what is compared. Pea
 is measured in a child process. Results go to `bench/results/ingest.json`.
 
 `--rss-only` runs (b) alone (for the 10M-row memory bound: `--rows 10000000 --rss-only`)
-and writes `bench/results/ingest_<rows>.json` (`ingest_10m.json` for 10M rows).
+and writes `bench/results/ingest_<rows>.json` (`ingest_10m.json` for 10M rows); with
+`--copy`, (a) too, before (b) as in the full run, for the ingest ÷ COPY ratio at that size.
+`--keep-file` reuses a file already written (`bench.e2e` writes the same rows: same seed).
 
 Then the format cases (`bench/formats.py`): the same `--format-rows` rows (default 1M) as
 CSV, XLSX and DBF, each staged in its own process, as a ratio to the CSV's rate, with
@@ -175,7 +177,7 @@ STAGE_ONLY = (
 )
 FULL = (
     "import json, sys, time; from pathlib import Path;"
-    "from ingestion.loader import ingest_file;"
+    "from observatorio.orchestration.ingest import ingest_file;"
     "t = time.perf_counter(); r = ingest_file('police__reports', Path(sys.argv[1]));"
     "print(json.dumps({'seconds': time.perf_counter() - t, **r.as_json()}))"
 )
@@ -268,19 +270,31 @@ def rss_results_path(rows: int) -> Path:
     return RESULTS.with_name(f"ingest_{label}.json")
 
 
-def rss_only(raw: Path, rows: int) -> dict[str, Any]:
-    """(b) alone on a big file: its throughput and, above all, its peak RSS."""
+def rss_only(raw: Path, rows: int, clean: Path | None = None) -> dict[str, Any]:
+    """(b) alone on a big file: its throughput and, above all, its peak RSS; with `clean`
+    (the same rows as `clean_copy_file` writes them), (a) first, and the ratio."""
     from observatorio.core.settings import get_settings
     from observatorio.core.warehouse import connect
 
+    copy: dict[str, Any] = {}
     with connect(get_settings()) as conn:
+        if clean is not None:
+            conn.execute("create schema if not exists bench")
+            conn.commit()
+            copy["copy_rows_per_s"] = bench_copy(conn, clean, rows)
+            conn.execute("drop table bench.copy_target")  # its disk, before (b) writes
+            conn.commit()
         forget_earlier_runs(conn, raw)
         conn.commit()
         obs_rps, peaks, obs_result = bench_observatorio(raw, conn)
+    if copy:
+        copy["ratio_vs_copy"] = round(obs_rps / copy["copy_rows_per_s"], 3)
+        copy["copy_rows_per_s"] = round(copy["copy_rows_per_s"])
     return {
         "rows": rows,
         "file_bytes": raw.stat().st_size,
         "observatorio_rows_per_s": round(obs_rps),
+        **copy,
         **peaks,
         "rss_bound_mb": 300,
         "load_average_1min_at_end": round(os.getloadavg()[0], 1),
@@ -294,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=50_000)
     parser.add_argument(
         "--rss-only", action="store_true", help="run Observatorio's ingestion alone (10M check)"
+    )
+    parser.add_argument(
+        "--copy", action="store_true", help="with --rss-only: plain COPY too, and the ratio"
     )
     parser.add_argument("--keep-file", type=Path, help="reuse (or create) the raw file here")
     parser.add_argument("--format-rows", type=int, default=1_000_000)
@@ -316,7 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     if not raw.exists():
         write_police_file(raw, args.rows)
     if args.rss_only:
-        results = rss_only(raw, args.rows)
+        if args.copy:
+            clean_copy_file(raw, clean)
+        results = rss_only(raw, args.rows, clean if args.copy else None)
         target = rss_results_path(args.rows)
         target.write_text(json.dumps(results, indent=2) + "\n")
         print(json.dumps(results, indent=2))
