@@ -205,20 +205,15 @@ cells as (
     bi_dim_indicator). -#}
 {% macro indicator_list() -%}
 {%- set definitions = indicator_definitions() -%}
+{%- set columns = [
+    'indicator_code', 'kind', 'source', 'by_source', 'value_precision', 'population_column',
+    'lists_denominator', 'has_poisson_interval', 'min_stable_numerator', 'min_cell_size',
+    'decimals'
+] -%}
 indicators as (
 
     select
-        indicator_code,
-        kind,
-        source,
-        by_source,
-        value_precision,
-        population_column,
-        lists_denominator,
-        has_poisson_interval,
-        min_stable_numerator,
-        min_cell_size,
-        decimals
+        {{ columns | join(',\n        ') }}
     from (
         values
         {%- for indicator in definitions.indicators %}
@@ -240,19 +235,7 @@ indicators as (
                 {{ indicator.decimals }}
             ){% if not loop.last %},{% endif %}
         {%- endfor %}
-    ) as listed (
-        indicator_code,
-        kind,
-        source,
-        by_source,
-        value_precision,
-        population_column,
-        lists_denominator,
-        has_poisson_interval,
-        min_stable_numerator,
-        min_cell_size,
-        decimals
-    )
+    ) as listed ({{ columns | join(', ') }})
 
 ),
 {%- endmacro %}
@@ -282,9 +265,22 @@ indicators as (
 {%- endmacro %}
 
 
-{#- A published cell's interval and reliability columns (after `value` and `source`), one
-    list for every table of cells (municipal and area marts). -#}
-{% macro indicator_interval_columns() -%}
+{#- A published cell's columns, one list for every table of cells: the indicator, the cell's
+    area (`area_columns`: the municipality, or the area's level and code), month and
+    breakdowns, its numerator, denominator and value, the source, and the value's interval and
+    reliability. -#}
+{% macro indicator_cell_columns(area_columns) -%}
+        indicator_code,
+        {%- for column in area_columns %}
+        {{ column }},
+        {%- endfor %}
+        month,
+        sex,
+        age_group,
+        numerator,
+        denominator,
+        {{ indicator_value('kind', 'numerator', 'denominator', 'value_precision') }} as value,
+        source,
         {{ indicator_interval('lower', 'numerator', 'denominator', 'value_precision') }}
             as value_lower_95,
         {{ indicator_interval('upper', 'numerator', 'denominator', 'value_precision') }}

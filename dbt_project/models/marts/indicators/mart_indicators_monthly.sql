@@ -53,16 +53,7 @@ population as (
 final as (
 
     select
-        indicator_code,
-        municipality_code,
-        month,
-        sex,
-        age_group,
-        numerator,
-        denominator,
-        {{ indicator_value('kind', 'numerator', 'denominator', 'value_precision') }} as value,
-        source,
-        {{ indicator_interval_columns() }}
+        {{ indicator_cell_columns(['municipality_code']) }}
 
     from cells
     {%- if is_incremental() %}

@@ -157,17 +157,7 @@ cells as (
 final as (
 
     select
-        indicator_code,
-        area_level,
-        area_code,
-        month,
-        sex,
-        age_group,
-        numerator,
-        denominator,
-        {{ indicator_value('kind', 'numerator', 'denominator', 'value_precision') }} as value,
-        source,
-        {{ indicator_interval_columns() }}
+        {{ indicator_cell_columns(['area_level', 'area_code']) }}
 
     from cells
     {%- if is_incremental() %}
