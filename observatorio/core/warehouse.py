@@ -378,7 +378,9 @@ def ensure_warehouse(settings: Settings | None = None) -> str:
     if settings.is_embedded:
         start_embedded(settings)
     else:
-        _wait_until_accepting(settings.warehouse_url or "", seconds=10)
+        # The server, through the administrator when there is one: on the first start the
+        # warehouse URL may name a role (and a database) the bootstrap has yet to make.
+        _wait_until_accepting(settings.admin_url or settings.warehouse_url or "", seconds=10)
         _bootstrap_external(settings)
     if not load_credentials(settings).logins_applied(logins_digest()):
         # bi/logins.yaml changed since the roles were made: its new logins need an admin.
