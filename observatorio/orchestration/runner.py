@@ -45,7 +45,8 @@ PIPELINE = (
 )
 # Delivers what the build published; its run gets the latest month of data as logical date.
 DELIVERY_DAG = "deliver_extracts"
-# Runs only when a batch was published or the dbt project changed since its last success.
+# Runs only when a batch was published, or the dbt project or the country profile changed,
+# since its last success.
 BUILD_DAG = "build_warehouse"
 # The tasks a connector DAG adds to its `ingest_landed_files` groups: the pull, and the note
 # of its query on the batch's ledger row.

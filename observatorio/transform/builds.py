@@ -4,8 +4,9 @@
 (`observatorio run`) asks `plan_build()` before it even starts the DAG. A build is needed when
 a batch was published since the last successful build (the count of loaded batches in
 `ops.batch_ledger`, or the newest one's publication time, differs from what that build saw),
-when the dbt project changed since (`observatorio.transform.manifest.project_fingerprint`:
-models, macros, seeds, indicator definitions) or when no build was recorded or the marts are
+when the dbt project or what dbt reads of the country profile changed since (`build_fingerprint`:
+models, macros, seeds, indicator definitions; the profile's reference tables and publication
+rules) or when no build was recorded or the marts are
 missing. Nothing new, nothing rebuilt: dbt does not run.
 
 Incremental models (the largest facts, the indicator contributions and the indicator mart)
@@ -19,6 +20,7 @@ The state read and written is `ops.build_ledger` (transformer role: select, inse
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -63,12 +65,24 @@ def _last_build(conn: Any) -> tuple[int, datetime | None, str] | None:
     return (int(row[0]), row[1], str(row[2])) if row else None
 
 
-def plan_build(settings: Settings | None = None) -> BuildPlan:
-    """Compare the published batches and the dbt project with the last successful build."""
+def build_fingerprint(settings: Settings) -> str:
+    """What every row of a build depends on besides the batches: the dbt project
+    (`project_fingerprint`) and what dbt reads of the active country profile (its reference
+    tables, its publication rules). A change to either can change any published cell, so it
+    means a full refresh: the incremental models keep what earlier builds wrote."""
+    from observatorio.transform.dbt import profile_reference
     from observatorio.transform.manifest import project_fingerprint
 
+    digest = hashlib.sha256(project_fingerprint(settings).encode())
+    digest.update(b"\0" + profile_reference(settings).encode())
+    return digest.hexdigest()
+
+
+def plan_build(settings: Settings | None = None) -> BuildPlan:
+    """Compare the published batches, the dbt project and the country profile with the last
+    successful build."""
     settings = settings or get_settings()
-    fingerprint = project_fingerprint(settings)
+    fingerprint = build_fingerprint(settings)
     with connect(settings, role=Role.TRANSFORMER) as conn:
         row = conn.execute("select now(), to_regclass(%s) is not null", (LAST_MART,)).fetchone()
         now, has_marts = (row[0], bool(row[1])) if row else (None, False)
@@ -77,7 +91,8 @@ def plan_build(settings: Settings | None = None) -> BuildPlan:
     if last is None or not has_marts:
         needed, full, reason = True, True, "no successful build recorded: full build"
     elif last[2] != fingerprint:
-        needed, full, reason = True, True, "the dbt project changed: full refresh"
+        reason = "the dbt project or the country profile changed: full refresh"
+        needed, full = True, True
     elif (batches, latest) != (last[0], last[1]):
         needed, full = True, False
         reason = f"{batches - last[0]} batch(es) published since the last build: incremental"

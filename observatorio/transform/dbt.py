@@ -42,13 +42,14 @@ def dbt_environment(settings: Settings | None = None) -> dict[str, str]:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         # The country profile's reference tables (seeds or loaded contracts), read by the
         # macro profile_reference(): the one way the profile reaches dbt.
-        "OBSERVATORIO_REFERENCE": _reference(settings),
+        "OBSERVATORIO_REFERENCE": profile_reference(settings),
         # Colours only for a person at a terminal: logs and `make` output get plain text.
         "DBT_USE_COLORS": "true" if sys.stdout.isatty() else "false",
     }
 
 
-def _reference(settings: Settings) -> str:
+def profile_reference(settings: Settings) -> str:
+    """What dbt reads of the active country profile (`OBSERVATORIO_REFERENCE`)."""
     try:
         return reference_variable(load_profile(settings=settings))
     except ProfileError:

@@ -27,7 +27,7 @@ PROJECT = publication_defaults(country={})
 
 def _profile(tmp_path: Path, publication: object) -> Path:
     folder = tmp_path / "ruled"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     (folder / "profile.yaml").write_text(
         yaml.safe_dump({"name": "ruled", "publication": publication}, allow_unicode=True),
         encoding="utf-8",
@@ -134,3 +134,21 @@ def test_a_bad_rule_is_one_line_naming_file_and_key(tmp_path, publication, key):
     assert "\n" not in message
     assert message.startswith(f"{folder / 'profile.yaml'}: publication")
     assert re.search(rf"\b{re.escape(key)}\b", message), message
+
+
+def test_a_changed_country_rule_makes_the_next_build_a_full_refresh(tmp_path, monkeypatch):
+    """The incremental marts keep the cells earlier builds wrote under the earlier rules: a
+    country profile whose rules (or reference tables) changed changes the build's fingerprint,
+    which `plan_build` compares with the last build's to choose a full refresh."""
+    from observatorio.core.settings import get_settings
+    from observatorio.transform.builds import build_fingerprint
+
+    monkeypatch.setenv("OBSERVATORIO_PROFILE", "demo")
+    demo = build_fingerprint(get_settings())
+    assert build_fingerprint(get_settings()) == demo
+    fingerprints = {demo}
+    for size in (6, 7):
+        folder = _profile(tmp_path / str(size), {"min_cell_size": size})
+        monkeypatch.setenv("OBSERVATORIO_PROFILE", str(folder))
+        fingerprints.add(build_fingerprint(get_settings()))
+    assert len(fingerprints) == 3
