@@ -37,6 +37,11 @@ import yaml
 
 from observatorio.core.publication import UNITS as UNITS  # the units, re-exported
 from observatorio.core.publication import PublicationError, check_publication, merge
+from observatorio.indicators.facts import DISAGGREGATIONS as DISAGGREGATIONS
+from observatorio.indicators.facts import DefinitionError as DefinitionError
+from observatorio.indicators.facts import FactTable as FactTable
+from observatorio.indicators.facts import Interface as Interface
+from observatorio.indicators.facts import read_interfaces
 from observatorio.indicators.publication import country_publication
 
 DEFINITIONS_DIR = Path(__file__).resolve().parents[2] / "dbt_project" / "indicators"
@@ -54,55 +59,9 @@ FORMULAS = {
     "median": "median(days); value = the median, null when no case was measured",
 }
 SPINE_POPULATIONS = ("population", "female_population")
-# The breakdowns a cell may have besides `all` (the mart's `sex` and `age_group` columns),
-# each recorded by a fact interface's column (`_facts.yml`: `sex`; `age` in completed years
-# or `age_group` already in the profile's population groups).
-DISAGGREGATIONS = ("sex", "age_group")
 # Kinds whose cells do not split into parts that add up: a median is not a sum, and reporting
 # gaps and coverage count a source's months, which have no sex or age.
 UNSPLIT_KINDS = ("median", "gap", "coverage_share")
-
-
-class DefinitionError(ValueError):
-    """An indicator definition that is incomplete or contradicts itself."""
-
-
-@dataclass(frozen=True)
-class Interface:
-    """A fact the numerators count, in one shape (see `_facts.yml`)."""
-
-    name: str
-    model: str
-    key: str | None = None
-    counted_by: str | None = None
-    month_of: str | None = None
-    year_of: str | None = None
-    rows: str | None = None
-    # The columns that give a row's breakdowns, when the fact records them.
-    sex: str | None = None
-    age: str | None = None
-    age_group: str | None = None
-    # For an incremental build (macros/indicators/indicator_changes.sql): the model holding
-    # every version of a plain fact's rows, by batch (a unit changes when any version comes),
-    # and, for a derived fact, which of its rows (`fact_model`) change only with a unit of
-    # another interface (`interface`, the same counted id); its other rows every build.
-    versions: str | None = None
-    units_of: Mapping[str, str] | None = None
-
-    @property
-    def disaggregations(self) -> tuple[str, ...]:
-        """The breakdowns this fact's rows record (see DISAGGREGATIONS)."""
-        recorded = {"sex": self.sex is not None, "age_group": bool(self.age or self.age_group)}
-        return tuple(name for name in DISAGGREGATIONS if recorded[name])
-
-
-@dataclass(frozen=True)
-class FactTable:
-    """A fact table's key and the columns `explain` shows of one of its rows."""
-
-    name: str
-    key: str
-    shows: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -517,28 +476,6 @@ def _check(kind: str, numerator: Part, denominator: Part | None, where: str) -> 
         raise DefinitionError(f"{where}: a distinct count cannot share its rows with a denominator")
 
 
-def _interfaces(facts: dict[str, Any], path: Path) -> dict[str, Interface]:
-    found: dict[str, Interface] = {}
-    for name, raw in (facts.get("interfaces") or {}).items():
-        interface = Interface(name=name, **raw)
-        if interface.age and interface.age_group:
-            raise DefinitionError(f"{path}: interface {name!r} names both age and age_group")
-        if interface.key and not (interface.month_of or interface.year_of):
-            raise DefinitionError(f"{path}: interface {name!r} has no month_of or year_of")
-        found[name] = interface
-    for name, interface in found.items():
-        units = dict(interface.units_of or {})
-        if not units:
-            continue
-        plain = found.get(str(units.get("interface")))
-        if set(units) != {"interface", "fact_model"} or plain is None or not plain.month_of:
-            raise DefinitionError(
-                f"{path}: interface {name!r}: units_of needs `interface` (a fact with a key and"
-                " a month_of) and `fact_model`"
-            )
-    return found
-
-
 def _check_names(
     indicators: list[Indicator], interfaces: dict[str, Interface], sources: list[ReportingSource]
 ) -> None:
@@ -572,7 +509,7 @@ def _load_definitions(directory: Path, country: str) -> Definitions:
     facts = _read(directory / "_facts.yml")
     publication = _read(directory / "_publication.yml")
     defaults = merge(_project_publication(directory, publication), json.loads(country))
-    interfaces = _interfaces(facts, directory / "_facts.yml")
+    interfaces = read_interfaces(facts, directory / "_facts.yml")
     fact_tables = {
         name: FactTable(name=name, key=raw["key"], shows=tuple(raw["shows"]))
         for name, raw in (facts.get("fact_tables") or {}).items()
