@@ -31,10 +31,13 @@ run: $(STAMP) manifest
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
 	$(BIN)/observatorio run
 
-## The whole test suite against real PostgreSQL, dbt, Great Expectations and Airflow.
+## The whole test suite against real PostgreSQL, dbt, Great Expectations and Airflow, in
+## TEST_WORKERS pytest-xdist workers (each with its own warehouse and Airflow home; a test
+## module, or a folder sharing session fixtures, runs whole in one worker).
+TEST_WORKERS ?= 2
 test: $(STAMP) manifest
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 ## sqlfluff's dbt templater compiles every model with a database connection: on the warehouse.
 lint: $(STAMP)

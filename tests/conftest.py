@@ -20,8 +20,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_HOME = ROOT / ".observatorio" / f"test-{os.getpid()}"
-# The home `make manifest` wrote to, whose dbt manifest the session takes if it is current.
-HOME_BEFORE = Path(os.environ.get("OBSERVATORIO_HOME") or ROOT / ".observatorio").resolve()
+# The home `make manifest` wrote to, whose dbt manifest the session takes if it is current
+# (an xdist worker: the one its controller was given).
+HOME_BEFORE = Path(
+    os.environ.get("OBSERVATORIO_TEST_GIVEN_HOME")
+    or os.environ.get("OBSERVATORIO_HOME")
+    or ROOT / ".observatorio"
+).resolve()
 
 
 def _free_port() -> int:
@@ -38,20 +43,28 @@ def _configure_environment() -> None:
     if os.environ.get("OBSERVATORIO_TEST_SESSION") == str(os.getpid()):
         return
     os.environ["OBSERVATORIO_TEST_SESSION"] = str(os.getpid())
+    # A pytest-xdist worker inherits the controller's environment, rewritten below: it starts
+    # again from the warehouse URL the suite was given.
+    os.environ.setdefault("OBSERVATORIO_TEST_GIVEN_HOME", str(HOME_BEFORE))
+    os.environ.setdefault(
+        "OBSERVATORIO_TEST_GIVEN_URL", os.environ.get("OBSERVATORIO_WAREHOUSE_URL", "")
+    )
     os.environ["OBSERVATORIO_HOME"] = str(TEST_HOME)
     os.environ["OBSERVATORIO_DEMO"] = "1"
     os.environ["OBSERVATORIO_WAREHOUSE_PORT"] = str(_free_port())
     os.environ["OBSERVATORIO_AIRFLOW_PORT"] = str(_free_port())
     os.environ["GX_ANALYTICS_ENABLED"] = "false"
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    external = os.environ.get("OBSERVATORIO_WAREHOUSE_URL")
+    external = os.environ["OBSERVATORIO_TEST_GIVEN_URL"]
     if external:
         url = make_url(external)
-        test_db = f"{url.database}_test"
-        os.environ["OBSERVATORIO_WAREHOUSE_URL"] = url.set(database=test_db).render_as_string(
-            hide_password=False
-        )
-        os.environ["OBSERVATORIO_AIRFLOW_DB"] = "airflow_test"
+        # Each xdist worker has databases of its own: `<name>_test_gw0`, `airflow_test_gw0`.
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        suffix = f"_test_{worker}" if worker else "_test"
+        os.environ["OBSERVATORIO_WAREHOUSE_URL"] = url.set(
+            database=f"{url.database}{suffix}"
+        ).render_as_string(hide_password=False)
+        os.environ["OBSERVATORIO_AIRFLOW_DB"] = f"airflow{suffix}"
         os.environ["OBSERVATORIO_TEST_ADMIN_URL"] = url.set(database="postgres").render_as_string(
             hide_password=False
         )
@@ -78,10 +91,18 @@ def _recreate_external_databases() -> None:
 _configure_environment()
 
 
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    """The process that hands tests to pytest-xdist workers (`make test`) and runs none: each
+    worker starts its own warehouse and Airflow home, as a session of its own."""
+    return config.pluginmanager.has_plugin("dsession")
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     from observatorio.core import warehouse
     from observatorio.core.settings import get_settings
 
+    if _is_xdist_controller(session.config):
+        return
     settings = get_settings()
     if settings.is_embedded:
         warehouse.reset_embedded(settings)
@@ -101,6 +122,40 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         manifest.refresh(settings)
 
 
+TESTS = ROOT / "tests"
+# Conftests every test shares; any other folder's conftest holds session fixtures (a simulated
+# country, a justice system) that its tests share.
+SHARED_CONFTESTS = {TESTS, TESTS / "integration"}
+
+
+def _xdist_group(item: pytest.Item) -> str:
+    """The unit of work an xdist worker takes whole: a test module, or a folder whose conftest
+    has session fixtures (so that no two workers build the same fixture)."""
+    path = Path(str(item.fspath))
+    for folder in path.parents:
+        if folder in SHARED_CONFTESTS or TESTS not in folder.parents:
+            break
+        if (folder / "conftest.py").exists():
+            return str(folder.relative_to(TESTS))
+    return str(path.relative_to(TESTS))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test`, `--dist loadgroup`): each test goes with its group, and
+    the groups holding `slow` tests (whole DAGs, the pipeline) are handed out first, so that
+    the last group to start is a short one and the two workers end together."""
+    if not hasattr(config, "workerinput"):
+        return
+    slow_groups: set[str] = set()
+    for item in items:
+        group = _xdist_group(item)
+        item.add_marker(pytest.mark.xdist_group(group))
+        if item.get_closest_marker("slow"):
+            slow_groups.add(group)
+    items.sort(key=lambda item: _xdist_group(item) not in slow_groups)
+
+
 # A CI run of the whole suite that ran fewer tests than this lost some on the way (a module
 # that stopped being collected, a fixture that skips everything): it fails.
 CI_MINIMUM_TESTS_RUN = 350
@@ -114,6 +169,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def _check_minimum_tests_run(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker ran its share; the controller counts them all
     whole_suite = session.config.args_source == pytest.Config.ArgsSource.TESTPATHS
     option = session.config.option
     filtered = option.keyword or option.markexpr or option.collectonly
@@ -133,6 +190,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from observatorio.core.settings import get_settings
 
     _check_minimum_tests_run(session)
+    if _is_xdist_controller(session.config):
+        return
     settings = get_settings()
     if "airflow.settings" in sys.modules:
         # Close Airflow's pooled connections before the server goes away, not at exit.
