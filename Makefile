@@ -37,7 +37,7 @@ run: $(STAMP) manifest
 TEST_WORKERS ?= 2
 test: $(STAMP) manifest
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --no-loadscope-reorder
 
 ## sqlfluff's dbt templater compiles every model with a database connection: on the warehouse.
 lint: $(STAMP)

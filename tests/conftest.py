@@ -15,6 +15,7 @@ import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -128,10 +129,9 @@ TESTS = ROOT / "tests"
 SHARED_CONFTESTS = {TESTS, TESTS / "integration"}
 
 
-def _xdist_group(item: pytest.Item) -> str:
-    """The unit of work an xdist worker takes whole: a test module, or a folder whose conftest
-    has session fixtures (so that no two workers build the same fixture)."""
-    path = Path(str(item.fspath))
+def _work_unit(path: Path) -> str:
+    """What one xdist worker runs whole: a test module, or a folder whose conftest has session
+    fixtures (so that no two workers build the same fixture, nor a module's twice)."""
     for folder in path.parents:
         if folder in SHARED_CONFTESTS or TESTS not in folder.parents:
             break
@@ -140,20 +140,29 @@ def _xdist_group(item: pytest.Item) -> str:
     return str(path.relative_to(TESTS))
 
 
-@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test`'s scheduler: xdist's by-scope one with our work units as scopes (its own
+    `--dist loadgroup` cannot rename pytest 9's node ids)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    if config.getoption("dist") != "load":
+        return None  # a --dist asked for on the command line
+
+    class WorkUnitScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(config.rootpath / nodeid.split("::", 1)[0])
+
+    return WorkUnitScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test`, `--dist loadgroup`): each test goes with its group, and
-    the groups holding `slow` tests (whole DAGs, the pipeline) are handed out first, so that
-    the last group to start is a short one and the two workers end together."""
+    """Under xdist, the work units holding `slow` tests (whole DAGs, the pipeline) come first,
+    and the scheduler hands them out in this order (`--no-loadscope-reorder`): the last unit to
+    start is a short one, so the workers end together."""
     if not hasattr(config, "workerinput"):
         return
-    slow_groups: set[str] = set()
-    for item in items:
-        group = _xdist_group(item)
-        item.add_marker(pytest.mark.xdist_group(group))
-        if item.get_closest_marker("slow"):
-            slow_groups.add(group)
-    items.sort(key=lambda item: _xdist_group(item) not in slow_groups)
+    slow = {_work_unit(item.path) for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: _work_unit(item.path) not in slow)
 
 
 # A CI run of the whole suite that ran fewer tests than this lost some on the way (a module
