@@ -34,7 +34,8 @@ run: $(STAMP) manifest
 ## The whole test suite against real PostgreSQL, dbt, Great Expectations and Airflow, in
 ## TEST_WORKERS pytest-xdist workers (each with its own warehouse and Airflow home; a test
 ## module, or a folder sharing session fixtures, runs whole in one worker).
-TEST_WORKERS ?= 2
+# One against an external server: login roles are the server's, shared by every database on it.
+TEST_WORKERS ?= $(if $(OBSERVATORIO_WAREHOUSE_URL),1,2)
 test: $(STAMP) manifest
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --no-loadscope-reorder
