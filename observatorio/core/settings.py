@@ -33,7 +33,7 @@ MIN_KEY_CHARS = 32
 # disk, not the whole process (Python and pandas come on top). Measured with the million
 # records of bench/results/linkage_1m.json, where the whole linkage process peaks at the
 # figure recorded there.
-LINKAGE_MEMORY_LIMIT = "512MB"
+LINKAGE_MEMORY_LIMIT = "384MB"
 _MEMORY_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 

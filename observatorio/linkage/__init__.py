@@ -9,11 +9,12 @@ incrementally instead of recomputing everything.
 
 - `records`: the input schema, its validation and preparation, intent classification, and
   the shared types (`LinkageConfig`, `LinkageResult`, `LinkageError`).
+- `tables`: the records as DuckDB holds them (pseudonyms as integer codes), `load_records()`.
 - `model`: Splink settings, blocking, training, scoring, and which links are accepted.
 - `clusters`: from links to victims; `link_records()` and `link_new_records()`.
 - `register`: the register in the warehouse; `update_register()` (the Airflow task after
   `build_warehouse`) and `review_list()`.
 
-Imports flow records -> model -> clusters -> register. Imports `core` (and
+Imports flow records -> tables -> model -> clusters -> register. Imports `core` (and
 `ingestion.pseudonymise`) only.
 """

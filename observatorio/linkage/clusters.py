@@ -10,7 +10,7 @@ cluster the accepted links so that a victim holds at most one record per system
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
@@ -19,20 +19,16 @@ import pyarrow.compute as pc
 
 from ingestion.pseudonymise import victim_id_pseudonym
 from observatorio.core.settings import get_settings
-from observatorio.linkage.model import (
-    accept_links,
-    linkage_database,
-    load_records,
-    score_pairs,
-    train_model,
-)
+from observatorio.linkage.model import accept_links, linkage_database, score_pairs, train_model
 from observatorio.linkage.records import (
     SOURCES,
+    Intent,
     LinkageConfig,
     LinkageError,
     LinkageResult,
     prepare_records,
 )
+from observatorio.linkage.tables import drop_tables, load_records, release_memory
 
 
 class _Clusters:
@@ -195,6 +191,16 @@ VICTIM_COLUMNS = (
 _REFERENCE_ORDER = ("police", "forensic", "prosecution", "hospital")
 
 
+# Every intent classify_intent() can give, as the codes summarise_victims() compares.
+_INTENTS: tuple[str, ...] = get_args(Intent)
+
+
+def _text(values: Any) -> Any:
+    """A taken text column as a victim column: the default string dtype, missing as NaN
+    (what pandas infers from the Python strings and Nones the summary used to build)."""
+    return pd.array(values, dtype="str")
+
+
 def summarise_victims(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
     """One row per victim: which systems, each one's classification, probability, status.
 
@@ -218,21 +224,15 @@ def summarise_victims(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFram
         first[found] = order[where]
         return first
 
-    def pick(column: str, rows: np.ndarray) -> np.ndarray:
-        """`column` at each victim's row in `rows` (None for -1 or null), made per victim:
-        a million-record column is never turned into Python objects whole."""
-        picked = np.full(n, None, dtype=object)
-        values = records[column].take(rows[rows >= 0]).to_numpy(dtype=object)
-        picked[rows >= 0] = [None if pd.isna(v) else v for v in values]
-        return picked
+    def pick(column: str, rows: np.ndarray) -> Any:
+        """`column` at each victim's row in `rows` (missing for -1), taken column-wise: a
+        million-record column never becomes a million Python objects."""
+        return _text(records[column].array.take(rows, allow_fill=True))
 
     # Row of each (victim, system); -1 where the system has no record of the victim.
     row_of = np.full((n, len(SOURCES)), -1, dtype=np.int64)
     row_of[codes, system] = np.arange(len(records))
-
-    def per_system(column: str) -> np.ndarray:
-        """(victim, system) matrix of `column`; None where the system has no record."""
-        return np.stack([pick(column, row_of[:, i]) for i in range(len(SOURCES))], axis=1)
+    present = row_of >= 0
 
     first = first_per_victim(np.ones(len(records), dtype=bool))
     out: dict[str, Any] = {
@@ -245,24 +245,26 @@ def summarise_victims(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFram
     }
     for column in ("id_pseudonym", "name_pseudonym"):
         out[column] = pick(column, first_per_victim(~is_nn & records[column].notna().to_numpy()))
-    record_ids = per_system("unique_id")
-    classifications = per_system("classification")
-    intents = per_system("intent")
-    present = row_of >= 0
     for i, source in enumerate(SOURCES):
         out[f"has_{source}_record"] = present[:, i]
-        out[f"{source}_record_id"] = record_ids[:, i]
-        out[f"{source}_classification"] = classifications[:, i]
+        out[f"{source}_record_id"] = pick("unique_id", row_of[:, i])
+        out[f"{source}_classification"] = pick("classification", row_of[:, i])
     out["systems"] = [[s for s, h in zip(SOURCES, row, strict=True) if h] for row in present]
-    homicides = (intents == "homicide").sum(axis=1)
+    # Each system's intent of the victim as a small code (-1: no record), not as strings.
+    intent_of_record = pd.Categorical(records["intent"], _INTENTS).codes
+    intents = np.where(present, intent_of_record[np.maximum(row_of, 0)], -1)
+    homicide, undetermined, legal = (
+        _INTENTS.index(i) for i in ("homicide", "undetermined", "legal_intervention")
+    )
+    homicides = (intents == homicide).sum(axis=1)
     out["homicide_sources"] = homicides.astype("int64")
     # final_status(), array-wise.
     out["final_status"] = np.select(
         [
             homicides >= 2,
-            (intents == "legal_intervention").any(axis=1),
+            (intents == legal).any(axis=1),
             homicides == 1,
-            (intents == "undetermined").any(axis=1),
+            (intents == undetermined).any(axis=1),
         ],
         [
             "confirmed_homicide",
@@ -331,12 +333,20 @@ def link_records(
     config = config or LinkageConfig()
     records = prepare_records(df, unidentified_names)
     with linkage_database() as connection:
-        tables = load_records(connection, records, "new")
-        model = model or train_model(connection, tables, config)
+        if model is None:
+            # Splink samples pairs for training by unique_id: train on the unique_ids, then
+            # score the same records known by position (see score_pairs).
+            model = train_model(connection, load_records(connection, records, "train"), config)
+            drop_tables(connection, "train")
+        tables = load_records(connection, records, "new", positions=True)
         scored = score_pairs(connection, model, tables, threshold=min(0.5, config.match_threshold))
         links = accept_links(connection, scored, records, config)
+    release_memory()  # DuckDB's, now that the database is closed
     roots, used = cluster_records(records, links)
+    del links
+    release_memory()
     records["victim_id"] = _assign_victims(records, roots, key)
+    del roots
     return LinkageResult(records, used, summarise_victims(records, used), model)
 
 
@@ -372,8 +382,9 @@ def link_new_records(
         scored = score_pairs(
             connection,
             model,
-            load_records(connection, added, "new"),
-            load_records(connection, old, "old"),
+            # Both from `records`: their codes are numbered together (model_table).
+            load_records(connection, records, "new", slice(len(old), None), positions=True),
+            load_records(connection, records, "old", slice(len(old)), positions=True),
             threshold=min(0.5, config.match_threshold),
         )
         links = accept_links(connection, scored, records, config)

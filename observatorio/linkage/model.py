@@ -1,9 +1,9 @@
 """The Splink model: blocking, comparisons, training by EM, scoring, and which links count.
 
 `train_model()` trains a Fellegi-Sunter model without labels on in-process DuckDB (one
-capped database per run, `linkage_database()`, holding the records `load_records()` copies in);
-`score_pairs()` scores candidate pairs with it (all at once, or new records against the
-register); `accept_links()` keeps the links the thresholds below allow and adds the
+capped database per run, `linkage_database()`, holding the records `tables.load_records()`
+copies in); `score_pairs()` scores candidate pairs with it (all at once, or new records
+against the register); `accept_links()` keeps the links the thresholds below allow and adds the
 documentary links between unidentified (NN) bodies. Called by `clusters.link_records()` and
 `clusters.link_new_records()`.
 
@@ -33,23 +33,8 @@ import numpy as np
 import pandas as pd
 
 from observatorio.core.settings import get_settings
-from observatorio.linkage.records import SOURCES, LinkageConfig, TooLittleToTrain
-
-MODEL_COLUMNS = (
-    "unique_id",
-    "source_dataset",
-    "id_pseudonym",
-    "name_pseudonym",
-    "name_tokens",
-    "sex",
-    "birth_year_est",
-    "event_day",
-    "event_month",
-    "municipality_code",
-    "department_code",
-    "report_id",
-)
-
+from observatorio.linkage.records import LinkageConfig, TooLittleToTrain
+from observatorio.linkage.tables import load_records, release_memory
 
 # Names repeat from year to year (namesakes), IDs and report numbers do not: the name rules
 # only pair records at most this many days apart, so their candidate pairs grow with the
@@ -198,31 +183,6 @@ def _settings_creator() -> Any:
     )
 
 
-def load_records(connection: Any, records: pd.DataFrame, role: str) -> list[str]:
-    """Copy the model columns of `records` into DuckDB, one table per system; their names.
-
-    Tables of systems without records are not made. The frame is read in place (DuckDB
-    scans pandas), so no copy of it is made in Python.
-    """
-    connection.register("_records_input", records)
-    tables = []
-    try:
-        for source in SOURCES:
-            table = f"{role}_{source}"
-            connection.sql(
-                f"create or replace table {table} as select {', '.join(MODEL_COLUMNS)}"
-                " from _records_input where source_dataset = $source",
-                params={"source": source},
-            )
-            if connection.sql(f"select count(*) from {table}").fetchall()[0][0]:
-                tables.append(table)
-            else:
-                connection.sql(f"drop table {table}")
-    finally:
-        connection.unregister("_records_input")
-    return tables
-
-
 def _register(db: Any, records: pd.DataFrame, role: str) -> list[Any]:
     """Splink inputs on `db`: the records of each system as a DuckDB table."""
     return [db.register(table) for table in load_records(db.duckdb_con, records, role)]
@@ -281,10 +241,13 @@ def score_pairs(
 ) -> str:
     """Score candidate pairs with the model into a DuckDB table; its name.
 
-    `new` and `existing` name record tables (`load_records()`). With `existing`, scores the
-    new records against the existing ones and among themselves, never existing against
-    existing: the incremental path. The table holds `unique_id_l, unique_id_r,
-    match_probability` of the pairs at or above `threshold`; it never leaves DuckDB whole.
+    `new` and `existing` name record tables (`load_records(..., positions=True)`). With
+    `existing`, scores the new records against the existing ones and among themselves, never
+    existing against existing: the incremental path. The table holds `unique_id_l,
+    unique_id_r, match_probability` of the pairs at or above `threshold`, records by their
+    position; it never leaves DuckDB whole. Positions, not the unique_ids themselves, keep
+    the millions of candidate pairs Splink blocks and scores small enough for DuckDB's
+    memory limit; training keeps the unique_ids, from which Splink draws its sample.
     """
     from splink import Linker
 
@@ -294,7 +257,7 @@ def score_pairs(
     anchor = new_frames + existing_frames
     columns = "unique_id_l, unique_id_r, match_probability"
     connection.sql(
-        f"create or replace table {SCORED_TABLE} (unique_id_l varchar, unique_id_r varchar,"
+        f"create or replace table {SCORED_TABLE} (unique_id_l bigint, unique_id_r bigint,"
         " match_probability double)"
     )
     if not anchor:
@@ -354,19 +317,23 @@ def _model_links(
 ) -> pd.DataFrame:
     """Scored pairs above the threshold that satisfy the unidentified-body rule, in DuckDB.
 
-    A pair of identified records passes; a pair with one NN record passes only with strong
-    agreement (same municipality, dates at most `nn_max_day_gap` apart, the same known sex,
-    estimated birth years at most `nn_max_birth_year_gap` apart); two NN records never do.
+    `scored` names records by position in `records` (`score_pairs`); the links name them by
+    unique_id. A pair of identified records passes; a pair with one NN record passes only
+    with strong agreement (same municipality, dates at most `nn_max_day_gap` apart, the same
+    known sex, estimated birth years at most `nn_max_birth_year_gap` apart); two NN records
+    never do.
     """
-    sides = (
-        "unique_id",
-        "municipality_code",
-        "event_day",
-        "sex",
-        "birth_year_est",
-        "is_unidentified",
+    import pyarrow as pa
+
+    sides = ("municipality_code", "event_day", "sex", "birth_year_est", "is_unidentified")
+    # Arrow over the frame's own columns: nothing is copied for DuckDB to read them.
+    table = pa.table(
+        {
+            "unique_id": pa.array(np.arange(len(records), dtype=np.int64)),
+            **{column: pa.array(records[column]) for column in sides},
+        }
     )
-    connection.register("_record_sides", records.loc[:, list(sides)])
+    connection.register("_record_sides", table)
     try:
         relation = connection.sql(
             f"""
@@ -400,7 +367,16 @@ def _model_links(
                 "birth_year_gap": config.nn_max_birth_year_gap,
             },
         )
-        frame: pd.DataFrame = relation.to_arrow_table().to_pandas()
+        accepted = relation.to_arrow_table()
+        uids = records["unique_id"].array
+        frame = pd.DataFrame(
+            {side: uids.take(accepted[side].to_numpy()) for side in ("unique_id_l", "unique_id_r")}
+        ).assign(
+            match_probability=accepted["match_probability"].to_numpy(),
+            rule=accepted["rule"].to_pandas(),
+        )
+        del accepted, table
+        release_memory()
         return frame
     finally:
         connection.unregister("_record_sides")

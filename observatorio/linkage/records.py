@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Literal
 
 import numpy as np
@@ -206,6 +207,14 @@ def _nullable(series: pd.Series) -> pd.Series:
     return series.where(series.notna() & (series.astype(str) != ""), None)
 
 
+def _sorted_tokens(tokens: Any) -> list[str]:
+    """The tokens as a sorted list: the input's own list when it is one already (a million
+    records would otherwise make a million new lists)."""
+    if isinstance(tokens, list) and all(a <= b for a, b in pairwise(tokens)):
+        return tokens
+    return sorted(tokens)
+
+
 def prepare_records(df: pd.DataFrame, unidentified_names: Iterable[str] = ()) -> pd.DataFrame:
     """Validate the input and derive the comparison columns the model uses.
 
@@ -223,16 +232,21 @@ def prepare_records(df: pd.DataFrame, unidentified_names: Iterable[str] = ()) ->
     out["id_pseudonym"] = _nullable(out["id_pseudonym"])
     out["name_pseudonym"] = _nullable(out["name_pseudonym"])
     is_placeholder = out["name_pseudonym"].isin(placeholders)
-    out.loc[is_placeholder, "name_pseudonym"] = None
+    if is_placeholder.any():  # else the column stays shared with the input
+        out.loc[is_placeholder, "name_pseudonym"] = None
     out["name_tokens"] = [
-        sorted(t) if (isinstance(t, list | tuple | np.ndarray) and len(t) and not p) else None
+        _sorted_tokens(t) if isinstance(t, list | tuple | np.ndarray) and len(t) and not p else None
         for t, p in zip(out["name_tokens"], is_placeholder, strict=True)
     ]
-    out["sex"] = out["sex"].where(out["sex"].isin(["M", "F"]), None)
+    known_sex = out["sex"].isin(["M", "F"])
+    if not known_sex.all():
+        out["sex"] = out["sex"].where(known_sex, None)
     out["report_id"] = _nullable(out["report_id"])
     out["municipality_code"] = out["municipality_code"].astype(str)
     event = pd.to_datetime(out["event_date"])
-    out["event_date"] = event.dt.date
+    if pd.api.types.infer_dtype(out["event_date"], skipna=False) != "date":
+        # Dates already (what the warehouse and the bench hand over) are kept, not remade.
+        out["event_date"] = event.dt.date
     out["event_day"] = (event - pd.Timestamp("1970-01-01")).dt.days.astype("int64")
     out["event_month"] = (event.dt.year * 100 + event.dt.month).astype("int64")
     out["department_code"] = out["municipality_code"].str[:2]

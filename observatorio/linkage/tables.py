@@ -1,0 +1,145 @@
+"""The records as DuckDB sees them: the model's columns, pseudonyms as integer codes.
+
+`load_records()` copies the columns the model compares into the run's DuckDB database
+(`model.linkage_database()`), one table per system. Pseudonyms, report numbers and name
+tokens are only ever compared for equality (or intersected), so DuckDB holds them as integer
+codes instead of 64-character HMACs: the records and every candidate-pair table Splink
+builds from them shrink several-fold, and every comparison and blocking rule gives what it
+gave on the text. `release_memory()` hands what a step freed back to the system. Imported
+by `model` and `clusters`; imports `records` only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from observatorio.linkage.records import SOURCES
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+MODEL_COLUMNS = (
+    "unique_id",
+    "source_dataset",
+    "id_pseudonym",
+    "name_pseudonym",
+    "name_tokens",
+    "sex",
+    "birth_year_est",
+    "event_day",
+    "event_month",
+    "municipality_code",
+    "department_code",
+    "report_id",
+)
+
+# What the model only compares for equality (or intersects, the name tokens): DuckDB holds
+# them as integer codes, not as 64-character HMACs. Equal pseudonyms get equal codes, so every
+# comparison, blocking rule and Splink's sample (a hash of unique_id) come out the same, while
+# the records and every candidate-pair table in DuckDB shrink several-fold.
+CODED_COLUMNS = ("id_pseudonym", "name_pseudonym", "report_id")
+
+
+def _codes(values: pd.Series) -> pa.Array:
+    """Each value's code (its first appearance in `values`); null stays null."""
+    import pyarrow as pa
+
+    codes, _ = pd.factorize(values)
+    return pa.array(codes.astype(np.int32), mask=codes < 0)
+
+
+def _token_codes(tokens: pd.Series) -> pa.Array:
+    """The name tokens as lists of token codes (one code per distinct token of the run)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    lists = pa.array(tokens.to_numpy(dtype=object), type=pa.list_(pa.string()))
+    indices = pc.dictionary_encode(lists.flatten()).indices
+    return pa.ListArray.from_arrays(lists.offsets, indices, mask=lists.is_null())
+
+
+def model_table(records: pd.DataFrame, *, positions: bool = False) -> pa.Table:
+    """The model columns of `records` as an Arrow table, pseudonyms and tokens as codes.
+
+    Codes are numbered over the whole frame: tables loaded from slices of one frame
+    (`load_records(..., rows=...)`) compare with each other. With `positions`, `unique_id`
+    is each record's position in `records` instead of its text (see `score_pairs`).
+    """
+    import pyarrow as pa
+
+    columns = {}
+    for column in MODEL_COLUMNS:
+        if column == "unique_id" and positions:
+            columns[column] = pa.array(np.arange(len(records), dtype=np.int64))
+        elif column in CODED_COLUMNS:
+            columns[column] = _codes(records[column])
+        elif column == "name_tokens":
+            columns[column] = _token_codes(records[column])
+        else:
+            columns[column] = pa.array(records[column])
+    return pa.table(columns)
+
+
+def load_records(
+    connection: Any,
+    records: pd.DataFrame,
+    role: str,
+    rows: slice = slice(None),
+    *,
+    positions: bool = False,
+) -> list[str]:
+    """Copy the model columns of `records[rows]` into DuckDB, one table per system; their names.
+
+    Tables of systems without records are not made. Pseudonyms and name tokens go in as
+    codes (`model_table`), numbered over all of `records`; with `positions`, records are
+    known by their position in `records` (what `score_pairs` wants).
+    """
+    start, stop, _ = rows.indices(len(records))
+    table = model_table(records, positions=positions).slice(start, stop - start)
+    connection.register("_records_input", table)
+    tables = []
+    try:
+        for source in SOURCES:
+            name = f"{role}_{source}"
+            connection.sql(
+                f"create or replace table {name} as select {', '.join(MODEL_COLUMNS)}"
+                " from _records_input where source_dataset = $source",
+                params={"source": source},
+            )
+            if connection.sql(f"select count(*) from {name}").fetchall()[0][0]:
+                tables.append(name)
+            else:
+                connection.sql(f"drop table {name}")
+    finally:
+        connection.unregister("_records_input")
+        del table
+        release_memory()
+    return tables
+
+
+def drop_tables(connection: Any, role: str) -> None:
+    """Drop the record tables `load_records(connection, ..., role)` made."""
+    for source in SOURCES:
+        connection.sql(f"drop table if exists {role}_{source}")
+
+
+def release_memory() -> None:
+    """Hand the memory a step freed back to the system.
+
+    Arrow's allocator keeps what it freed for reuse, and glibc's keeps the large numpy and
+    DuckDB buffers it freed on its heap: after a one-off step over a million records (the
+    codes above, the accepted links, the clustering) that memory would stay in the process
+    until it ends and add to the next step's peak.
+    """
+    import ctypes
+    import ctypes.util
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    libc = ctypes.util.find_library("c")
+    if libc and hasattr(ctypes.CDLL(libc), "malloc_trim"):  # glibc only
+        ctypes.CDLL(libc).malloc_trim(0)
