@@ -7,19 +7,24 @@
     PostgreSQL pushes a filter on the key down through them to the staged rows only when it is
     a plain expression. A semi-join to a subquery stays above the windows, so every staged row
     was ranked (70-80 s at 1M rows for a batch of 1 %). A list of constants is hashed, so a
-    large batch stays cheap. -#}
+    large batch stays cheap. Past `changed_records_max_constants` records (a whole file re-sent,
+    say) the list would make the SQL itself the cost, and the filter is that semi-join: the
+    same records, read the slow way. -#}
 {% macro changed_records_filter(key, staging, unbuilt) -%}
     {%- if not execute -%}
         true
     {%- else -%}
+        {%- set most = var('changed_records_max_constants') | int -%}
         {%- set changed -%}
             select distinct staged.{{ key }}
             from {{ staging }} as staged
             where staged.{{ key }} is not null and {{ unbuilt }}
         {%- endset -%}
-        {%- set keys = run_query(changed).columns[0].values() -%}
+        {%- set keys = run_query(changed ~ ' limit ' ~ (most + 1)).columns[0].values() -%}
         {%- if keys | length == 0 -%}
             false
+        {%- elif keys | length > most -%}
+            {{ key }} in ({{ changed }})
         {%- else -%}
             {{ key }} in (
             {%- for value in keys %}
