@@ -19,12 +19,15 @@ reports its wall time and its own peak RSS (`ru_maxrss`; the PostgreSQL server i
   project's seeds stay the demo's).
 - `stage`, `gate`, `publish`: `ingestion.loader.stage_file`, the Great Expectations gate
   (`observatorio.orchestration.ingest.gate_batches`), `ingestion.loader.publish_batch`.
-- `build`: `dbt build` without the seeds (already loaded by `reference`); its result lists the
-  slowest nodes (models, snapshots, tests) and the seconds spent in tests.
+- `build`: `dbt build` without the seeds (already loaded by `reference`), planned and recorded
+  as `build_warehouse` does (`observatorio.transform.builds`: `--full-refresh` for the first
+  build); its result lists the slowest nodes (models, snapshots, tests) and the seconds spent
+  in tests.
 - `deliver`: the `unidad_analitica` extract (`observatorio.delivery.extracts.deliver`).
 - `delta_ingest`, `delta_build`: +1 % new rows ingested, then the same build again, which is
   incremental for the incremental models (`incremental_models` lists them: the police facts,
-  the indicator contributions and the indicator marts). The new rows' incidents are spread
+  the indicator contributions and the indicator marts; the tests of models whose meta names
+  `changed_records` check only the records the batch changed). The new rows' incidents are spread
   over the same year as the first file's, so they touch every municipality-month.
 
 Then, in the bench's own process: the database size, the dense indicator mart's rows and bytes
@@ -144,16 +147,23 @@ from pathlib import Path
 from observatorio.orchestration.ingest import ingest_file
 print(json.dumps(ingest_file(sys.argv[1], Path(sys.argv[2])).as_json()))
 """
+# As build_warehouse builds: planned (`--full-refresh` when nothing was built yet or the project
+# changed), then recorded, the watermark the next build's plan and scoped tests start from.
 BUILD = """
 import json
+from observatorio.transform.builds import plan_build, record_build
 from observatorio.transform.dbt import run_dbt
-results = run_dbt(["build", "--exclude", "resource_type:seed"])
+plan = plan_build()
+full_refresh = ["--full-refresh"] if plan.is_full_refresh else []
+results = run_dbt(["build", "--exclude", "resource_type:seed", *full_refresh])
+record_build(plan.as_json(), "bench")
 timed = sorted(
     ((r.node.unique_id, round(r.execution_time, 1)) for r in results.results),
     key=lambda item: -item[1],
 )
 tests = sum(t for n, t in timed if n.startswith("test.") or n.startswith("unit_test."))
 print(json.dumps({
+    "plan": plan.reason,
     "nodes": len(results.results),
     "tests_s": round(tests, 1),
     "slowest_nodes_s": dict(timed[:15]),

@@ -13,12 +13,13 @@
     superseded by later copies is looked at again by every build (correct, only slower). -#}
 {% macro incremental_records(key, staging) -%}
     {%- if is_incremental() %}
-    where {{ key }} in (
-        select staged.{{ key }}
-        from {{ staging }} as staged
-        where staged.batch_id not in (
-            select distinct built.batch_id from {{ this }} as built
-        )
-    )
+    where {{ changed_records_filter(key, staging, batches_not_in(this)) }}
     {%- endif %}
+{%- endmacro %}
+
+
+{#- The batches no row of `built` carries, as a condition on `staged.batch_id`: what a model
+    (or snapshot) that keeps each row's batch has not yet built from. -#}
+{% macro batches_not_in(built) -%}
+    staged.batch_id not in (select distinct built.batch_id from {{ built }} as built)
 {%- endmacro %}

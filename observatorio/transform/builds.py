@@ -15,7 +15,10 @@ project's files, so a changed project is built with `--full-refresh`: a changed 
 map reclassifying offences), macro or model can change any row, and rebuilding from scratch
 is the one way that is always right. So is the first build, and a build whose marts are gone.
 
-The state read and written is `ops.build_ledger` (transformer role: select, insert).
+The state read and written is `ops.build_ledger` (transformer role: select, insert). dbt reads
+it too (macro `batches_since_last_build`): in an incremental build, the tests of the models
+whose meta names `changed_records` check only the records of the batches published since the
+last recorded build.
 """
 
 from __future__ import annotations

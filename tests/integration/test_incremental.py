@@ -14,9 +14,13 @@ from observatorio.transform.builds import plan_build, record_build
 from observatorio.transform.dbt import build, run_dbt
 from tests.police_files import report_row, write_reports
 
-# The incremental police facts and everything built from them (monthly mart, indicator
-# contributions and mart, reconciliation): what a police batch changes.
-AFFECTED = ["--select", "fct_crime_report_versions+", "fct_crime_reports+"]
+# The classified police reports and everything built from them (the incremental police facts,
+# the snapshot, the monthly mart, indicator contributions and mart, reconciliation), with their
+# tests: what a police batch changes.
+AFFECTED = ["--select", "int_crime_report_versions_classified+"]
+# A test of a model that names its `changed_records` (dbt macro get_where_subquery).
+SCOPED_TEST = "unique_int_crime_reports_classified_report_victim_id"
+FEW_CONSTANTS = ["--vars", "{changed_records_max_constants: 1}"]
 # The code map (a seed) is upstream of them: a build that reclassifies reloads it and
 # rebuilds everything downstream of it.
 CODE_MAP = "ref_national_offences"
@@ -69,6 +73,13 @@ def _differences(db: Any, schema: str) -> dict[str, tuple[int, int]]:
     return found
 
 
+def _scoped_test_sql(results: Any) -> str:
+    """The SQL the build ran for SCOPED_TEST."""
+    sql = [r.node.compiled_code for r in results.results if r.node.name == SCOPED_TEST]
+    assert len(sql) == 1, f"{SCOPED_TEST} did not run"
+    return str(sql[0])
+
+
 def _materialized(db: Any, table: str) -> int:
     return int(db.execute(f"select count(*) from marts.{table}").fetchone()[0])
 
@@ -99,7 +110,8 @@ def test_incremental_batches_equal_a_full_refresh(clean_warehouse, tmp_path, set
     _ingest(settings, drops, "denuncias_20240131.csv", [report_row(n) for n in range(1, 11)])
     plan = plan_build(settings)
     assert (plan.is_needed, plan.is_full_refresh) == (True, True), plan
-    build(settings)
+    # No build recorded yet: every record is tested.
+    assert "DEN-2024-0000001" not in _scoped_test_sql(build(settings))
     record_build(plan.as_json(), "test-1", settings)
     assert plan_build(settings).is_needed is False
     assert _materialized(db, "fct_crime_reports") == 10
@@ -112,8 +124,10 @@ def test_incremental_batches_equal_a_full_refresh(clean_warehouse, tmp_path, set
     _ingest(settings, drops, "denuncias_20240202.csv", [*february, late])
     plan = plan_build(settings)
     assert (plan.is_needed, plan.is_full_refresh) == (True, False), plan
-    run_dbt(["build", *AFFECTED], settings)
+    tested = _scoped_test_sql(run_dbt(["build", *AFFECTED], settings))
     record_build(plan.as_json(), "test-2", settings)
+    # Incremental: the tests of the classified reports check the new batch's records only.
+    assert "'DEN-2024-0000011-" in tested and "'DEN-2024-0000001-" not in tested, tested
 
     # Batch 3: a correction. Report 2 is re-sent: the victim died (homicide), and it happened
     # in another municipality, so a cell loses the row and another gains it.
@@ -125,7 +139,10 @@ def test_incremental_batches_equal_a_full_refresh(clean_warehouse, tmp_path, set
         fecha_registro="10/02/2024 08:00",
     )
     _ingest(settings, drops, "denuncias_20240210.csv", [corrected, report_row(15)])
-    run_dbt(["build", *AFFECTED], settings)
+    # More changed records than the filters list as constants: they read the same records
+    # with a semi-join, which the comparison with a full refresh below covers too.
+    tested = _scoped_test_sql(run_dbt(["build", *AFFECTED, *FEW_CONSTANTS], settings))
+    assert "'DEN-2024-0000015-" not in tested and "batch_ledger" in tested, tested
     facts = db.execute(
         "select iccs_code, municipality_code, version_count from marts.fct_crime_reports"
         " where report_id = 'DEN-2024-0000002'"
@@ -133,6 +150,14 @@ def test_incremental_batches_equal_a_full_refresh(clean_warehouse, tmp_path, set
     assert facts == [("0101", "02001", 2)]
     assert _materialized(db, "fct_crime_reports") == 16
     assert _materialized(db, "fct_crime_report_versions") == 17
+    # The snapshot read only the changed report victims, and missed none: report 2's
+    # correction opened a second row, the other reports kept theirs.
+    snapshot = db.execute(
+        "select count(*) filter (where report_id = 'DEN-2024-0000002'),"
+        " count(*) filter (where dbt_valid_to is null), count(*)"
+        " from snapshots.snap_police__reports"
+    ).fetchone()
+    assert tuple(snapshot) == (2, 16, 17)
 
     _snapshot(db, "incremental_check")
     run_dbt(["build", "--full-refresh", *AFFECTED], settings)

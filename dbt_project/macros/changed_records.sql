@@ -1,0 +1,110 @@
+{#- `key in (...)`: the records (`key`) with a row of `staging` (aliased `staged`) from a batch
+    that `unbuilt` (a condition on `staged.batch_id`) selects, as a list of constants; `false`
+    when there are none. Read when the node runs; while dbt parses, `true`.
+
+    Constants, not a subquery: the models these filters read (int_crime_reports_classified and
+    the like) rank each record's versions in window functions partitioned by the key, and
+    PostgreSQL pushes a filter on the key down through them to the staged rows only when it is
+    a plain expression. A semi-join to a subquery stays above the windows, so every staged row
+    was ranked (70-80 s at 1M rows for a batch of 1 %). A list of constants is hashed, so a
+    large batch stays cheap. Past `changed_records_max_constants` records (a whole file re-sent,
+    say) the list would make the SQL itself the cost, and the filter is that semi-join: the
+    same records, read the slow way. -#}
+{% macro changed_records_filter(key, staging, unbuilt) -%}
+    {%- if not execute -%}
+        true
+    {%- else -%}
+        {%- set most = var('changed_records_max_constants') | int -%}
+        {%- set changed -%}
+            select distinct staged.{{ key }}
+            from {{ staging }} as staged
+            where staged.{{ key }} is not null and {{ unbuilt }}
+        {%- endset -%}
+        {%- set keys = run_query(changed ~ ' limit ' ~ (most + 1)).columns[0].values() -%}
+        {%- if keys | length == 0 -%}
+            false
+        {%- elif keys | length > most -%}
+            {{ key }} in ({{ changed }})
+        {%- else -%}
+            {{ key }} in (
+            {%- for value in keys %}
+                {{ "'" ~ (value | string | replace("'", "''")) ~ "'" }}{{ "," if not loop.last }}
+            {%- endfor %}
+            )
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The batches published since the last successful build, as a condition on
+    `staged.batch_id`; none (no condition can be scoped) in a `--full-refresh` build, before the
+    first recorded build, or when the ledger cannot say which batches that build saw.
+
+    The last build is the last row of `ops.build_ledger` (observatorio.transform.builds records
+    it when a build ends, with the count and the newest publication time of the batches it
+    started from). The batches it saw are those published up to that time, provided they are
+    as many as it counted; otherwise (a batch published late with an earlier time), nothing
+    is scoped. -#}
+{% macro batches_since_last_build() -%}
+    {%- if not execute or flags.FULL_REFRESH -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set last_build -%}
+        with last_build as (
+            select
+                batches_loaded,
+                coalesce(latest_batch_at, '-infinity') as seen_until
+            from ops.build_ledger
+            order by build_id desc
+            limit 1
+        )
+        select
+            to_char(last_build.seen_until, 'YYYY-MM-DD"T"HH24:MI:SS.USOF') as seen_until,
+            count(batches.batch_id) = last_build.batches_loaded as is_consistent
+        from last_build
+        left join ops.batch_ledger as batches
+            on
+                batches.status = 'loaded'
+                and batches.finished_at <= last_build.seen_until
+        group by last_build.seen_until, last_build.batches_loaded
+    {%- endset -%}
+    {%- set rows = run_query(last_build).rows -%}
+    {%- if rows | length == 0 or not rows[0][1] -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(
+        "staged.batch_id in (select batch_id from ops.batch_ledger where status = 'loaded'"
+        ~ " and finished_at > '" ~ rows[0][0] ~ "'::timestamptz)"
+    ) }}
+{%- endmacro %}
+
+
+{#- dbt's hook for a test's `where` (overridden here, as dbt's docs show): a test of a model
+    whose meta names its records (`changed_records: {key: ..., staging: ...}`, a model built
+    from that staging model's rows and the seeds alone) checks, in an incremental build, only
+    the records the batches since the last build changed. The others were checked by an
+    earlier build under the same project (a changed project means a full refresh, which checks
+    every record). A test's own `where` still applies. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set conditions = [] -%}
+    {%- if config.get('where') -%}
+        {%- do conditions.append(config.get('where')) -%}
+    {%- endif -%}
+    {%- set tested = graph.nodes.get(model.attached_node) if execute and model.attached_node -%}
+    {%- set records = tested.config.meta.get('changed_records') if tested -%}
+    {%- if records -%}
+        {%- set unbuilt = batches_since_last_build() -%}
+        {%- if unbuilt -%}
+            {%- set staging = graph.nodes['model.' ~ project_name ~ '.' ~ records.staging] -%}
+            {%- set staged = api.Relation.create(
+                database=staging.database, schema=staging.schema, identifier=staging.alias
+            ) -%}
+            {%- do conditions.append(changed_records_filter(records.key, staged, unbuilt)) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if conditions -%}
+        {{ return('(select * from ' ~ relation ~ ' where ' ~ conditions | join(' and ') ~ ') dbt_subquery') }}
+    {%- else -%}
+        {{ return(relation) }}
+    {%- endif -%}
+{%- endmacro %}
