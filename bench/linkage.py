@@ -344,7 +344,11 @@ def _by_position(records: pd.DataFrame, truth: pd.Series) -> tuple[pd.Series, pd
     """(victim per record, truth per record) for `pairwise_scores`, indexed by position when
     the truth follows the records' order (linking keeps the input's): a million-unique_id
     index lookup would add to the peak memory the bench measures."""
-    if truth.index.equals(pd.Index(records["unique_id"])):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    uids, keys = pa.array(records["unique_id"]), pa.array(truth.index.array)
+    if len(uids) == len(keys) and pc.all(pc.equal(uids, keys)).as_py():
         return pd.Series(records["victim_id"].array), pd.Series(truth.array)
     return records.set_index("unique_id")["victim_id"], truth
 
@@ -381,11 +385,12 @@ def nn_checks(result: LinkageResult, truth: pd.Series) -> dict[str, Any]:
         "nn_records": int(frame["nn"].sum()),
         "nn_to_nn_links": {
             "total": len(nn_links),
-            "by_rule": {str(k): int(v) for k, v in nn_links["rule"].value_counts().items()},
+            # The rule is categorical: value_counts lists rules no link used, as 0.
+            "by_rule": {str(k): int(v) for k, v in nn_links["rule"].value_counts().items() if v},
             "without_evidence": int((nn_links["rule"] == "model").sum()),
             "wrong": int(wrong.sum()),
             "wrong_by_rule": {
-                str(k): int(v) for k, v in nn_links.loc[wrong, "rule"].value_counts().items()
+                str(k): int(v) for k, v in nn_links.loc[wrong, "rule"].value_counts().items() if v
             },
         },
         "nn_records_wrongly_merged": int((frame["nn"] & mixed).sum()),
