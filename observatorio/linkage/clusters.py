@@ -19,13 +19,23 @@ import pyarrow.compute as pc
 
 from ingestion.pseudonymise import victim_id_pseudonym
 from observatorio.core.settings import get_settings
-from observatorio.linkage.model import accept_links, linkage_database, score_pairs, train_model
+from observatorio.linkage.model import (
+    LINK_COLUMNS,
+    POSITION_COLUMNS,
+    accept_links,
+    linkage_database,
+    links_by_id,
+    score_pairs,
+    train_model,
+)
 from observatorio.linkage.records import (
     SOURCES,
     Intent,
     LinkageConfig,
     LinkageError,
     LinkageResult,
+    Status,
+    concat_records,
     prepare_records,
 )
 from observatorio.linkage.tables import drop_tables, load_records, release_memory
@@ -76,17 +86,25 @@ def _positions(uids: pa.Array, values: Any) -> np.ndarray:
     return positions
 
 
+def _by_rank(records: pd.DataFrame) -> np.ndarray:
+    """Record positions in the sorted order of their unique_ids."""
+    order: np.ndarray = pc.sort_indices(pa.array(records["unique_id"])).to_numpy()
+    return order
+
+
 def cluster_records(
     records: pd.DataFrame,
     links: pd.DataFrame,
     seed_clusters: dict[str, str] | None = None,
-) -> tuple[pd.Series, pd.DataFrame]:
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Assign each record a cluster root; returns (root per record, links actually used).
 
-    The root is the smallest unique_id of the cluster, as a Series aligned with `records`.
-    Links are applied most-evidence-first (documentary and NN rules, then by probability);
-    a link that would put two records of one system together is refused. `seed_clusters`
-    (unique_id -> victim_id of the register) are applied first, so existing victims stay.
+    `links` name records by position in `records` (`POSITION_LINK_COLUMNS`), and so do the
+    roots: the position of the record with the smallest unique_id of the cluster, one per
+    record. Links are applied most-evidence-first (documentary and NN rules, then by
+    probability); a link that would put two records of one system together is refused.
+    `seed_clusters` (unique_id -> victim_id of the register) are applied first, so existing
+    victims stay.
 
     Only connected components in which some system appears twice can refuse a link, so the
     greedy pass runs on those alone; every other component takes all its links at once
@@ -97,14 +115,15 @@ def cluster_records(
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    uids = pa.array(records["unique_id"]).cast(pa.large_string())
-    rank = np.empty(len(uids), dtype=np.int64)
-    rank[pc.sort_indices(uids).to_numpy()] = np.arange(len(uids))
-    left = _positions(uids, links["unique_id_l"])
-    right = _positions(uids, links["unique_id_r"])
-    evidence = pd.to_numeric(links["match_probability"], errors="coerce").fillna(2.0).to_numpy()
+    count = len(records)
+    by_rank = _by_rank(records)
+    rank = np.empty(count, dtype=np.int64)
+    rank[by_rank] = np.arange(count)
+    left, right = (links[side].to_numpy(dtype=np.int64) for side in POSITION_COLUMNS)
+    evidence = links["match_probability"].fillna(2.0).to_numpy(dtype=np.float64)
     # Most evidence first, then by unique_ids: the order of a sort on (evidence, id_l, id_r).
     order = np.lexsort((rank[right], rank[left], -evidence))
+    del evidence
     left, right = left[order], right[order]
     # Seed edges: each register victim's records chained to its first record.
     seed_pairs: list[tuple[str, str]] = []
@@ -117,12 +136,19 @@ def cluster_records(
             anchor = first.setdefault(victim, uid)
             if anchor != uid:
                 seed_pairs.append((anchor, uid))
-    seed_left = _positions(uids, [a for a, _ in seed_pairs])
-    seed_right = _positions(uids, [b for _, b in seed_pairs])
+    if seed_pairs:
+        uids = pa.array(records["unique_id"]).cast(pa.large_string())
+        seed_left = _positions(uids, [a for a, _ in seed_pairs])
+        seed_right = _positions(uids, [b for _, b in seed_pairs])
+        del uids
+    else:
+        seed_left = seed_right = np.zeros(0, dtype=np.int64)
     rows = np.concatenate([left, seed_left])
     cols = np.concatenate([right, seed_right])
-    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(len(uids),) * 2)
+    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(count,) * 2)
+    del rows, cols
     _, component = connected_components(graph, directed=False)
+    del graph
     system = records["source_dataset"].map({s: i for i, s in enumerate(SOURCES)}).to_numpy()
     repeated = pd.DataFrame({"component": component, "system": system}).duplicated().to_numpy()
     conflicted = np.zeros(component.max() + 1 if len(component) else 0, dtype=bool)
@@ -144,9 +170,8 @@ def cluster_records(
         label[members] = len(conflicted) + pd.factorize(np.asarray(roots))[0]
     # The root: the record of smallest unique_id (lowest rank) under each label.
     lowest = pd.Series(rank).groupby(label).transform("min").to_numpy()
-    by_rank = pc.sort_indices(uids).to_numpy()
-    root = pd.Series(records["unique_id"].array.take(by_rank[lowest]), index=records.index)
-    return root, links.iloc[order[used]]
+    root: np.ndarray = by_rank[lowest]
+    return root, links.iloc[order[used]].reset_index(drop=True)
 
 
 def _victim_id(members: Sequence[str], key: bytes) -> str:
@@ -201,15 +226,50 @@ def _text(values: Any) -> Any:
     return pd.array(values, dtype="str")
 
 
+def _victim_codes(victim_id: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """(code per record, victim ids in sorted order): each record's victim as its place in
+    that order, from the categories when the column is categorical (what `_assign_victims`
+    gives), so a million records are never hashed as text again."""
+    victim = pd.Categorical(victim_id).remove_unused_categories()
+    order = victim.categories.argsort()
+    place = np.empty(len(order), dtype=np.int64)
+    place[order] = np.arange(len(order))
+    return place[victim.codes], victim.categories[order]
+
+
+def _link_owners(records: pd.DataFrame, links: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(position in `records` of each link's first record, whether it is among them).
+
+    Links by position (`POSITION_LINK_COLUMNS`, a run's own) or by unique_id (`LINK_COLUMNS`,
+    the register's, which may name records that left it)."""
+    if POSITION_COLUMNS[0] in links.columns:
+        positions = links[POSITION_COLUMNS[0]].to_numpy(dtype=np.int64)
+        return positions, np.ones(len(positions), dtype=bool)
+    found = pc.index_in(
+        pa.array(links["unique_id_l"]).cast(pa.large_string()),
+        value_set=pa.array(records["unique_id"]).cast(pa.large_string()),
+    )
+    known = found.is_valid().to_numpy(zero_copy_only=False)
+    positions = np.zeros(len(links), dtype=np.int64)
+    positions[known] = found.drop_null().to_numpy()
+    return positions, known
+
+
+# What final_status() can say, as the codes summarise_victims() picks array-wise.
+_STATUSES: tuple[str, ...] = get_args(Status)
+
+
 def summarise_victims(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
     """One row per victim: which systems, each one's classification, probability, status.
 
-    Array-wise (numpy over factorised victim ids, no per-victim Python): a national register
-    of a million records summarises in seconds.
+    Array-wise (numpy over victim codes, no per-victim Python): a national register of a
+    million records summarises in seconds. `links` by position or by unique_id (see
+    `_link_owners`). The status is categorical, and victims with the same systems share
+    one `systems` list.
     """
     if records.empty:
         return pd.DataFrame(columns=list(VICTIM_COLUMNS))
-    codes, victims = pd.factorize(records["victim_id"].to_numpy(dtype=object), sort=True)
+    codes, victims = _victim_codes(records["victim_id"])
     n = len(victims)
     system = records["source_dataset"].map({s: i for i, s in enumerate(SOURCES)}).to_numpy()
     rank = records["source_dataset"].map({s: i for i, s in enumerate(_REFERENCE_ORDER)})
@@ -226,8 +286,10 @@ def summarise_victims(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFram
 
     def pick(column: str, rows: np.ndarray) -> Any:
         """`column` at each victim's row in `rows` (missing for -1), taken column-wise: a
-        million-record column never becomes a million Python objects."""
-        return _text(records[column].array.take(rows, allow_fill=True))
+        million-record column never becomes a million Python objects. A categorical column
+        (the pseudonyms as the register read gives them) stays one, sharing its categories."""
+        taken = records[column].array.take(rows, allow_fill=True)
+        return taken if isinstance(taken, pd.Categorical) else _text(taken)
 
     # Row of each (victim, system); -1 where the system has no record of the victim.
     row_of = np.full((n, len(SOURCES)), -1, dtype=np.int64)
@@ -240,7 +302,7 @@ def summarise_victims(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFram
         "record_count": np.bincount(codes, minlength=n).astype("int64"),
         # The reference place and date: the first system in _REFERENCE_ORDER that has them.
         "event_date": records["event_date"].take(first).to_numpy(dtype=object),
-        "municipality_code": records["municipality_code"].take(first).to_numpy(dtype=object),
+        "municipality_code": pick("municipality_code", first),
         "is_unidentified": np.bincount(codes, weights=~is_nn, minlength=n) == 0,
     }
     for column in ("id_pseudonym", "name_pseudonym"):
@@ -249,7 +311,12 @@ def summarise_victims(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFram
         out[f"has_{source}_record"] = present[:, i]
         out[f"{source}_record_id"] = pick("unique_id", row_of[:, i])
         out[f"{source}_classification"] = pick("classification", row_of[:, i])
-    out["systems"] = [[s for s, h in zip(SOURCES, row, strict=True) if h] for row in present]
+    # One list per set of systems (sixteen at most), shared by the victims that have it.
+    combination = present @ (1 << np.arange(len(SOURCES)))
+    lists = np.empty(1 << len(SOURCES), dtype=object)
+    for bits in range(len(lists)):
+        lists[bits] = [s for i, s in enumerate(SOURCES) if bits >> i & 1]
+    out["systems"] = lists[combination]
     # Each system's intent of the victim as a small code (-1: no record), not as strings.
     intent_of_record = pd.Categorical(records["intent"], _INTENTS).codes
     intents = np.where(present, intent_of_record[np.maximum(row_of, 0)], -1)
@@ -258,8 +325,8 @@ def summarise_victims(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFram
     )
     homicides = (intents == homicide).sum(axis=1)
     out["homicide_sources"] = homicides.astype("int64")
-    # final_status(), array-wise.
-    out["final_status"] = np.select(
+    # final_status(), array-wise, as category codes.
+    status = np.select(
         [
             homicides >= 2,
             (intents == legal).any(axis=1),
@@ -267,13 +334,17 @@ def summarise_victims(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFram
             (intents == undetermined).any(axis=1),
         ],
         [
-            "confirmed_homicide",
-            "legal_intervention",
-            "homicide_single_source",
-            "undetermined_intent",
+            _STATUSES.index(s)
+            for s in (
+                "confirmed_homicide",
+                "legal_intervention",
+                "homicide_single_source",
+                "undetermined_intent",
+            )
         ],
-        default="not_homicide",
+        default=_STATUSES.index("not_homicide"),
     )
+    out["final_status"] = pd.Categorical.from_codes(status, categories=list(_STATUSES))
     reclassified = np.zeros(n, dtype=bool)
     for a in range(len(SOURCES)):
         for b in range(a + 1, len(SOURCES)):
@@ -285,40 +356,42 @@ def summarise_victims(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFram
     out["is_autopsy_without_police"] = forensic & ~police
 
     # The lowest model probability among the victim's links; rule links flag the victim.
-    found = pc.index_in(
-        pa.array(links["unique_id_l"]).cast(pa.large_string()),
-        value_set=pa.array(records["unique_id"]).cast(pa.large_string()),
-    )
-    known = found.is_valid().to_numpy(zero_copy_only=False)
-    owner = np.full(len(links), np.nan)
-    owner[known] = codes[found.drop_null().to_numpy()]
+    position, known = _link_owners(records, links)
+    owner = codes[position]
     is_model = (links["rule"] == "model").to_numpy(dtype=bool)
     probability = pd.to_numeric(links["match_probability"], errors="coerce").to_numpy(float)
     lowest = np.full(n, np.inf)
     keep = known & is_model & ~np.isnan(probability)
-    np.minimum.at(lowest, owner[keep].astype(int), probability[keep])
+    np.minimum.at(lowest, owner[keep], probability[keep])
     out["match_probability"] = np.where(np.isinf(lowest), np.nan, lowest)
     by_rule = np.zeros(n, dtype=bool)
-    by_rule[owner[known & ~is_model].astype(int)] = True
+    by_rule[owner[known & ~is_model]] = True
     out["linked_by_rule"] = by_rule
     return pd.DataFrame(out).loc[:, list(VICTIM_COLUMNS)]
 
 
 def _assign_victims(
-    records: pd.DataFrame, roots: pd.Series, key: bytes | None, known: dict[str, str] | None = None
+    records: pd.DataFrame,
+    roots: np.ndarray,
+    key: bytes | None,
+    known: dict[str, str] | None = None,
 ) -> pd.Series:
-    """Victim id per record: the register's id for a cluster it knows, else a new one."""
-    # A new victim's id hashes its smallest record id, which is the cluster's root.
+    """Victim id per record (categorical): the register's id for a cluster it knows, else a
+    new one. `roots`: the position of each record's cluster root (`cluster_records`)."""
+    # A new victim's id hashes its smallest record id, which is the cluster's root: only the
+    # roots' unique_ids become Python strings.
     codes, unique_roots = pd.factorize(roots)
     key = key if key is not None else get_settings().pseudonym_key()
-    new_ids = np.array([_victim_id([r], key) for r in unique_roots], dtype=object)
-    victim = pd.Series(new_ids[codes], index=roots.index, dtype=object)
+    root_ids = records["unique_id"].array.take(unique_roots)
+    new_ids = np.array([_victim_id([r], key) for r in root_ids], dtype=object)
+    victim = pd.Series(new_ids[codes], index=records.index, dtype=object)
+    del new_ids
     if known:
         existing = records["unique_id"].map(known)
         # A cluster keeps the register's victim id (the smallest when two victims merged).
-        kept = existing.groupby(roots.to_numpy(dtype=object)).transform("min")
+        kept = existing.groupby(roots).transform("min")
         victim = kept.where(kept.notna(), victim)
-    return victim.astype(object)
+    return victim.astype("category")
 
 
 def link_records(
@@ -332,6 +405,7 @@ def link_records(
     """Link all records from scratch (training the model unless one is given)."""
     config = config or LinkageConfig()
     records = prepare_records(df, unidentified_names)
+    release_memory()  # preparation's temporaries, before DuckDB's share is taken
     with linkage_database() as connection:
         if model is None:
             # Splink samples pairs for training by unique_id: train on the unique_ids, then
@@ -342,12 +416,16 @@ def link_records(
         scored = score_pairs(connection, model, tables, threshold=min(0.5, config.match_threshold))
         links = accept_links(connection, scored, records, config)
     release_memory()  # DuckDB's, now that the database is closed
+    # Links stay positions through clustering and the summary; only the used ones get
+    # their unique_ids, last.
     roots, used = cluster_records(records, links)
     del links
     release_memory()
     records["victim_id"] = _assign_victims(records, roots, key)
     del roots
-    return LinkageResult(records, used, summarise_victims(records, used), model)
+    victims = summarise_victims(records, used)
+    release_memory()
+    return LinkageResult(records, links_by_id(records, used), victims, model)
 
 
 def link_new_records(
@@ -377,7 +455,9 @@ def link_new_records(
         old["victim_id"] = old["unique_id"].map(known)
         return LinkageResult(old, register_links, summarise_victims(old, register_links), model)
     added = prepare_records(fresh, unidentified_names)
-    records = pd.concat([old, added], ignore_index=True)
+    records = concat_records([old, added])
+    del added
+    release_memory()
     with linkage_database() as connection:
         scored = score_pairs(
             connection,
@@ -388,10 +468,12 @@ def link_new_records(
             threshold=min(0.5, config.match_threshold),
         )
         links = accept_links(connection, scored, records, config)
-    # NN rules look at the whole neighbourhood (uniqueness) but only links to new records count.
-    new_ids = set(added["unique_id"])
-    links = links[links["unique_id_l"].isin(new_ids) | links["unique_id_r"].isin(new_ids)]
-    roots, used = cluster_records(records, links, seed_clusters=known)
+    # NN rules look at the whole neighbourhood (uniqueness) but only links to new records
+    # count: the new records are the positions after the old ones.
+    touches_new = (links[list(POSITION_COLUMNS)].to_numpy() >= len(old)).any(axis=1)
+    roots, used = cluster_records(records, links[touches_new], seed_clusters=known)
     records["victim_id"] = _assign_victims(records, roots, key, known)
-    all_links = pd.concat([register_links.loc[:, list(used.columns)], used], ignore_index=True)
+    all_links = pd.concat(
+        [register_links.loc[:, list(LINK_COLUMNS)], links_by_id(records, used)], ignore_index=True
+    )
     return LinkageResult(records, all_links, summarise_victims(records, all_links), model)

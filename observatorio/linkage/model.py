@@ -311,17 +311,54 @@ def score_pairs(
 # personal and a hospital death follows the incident by days, so they link only by report.
 SAME_DAY_SYSTEM_PAIRS = frozenset({("forensic", "police"), ("forensic", "hospital")})
 
+# A link as the register keeps it, and what made it: the model or an NN rule.
+LINK_COLUMNS = ("unique_id_l", "unique_id_r", "match_probability", "rule")
+RULE_DTYPE = pd.CategoricalDtype(["model", "report_number", "unique_nn_day_place"])
+# A link while a run works on it: its records by position in the prepared records. A million
+# accepted links stay three numbers and a rule code each until clustering has kept the ones
+# it uses; only those get their unique_ids (`links_by_id`).
+POSITION_COLUMNS = ("position_l", "position_r")
+POSITION_LINK_COLUMNS = (*POSITION_COLUMNS, *LINK_COLUMNS[2:])
+
+
+def _position_links(left: Any, right: Any, probability: Any, rule: str | Any) -> pd.DataFrame:
+    """Links by position, in the dtypes every step expects (`rule`: one rule or one per link)."""
+    left = np.asarray(left, dtype=np.int64)
+    rules = [rule] * len(left) if isinstance(rule, str) else rule
+    return pd.DataFrame(
+        dict(
+            zip(
+                POSITION_LINK_COLUMNS,
+                (
+                    left,
+                    np.asarray(right, dtype=np.int64),
+                    np.asarray(probability, dtype=np.float64),
+                    pd.Categorical(rules, dtype=RULE_DTYPE),
+                ),
+                strict=True,
+            )
+        )
+    )
+
+
+def links_by_id(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
+    """Links by position (`POSITION_LINK_COLUMNS`) as links by unique_id (`LINK_COLUMNS`)."""
+    uids = records["unique_id"].array
+    columns = [uids.take(links[side].to_numpy()) for side in POSITION_COLUMNS]
+    columns += [links[column].array for column in LINK_COLUMNS[2:]]
+    return pd.DataFrame(dict(zip(LINK_COLUMNS, columns, strict=True)))
+
 
 def _model_links(
     connection: Any, scored: str, records: pd.DataFrame, config: LinkageConfig
 ) -> pd.DataFrame:
     """Scored pairs above the threshold that satisfy the unidentified-body rule, in DuckDB.
 
-    `scored` names records by position in `records` (`score_pairs`); the links name them by
-    unique_id. A pair of identified records passes; a pair with one NN record passes only
-    with strong agreement (same municipality, dates at most `nn_max_day_gap` apart, the same
-    known sex, estimated birth years at most `nn_max_birth_year_gap` apart); two NN records
-    never do.
+    `scored` names records by position in `records` (`score_pairs`), and so do the links
+    (`POSITION_LINK_COLUMNS`). A pair of identified records passes; a pair with one NN
+    record passes only with strong agreement (same municipality, dates at most
+    `nn_max_day_gap` apart, the same known sex, estimated birth years at most
+    `nn_max_birth_year_gap` apart); two NN records never do.
     """
     import pyarrow as pa
 
@@ -357,7 +394,7 @@ def _model_links(
                 left join _record_sides as r on p.unique_id_r = r.unique_id
                 where p.match_probability >= $threshold
             )
-            select unique_id_l, unique_id_r, match_probability, 'model' as rule
+            select unique_id_l, unique_id_r, match_probability
             from sided
             where (not is_nn_l and not is_nn_r) or (is_nn_l != is_nn_r and is_strong_agreement)
             """,
@@ -368,12 +405,11 @@ def _model_links(
             },
         )
         accepted = relation.to_arrow_table()
-        uids = records["unique_id"].array
-        frame = pd.DataFrame(
-            {side: uids.take(accepted[side].to_numpy()) for side in ("unique_id_l", "unique_id_r")}
-        ).assign(
-            match_probability=accepted["match_probability"].to_numpy(),
-            rule=accepted["rule"].to_pandas(),
+        frame = _position_links(
+            accepted["unique_id_l"].to_numpy(),
+            accepted["unique_id_r"].to_numpy(),
+            accepted["match_probability"].to_numpy(),
+            rule="model",
         )
         del accepted, table
         release_memory()
@@ -382,15 +418,16 @@ def _model_links(
         connection.unregister("_record_sides")
 
 
-def unidentified_pairs(records: pd.DataFrame, config: LinkageConfig) -> pd.DataFrame:
-    """NN-to-NN links between systems, only with evidence (see the module docstring)."""
-    nn = records.loc[records["is_unidentified"]]
-    columns = ["unique_id_l", "unique_id_r", "match_probability", "rule"]
-    if nn.empty:
-        return pd.DataFrame(columns=columns)
-    keys = ["unique_id", "source_dataset", "municipality_code", "event_day", "sex", "report_id"]
-    left = nn.loc[:, keys].add_suffix("_l")
-    right = nn.loc[:, keys].add_suffix("_r")
+def _unidentified_positions(records: pd.DataFrame, config: LinkageConfig) -> pd.DataFrame:
+    """NN-to-NN links between systems, only with evidence (see the module docstring), by
+    position in `records` (`POSITION_LINK_COLUMNS`)."""
+    positions = np.flatnonzero(records["is_unidentified"].to_numpy(dtype=bool))
+    if not len(positions):
+        return _position_links([], [], [], rule=[])
+    keys = ["source_dataset", "municipality_code", "event_day", "sex", "report_id"]
+    nn = records.iloc[positions].loc[:, keys].assign(position=positions)
+    left = nn.add_suffix("_l")
+    right = nn.add_suffix("_r")
     found = []
     # Records without a report number have nothing to share (pandas would join null to null:
     # every forensic NN of a national register to every hospital NN).
@@ -400,11 +437,11 @@ def unidentified_pairs(records: pd.DataFrame, config: LinkageConfig) -> pd.DataF
     by_report = by_report[by_report["source_dataset_l"] < by_report["source_dataset_r"]]
     # A report with several NN victims is ambiguous: no documentary link then.
     for side in ("l", "r"):
-        counts = by_report.groupby(f"unique_id_{side}")[f"unique_id_{side}"].transform("size")
+        counts = by_report.groupby(f"position_{side}")[f"position_{side}"].transform("size")
         by_report = by_report[counts == 1]
     found.append(by_report.assign(rule="report_number"))
     if config.unidentified_policy == "strict":
-        return pd.DataFrame(columns=columns)
+        return _position_links([], [], [], rule=[])
     # Joined on place and day at once: joined on place alone, a national register's NN
     # records would pair up by the hundred million.
     same_place = left.merge(
@@ -424,19 +461,27 @@ def unidentified_pairs(records: pd.DataFrame, config: LinkageConfig) -> pd.DataF
     ]
     # Unique on both sides, per pair of systems: the only NN body that day and place.
     for side, other in (("l", "r"), ("r", "l")):
-        counts = same_place.groupby([f"unique_id_{side}", f"source_dataset_{other}"])[
-            f"unique_id_{other}"
+        counts = same_place.groupby([f"position_{side}", f"source_dataset_{other}"])[
+            f"position_{other}"
         ].transform("size")
         same_place = same_place[counts == 1]
     found.append(same_place.assign(rule="unique_nn_day_place"))
-    pairs = pd.concat(found, ignore_index=True).drop_duplicates(["unique_id_l", "unique_id_r"])
-    return pairs.assign(match_probability=np.nan).loc[:, columns]
+    pairs = pd.concat(found, ignore_index=True).drop_duplicates(list(POSITION_COLUMNS))
+    return _position_links(
+        pairs["position_l"], pairs["position_r"], np.full(len(pairs), np.nan), pairs["rule"]
+    )
+
+
+def unidentified_pairs(records: pd.DataFrame, config: LinkageConfig) -> pd.DataFrame:
+    """NN-to-NN links between systems, only with evidence (see the module docstring)."""
+    return links_by_id(records, _unidentified_positions(records, config))
 
 
 def accept_links(
     connection: Any, scored: str, records: pd.DataFrame, config: LinkageConfig
 ) -> pd.DataFrame:
-    """Model links from the `scored` table (see `_model_links`), plus the NN-to-NN links."""
+    """Model links from the `scored` table (see `_model_links`), plus the NN-to-NN links;
+    records by position in `records` (`POSITION_LINK_COLUMNS`, `links_by_id` names them)."""
     model_links = _model_links(connection, scored, records, config)
-    nn_links = unidentified_pairs(records, config)
+    nn_links = _unidentified_positions(records, config)
     return pd.concat([model_links, nn_links], ignore_index=True)

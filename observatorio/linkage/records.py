@@ -30,10 +30,10 @@ Input schema (one pandas row per victim record; every person value is already a 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -200,11 +200,20 @@ def validate_records(df: pd.DataFrame) -> None:
 
 def _nullable(series: pd.Series) -> pd.Series:
     """The column with empty strings as nulls; a string column without any comes back as is."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return _without(series, ("",))
     if isinstance(series.dtype, pd.StringDtype):
         # Compared in place: astype(str) would build a second million-string column.
         empty = series.eq("").fillna(False).to_numpy(dtype=bool)
         return series.mask(empty) if empty.any() else series
     return series.where(series.notna() & (series.astype(str) != ""), None)
+
+
+def _without(series: pd.Series, values: Iterable[str]) -> pd.Series:
+    """A categorical column with `values` as nulls: new codes, the categories shared, so a
+    million pseudonyms are not copied to blank a few (see `prepare_records`)."""
+    dropped = series.cat.categories.intersection(pd.Index(list(values), dtype=object))
+    return series.cat.remove_categories(dropped) if len(dropped) else series
 
 
 def _sorted_tokens(tokens: Any) -> list[str]:
@@ -213,6 +222,28 @@ def _sorted_tokens(tokens: Any) -> list[str]:
     if isinstance(tokens, list) and all(a <= b for a, b in pairwise(tokens)):
         return tokens
     return sorted(tokens)
+
+
+def concat_records(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The frames one after another, under a new RangeIndex.
+
+    A column categorical in every frame stays categorical over the union of the categories:
+    pandas' concat makes frames with different categories an object column, a million Python
+    strings for a million pseudonyms.
+    """
+    from pandas.api.types import union_categoricals
+
+    names = list(frames[0].columns)
+    if any(list(f.columns) != names for f in frames):
+        return pd.concat(frames, ignore_index=True)
+    columns: dict[str, Any] = {}
+    for name in names:
+        parts = [f[name] for f in frames]
+        if all(isinstance(part.dtype, pd.CategoricalDtype) for part in parts):
+            columns[name] = pd.Series(union_categoricals(parts), copy=False)
+        else:
+            columns[name] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(columns)
 
 
 def prepare_records(df: pd.DataFrame, unidentified_names: Iterable[str] = ()) -> pd.DataFrame:
@@ -231,8 +262,12 @@ def prepare_records(df: pd.DataFrame, unidentified_names: Iterable[str] = ()) ->
     placeholders = frozenset(unidentified_names)
     out["id_pseudonym"] = _nullable(out["id_pseudonym"])
     out["name_pseudonym"] = _nullable(out["name_pseudonym"])
-    is_placeholder = out["name_pseudonym"].isin(placeholders)
-    if is_placeholder.any():  # else the column stays shared with the input
+    is_placeholder = out["name_pseudonym"].isin(placeholders).to_numpy(dtype=bool)
+    if isinstance(out["name_pseudonym"].dtype, pd.CategoricalDtype):
+        # Pseudonyms as categories (what the warehouse read and the bench hand over): only
+        # the codes change.
+        out["name_pseudonym"] = _without(out["name_pseudonym"], placeholders)
+    elif is_placeholder.any():  # else the column stays shared with the input
         out.loc[is_placeholder, "name_pseudonym"] = None
     out["name_tokens"] = [
         _sorted_tokens(t) if isinstance(t, list | tuple | np.ndarray) and len(t) and not p else None
@@ -262,5 +297,5 @@ def prepare_records(df: pd.DataFrame, unidentified_names: Iterable[str] = ()) ->
     # Few distinct classifications: classify each once (a null one is "other").
     codes, distinct = pd.factorize(out["classification"])
     intents = np.array([*(classify_intent(c) for c in distinct), "other"], dtype=object)
-    out["intent"] = intents[codes]
+    out["intent"] = pd.Categorical(intents[codes], categories=get_args(Intent))
     return out.reset_index(drop=True)

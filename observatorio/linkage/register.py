@@ -34,6 +34,7 @@ from observatorio.linkage.records import (
     TooLittleToTrain,
     unidentified_name_pseudonyms,
 )
+from observatorio.linkage.tables import CODED_COLUMNS
 
 if TYPE_CHECKING:
     import psycopg
@@ -55,11 +56,16 @@ _RECORD_COLUMNS = (*INPUT_COLUMNS, *OPTIONAL_COLUMNS)
 READ_BATCH_ROWS = 50_000
 
 
-def _frame(conn: psycopg.Connection, query: str) -> pd.DataFrame:
+def _frame(
+    conn: psycopg.Connection, query: str, categorical: Sequence[str] = CODED_COLUMNS
+) -> pd.DataFrame:
     """The query's rows as a frame, read in batches through a server-side cursor into Arrow.
 
     Fetching a million register rows at once would hold them all as Python tuples beside
-    the frame built from them; batch by batch only the columnar copy accumulates.
+    the frame built from them; batch by batch only the columnar copy accumulates. The
+    `categorical` columns it has (by default the pseudonyms the model only compares for
+    equality) come as categories: a pseudonym shared by a victim's records is held once,
+    and `prepare_records` blanks placeholder names by their code alone.
     """
     import pyarrow as pa
 
@@ -73,7 +79,14 @@ def _frame(conn: psycopg.Connection, query: str) -> pd.DataFrame:
     if not batches:
         return pd.DataFrame(columns=names)
     # A batch where a column is all null types it as null: unify with the others.
-    frame: pd.DataFrame = pa.concat_tables(batches, promote_options="default").to_pandas()
+    table = pa.concat_tables(batches, promote_options="default")
+    del batches
+    for name in categorical:
+        if name in table.column_names:
+            index = table.column_names.index(name)
+            column = table[name].combine_chunks().dictionary_encode()
+            table = table.set_column(index, name, column)
+    frame: pd.DataFrame = table.to_pandas()
     return frame
 
 
