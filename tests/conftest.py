@@ -264,20 +264,23 @@ def _truncate(conn) -> None:  # type: ignore[no-untyped-def]
         " ops.validation_results, ops.deliveries, ops.watermarks, ops.build_ledger"
         " restart identity"
     )
-    # Incremental models keep the records of batches they built from: with raw emptied, the
-    # next build starts them from scratch, as a warehouse rebuilt from its files would.
-    for table in _incremental_models():
+    # Incremental models and snapshots keep the records of batches they built from (and read
+    # only what those batches changed): with raw emptied, the next build starts them from
+    # scratch, as a warehouse rebuilt from its files would.
+    for table in _stateful_relations():
         conn.execute(f"drop table if exists {table} cascade")
 
 
-def _incremental_models() -> list[str]:
+def _stateful_relations() -> list[str]:
+    """The incremental models and the snapshots: what a build adds to rather than replaces."""
     from observatorio.transform import manifest
 
     nodes = manifest.load()["nodes"].values()
     return sorted(
         f"{node['schema']}.{node['alias']}"
         for node in nodes
-        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
+        if node["resource_type"] == "snapshot"
+        or (node["resource_type"] == "model" and node["config"]["materialized"] == "incremental")
     )
 
 
