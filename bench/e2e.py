@@ -5,7 +5,7 @@
 
 Each case (a row count, on the demo geography or a larger one) gets its own scratch
 OBSERVATORIO_HOME under `.observatorio/bench/e2e/` and so its own embedded warehouse on
-OBSERVATORIO_WAREHOUSE_PORT (stopped when the case ends), or the warehouse of
+OBSERVATORIO_WAREHOUSE_PORT (stopped when the case ends, unless `--keep`), or the warehouse of
 OBSERVATORIO_WAREHOUSE_URL (an external PostgreSQL: the case then runs in that database, which
 should be empty). Every stage runs in its own interpreter, as each is its own Airflow task, and
 reports its wall time and its own peak RSS (`ru_maxrss`; the PostgreSQL server is not counted):
@@ -293,6 +293,7 @@ def run_case(
     base: Path,
     partitions: bool,
     progress: Callable[[dict[str, Any]], None],
+    keep: bool = False,
 ) -> dict[str, Any]:
     """One case end to end; returns its figures, and hands `progress` the partial case after
     every stage."""
@@ -351,7 +352,7 @@ def run_case(
         from bench.partitions import compare
 
         partition = compare(url)
-    if not os.environ.get("OBSERVATORIO_WAREHOUSE_URL"):
+    if not keep and not os.environ.get("OBSERVATORIO_WAREHOUSE_URL"):
         child("stop", STOP, env=env)
     pipeline = ("stage", "gate", "publish", "build", "deliver")
     full, delta_build = stages["build"]["seconds"], stages["delta_build"]["seconds"]
@@ -383,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partitions", action="store_true", help="also measure partitioning")
     parser.add_argument("--out", type=Path, default=ROOT / ".observatorio" / "bench" / "e2e")
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the embedded warehouse running at the end"
+    )
     args = parser.parse_args(argv)
     for rows in args.rows or [1_000_000, 3_000_000, 10_000_000]:
         key = f"{rows}_rows_{args.municipalities}_municipalities_{warehouse_kind()}"
@@ -392,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
             args.out,
             args.partitions,
             partial(save, args.results, key),
+            args.keep,
         )
         save(args.results, key, case)
         print(json.dumps({k: v for k, v in case.items() if k != "stages"}, indent=2), flush=True)

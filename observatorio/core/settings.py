@@ -34,6 +34,12 @@ MIN_KEY_CHARS = 32
 # records of bench/results/linkage_1m.json, where the whole linkage process peaks at the
 # figure recorded there.
 LINKAGE_MEMORY_LIMIT = "384MB"
+# PostgreSQL's `work_mem` for dbt's sessions (each sort or hash of a query may use this much,
+# a hash twice as much, before it spills to temporary files). PostgreSQL's 4MB default makes
+# the builds' large aggregates and the tests' duplicate searches sort on disk at millions of
+# rows; with dbt's 2 threads and a few such nodes per query, 64MB stays within a few hundred
+# MB of the server's memory.
+TRANSFORM_WORK_MEM = "64MB"
 _MEMORY_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 
@@ -81,6 +87,9 @@ class Settings:
     # DuckDB's memory for record linkage (`observatorio.linkage.model.linkage_database`);
     # beyond it DuckDB spills to disk. See LINKAGE_MEMORY_LIMIT.
     linkage_memory_limit: str = LINKAGE_MEMORY_LIMIT
+    # `work_mem` of dbt's sessions (`observatorio.transform.dbt.dbt_environment`). See
+    # TRANSFORM_WORK_MEM.
+    transform_work_mem: str = TRANSFORM_WORK_MEM
 
     @property
     def is_embedded(self) -> bool:
@@ -246,4 +255,5 @@ def get_settings() -> Settings:
         linkage_memory_limit=_env_memory_size(
             "OBSERVATORIO_LINKAGE_MEMORY_LIMIT", LINKAGE_MEMORY_LIMIT
         ),
+        transform_work_mem=_env_memory_size("OBSERVATORIO_TRANSFORM_WORK_MEM", TRANSFORM_WORK_MEM),
     )

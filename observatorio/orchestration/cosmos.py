@@ -83,8 +83,12 @@ def _warehouse_profile_mapping() -> Any:
 
         @property
         def env_vars(self) -> dict[str, str]:
-            password = dbt_environment(get_settings())["OBSERVATORIO_DBT_PASSWORD"]
-            return {self.get_env_var_name("password"): password}
+            env = dbt_environment(get_settings())
+            # PGOPTIONS: the session settings of dbt's connections (work_mem).
+            return {
+                self.get_env_var_name("password"): env["OBSERVATORIO_DBT_PASSWORD"],
+                "PGOPTIONS": env["PGOPTIONS"],
+            }
 
     return WarehouseProfileMapping(conn_id="observatorio_warehouse")
 

@@ -1,7 +1,12 @@
 """dbt build on the real warehouse: seeds, models, contracts and tests, then the mart rows."""
 
+import dataclasses
+
+import pytest
+
+from observatorio.core.settings import SettingsError, get_settings
 from observatorio.orchestration.ingest import ingest_file
-from observatorio.transform.dbt import build
+from observatorio.transform.dbt import build, run_dbt
 from tests.police_files import national_id, report_row, write_reports
 
 
@@ -65,3 +70,16 @@ def test_dbt_build_classifies_resolves_and_keeps_latest_versions(
         0
     ]
     assert (raw, len(facts), mart_total) == (5, 4, 4)
+
+
+def test_dbt_sessions_sort_in_the_transform_work_mem(settings, monkeypatch):
+    """Every connection dbt opens has the `work_mem` of the settings (PostgreSQL's 4MB would
+    make the builds' large aggregates spill to disk); a value that is no size is refused."""
+    query = "select current_setting('work_mem') as work_mem"
+    for size, shown in (("48MB", "48MB"), ("1.5 GiB", "1536MB")):
+        configured = dataclasses.replace(settings, transform_work_mem=size)
+        result = run_dbt(["show", "--inline", query], configured)
+        assert [row[0] for row in result.results[0].agate_table.rows] == [shown]
+    monkeypatch.setenv("OBSERVATORIO_TRANSFORM_WORK_MEM", "lots")
+    with pytest.raises(SettingsError, match="OBSERVATORIO_TRANSFORM_WORK_MEM"):
+        get_settings()

@@ -52,7 +52,9 @@ built_period as (
         min(month) as first_month,
         max(month) as last_month
 
-    from {{ built }}
+    -- Aliased: before the first build `built` is a subquery, which PostgreSQL before 16
+    -- refuses in FROM without a name.
+    from {{ built }} as built
 
 ),
 

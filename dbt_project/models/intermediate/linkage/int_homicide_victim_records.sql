@@ -11,15 +11,6 @@ reports as (
 
 ),
 
-report_names as (
-
-    select
-        report_victim_id,
-        victim_name_tokens
-    from {{ ref('int_crime_reports_classified') }}
-
-),
-
 cases as (
 
     select * from {{ ref('fct_prosecution_cases') }}
@@ -63,7 +54,7 @@ police as (
         'police' as source_dataset,
         reports.victim_id_pseudonym as id_pseudonym,
         reports.victim_name_pseudonym as name_pseudonym,
-        report_names.victim_name_tokens as name_tokens,
+        reports.victim_name_tokens as name_tokens,
         nullif(reports.victim_sex, 'I') as sex,
         reports.victim_birth_year as birth_year,
         reports.victim_age as age,
@@ -77,8 +68,6 @@ police as (
         reports.report_id
 
     from reports
-    left join report_names
-        on reports.report_victim_id = report_names.report_victim_id
     where reports.is_intentional_homicide
 
 ),

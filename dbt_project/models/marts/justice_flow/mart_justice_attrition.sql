@@ -81,99 +81,130 @@ months as (
 
 ),
 
-located_events as (
+-- Per municipality and month, what adds up: every (stage, unit) is one funnel event
+-- (`funnel_event_id` is unique), so a stage's units in an area are the sum of its
+-- municipalities' events, and so are the cohorts of the cases opened there. Only the medians
+-- need the events themselves, and only the measured delays of cases.
+municipal_events as (
 
     select
-        memberships.area_level,
-        memberships.area_code,
-        funnel_events.*
+        municipality_code,
+        month,
+        count(*) filter (where stage = 'report') as reports,
+        count(*) filter (where stage = 'case') as cases,
+        count(*) filter (where stage = 'indictment') as indictments,
+        count(*) filter (where stage = 'judgement') as judgements,
+        count(*) filter (where stage = 'conviction') as convictions,
+        count(*) filter (where stage = 'case' and days_from_previous_stage >= 0)
+            as cases_measured_report_to_case,
+        count(*) filter (where stage = 'indictment' and days_from_previous_stage >= 0)
+            as cases_measured_case_to_indictment,
+        count(*) filter (where stage = 'judgement' and days_from_previous_stage >= 0)
+            as cases_measured_indictment_to_judgement,
+        0 as cohort_cases_indicted,
+        0 as cohort_cases_convicted
 
     from funnel_events
-    inner join memberships
-        on funnel_events.municipality_code = memberships.municipality_code
-
-    union all
-
-    select
-        'national' as area_level,
-        'all' as area_code,
-        funnel_events.*
-
-    from funnel_events
-    left join municipalities
-        on funnel_events.municipality_code = municipalities.municipality_code
-    where municipalities.municipality_code is null
+    group by 1, 2
 
 ),
 
-stages as (
+-- Cohort: of the cases opened in the month, how many were indicted and convicted so far.
+municipal_cohorts as (
+
+    select
+        municipality_code,
+        to_char(opened_date, 'YYYY-MM') as month,
+        0 as reports,
+        0 as cases,
+        0 as indictments,
+        0 as judgements,
+        0 as convictions,
+        0 as cases_measured_report_to_case,
+        0 as cases_measured_case_to_indictment,
+        0 as cases_measured_indictment_to_judgement,
+        count(*) filter (where is_indicted) as cohort_cases_indicted,
+        count(*) filter (where is_convicted) as cohort_cases_convicted
+
+    from case_stages
+    group by 1, 2
+
+),
+
+municipal as (
+
+    select * from municipal_events
+    union all
+    select * from municipal_cohorts
+
+),
+
+measured_delays as (
+
+    select
+        municipality_code,
+        month,
+        stage,
+        days_from_previous_stage
+
+    from funnel_events
+    where
+        stage in ('case', 'indictment', 'judgement')
+        and days_from_previous_stage >= 0
+
+),
+
+located_municipal as (
+
+    {{ located_in_areas('municipal') }}
+
+),
+
+located_delays as (
+
+    {{ located_in_areas('measured_delays') }}
+
+),
+
+{%- set additive = [
+    'reports', 'cases', 'indictments', 'judgements', 'convictions',
+    'cases_measured_report_to_case', 'cases_measured_case_to_indictment',
+    'cases_measured_indictment_to_judgement', 'cohort_cases_indicted', 'cohort_cases_convicted',
+] %}
+
+counts as (
 
     select
         area_level,
         area_code,
         month,
-        count(distinct unit_id) filter (where stage = 'report') as reports,
-        count(distinct unit_id) filter (where stage = 'case') as cases,
-        count(distinct unit_id) filter (where stage = 'indictment') as indictments,
-        count(distinct unit_id) filter (where stage = 'judgement') as judgements,
-        count(distinct unit_id) filter (where stage = 'conviction') as convictions,
-        count(*) filter (where stage = 'case' and days_from_previous_stage >= 0)
-            as cases_measured_report_to_case,
-        percentile_cont(0.5) within group (order by days_from_previous_stage) filter (
-            where stage = 'case' and days_from_previous_stage >= 0
-        ) as median_days_report_to_case,
-        count(*) filter (where stage = 'indictment' and days_from_previous_stage >= 0)
-            as cases_measured_case_to_indictment,
-        percentile_cont(0.5) within group (order by days_from_previous_stage) filter (
-            where stage = 'indictment' and days_from_previous_stage >= 0
-        ) as median_days_case_to_indictment,
-        count(*) filter (where stage = 'judgement' and days_from_previous_stage >= 0)
-            as cases_measured_indictment_to_judgement,
-        percentile_cont(0.5) within group (order by days_from_previous_stage) filter (
-            where stage = 'judgement' and days_from_previous_stage >= 0
-        ) as median_days_indictment_to_judgement
+        {%- for column in additive %}
+            cast(sum({{ column }}) as bigint) as {{ column }}
+            {%- if not loop.last %},{% endif %}
+        {%- endfor %}
 
-    from located_events
+    from located_municipal
     group by 1, 2, 3
 
 ),
 
-located_cases as (
-
-    select
-        memberships.area_level,
-        memberships.area_code,
-        case_stages.*
-
-    from case_stages
-    inner join memberships
-        on case_stages.municipality_code = memberships.municipality_code
-
-    union all
-
-    select
-        'national' as area_level,
-        'all' as area_code,
-        case_stages.*
-
-    from case_stages
-    left join municipalities
-        on case_stages.municipality_code = municipalities.municipality_code
-    where municipalities.municipality_code is null
-
-),
-
--- Cohort: of the cases opened in the month, how many were indicted and convicted so far.
-cohorts as (
+medians as (
 
     select
         area_level,
         area_code,
-        to_char(opened_date, 'YYYY-MM') as month,
-        count(*) filter (where is_indicted) as cohort_cases_indicted,
-        count(*) filter (where is_convicted) as cohort_cases_convicted
+        month,
+        percentile_cont(0.5) within group (order by days_from_previous_stage) filter (
+            where stage = 'case'
+        ) as median_days_report_to_case,
+        percentile_cont(0.5) within group (order by days_from_previous_stage) filter (
+            where stage = 'indictment'
+        ) as median_days_case_to_indictment,
+        percentile_cont(0.5) within group (order by days_from_previous_stage) filter (
+            where stage = 'judgement'
+        ) as median_days_indictment_to_judgement
 
-    from located_cases
+    from located_delays
     group by 1, 2, 3
 
 ),
@@ -186,38 +217,38 @@ final as (
         areas.area_level,
         areas.area_code,
         areas.area_name,
-        coalesce(stages.reports, 0) as reports,
-        coalesce(stages.cases, 0) as cases,
-        coalesce(stages.indictments, 0) as indictments,
-        coalesce(stages.judgements, 0) as judgements,
-        coalesce(stages.convictions, 0) as convictions,
-        coalesce(cohorts.cohort_cases_indicted, 0) as cohort_cases_indicted,
-        coalesce(cohorts.cohort_cases_convicted, 0) as cohort_cases_convicted,
-        {{ safe_ratio('cohorts.cohort_cases_convicted', 'stages.cases') }} as conviction_share,
-        coalesce(stages.cases_measured_report_to_case, 0) as cases_measured_report_to_case,
-        round(cast(stages.median_days_report_to_case as numeric), 1)
+        coalesce(counts.reports, 0) as reports,
+        coalesce(counts.cases, 0) as cases,
+        coalesce(counts.indictments, 0) as indictments,
+        coalesce(counts.judgements, 0) as judgements,
+        coalesce(counts.convictions, 0) as convictions,
+        coalesce(counts.cohort_cases_indicted, 0) as cohort_cases_indicted,
+        coalesce(counts.cohort_cases_convicted, 0) as cohort_cases_convicted,
+        {{ safe_ratio('counts.cohort_cases_convicted', 'counts.cases') }} as conviction_share,
+        coalesce(counts.cases_measured_report_to_case, 0) as cases_measured_report_to_case,
+        round(cast(medians.median_days_report_to_case as numeric), 1)
             as median_days_report_to_case,
-        coalesce(stages.cases_measured_case_to_indictment, 0)
+        coalesce(counts.cases_measured_case_to_indictment, 0)
             as cases_measured_case_to_indictment,
-        round(cast(stages.median_days_case_to_indictment as numeric), 1)
+        round(cast(medians.median_days_case_to_indictment as numeric), 1)
             as median_days_case_to_indictment,
-        coalesce(stages.cases_measured_indictment_to_judgement, 0)
+        coalesce(counts.cases_measured_indictment_to_judgement, 0)
             as cases_measured_indictment_to_judgement,
-        round(cast(stages.median_days_indictment_to_judgement as numeric), 1)
+        round(cast(medians.median_days_indictment_to_judgement as numeric), 1)
             as median_days_indictment_to_judgement
 
     from areas
     cross join months
-    left join stages
+    left join counts
         on
-            areas.area_level = stages.area_level
-            and areas.area_code = stages.area_code
-            and months.month = stages.month
-    left join cohorts
+            areas.area_level = counts.area_level
+            and areas.area_code = counts.area_code
+            and months.month = counts.month
+    left join medians
         on
-            areas.area_level = cohorts.area_level
-            and areas.area_code = cohorts.area_code
-            and months.month = cohorts.month
+            areas.area_level = medians.area_level
+            and areas.area_code = medians.area_code
+            and months.month = medians.month
 
 )
 

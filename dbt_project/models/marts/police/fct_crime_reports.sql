@@ -38,6 +38,7 @@ final as (
         victim_id_pseudonym,
         victim_id_status,
         victim_name_pseudonym,
+        victim_name_tokens,
         victim_sex,
         victim_age,
         victim_birth_year,
