@@ -340,17 +340,32 @@ def _suffixed(values: pd.Series, suffix: str) -> pd.Series:
     return values.astype("string") + suffix
 
 
-def _by_position(records: pd.DataFrame, truth: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(victim per record, truth per record) for `pairwise_scores`, indexed by position when
-    the truth follows the records' order (linking keeps the input's): a million-unique_id
-    index lookup would add to the peak memory the bench measures."""
+def _positional(records: pd.DataFrame, truth: pd.Series) -> pd.Series:
+    """The truth by position in `records` when it follows their order (what `replicate` and
+    the cache give): a million unique_ids as its index would be held while linking, adding
+    to the peak memory the bench measures. Otherwise the truth as it is (by unique_id)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     uids, keys = pa.array(records["unique_id"]), pa.array(truth.index.array)
     if len(uids) == len(keys) and pc.all(pc.equal(uids, keys)).as_py():
-        return pd.Series(records["victim_id"].array), pd.Series(truth.array)
+        return pd.Series(truth.array)
+    return truth
+
+
+def _by_position(records: pd.DataFrame, truth: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(victim per record, truth per record) for `pairwise_scores`: by position when the
+    truth is (`_positional`; linking keeps the input's order), else by unique_id."""
+    if isinstance(truth.index, pd.RangeIndex) and len(truth) == len(records):
+        return pd.Series(records["victim_id"].array), truth
     return records.set_index("unique_id")["victim_id"], truth
+
+
+def _by_unique_id(records: pd.DataFrame, truth: pd.Series) -> pd.Series:
+    """The truth by unique_id again, after linking (`nn_checks` looks records up by it)."""
+    if isinstance(truth.index, pd.RangeIndex):
+        return pd.Series(truth.array, index=records["unique_id"].array)
+    return truth
 
 
 def nn_checks(result: LinkageResult, truth: pd.Series) -> dict[str, Any]:
@@ -444,6 +459,7 @@ def run(
         copies = max(copies, -(-records_wanted // base))
     if copies > 1:
         records, truth = replicate(records, truth, copies)
+    truth = _positional(records, truth)
     release_memory()  # the input build's temporaries are not the linkage's
     built = time.perf_counter()
     load_before = os.getloadavg()[0]
@@ -480,7 +496,7 @@ def run(
         "status_counts": {str(k): int(v) for k, v in counts.items()},
         "pairs": {k: scores[k] for k in ("predicted_pairs", "true_pairs", "correct_pairs")},
         "nn_bodies_sharing_a_victim": int(nn_bodies["victim_id"].duplicated().sum()),
-        **nn_checks(result, truth),
+        **nn_checks(result, _by_unique_id(result.records, truth)),
         "records_per_source": result.records["source_dataset"].value_counts().to_dict(),
     }
 

@@ -20,15 +20,14 @@ import pyarrow.compute as pc
 from ingestion.pseudonymise import victim_id_pseudonym
 from observatorio.core.settings import get_settings
 from observatorio.linkage.model import (
-    LINK_COLUMNS,
-    POSITION_COLUMNS,
     accept_links,
     linkage_database,
-    links_by_id,
     score_pairs,
     train_model,
 )
 from observatorio.linkage.records import (
+    LINK_COLUMNS,
+    POSITION_COLUMNS,
     SOURCES,
     Intent,
     LinkageConfig,
@@ -36,6 +35,7 @@ from observatorio.linkage.records import (
     LinkageResult,
     Status,
     concat_records,
+    links_by_id,
     prepare_records,
 )
 from observatorio.linkage.tables import drop_tables, load_records, release_memory
@@ -416,8 +416,8 @@ def link_records(
         scored = score_pairs(connection, model, tables, threshold=min(0.5, config.match_threshold))
         links = accept_links(connection, scored, records, config)
     release_memory()  # DuckDB's, now that the database is closed
-    # Links stay positions through clustering and the summary; only the used ones get
-    # their unique_ids, last.
+    # Links stay positions through clustering, the summary and the result: they get their
+    # unique_ids when written (LinkageResult.link_batches).
     roots, used = cluster_records(records, links)
     del links
     release_memory()
@@ -425,7 +425,7 @@ def link_records(
     del roots
     victims = summarise_victims(records, used)
     release_memory()
-    return LinkageResult(records, links_by_id(records, used), victims, model)
+    return LinkageResult(records, used, victims, model)
 
 
 def link_new_records(

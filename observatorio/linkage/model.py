@@ -33,7 +33,13 @@ import numpy as np
 import pandas as pd
 
 from observatorio.core.settings import get_settings
-from observatorio.linkage.records import LinkageConfig, TooLittleToTrain
+from observatorio.linkage.records import (
+    POSITION_COLUMNS,
+    POSITION_LINK_COLUMNS,
+    LinkageConfig,
+    TooLittleToTrain,
+    links_by_id,
+)
 from observatorio.linkage.tables import load_records, release_memory
 
 # Names repeat from year to year (namesakes), IDs and report numbers do not: the name rules
@@ -311,14 +317,8 @@ def score_pairs(
 # personal and a hospital death follows the incident by days, so they link only by report.
 SAME_DAY_SYSTEM_PAIRS = frozenset({("forensic", "police"), ("forensic", "hospital")})
 
-# A link as the register keeps it, and what made it: the model or an NN rule.
-LINK_COLUMNS = ("unique_id_l", "unique_id_r", "match_probability", "rule")
+# What made a link (`records.LINK_COLUMNS`): the model or an NN rule.
 RULE_DTYPE = pd.CategoricalDtype(["model", "report_number", "unique_nn_day_place"])
-# A link while a run works on it: its records by position in the prepared records. A million
-# accepted links stay three numbers and a rule code each until clustering has kept the ones
-# it uses; only those get their unique_ids (`links_by_id`).
-POSITION_COLUMNS = ("position_l", "position_r")
-POSITION_LINK_COLUMNS = (*POSITION_COLUMNS, *LINK_COLUMNS[2:])
 
 
 def _position_links(left: Any, right: Any, probability: Any, rule: str | Any) -> pd.DataFrame:
@@ -339,14 +339,6 @@ def _position_links(left: Any, right: Any, probability: Any, rule: str | Any) ->
             )
         )
     )
-
-
-def links_by_id(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
-    """Links by position (`POSITION_LINK_COLUMNS`) as links by unique_id (`LINK_COLUMNS`)."""
-    uids = records["unique_id"].array
-    columns = [uids.take(links[side].to_numpy()) for side in POSITION_COLUMNS]
-    columns += [links[column].array for column in LINK_COLUMNS[2:]]
-    return pd.DataFrame(dict(zip(LINK_COLUMNS, columns, strict=True)))
 
 
 def _model_links(

@@ -30,13 +30,15 @@ Input schema (one pandas row per victim record; every person value is already a 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 SOURCES = ("police", "prosecution", "forensic", "hospital")
 INPUT_COLUMNS = (
@@ -54,6 +56,8 @@ INPUT_COLUMNS = (
     "is_unidentified",
 )
 OPTIONAL_COLUMNS = ("report_id",)
+# The name tokens of prepared records (`token_lists`): lists of codes into the distinct tokens.
+TOKEN_TYPE = pa.list_(pa.dictionary(pa.int32(), pa.string()))
 
 # Names that mean "nobody knows": their pseudonyms are dropped before linking.
 UNIDENTIFIED_NAMES = ("NN", "N N", "NO IDENTIFICADO", "DESCONOCIDO", "SIN NOMBRE")
@@ -100,14 +104,52 @@ class LinkageConfig:
     seed: int = 42
 
 
+# A link as the register keeps it, and what made it: the model or an NN rule.
+LINK_COLUMNS = ("unique_id_l", "unique_id_r", "match_probability", "rule")
+# A link while a run works on it: its records by position in the prepared records. A million
+# accepted links stay three numbers and a rule code each until they are written; only then,
+# a batch at a time, do they get their unique_ids (`links_by_id`).
+POSITION_COLUMNS = ("position_l", "position_r")
+POSITION_LINK_COLUMNS = (*POSITION_COLUMNS, *LINK_COLUMNS[2:])
+
+
+def links_by_id(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
+    """Links by position (`POSITION_LINK_COLUMNS`) as links by unique_id (`LINK_COLUMNS`)."""
+    uids = records["unique_id"].array
+    columns = [uids.take(links[side].to_numpy()) for side in POSITION_COLUMNS]
+    columns += [links[column].array for column in LINK_COLUMNS[2:]]
+    return pd.DataFrame(dict(zip(LINK_COLUMNS, columns, strict=True)))
+
+
 @dataclass
 class LinkageResult:
-    """Records with their victim, the accepted links, and one row per victim."""
+    """Records with their victim, the accepted links, and one row per victim.
+
+    `link_table` names records by unique_id (`LINK_COLUMNS`: the register's links, an
+    incremental run's) or by position in `records` (`POSITION_LINK_COLUMNS`: a full run's,
+    a million links without a million pairs of unique_id texts); `links` and
+    `link_batches()` give them by unique_id either way.
+    """
 
     records: pd.DataFrame  # input columns + victim_id
-    links: pd.DataFrame  # unique_id_l, unique_id_r, match_probability, rule
+    link_table: pd.DataFrame  # LINK_COLUMNS or POSITION_LINK_COLUMNS
     victims: pd.DataFrame  # see VICTIM_COLUMNS
     model: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def links(self) -> pd.DataFrame:
+        """The links by unique_id (`LINK_COLUMNS`), made anew at each call from positions."""
+        return self._by_id(self.link_table)
+
+    def link_batches(self, rows: int) -> Iterator[pd.DataFrame]:
+        """The links by unique_id, `rows` at a time: what the register write sends."""
+        for start in range(0, len(self.link_table), rows):
+            yield self._by_id(self.link_table.iloc[start : start + rows])
+
+    def _by_id(self, links: pd.DataFrame) -> pd.DataFrame:
+        if POSITION_COLUMNS[0] in links.columns:
+            return links_by_id(self.records, links)
+        return links.loc[:, list(LINK_COLUMNS)]
 
 
 # --------------------------------------------------------------------------- classification
@@ -216,12 +258,64 @@ def _without(series: pd.Series, values: Iterable[str]) -> pd.Series:
     return series.cat.remove_categories(dropped) if len(dropped) else series
 
 
-def _sorted_tokens(tokens: Any) -> list[str]:
-    """The tokens as a sorted list: the input's own list when it is one already (a million
-    records would otherwise make a million new lists)."""
-    if isinstance(tokens, list) and all(a <= b for a, b in pairwise(tokens)):
-        return tokens
-    return sorted(tokens)
+def _token_parts(tokens: pd.Series) -> tuple[Any, np.ndarray, np.ndarray]:
+    """(distinct tokens as Arrow text, each token's code into them, tokens per record).
+
+    An Arrow list column (the register read's) is taken as it is, dictionary-encoded once if
+    its tokens are text; Python lists (the bench's, the tests') are coded token by token into
+    a compact integer buffer, no Arrow text copy of every token. A null or non-list value has
+    no tokens.
+    """
+    if isinstance(tokens.dtype, pd.ArrowDtype) and pa.types.is_list(tokens.dtype.pyarrow_dtype):
+        lists = pa.array(tokens)
+        lists = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
+        lengths = pc.list_value_length(lists).fill_null(0).to_numpy().astype(np.int64)
+        flat = pc.list_flatten(lists)
+        if not pa.types.is_dictionary(flat.type):
+            flat = pc.dictionary_encode(flat)
+        dictionary, indices = flat.dictionary, flat.indices.to_numpy().astype(np.int32)
+        distinct = pc.unique(dictionary)
+        if len(distinct) < len(dictionary):  # a dictionary with repeats: one code per text
+            remap = pc.index_in(dictionary, value_set=distinct).to_numpy().astype(np.int32)
+            dictionary, indices = distinct, remap[indices]
+        return dictionary, indices, lengths
+    values = tokens.to_numpy(dtype=object)
+    codes: dict[str, int] = {}
+    flat_codes = array("i")
+    lengths = np.zeros(len(values), dtype=np.int64)
+    for row, names in enumerate(values):
+        if isinstance(names, list | tuple | np.ndarray):
+            lengths[row] = len(names)
+            flat_codes.extend(codes.setdefault(token, len(codes)) for token in names)
+    dictionary = pa.array(list(codes), type=pa.string())
+    return dictionary, np.frombuffer(flat_codes, dtype=np.int32), lengths
+
+
+def token_lists(tokens: pd.Series, blank: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """The name tokens as `TOKEN_TYPE`: per record its sorted tokens as dictionary codes,
+    null where `blank` (a placeholder name) or where there are none.
+
+    Codes into one dictionary of the distinct tokens, in sorted order (equal text, equal
+    code, what the model compares): a million records hold four bytes a token and one copy
+    of each distinct token, where Python lists of 64-character HMACs took some 400 MB.
+    """
+    dictionary, indices, lengths = _token_parts(tokens)
+    # Codes renumbered in the tokens' sorted order, so sorting codes sorts the text.
+    order = pc.sort_indices(dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    row = np.repeat(np.arange(len(lengths)), lengths)
+    keep = ~blank[row]
+    lengths = np.where(blank, 0, lengths)
+    codes, row = rank[indices[keep]], row[keep]
+    codes = codes[np.lexsort((codes, row))]
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    values = pa.DictionaryArray.from_arrays(pa.array(codes), dictionary.take(pa.array(order)))
+    lists = pa.ListArray.from_arrays(
+        pa.array(offsets), values, type=TOKEN_TYPE, mask=pa.array(lengths == 0)
+    )
+    return pd.arrays.ArrowExtensionArray(lists)
 
 
 def concat_records(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -269,10 +363,7 @@ def prepare_records(df: pd.DataFrame, unidentified_names: Iterable[str] = ()) ->
         out["name_pseudonym"] = _without(out["name_pseudonym"], placeholders)
     elif is_placeholder.any():  # else the column stays shared with the input
         out.loc[is_placeholder, "name_pseudonym"] = None
-    out["name_tokens"] = [
-        _sorted_tokens(t) if isinstance(t, list | tuple | np.ndarray) and len(t) and not p else None
-        for t, p in zip(out["name_tokens"], is_placeholder, strict=True)
-    ]
+    out["name_tokens"] = token_lists(out["name_tokens"], is_placeholder)
     known_sex = out["sex"].isin(["M", "F"])
     if not known_sex.all():
         out["sex"] = out["sex"].where(known_sex, None)

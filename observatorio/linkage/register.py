@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from observatorio.core.roles import Role
 from observatorio.core.settings import Settings, get_settings
 from observatorio.linkage.clusters import VICTIM_COLUMNS, link_new_records, link_records
 from observatorio.linkage.records import (
     INPUT_COLUMNS,
+    LINK_COLUMNS,
     OPTIONAL_COLUMNS,
     SOURCES,
     LinkageConfig,
@@ -57,7 +60,10 @@ READ_BATCH_ROWS = 50_000
 
 
 def _frame(
-    conn: psycopg.Connection, query: str, categorical: Sequence[str] = CODED_COLUMNS
+    conn: psycopg.Connection,
+    query: str,
+    categorical: Sequence[str] = CODED_COLUMNS,
+    tokens: Sequence[str] = ("name_tokens",),
 ) -> pd.DataFrame:
     """The query's rows as a frame, read in batches through a server-side cursor into Arrow.
 
@@ -65,17 +71,27 @@ def _frame(
     the frame built from them; batch by batch only the columnar copy accumulates. The
     `categorical` columns it has (by default the pseudonyms the model only compares for
     equality) come as categories: a pseudonym shared by a victim's records is held once,
-    and `prepare_records` blanks placeholder names by their code alone.
+    and `prepare_records` blanks placeholder names by their code alone. The `tokens`
+    columns (text arrays) stay Arrow lists of dictionary codes, each batch encoded as it
+    arrives: a million records' name tokens as Python lists of strings took some 400 MB.
     """
-    import pyarrow as pa
-
     batches = []
     with conn.cursor(name="linkage_read") as cursor:
         cursor.execute(query.encode())
         names = [c.name for c in cursor.description or ()]
         while rows := cursor.fetchmany(READ_BATCH_ROWS):
             columns = list(zip(*rows, strict=True))
-            batches.append(pa.table([pa.array(c) for c in columns], names=names))
+            del rows
+            batches.append(
+                pa.table(
+                    [
+                        _coded_lists(pa.array(c)) if n in tokens else pa.array(c)
+                        for n, c in zip(names, columns, strict=True)
+                    ],
+                    names=names,
+                )
+            )
+            del columns
     if not batches:
         return pd.DataFrame(columns=names)
     # A batch where a column is all null types it as null: unify with the others.
@@ -86,22 +102,26 @@ def _frame(
             index = table.column_names.index(name)
             column = table[name].combine_chunks().dictionary_encode()
             table = table.set_column(index, name, column)
-    frame: pd.DataFrame = table.to_pandas()
+    frame: pd.DataFrame = table.to_pandas(
+        types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_list(t) else None
+    )
     return frame
 
 
-def _token_list(tokens: Any) -> list[str]:
-    # Arrow hands a text[] value over as a numpy array (None when null).
-    return list(tokens) if tokens is not None and len(tokens) else []
+def _coded_lists(lists: pa.Array) -> pa.Array:
+    """A text-array column as lists of dictionary codes (`records.TOKEN_TYPE`)."""
+    if not pa.types.is_list(lists.type):  # all null in this batch
+        return lists
+    values = pc.dictionary_encode(lists.values)
+    coded: pa.Array = pa.ListArray.from_arrays(lists.offsets, values, mask=lists.is_null())
+    return coded
 
 
 def read_source_records(
     conn: psycopg.Connection, table: str = REGISTER_SOURCE_TABLE
 ) -> pd.DataFrame:
     """The linkage input as the warehouse publishes it (int_homicide_victim_records)."""
-    frame = _frame(conn, f"select {', '.join(_RECORD_COLUMNS)} from {table}")
-    frame["name_tokens"] = frame["name_tokens"].map(_token_list)
-    return frame
+    return _frame(conn, f"select {', '.join(_RECORD_COLUMNS)} from {table}")
 
 
 def read_register(
@@ -111,10 +131,9 @@ def read_register(
     records = _frame(
         conn, f"select {', '.join(_RECORD_COLUMNS)}, victim_id from ops.victim_register_records"
     )
-    records["name_tokens"] = records["name_tokens"].map(_token_list)
     links = _frame(
         conn,
-        "select unique_id_l, unique_id_r, match_probability, rule from ops.victim_register_links",
+        f"select {', '.join(LINK_COLUMNS)} from ops.victim_register_links",
     )
     links["match_probability"] = links["match_probability"].astype(float)
     row = conn.execute(
@@ -124,12 +143,20 @@ def read_register(
     return records, links, model
 
 
+# Links given their unique_ids and sent to PostgreSQL at a time (LinkageResult.link_batches).
+WRITE_BATCH_ROWS = 100_000
+
+
 def _copy(
-    conn: psycopg.Connection, table: str, frame: pd.DataFrame, columns: Sequence[str]
+    conn: psycopg.Connection,
+    table: str,
+    frames: Iterable[pd.DataFrame],
+    columns: Sequence[str],
 ) -> None:
     with conn.cursor().copy(f"copy {table} ({', '.join(columns)}) from stdin".encode()) as copy:
-        for values in frame.loc[:, list(columns)].itertuples(index=False, name=None):
-            copy.write_row([_plain(v) for v in values])
+        for frame in frames:
+            for values in frame.loc[:, list(columns)].itertuples(index=False, name=None):
+                copy.write_row([_plain(v) for v in values])
 
 
 def _plain(value: Any) -> Any:
@@ -153,14 +180,11 @@ def write_register(conn: psycopg.Connection, result: LinkageResult, *, new_model
         conn.execute(
             "truncate ops.victim_register_records, ops.victim_register_links, ops.victim_register"
         )
-        _copy(conn, "ops.victim_register_records", records, (*_RECORD_COLUMNS, "victim_id"))
+        _copy(conn, "ops.victim_register_records", [records], (*_RECORD_COLUMNS, "victim_id"))
         _copy(
-            conn,
-            "ops.victim_register_links",
-            result.links,
-            ("unique_id_l", "unique_id_r", "match_probability", "rule"),
+            conn, "ops.victim_register_links", result.link_batches(WRITE_BATCH_ROWS), LINK_COLUMNS
         )
-        _copy(conn, "ops.victim_register", result.victims, VICTIM_COLUMNS)
+        _copy(conn, "ops.victim_register", [result.victims], VICTIM_COLUMNS)
         if new_model:
             conn.execute(
                 "insert into ops.victim_linkage_models (records, model) values (%s, %s)",

@@ -11,7 +11,6 @@ by `model` and `clusters`; imports `records` only.
 
 from __future__ import annotations
 
-from array import array
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -53,33 +52,18 @@ def _codes(values: pd.Series) -> pa.Array:
 
 
 def _token_codes(tokens: pd.Series) -> pa.Array:
-    """The name tokens as lists of token codes (one code per distinct token of the run, in
-    order of first appearance).
-
-    Coded token by token into a compact integer buffer: the tokens of a million records as
-    one Arrow text column, to be dictionary-encoded, would be some 250 MB of 64-character
-    HMACs at once, the largest array of a run.
-    """
+    """The name tokens as lists of token codes: the codes `prepare_records` gave them
+    (`records.token_lists`, one code per distinct token of the run)."""
     import pyarrow as pa
 
-    lists = tokens.to_numpy(dtype=object)
-    codes: dict[str, int] = {}
-    flat = array("i")
-    lengths = np.zeros(len(lists), dtype=np.int64)
-    missing = np.zeros(len(lists), dtype=bool)
-    for row, names in enumerate(lists):
-        if names is None or (isinstance(names, float) and np.isnan(names)):
-            missing[row] = True
-            continue
-        lengths[row] = len(names)
-        flat.extend(codes.setdefault(token, len(codes)) for token in names)
-    offsets = np.zeros(len(lists) + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    return pa.ListArray.from_arrays(
-        pa.array(offsets),
-        pa.array(np.frombuffer(flat, dtype=np.int32)),
-        mask=pa.array(missing),
+    lists = pa.array(tokens)
+    lists = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
+    if not pa.types.is_dictionary(lists.type.value_type):
+        raise TypeError("name_tokens must be prepared (records.token_lists)")
+    codes: pa.Array = pa.ListArray.from_arrays(
+        lists.offsets, lists.values.indices, mask=lists.is_null()
     )
+    return codes
 
 
 def model_table(records: pd.DataFrame, *, positions: bool = False) -> pa.Table:
