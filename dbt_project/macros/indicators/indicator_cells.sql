@@ -14,6 +14,24 @@
 
 {{ indicator_list() }}
 
+-- The rows' sums for each cell and breakdown the rows carry.
+row_sums as (
+
+    select
+        indicator_code,
+        municipality_code,
+        month,
+        source,
+        sex,
+        age_group,
+        sum(weight) as weights,
+        sum(denominator_weight) as denominator_weights
+
+    from {{ contributions }}
+    group by indicator_code, municipality_code, month, source, sex, age_group
+
+),
+
 -- The sources of each indicator's cells: its own, or for a `by_source` indicator each label
 -- its rows carry (none: no cells, as a source that sent nothing has nothing to publish).
 indicator_sources as (
@@ -28,18 +46,20 @@ indicator_sources as (
     union
 
     select distinct
-        {{ contributions }}.indicator_code,
-        {{ contributions }}.source
+        row_sums.indicator_code,
+        row_sums.source
 
-    from {{ contributions }}
+    from row_sums
     inner join indicators
-        on {{ contributions }}.indicator_code = indicators.indicator_code
+        on row_sums.indicator_code = indicators.indicator_code
     where indicators.by_source
 
 ),
 
 -- Each cell's sums, for `all` and for every breakdown its rows carry: a row says `all` for
 -- a breakdown its indicator is not published by, so that grouping would repeat the total.
+-- Summed from the rows once (`row_sums`), then rolled up: the grouping sets run over those
+-- sums, not over every row. Sums of numerics are exact: the same as summing the rows.
 sums as (
 
     select
@@ -49,10 +69,10 @@ sums as (
         source,
         case when grouping(sex) = 1 then 'all' else sex end as sex,
         case when grouping(age_group) = 1 then 'all' else age_group end as age_group,
-        sum(weight) as weights,
-        sum(denominator_weight) as denominator_weights
+        sum(weights) as weights,
+        sum(denominator_weights) as denominator_weights
 
-    from {{ contributions }}
+    from row_sums
     group by
         indicator_code,
         municipality_code,

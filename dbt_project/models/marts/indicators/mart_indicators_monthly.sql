@@ -27,7 +27,9 @@ spine as (
 
 ),
 
-contributions as (
+-- Read twice (the sums, the medians), yet not materialized: each reading scans the table
+-- itself, and no copy of every row is written to a temporary file first.
+contributions as not materialized (
 
     select contributions.*
     from {{ ref('fct_indicator_contributions') }} as contributions
