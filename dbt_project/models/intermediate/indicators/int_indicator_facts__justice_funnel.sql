@@ -17,6 +17,12 @@ crime_reports as (
 
 ),
 
+registered_reports as (
+
+    select * from {{ ref('int_justice_reports_registered') }}
+
+),
+
 prosecution_cases as (
 
     select * from {{ ref('fct_prosecution_cases') }}
@@ -35,18 +41,20 @@ case_stages as (
 
 ),
 
+-- A report's first victim row (its smallest key), found by key: registered_reports keeps it.
 report_rows as (
 
     select
-        report_id,
-        cast(report_victim_id as text) as report_victim_id,
-        batch_id,
-        source_file,
-        source_row,
-        file_sha256,
-        row_number() over (partition by report_id order by report_victim_id) as pick
+        registered_reports.report_id,
+        cast(crime_reports.report_victim_id as text) as report_victim_id,
+        crime_reports.batch_id,
+        crime_reports.source_file,
+        crime_reports.source_row,
+        crime_reports.file_sha256
 
-    from crime_reports
+    from registered_reports
+    inner join crime_reports
+        on registered_reports.first_report_victim_id = crime_reports.report_victim_id
 
 ),
 
@@ -105,7 +113,6 @@ final as (
         on
             funnel_events.stage = 'report'
             and funnel_events.unit_id = report_rows.report_id
-            and report_rows.pick = 1
     left join first_convictions
         on
             funnel_events.stage = 'conviction'

@@ -43,12 +43,14 @@ registered as (
 
 ),
 
--- The victims of one report share its place; min() keeps one if a version disagrees.
+-- The victims of one report share its place; min() keeps one if a version disagrees. The
+-- first victim row (smallest key) stands for the report where a fact row must (lineage).
 places as (
 
     select
         report_id,
-        min(municipality_code) as municipality_code
+        min(municipality_code) as municipality_code,
+        min(report_victim_id) as first_report_victim_id
 
     from reports
     {% if changed %}where {{ changed }}{% endif %}
@@ -61,7 +63,8 @@ final as (
     select
         places.report_id,
         places.municipality_code,
-        registered.registered_date
+        registered.registered_date,
+        places.first_report_victim_id
 
     from places
     inner join registered
