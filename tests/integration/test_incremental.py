@@ -32,11 +32,10 @@ def _ingest(settings: Any, folder: Path, name: str, rows: list[list[str]]) -> No
 
 
 def _mart_tables(db: Any) -> list[str]:
-    """Every table a build keeps: the marts (facts, contributions, indicator marts), `bi` and
-    the intermediate tables (the registered police reports)."""
+    """Every published table: the marts (facts, contributions, indicator marts) and `bi`."""
     rows = db.execute(
         "select schemaname || '.' || tablename from pg_tables"
-        " where schemaname in ('marts', 'bi', 'intermediate') order by 1"
+        " where schemaname in ('marts', 'bi') order by 1"
     ).fetchall()
     return [str(r[0]) for r in rows]
 
