@@ -72,7 +72,7 @@ def test_dbt_build_classifies_resolves_and_keeps_latest_versions(
     assert (raw, len(facts), mart_total) == (5, 4, 4)
 
 
-def test_dbt_sessions_sort_in_the_transform_work_mem(settings, monkeypatch):
+def test_dbt_sessions_sort_in_the_transform_work_mem(warehouse_url, settings, monkeypatch):
     """Every connection dbt opens has the `work_mem` of the settings (PostgreSQL's 4MB would
     make the builds' large aggregates spill to disk); a value that is no size is refused."""
     query = "select current_setting('work_mem') as work_mem"
