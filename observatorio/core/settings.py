@@ -40,7 +40,16 @@ LINKAGE_MEMORY_LIMIT = "384MB"
 # rows; with dbt's 2 threads and a few such nodes per query, 64MB stays within a few hundred
 # MB of the server's memory.
 TRANSFORM_WORK_MEM = "64MB"
-_MEMORY_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+# A memory size: a number and KB, MB, GB or TB (or KiB ... TiB, the same powers of 1024).
+_MEMORY_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT])i?B\s*$", re.IGNORECASE)
+
+
+def memory_kilobytes(size: str) -> int:
+    """A memory size of the settings (`64MB`, `1 GiB`) in kilobytes."""
+    match = _MEMORY_SIZE.match(size)
+    if not match:
+        raise SettingsError(f"not a memory size: {size!r}")
+    return int(float(match[1]) * 1024 ** "KMGT".index(str(match[2]).upper()) + 0.5)
 
 
 class SettingsError(RuntimeError):

@@ -8,7 +8,6 @@ clean. `run_dbt` is what DAG tasks, `make run` and tests call.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +17,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from observatorio.core.profile import ProfileError, load_profile, reference_variable
-from observatorio.core.settings import Settings, get_settings
+from observatorio.core.settings import Settings, get_settings, memory_kilobytes
 from observatorio.core.warehouse import warehouse_url
 
 
@@ -36,7 +35,7 @@ def dbt_environment(settings: Settings | None = None) -> dict[str, str]:
         "OBSERVATORIO_DBT_PASSWORD": url.password or "",
         "OBSERVATORIO_DBT_DBNAME": url.database or "observatorio",
         # libpq's session options, for every connection dbt opens (models, tests, snapshots).
-        "PGOPTIONS": f"-c work_mem={postgres_memory(settings.transform_work_mem)}",
+        "PGOPTIONS": f"-c work_mem={memory_kilobytes(settings.transform_work_mem)}kB",
         "DBT_PROFILES_DIR": str(settings.dbt_project_dir),
         "DBT_PROJECT_DIR": str(settings.dbt_project_dir),
         "DBT_TARGET_PATH": str(settings.dbt_target_dir),
@@ -49,18 +48,6 @@ def dbt_environment(settings: Settings | None = None) -> dict[str, str]:
         # Colours only for a person at a terminal: logs and `make` output get plain text.
         "DBT_USE_COLORS": "true" if sys.stdout.isatty() else "false",
     }
-
-
-_POWERS = {"k": 0, "m": 1, "g": 2, "t": 3}
-
-
-def postgres_memory(size: str) -> str:
-    """A memory size of the settings (`64MB`, `1 GiB`: checked when read) in PostgreSQL's own
-    form, kilobytes (`65536kB`): PostgreSQL knows neither `MiB` nor lower-case units."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt])i?b\s*", size, re.IGNORECASE)
-    if not match:
-        raise ValueError(f"not a memory size: {size!r}")
-    return f"{round(float(match[1]) * 1024 ** _POWERS[match[2].lower()])}kB"
 
 
 def profile_reference(settings: Settings) -> str:
