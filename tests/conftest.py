@@ -264,9 +264,15 @@ def _truncate(conn) -> None:  # type: ignore[no-untyped-def]
         " ops.validation_results, ops.deliveries, ops.watermarks, ops.build_ledger"
         " restart identity"
     )
-    # Incremental models and snapshots keep the records of batches they built from (and read
-    # only what those batches changed): with raw emptied, the next build starts them from
-    # scratch, as a warehouse rebuilt from its files would.
+    forget_built_records(conn)
+
+
+def forget_built_records(conn) -> None:  # type: ignore[no-untyped-def]
+    """Drop the incremental models and the snapshots, for a test that removed raw rows.
+
+    They keep the records of batches they built from (and read only what new batches
+    change), so rows removed from raw outside a batch would stay in them: the next build
+    starts them from scratch, as a warehouse rebuilt from its files would."""
     for table in _stateful_relations():
         conn.execute(f"drop table if exists {table} cascade")
 

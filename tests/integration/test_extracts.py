@@ -38,14 +38,10 @@ def build_police_marts(settings, workdir: Path) -> None:
     from observatorio.orchestration.ingest import ingest_file
     from observatorio.transform.dbt import run_dbt
     from simulator import generate
+    from tests.conftest import _truncate
 
-    with connect(settings, autocommit=True) as conn:  # only this module's batch in raw
-        for (table,) in conn.execute(
-            "select format('%I.%I', schemaname, tablename) from pg_tables"
-            " where schemaname in ('raw', 'ingest')"
-        ).fetchall():
-            conn.execute(f"drop table if exists {table} cascade")
-        conn.execute("truncate ops.batch_ledger, ops.file_receipts, ops.quarantine")
+    with connect(settings, autocommit=True) as conn:  # only this module's batches built
+        _truncate(conn)
     simulation = workdir / "simulation"
     generate(simulation, seed=SEED, scale="small", start=START, days=DAYS)
     by_month: dict[str, list[str]] = {"20250916_20250930": [], "20251001_20251031": []}

@@ -2,9 +2,9 @@
 force, the victimisation survey and the citizen consultations.
 
 The simulated countries are generated once per session. `SourceKit` lands one contract's
-exports, resets one source's state (raw table, ledger, folders) without touching the other
-sources, rewrites an export with a specific defect, runs a DAG with `dag.test()` and builds
-selected dbt models.
+exports, resets one source's state (raw table, ledger, folders; the incremental models are
+dropped, and rebuilt from every source's raw rows), rewrites an export with a specific
+defect, runs a DAG with `dag.test()` and builds selected dbt models.
 """
 
 from __future__ import annotations
@@ -76,8 +76,13 @@ class SourceKit:
         return files
 
     def reset(self, *sources: str) -> None:
-        """Forget everything about these sources: raw table, ledger, results, folders."""
+        """Forget everything about these sources: raw table, ledger, results, folders, and
+        what the incremental models built from them (every source's: the next build remakes
+        the others' from their raw rows)."""
+        import psycopg
+
         from ingestion.landing import claimed_dir, inbox
+        from tests.conftest import forget_built_records
 
         for source in sources:
             self.query(f"drop table if exists raw.{source} cascade")
@@ -99,6 +104,8 @@ class SourceKit:
         )
         for (table,) in staged:
             self.query(f'drop table if exists ingest."{table}"')
+        with psycopg.connect(self.warehouse_url, autocommit=True) as conn:
+            forget_built_records(conn)
 
     def ledger(self, source: str) -> dict[str, int]:
         """Batches by status and row totals of one source."""
