@@ -45,7 +45,7 @@ from observatorio.linkage.records import (
     concat_records,
     unidentified_name_pseudonyms,
 )
-from observatorio.linkage.tables import CODED_COLUMNS, release_memory
+from observatorio.linkage.tables import CATEGORY_COLUMNS, release_memory
 
 RESULTS = Path(__file__).resolve().parent / "results" / "linkage.json"
 HOMICIDE_CODES = HOMICIDE_OFFENCE_CODES
@@ -337,7 +337,7 @@ def _suffixed(values: pd.Series, suffix: str) -> pd.Series:
     """Each value with `suffix` (null stays null); a categorical column stays categorical."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         return values.cat.rename_categories(lambda category: f"{category}{suffix}")
-    return values.astype("string") + suffix
+    return values.astype("str") + suffix
 
 
 def _positional(records: pd.DataFrame, truth: pd.Series) -> pd.Series:
@@ -428,9 +428,9 @@ def cached_records(sim_dir: Path, key: bytes) -> tuple[pd.DataFrame, pd.Series]:
     else:
         frame, truth = simulation_records(sim_dir, key)
         frame.assign(truth=truth.reindex(frame["unique_id"]).to_numpy()).to_parquet(cache)
-    # Pseudonyms as categories, as the warehouse read hands them over
+    # Name pseudonyms as categories, as the warehouse read hands them over
     # (register.read_source_records).
-    for column in CODED_COLUMNS:
+    for column in CATEGORY_COLUMNS:
         frame[column] = frame[column].astype("category")
     return frame, truth
 

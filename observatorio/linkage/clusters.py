@@ -37,8 +37,9 @@ from observatorio.linkage.records import (
     concat_records,
     links_by_id,
     prepare_records,
+    take_text,
 )
-from observatorio.linkage.tables import drop_tables, load_records, release_memory
+from observatorio.linkage.tables import load_records, release_memory
 
 
 class _Clusters:
@@ -220,12 +221,6 @@ _REFERENCE_ORDER = ("police", "forensic", "prosecution", "hospital")
 _INTENTS: tuple[str, ...] = get_args(Intent)
 
 
-def _text(values: Any) -> Any:
-    """A taken text column as a victim column: the default string dtype, missing as NaN
-    (what pandas infers from the Python strings and Nones the summary used to build)."""
-    return pd.array(values, dtype="str")
-
-
 def _victim_codes(victim_id: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """(code per record, victim ids in sorted order): each record's victim as its place in
     that order, from the categories when the column is categorical (what `_assign_victims`
@@ -287,9 +282,11 @@ def summarise_victims(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFram
     def pick(column: str, rows: np.ndarray) -> Any:
         """`column` at each victim's row in `rows` (missing for -1), taken column-wise: a
         million-record column never becomes a million Python objects. A categorical column
-        (the pseudonyms as the register read gives them) stays one, sharing its categories."""
-        taken = records[column].array.take(rows, allow_fill=True)
-        return taken if isinstance(taken, pd.Categorical) else _text(taken)
+        (the name pseudonyms as the register read gives them) stays one, sharing its
+        categories; text comes as the default string dtype, missing as NaN (`take_text`)."""
+        if isinstance(records[column].dtype, pd.CategoricalDtype):
+            return records[column].array.take(rows, allow_fill=True)
+        return take_text(records[column], rows)
 
     # Row of each (victim, system); -1 where the system has no record of the victim.
     row_of = np.full((n, len(SOURCES)), -1, dtype=np.int64)
@@ -367,7 +364,8 @@ def summarise_victims(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFram
     by_rule = np.zeros(n, dtype=bool)
     by_rule[owner[known & ~is_model]] = True
     out["linked_by_rule"] = by_rule
-    return pd.DataFrame(out).loc[:, list(VICTIM_COLUMNS)]
+    # Each array becomes a column as it is: a dict's frame would copy them all by default.
+    return pd.DataFrame({column: out.pop(column) for column in VICTIM_COLUMNS}, copy=False)
 
 
 def _assign_victims(
@@ -382,7 +380,7 @@ def _assign_victims(
     # roots' unique_ids become Python strings.
     codes, unique_roots = pd.factorize(roots)
     key = key if key is not None else get_settings().pseudonym_key()
-    root_ids = records["unique_id"].array.take(unique_roots)
+    root_ids = take_text(records["unique_id"], unique_roots)
     new_ids = np.array([_victim_id([r], key) for r in root_ids], dtype=object)
     victim = pd.Series(new_ids[codes], index=records.index, dtype=object)
     del new_ids
@@ -406,12 +404,15 @@ def link_records(
     config = config or LinkageConfig()
     records = prepare_records(df, unidentified_names)
     release_memory()  # preparation's temporaries, before DuckDB's share is taken
-    with linkage_database() as connection:
-        if model is None:
-            # Splink samples pairs for training by unique_id: train on the unique_ids, then
-            # score the same records known by position (see score_pairs).
+    if model is None:
+        # Splink samples pairs for training by unique_id: train on the unique_ids, then
+        # score the same records known by position (see score_pairs). In a database of its
+        # own: DuckDB keeps the memory it used until it is closed, and scoring would
+        # otherwise start with training's on top of its own.
+        with linkage_database() as connection:
             model = train_model(connection, load_records(connection, records, "train"), config)
-            drop_tables(connection, "train")
+        release_memory()
+    with linkage_database() as connection:
         tables = load_records(connection, records, "new", positions=True)
         scored = score_pairs(connection, model, tables, threshold=min(0.5, config.match_threshold))
         links = accept_links(connection, scored, records, config)

@@ -113,10 +113,37 @@ POSITION_COLUMNS = ("position_l", "position_r")
 POSITION_LINK_COLUMNS = (*POSITION_COLUMNS, *LINK_COLUMNS[2:])
 
 
+def take_text(values: pd.Series, rows: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """The text column `values` at the positions `rows` (-1: missing), chunk by chunk.
+
+    A column read in batches (the register read's, the bench's stacked years) is an Arrow
+    column of many chunks, and Arrow's take of such a column first concatenates them all: a
+    copy of a million 64-character pseudonyms (some 76 MB) to take a third of them. Here each
+    chunk gives its rows, and only what is taken is copied, twice at most."""
+    text = pa.array(values.array)
+    chunks = text.chunks if isinstance(text, pa.ChunkedArray) else [text]
+    starts = np.cumsum([0, *(len(chunk) for chunk in chunks)])
+    rows = np.asarray(rows, dtype=np.int64)
+    owner = np.where(rows < 0, -1, np.searchsorted(starts, rows, side="right") - 1)
+    parts, where = [], []
+    for i, chunk in enumerate(chunks):
+        at = np.flatnonzero(owner == i)
+        if len(at):
+            parts.append(chunk.take(pa.array(rows[at] - starts[i])))
+            where.append(at)
+    missing = np.flatnonzero(owner < 0)
+    parts.append(pa.nulls(len(missing), text.type))
+    where.append(missing)
+    gathered = pa.concat_arrays(parts)
+    del parts
+    order = np.empty(len(rows), dtype=np.int64)
+    order[np.concatenate(where)] = np.arange(len(rows))
+    return pd.array(gathered.take(pa.array(order)), dtype="str")
+
+
 def links_by_id(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
     """Links by position (`POSITION_LINK_COLUMNS`) as links by unique_id (`LINK_COLUMNS`)."""
-    uids = records["unique_id"].array
-    columns = [uids.take(links[side].to_numpy()) for side in POSITION_COLUMNS]
+    columns = [take_text(records["unique_id"], links[side].to_numpy()) for side in POSITION_COLUMNS]
     columns += [links[column].array for column in LINK_COLUMNS[2:]]
     return pd.DataFrame(dict(zip(LINK_COLUMNS, columns, strict=True)))
 

@@ -37,7 +37,7 @@ from observatorio.linkage.records import (
     TooLittleToTrain,
     unidentified_name_pseudonyms,
 )
-from observatorio.linkage.tables import CODED_COLUMNS
+from observatorio.linkage.tables import CATEGORY_COLUMNS
 
 if TYPE_CHECKING:
     import psycopg
@@ -62,16 +62,16 @@ READ_BATCH_ROWS = 50_000
 def _frame(
     conn: psycopg.Connection,
     query: str,
-    categorical: Sequence[str] = CODED_COLUMNS,
+    categorical: Sequence[str] = CATEGORY_COLUMNS,
     tokens: Sequence[str] = ("name_tokens",),
 ) -> pd.DataFrame:
     """The query's rows as a frame, read in batches through a server-side cursor into Arrow.
 
     Fetching a million register rows at once would hold them all as Python tuples beside
     the frame built from them; batch by batch only the columnar copy accumulates. The
-    `categorical` columns it has (by default the pseudonyms the model only compares for
-    equality) come as categories: a pseudonym shared by a victim's records is held once,
-    and `prepare_records` blanks placeholder names by their code alone. The `tokens`
+    `categorical` columns it has (by default the name pseudonyms, `CATEGORY_COLUMNS`) come as
+    categories: a pseudonym shared by a victim's records is held once, and
+    `prepare_records` blanks placeholder names by their code alone. The `tokens`
     columns (text arrays) stay Arrow lists of dictionary codes, each batch encoded as it
     arrives: a million records' name tokens as Python lists of strings took some 400 MB.
     """
@@ -124,10 +124,17 @@ def read_source_records(
     return _frame(conn, f"select {', '.join(_RECORD_COLUMNS)} from {table}")
 
 
-def read_register(
-    conn: psycopg.Connection,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any] | None]:
-    """(records with victim_id, links, latest model) of the stored register."""
+def read_model(conn: psycopg.Connection) -> dict[str, Any] | None:
+    """The latest stored model, if any."""
+    row = conn.execute(
+        "select model from ops.victim_linkage_models order by model_id desc limit 1"
+    ).fetchone()
+    model: dict[str, Any] | None = row[0] if row else None
+    return model
+
+
+def read_register(conn: psycopg.Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(records with victim_id, links) of the stored register."""
     records = _frame(
         conn, f"select {', '.join(_RECORD_COLUMNS)}, victim_id from ops.victim_register_records"
     )
@@ -136,11 +143,7 @@ def read_register(
         f"select {', '.join(LINK_COLUMNS)} from ops.victim_register_links",
     )
     links["match_probability"] = links["match_probability"].astype(float)
-    row = conn.execute(
-        "select model from ops.victim_linkage_models order by model_id desc limit 1"
-    ).fetchone()
-    model: dict[str, Any] | None = row[0] if row else None
-    return records, links, model
+    return records, links
 
 
 # Links given their unique_ids and sent to PostgreSQL at a time (LinkageResult.link_batches).
@@ -192,13 +195,13 @@ def write_register(conn: psycopg.Connection, result: LinkageResult, *, new_model
             )
 
 
-def _unchanged(source: pd.DataFrame, stored: pd.DataFrame) -> dict[str, Any]:
+def _unchanged(records: int, victims: int) -> dict[str, Any]:
     """The task-log summary of a run that left the register as it was."""
     return {
         "mode": "skipped",
-        "records": len(source),
+        "records": records,
         "new_records": 0,
-        "victims": len(stored),
+        "victims": victims,
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -216,15 +219,22 @@ def update_register(
     link only records the register has not seen, with the stored model. Records already in
     the register get their latest values (a reclassification changes the status); records
     gone from the source leave it. Returns counts for the task log (no person data).
+
+    The stored register is read only when new records are linked into it: a full run
+    replaces it, so a retrain never holds the old register beside the new one.
     """
     from observatorio.core.warehouse import connect
 
     settings = settings or get_settings()
     names = unidentified_name_pseudonyms(settings.pseudonym_key())
     with connect(settings, role=LINKAGE_ROLE) as conn:
+        model = read_model(conn)
+        stored_records, stored_victims = conn.execute(
+            "select (select count(*) from ops.victim_register_records),"
+            " (select count(*) from ops.victim_register)"
+        ).fetchone() or (0, 0)
+        full = retrain or model is None or stored_records == 0
         source = read_source_records(conn, source_table)
-        stored, links, model = read_register(conn)
-        full = retrain or model is None or stored.empty
         if full and len(source) < MIN_TRAINING_RECORDS:
             # EM cannot estimate match weights from a handful of records: wait for more
             # rather than store a meaningless model. The register stays as it was.
@@ -233,7 +243,7 @@ def update_register(
                 len(source),
                 MIN_TRAINING_RECORDS,
             )
-            return _unchanged(source, stored)
+            return _unchanged(len(source), stored_victims)
         if full:
             try:
                 result = link_records(
@@ -242,15 +252,17 @@ def update_register(
             except TooLittleToTrain as exc:
                 # As with too few records: keep the register as it is and wait for more data.
                 log.warning("victim register unchanged: %s", exc)
-                return _unchanged(source, stored)
+                return _unchanged(len(source), stored_victims)
         else:
             assert model is not None
+            stored, links = read_register(conn)
             current = stored[stored["unique_id"].isin(source["unique_id"])]
             refreshed = source.merge(current[["unique_id", "victim_id"]], on="unique_id")
             kept = links[
                 links["unique_id_l"].isin(refreshed["unique_id"])
                 & links["unique_id_r"].isin(refreshed["unique_id"])
             ]
+            del links
             result = link_new_records(
                 refreshed,
                 kept,
@@ -265,7 +277,7 @@ def update_register(
     summary = {
         "mode": "full" if full else "incremental",
         "records": len(result.records),
-        "new_records": len(result.records) - (0 if full else len(stored)),
+        "new_records": len(result.records) - (0 if full else stored_records),
         "victims": len(result.victims),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -41,14 +41,33 @@ MODEL_COLUMNS = (
 # comparison, blocking rule and Splink's sample (a hash of unique_id) come out the same, while
 # the records and every candidate-pair table in DuckDB shrink several-fold.
 CODED_COLUMNS = ("id_pseudonym", "name_pseudonym", "report_id")
+# Of those, what the records hold as pandas categories: a name pseudonym repeats (a victim's
+# records, the placeholder names `prepare_records` blanks by code). ID pseudonyms and report
+# numbers are nearly one per person or event, and a category costs some 2.5 times its text
+# when nearly every value is distinct (pandas indexes the categories as Python strings): at
+# 1M records, 87 MB more than as text.
+CATEGORY_COLUMNS = ("name_pseudonym",)
 
 
 def _codes(values: pd.Series) -> pa.Array:
-    """Each value's code (its first appearance in `values`); null stays null."""
-    import pyarrow as pa
+    """Each value's code (equal values, equal codes); null stays null.
 
-    codes, _ = pd.factorize(values)
-    return pa.array(codes.astype(np.int32), mask=codes < 0)
+    A category's code as it is; text is encoded by Arrow on its own buffers (pandas'
+    factorize would hash a million Python strings made from them)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        return pa.array(codes.astype(np.int32), mask=codes < 0)
+    # A chunked column is encoded chunk by chunk with one dictionary (equal text, equal code
+    # across chunks), without first concatenating its text.
+    encoded = pc.dictionary_encode(pa.array(values.array))
+    if isinstance(encoded, pa.ChunkedArray):
+        indices: pa.Array = pa.chunked_array([c.indices for c in encoded.chunks]).combine_chunks()
+        return indices
+    first: pa.Array = encoded.indices
+    return first
 
 
 def _token_codes(tokens: pd.Series) -> pa.Array:
@@ -104,6 +123,7 @@ def load_records(
     """
     start, stop, _ = rows.indices(len(records))
     table = model_table(records, positions=positions).slice(start, stop - start)
+    release_memory()  # the encoding's hash tables, before DuckDB takes its share
     connection.register("_records_input", table)
     tables = []
     try:
@@ -123,12 +143,6 @@ def load_records(
         del table
         release_memory()
     return tables
-
-
-def drop_tables(connection: Any, role: str) -> None:
-    """Drop the record tables `load_records(connection, ..., role)` made."""
-    for source in SOURCES:
-        connection.sql(f"drop table if exists {role}_{source}")
 
 
 def release_memory() -> None:

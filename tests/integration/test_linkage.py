@@ -27,6 +27,7 @@ from observatorio.linkage.records import (
     TooLittleToTrain,
     classify_intent,
     prepare_records,
+    take_text,
     unidentified_name_pseudonyms,
 )
 from observatorio.linkage.register import (
@@ -563,6 +564,7 @@ def test_records_of_one_system_leave_the_register_unchanged(tiny_sim, key, setti
     _publish_as_intermediate(db, police)
     summary = update_register(settings)
     assert summary["mode"] == "skipped" and summary["records"] == len(police)
+    assert summary["victims"] == 0  # the register's victims, none yet
     assert db.execute("select count(*) from ops.victim_register").fetchone()[0] == 0
 
 
@@ -605,3 +607,24 @@ def test_duckdb_memory_is_the_setting_and_its_spill_goes_with_the_run(monkeypatc
         linkage_database(),
     ):
         pass
+
+
+def test_text_taken_from_a_chunked_column_keeps_each_value_and_its_place():
+    # A column read in batches is many Arrow chunks: each position keeps its own value,
+    # -1 and nulls come back missing, the order of `rows` is kept, repeats included.
+    import numpy as np
+    import pyarrow as pa
+
+    chunks = [["a", "b", None], ["c"], [], ["d", "e"]]
+    column = pd.Series(
+        pd.array(pa.chunked_array(chunks, type=pa.large_string()), dtype="str"), dtype="str"
+    )
+    assert pa.array(column.array).num_chunks == len(chunks)
+    flat = [value for chunk in chunks for value in chunk]
+    rows = np.array([5, -1, 0, 2, 3, 0, 4, 1])
+    taken = take_text(column, rows)
+    assert str(taken.dtype) == "str"
+    assert [None if pd.isna(v) else v for v in taken] == [
+        None if row < 0 else flat[row] for row in rows
+    ]
+    assert len(take_text(column, np.array([], dtype=np.int64))) == 0
