@@ -70,6 +70,21 @@ def test_dbt_build_classifies_resolves_and_keeps_latest_versions(
         0
     ]
     assert (raw, len(facts), mart_total) == (5, 4, 4)
+    # Every table the build made was analysed as it was built (macro analyze_after_build):
+    # the models and tests that read it next are planned on its statistics.
+    tables = {
+        (r.node.schema, r.node.alias)
+        for r in results.results
+        if r.node.resource_type == "model"
+        and r.node.config.materialized in {"table", "incremental"}
+    }
+    analysed = {
+        tuple(row)
+        for row in db.execute(
+            "select schemaname, relname from pg_stat_user_tables where last_analyze is not null"
+        ).fetchall()
+    }
+    assert ("marts", "fct_crime_reports") in tables and not tables - analysed, tables - analysed
 
 
 def test_dbt_sessions_sort_in_the_transform_work_mem(warehouse_url, settings, monkeypatch):
