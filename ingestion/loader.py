@@ -29,6 +29,7 @@ from ingestion.provenance import PROVENANCE_COLUMNS, RETIRED_PROVENANCE_COLUMNS
 from ingestion.stage_copy import (
     _stage_columnar,
     _stage_rows,
+    analyze_written,
     copy_into_staging,
 )
 from ingestion.staged import StagedBatch
@@ -360,6 +361,7 @@ def publish_batch(
             )
         )
         rows_loaded = cursor.rowcount
+        analyze_written(conn, "raw", contract.name, rows_loaded)
         count_loaded = _sum_of_counts(conn, contract, staged.staging_table)
         conn.execute("delete from ops.quarantine where batch_id = %s", (staged.batch_id,))
         _copy_quarantine(conn, staged)

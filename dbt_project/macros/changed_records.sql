@@ -1,6 +1,7 @@
-{#- `key in (...)`: the records (`key`) with a row of `staging` (aliased `staged`) from a batch
-    that `unbuilt` (a condition on `staged.batch_id`) selects, as a list of constants; `false`
-    when there are none. Read when the node runs; while dbt parses, `true`.
+{#- `key in (...)`: the records (`key`) with a row of `staging` (aliased `staged`) that
+    `unbuilt` (a condition on `staged`: its batch is new) selects, as a list of constants; `false`
+    when there are none. Read when the node runs; while dbt parses, `true`. `column`: the
+    expression the list is matched against where it is not `key` (the reader's own name).
 
     Constants, not a subquery: the models these filters read (int_crime_reports_classified and
     the like) rank each record's versions in window functions partitioned by the key, and
@@ -10,7 +11,7 @@
     large batch stays cheap. Past `changed_records_max_constants` records (a whole file re-sent,
     say) the list would make the SQL itself the cost, and the filter is that semi-join: the
     same records, read the slow way. -#}
-{% macro changed_records_filter(key, staging, unbuilt) -%}
+{% macro changed_records_filter(key, staging, unbuilt, column=none) -%}
     {%- if not execute -%}
         true
     {%- else -%}
@@ -21,12 +22,13 @@
             where staged.{{ key }} is not null and {{ unbuilt }}
         {%- endset -%}
         {%- set keys = run_query(changed ~ ' limit ' ~ (most + 1)).columns[0].values() -%}
+        {%- set column = column or key -%}
         {%- if keys | length == 0 -%}
             false
         {%- elif keys | length > most -%}
-            {{ key }} in ({{ changed }})
+            {{ column }} in ({{ changed }})
         {%- else -%}
-            {{ key }} in (
+            {{ column }} in (
             {%- for value in keys %}
                 {{ "'" ~ (value | string | replace("'", "''")) ~ "'" }}{{ "," if not loop.last }}
             {%- endfor %}
@@ -84,7 +86,10 @@
     from that staging model's rows and the seeds alone) checks, in an incremental build, only
     the records the batches since the last build changed. The others were checked by an
     earlier build under the same project (a changed project means a full refresh, which checks
-    every record). A test's own `where` still applies. -#}
+    every record). A model with other rows too names the column holding the record in its
+    own rows (`column`, else `key`) and the condition selecting those rows (`rows`): its other
+    rows are all checked (the justice funnel: its police reports by report, its cases all). A
+    test's own `where` still applies. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set conditions = [] -%}
     {%- if config.get('where') -%}
@@ -99,7 +104,12 @@
             {%- set staged = api.Relation.create(
                 database=staging.database, schema=staging.schema, identifier=staging.alias
             ) -%}
-            {%- do conditions.append(changed_records_filter(records.key, staged, unbuilt)) -%}
+            {%- set changed = changed_records_filter(records.key, staged, unbuilt,
+                column=records.get('column')) -%}
+            {%- if records.get('rows') -%}
+                {%- set changed = '((' ~ records.rows ~ ') is not true or ' ~ changed ~ ')' -%}
+            {%- endif -%}
+            {%- do conditions.append(changed) -%}
         {%- endif -%}
     {%- endif -%}
     {%- if conditions -%}

@@ -23,3 +23,19 @@
 {% macro batches_not_in(built) -%}
     staged.batch_id not in (select distinct built.batch_id from {{ built }} as built)
 {%- endmacro %}
+
+
+{#- For a model that keeps no batch of its own (an aggregate per record, such as a report's
+    registration day): the condition selecting the records (`key`) the batches published since
+    the last recorded build changed (macro batches_since_last_build), or '' for every record: in
+    a full build, and in an incremental one whose ledger cannot say which batches the last
+    build saw (every record recomputed: slower, still right). The model applies it to each of
+    its inputs keyed by the record and is `delete+insert` on `key`. -#}
+{% macro records_changed_since_last_build(key, staging) -%}
+    {%- if is_incremental() -%}
+        {%- set unbuilt = batches_since_last_build() -%}
+        {%- if unbuilt -%}
+            {{ changed_records_filter(key, staging, unbuilt) }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}

@@ -18,8 +18,10 @@ from tests.police_files import report_row, write_reports
 # the snapshot, the monthly mart, indicator contributions and mart, reconciliation), with their
 # tests: what a police batch changes.
 AFFECTED = ["--select", "int_crime_report_versions_classified+"]
-# A test of a model that names its `changed_records` (dbt macro get_where_subquery).
+# A test of a model that names its `changed_records` (dbt macro get_where_subquery), and one
+# of a model with other rows too (the funnel's cases), whose report rows alone are scoped.
 SCOPED_TEST = "unique_int_justice_reports_registered_report_id"
+FUNNEL_TEST = "unique_combination_int_indicator_facts__justice_funnel_stage__counted_id"
 FEW_CONSTANTS = ["--vars", "{changed_records_max_constants: 1}"]
 # The code map (a seed) is upstream of them: a build that reclassifies reloads it and
 # rebuilds everything downstream of it.
@@ -32,10 +34,11 @@ def _ingest(settings: Any, folder: Path, name: str, rows: list[list[str]]) -> No
 
 
 def _mart_tables(db: Any) -> list[str]:
-    """Every published table: the marts (facts, contributions, indicator marts) and `bi`."""
+    """Every table a build keeps: the marts (facts, contributions, indicator marts), `bi` and
+    the intermediate tables (the registered police reports)."""
     rows = db.execute(
         "select schemaname || '.' || tablename from pg_tables"
-        " where schemaname in ('marts', 'bi') order by 1"
+        " where schemaname in ('marts', 'bi', 'intermediate') order by 1"
     ).fetchall()
     return [str(r[0]) for r in rows]
 
@@ -73,10 +76,10 @@ def _differences(db: Any, schema: str) -> dict[str, tuple[int, int]]:
     return found
 
 
-def _scoped_test_sql(results: Any) -> str:
-    """The SQL the build ran for SCOPED_TEST."""
-    sql = [r.node.compiled_code for r in results.results if r.node.name == SCOPED_TEST]
-    assert len(sql) == 1, f"{SCOPED_TEST} did not run"
+def _scoped_test_sql(results: Any, name: str = SCOPED_TEST) -> str:
+    """The SQL the build ran for the node `name` (SCOPED_TEST unless told)."""
+    sql = [r.node.compiled_code for r in results.results if r.node.name == name]
+    assert len(sql) == 1, f"{name} did not run"
     return str(sql[0])
 
 
@@ -124,10 +127,19 @@ def test_incremental_batches_equal_a_full_refresh(clean_warehouse, tmp_path, set
     _ingest(settings, drops, "denuncias_20240202.csv", [*february, late])
     plan = plan_build(settings)
     assert (plan.is_needed, plan.is_full_refresh) == (True, False), plan
-    tested = _scoped_test_sql(run_dbt(["build", *AFFECTED], settings))
+    results = run_dbt(["build", *AFFECTED], settings)
+    tested = _scoped_test_sql(results)
     record_build(plan.as_json(), "test-2", settings)
-    # Incremental: the tests of the registered reports check the new batch's records only.
+    # Incremental: the tests of the registered reports check the new batch's records only;
+    # the funnel's, the new batch's reports and every case.
     assert "'DEN-2024-0000011'" in tested and "'DEN-2024-0000001'" not in tested, tested
+    funnel = _scoped_test_sql(results, FUNNEL_TEST)
+    assert "(stage = 'report') is not true or counted_id in (" in funnel, funnel
+    assert "'DEN-2024-0000011'" in funnel and "'DEN-2024-0000001'" not in funnel, funnel
+    # The contributions read the funnel's changed reports by the same constants.
+    contributions = _scoped_test_sql(results, "fct_indicator_contributions")
+    assert "cast(facts.counted_id as text) in (" in contributions
+    assert "'DEN-2024-0000011'" in contributions and "'DEN-2024-0000001'" not in contributions
 
     # Batch 3: a correction. Report 2 is re-sent: the victim died (homicide), and it happened
     # in another municipality, so a cell loses the row and another gains it.

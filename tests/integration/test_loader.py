@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from ingestion import stage_copy
 from ingestion.errors import BatchError
 from observatorio.orchestration.ingest import ingest_file
 from tests.police_files import report_row, write_reports
@@ -33,6 +34,33 @@ def test_loaded_batch_has_provenance_and_a_ledger_row(clean_warehouse, tmp_path,
     ).fetchone()
     assert ledger[:4] == ("loaded", 7, 7, 0)
     assert ledger[4] == rows[0][3] and ledger[5] == path.stat().st_size
+
+
+def test_a_large_batch_leaves_statistics_for_the_next_build(
+    clean_warehouse, tmp_path, settings, monkeypatch
+):
+    # dbt reads the raw table right after: a plan made without statistics ran a test over
+    # the justice funnel for minutes instead of 10 s at 1M rows. The threshold is lowered
+    # so seven rows count as a large batch; ANALYZE in the publishing transaction counts them.
+    def statistics(table: str) -> tuple[float, int]:
+        row = clean_warehouse.execute(
+            "select c.reltuples, (select count(*) from pg_stats s"
+            "  where s.schemaname = 'raw' and s.tablename = c.relname)"
+            " from pg_class c where c.oid = %s::regclass",
+            (f"raw.{table}",),
+        ).fetchone()
+        return float(row[0]), int(row[1])
+
+    rows = [report_row(i) for i in range(1, 8)]
+    ingest_file(SOURCE, write_reports(tmp_path / "small.csv", rows), settings)
+    assert statistics(SOURCE) == (-1.0, 0)  # below the threshold: autovacuum's business
+
+    monkeypatch.setattr(stage_copy, "ANALYZE_FROM_ROWS", 5)
+    rows = [report_row(i) for i in range(8, 15)]
+    result = ingest_file(SOURCE, write_reports(tmp_path / "large.csv", rows), settings)
+    assert (result.status, result.rows_loaded) == ("loaded", 7)
+    reltuples, columns_with_statistics = statistics(SOURCE)
+    assert reltuples == 14.0 and columns_with_statistics > 10
 
 
 def test_no_raw_identifier_reaches_the_warehouse(clean_warehouse, tmp_path, settings):
