@@ -19,9 +19,17 @@
 
 
 {#- The batches no row of `built` carries, as a condition on `staged.batch_id`: what a model
-    (or snapshot) that keeps each row's batch has not yet built from. -#}
+    (or snapshot) that keeps each row's batch has not yet built from. Those published since
+    the last build, as constants (macro batches_since_last_build: a batch an earlier build
+    saw was built from by it, or that build failed and is not the last); when the ledger
+    cannot say, every batch `built` does not carry, by a semi-join that reads every row. -#}
 {% macro batches_not_in(built) -%}
-    staged.batch_id not in (select distinct built.batch_id from {{ built }} as built)
+    {%- set since = batches_since_last_build(not_in=built) -%}
+    {%- if since is not none -%}
+        {{ since }}
+    {%- else -%}
+        staged.batch_id not in (select distinct built.batch_id from {{ built }} as built)
+    {%- endif -%}
 {%- endmacro %}
 
 

@@ -164,14 +164,16 @@ select * from final
 {#- A fact interface as a CTE `interface__<name>`: the model's columns plus fact_model,
     fact_key, counted_id and month (a model without `key` already has that shape), and the
     row's breakdowns `breakdown_sex` and `breakdown_age_group` (macro
-    indicator_breakdown_columns). -#}
-{% macro indicator_interface(name, interface, changed=false, breakdowns=true) -%}
+    indicator_breakdown_columns). `inline`: the CTE is `not materialized`, so that a query
+    reading it twice reads only the columns and rows it needs each time (PostgreSQL
+    materialises a CTE read twice: every column of every fact row). -#}
+{% macro indicator_interface(name, interface, changed=false, breakdowns=true, inline=false) -%}
 {%- set filters = [interface.rows] if interface.rows else [] -%}
 {%- if changed -%}
     {#- Only the rows int_indicator_changes says change (an incremental build). -#}
     {%- do filters.append(indicator_changed_rows(name, interface, 'facts')) -%}
 {%- endif -%}
-interface__{{ name }}{{ '__changed' if changed }} as (
+interface__{{ name }}{{ '__changed' if changed }} as {{ 'not materialized ' if inline }}(
 {% if not interface.key %}
     select
         facts.*,

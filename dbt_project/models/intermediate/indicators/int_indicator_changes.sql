@@ -43,7 +43,7 @@ batches as (
 
 ),
 {% for name in interfaces %}
-    {{ indicator_interface(name, definitions.interfaces[name], breakdowns=false) }}
+    {{ indicator_interface(name, definitions.interfaces[name], breakdowns=false, inline=true) }}
 {% endfor %}
 
 built_period as (

@@ -1,81 +1,65 @@
 -- Every person the warehouse has seen under a national-ID pseudonym (keyed HMAC-SHA256, the
 -- same in every system), one row each, with when and in which systems they appear. No
 -- person data: no name, no ID, no birth date; only the pseudonym and counts of records.
--- Records whose ID was missing or failed its check digit have no pseudonym and are not here;
+-- Records whose ID was missing or failed its check digit have no pseudonym and are not here.
 -- record linkage (fct_homicide_victims) is what matches those.
+--
+-- One kind of record per entry below (its system, its model, its pseudonym and date
+-- columns): the sightings, the counts per kind and the systems are all written from it. The
+-- systems and their count come from the counts per kind, so the aggregate has no DISTINCT
+-- (a `count(distinct)` or `string_agg(distinct ...)` sorts every sighting by person and
+-- system; at 10M police rows the query took 25 to 33 s, 17.6 s without).
+{%- set kinds = [
+    {'kind': 'crime_report_victim', 'system': 'police', 'model': 'fct_crime_reports',
+     'person': 'victim_id_pseudonym', 'seen': 'incident_date'},
+    {'kind': 'detainee', 'system': 'police', 'model': 'fct_detentions',
+     'person': 'detainee_id_pseudonym', 'seen': 'detention_date'},
+    {'kind': 'case_party', 'system': 'prosecution', 'model': 'int_justice_parties_deduplicated',
+     'person': 'person_id_pseudonym', 'seen': 'cast(created_at as date)'},
+    {'kind': 'forensic_death', 'system': 'forensic', 'model': 'fct_violent_deaths',
+     'person': 'person_id_pseudonym', 'seen': 'death_date'},
+    {'kind': 'injury_admission', 'system': 'hospital', 'model': 'fct_injury_admissions',
+     'person': 'person_id_pseudonym', 'seen': 'admission_date'},
+] %}
+{#- Per system (in code order), whether the person has a record in it. -#}
+{%- set in_system = {} %}
+{%- for system in kinds | map(attribute='system') | unique | sort %}
+    {%- set counts = [] %}
+    {%- for k in kinds if k.system == system %}
+        {%- do counts.append(k.kind ~ '_records') %}
+    {%- endfor %}
+    {%- do in_system.update({system: '(' ~ counts | join(' + ') ~ ') > 0'}) %}
+{%- endfor %}
+
 with
 
-crime_reports as (
-
-    select * from {{ ref('fct_crime_reports') }}
-
-),
-
-detentions as (
-
-    select * from {{ ref('fct_detentions') }}
-
-),
-
-parties as (
-
-    select * from {{ ref('int_justice_parties_deduplicated') }}
-
-),
-
-violent_deaths as (
-
-    select * from {{ ref('fct_violent_deaths') }}
-
-),
-
-injury_admissions as (
-
-    select * from {{ ref('fct_injury_admissions') }}
-
-),
-
 sightings as (
+    {% for k in kinds %}
+        select
+            {{ k.person }} as person_id_pseudonym,
+            '{{ k.kind }}' as record_kind,
+            {{ k.seen }} as seen_date
+        from {{ ref(k.model) }}
+        where {{ k.person }} is not null
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+
+),
+
+per_person as (
 
     select
-        victim_id_pseudonym as person_id_pseudonym,
-        'police' as source_system_code,
-        'crime_report_victim' as record_kind,
-        incident_date as seen_date
-    from crime_reports
-    where victim_id_pseudonym is not null
-    union all
-    select
-        detainee_id_pseudonym as person_id_pseudonym,
-        'police' as source_system_code,
-        'detainee' as record_kind,
-        detention_date as seen_date
-    from detentions
-    where detainee_id_pseudonym is not null
-    union all
-    select
         person_id_pseudonym,
-        'prosecution' as source_system_code,
-        'case_party' as record_kind,
-        cast(created_at as date) as seen_date
-    from parties
-    where person_id_pseudonym is not null
-    union all
-    select
-        person_id_pseudonym,
-        'forensic' as source_system_code,
-        'forensic_death' as record_kind,
-        death_date as seen_date
-    from violent_deaths
-    where person_id_pseudonym is not null
-    union all
-    select
-        person_id_pseudonym,
-        'hospital' as source_system_code,
-        'injury_admission' as record_kind,
-        admission_date as seen_date
-    from injury_admissions
-    where person_id_pseudonym is not null
+        min(seen_date) as first_seen_date,
+        max(seen_date) as last_seen_date,
+        count(*) as records,
+        {% for k in kinds %}
+            count(*) filter (where record_kind = '{{ k.kind }}') as {{ k.kind }}_records
+            {%- if not loop.last %},{% endif %}
+        {% endfor %}
+
+    from sightings
+    group by person_id_pseudonym
 
 ),
 
@@ -83,21 +67,32 @@ final as (
 
     select
         person_id_pseudonym,
-        min(seen_date) as first_seen_date,
-        max(seen_date) as last_seen_date,
-        string_agg(distinct source_system_code, ', ' order by source_system_code)
-            as source_systems,
-        count(distinct source_system_code) as source_system_count,
-        count(*) as records,
-        count(*) filter (where record_kind = 'crime_report_victim') as crime_report_victim_records,
-        count(*) filter (where record_kind = 'detainee') as detainee_records,
-        count(*) filter (where record_kind = 'case_party') as case_party_records,
-        count(*) filter (where record_kind = 'forensic_death') as forensic_death_records,
-        count(*) filter (where record_kind = 'injury_admission') as injury_admission_records
+        first_seen_date,
+        last_seen_date,
+        concat_ws(
+            ', ',
+            {% for system, has in in_system.items() %}
+                case when {{ has }} then '{{ system }}' end
+                {%- if not loop.last %},{% endif %}
+            {% endfor %}
+        ) as source_systems,
+        cast(
+            {% for has in in_system.values() %}
+                cast({{ has }} as integer)
+                {%- if not loop.last %} +{% endif %}
+            {% endfor %}
+            as bigint
+        ) as source_system_count,
+        records,
+        {% for k in kinds %}
+            {{ k.kind }}_records{% if not loop.last %},{% endif %}
+        {% endfor %}
 
-    from sightings
-    group by person_id_pseudonym
+    from per_person
 
 )
 
+-- In key order: the primary key's index is then written in order (10M pseudonyms in hash
+-- order took 200 s to insert, 65 s in order).
 select * from final
+order by person_id_pseudonym

@@ -1,9 +1,12 @@
+{#- Indexes: the batch, what the next build looks up (macro batches_not_in); the report, how
+    int_indicator_changes finds a changed report's rows; the incident date, the indicator
+    spine's first and last month (min and max) read from the index. -#}
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='report_victim_id',
-        indexes=[{'columns': ['batch_id']}],
+        indexes=[{'columns': ['batch_id']}, {'columns': ['report_id']}, {'columns': ['incident_date']}],
     )
 }}
 with
