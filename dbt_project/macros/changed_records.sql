@@ -28,11 +28,7 @@
         {%- elif keys | length > most -%}
             {{ column }} in ({{ changed }})
         {%- else -%}
-            {{ column }} in (
-            {%- for value in keys %}
-                {{ "'" ~ (value | string | replace("'", "''")) ~ "'" }}{{ "," if not loop.last }}
-            {%- endfor %}
-            )
+            {{ column }} in ({{ sql_literals(keys) }})
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
@@ -98,11 +94,7 @@
     {%- if batches | length == 0 -%}
         {{ return('false') }}
     {%- endif -%}
-    {%- set quoted = [] -%}
-    {%- for batch in batches -%}
-        {%- do quoted.append("'" ~ (batch | string | replace("'", "''")) ~ "'") -%}
-    {%- endfor -%}
-    {{ return('staged.batch_id in (' ~ quoted | join(', ') ~ ')') }}
+    {{ return('staged.batch_id in (' ~ sql_literals(batches) ~ ')') }}
 {%- endmacro %}
 
 
@@ -175,4 +167,15 @@
         ~ table ~ " and catalog_index.indisunique and catalog_index.indnkeyatts = 1"
         ~ " and catalog_index.indpred is null and catalog_index.indexprs is null"
         ~ " and catalog_index.indkey[0] = (" ~ attribute ~ "))") }}
+{%- endmacro %}
+
+
+{#- `values` as SQL string literals, comma-separated: the changed records and the new
+    batches the filters above list as constants. -#}
+{% macro sql_literals(values) -%}
+    {%- set quoted = [] -%}
+    {%- for value in values -%}
+        {%- do quoted.append("'" ~ (value | string | replace("'", "''")) ~ "'") -%}
+    {%- endfor -%}
+    {{ return(quoted | join(', ')) }}
 {%- endmacro %}
