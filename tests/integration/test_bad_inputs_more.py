@@ -257,3 +257,22 @@ def test_a_raw_table_from_before_privacy_by_default_loses_its_extra_column(
         (SOURCE,),
     ).fetchone()
     assert gone == (0,)
+
+
+def test_a_raw_table_is_indexed_by_batch_and_by_record(clean_warehouse, loader_db, settings):
+    # The batch: what an incremental build reads a new batch's rows by; the record (the first
+    # column of the contract's primary key): every version of the records it changed.
+    from ingestion.contract import load_contract
+    from ingestion.loader import ensure_raw_table
+
+    contract = load_contract(SOURCE)
+    ensure_raw_table(loader_db, contract)
+    indexes = loader_db.execute(
+        "select indexname, indexdef from pg_indexes where schemaname = 'raw' and tablename = %s",
+        (SOURCE,),
+    ).fetchall()
+    columns = {name: definition.rsplit("(", 1)[1].rstrip(")") for name, definition in indexes}
+    assert columns == {
+        f"{SOURCE}__batch_id": "_batch_id",
+        f"{SOURCE}__record": contract.primary_key[0],
+    }, indexes

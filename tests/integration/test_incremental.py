@@ -12,7 +12,7 @@ from typing import Any
 from observatorio.orchestration.ingest import ingest_file
 from observatorio.transform.builds import plan_build, record_build
 from observatorio.transform.dbt import build, run_dbt
-from tests.police_files import report_row, write_reports
+from tests.police_files import national_id, report_row, write_reports
 
 # The classified police reports and everything built from them (the incremental police facts,
 # the snapshot, the monthly mart, indicator contributions and mart, reconciliation), with their
@@ -140,15 +140,20 @@ def test_incremental_batches_equal_a_full_refresh(clean_warehouse, tmp_path, set
     contributions = _scoped_test_sql(results, "fct_indicator_contributions")
     assert "cast(facts.counted_id as text) in (" in contributions
     assert "'DEN-2024-0000011'" in contributions and "'DEN-2024-0000001'" not in contributions
+    # The person dimension recomputes the victims of the new batch's reports alone.
+    persons = _scoped_test_sql(results, "dim_person_pseudonym")
+    assert "'DEN-2024-0000011'" in persons and "'DEN-2024-0000001'" not in persons, persons
 
     # Batch 3: a correction. Report 2 is re-sent: the victim died (homicide), and it happened
-    # in another municipality, so a cell loses the row and another gains it.
+    # in another municipality, so a cell loses the row and another gains it; the victim's ID
+    # was mistyped, so the person it named has no record left (the person dimension drops them).
     corrected = report_row(
         2,
         codigo_delito="CP-121",
         delito="Homicidio simple",
         codigo_municipio="02001",
         fecha_registro="10/02/2024 08:00",
+        cedula_victima=national_id(100000099),
     )
     _ingest(settings, drops, "denuncias_20240210.csv", [corrected, report_row(15)])
     # More changed records than the filters list as constants: they read the same records

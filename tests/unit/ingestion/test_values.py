@@ -127,6 +127,21 @@ def test_contract_mistakes_are_named(column, message):
         _contract(column)
 
 
+def test_a_primary_key_names_columns_of_the_table():
+    # The raw table is indexed by the key's first column: a person's ID is not one of them
+    # (it is stored as its pseudonym), nor is a column the contract does not have.
+    person = {
+        "name": "id",
+        "type": "text",
+        "person": {"action": "pseudonymise", "kind": "national_id"},
+    }
+    with pytest.raises(ContractError, match=r"primary_key names no column of the table: \['id'\]"):
+        _contract(person, primary_key=["id"])
+    with pytest.raises(ContractError, match="'nope'"):
+        _contract({"name": "a", "type": "text"}, primary_key=["a", "nope"])
+    assert _contract({"name": "a", "type": "text"}, primary_key=["a"]).primary_key == ("a",)
+
+
 def test_fixed_width_needs_positions_and_zip_needs_a_member():
     with pytest.raises(ContractError, match="start and width"):
         _contract({"name": "a", "type": "text"}, format="fixed_width")

@@ -4,23 +4,23 @@
 -- Records whose ID was missing or failed its check digit have no pseudonym and are not here.
 -- record linkage (fct_homicide_victims) is what matches those.
 --
--- One kind of record per entry below (its system, its model, its pseudonym and date
--- columns): the sightings, the counts per kind and the systems are all written from it. The
--- systems and their count come from the counts per kind, so the aggregate has no DISTINCT
--- (a `count(distinct)` or `string_agg(distinct ...)` sorts every sighting by person and
--- system; at 10M police rows the query took 25 to 33 s, 17.6 s without).
-{%- set kinds = [
-    {'kind': 'crime_report_victim', 'system': 'police', 'model': 'fct_crime_reports',
-     'person': 'victim_id_pseudonym', 'seen': 'incident_date'},
-    {'kind': 'detainee', 'system': 'police', 'model': 'fct_detentions',
-     'person': 'detainee_id_pseudonym', 'seen': 'detention_date'},
-    {'kind': 'case_party', 'system': 'prosecution', 'model': 'int_justice_parties_deduplicated',
-     'person': 'person_id_pseudonym', 'seen': 'cast(created_at as date)'},
-    {'kind': 'forensic_death', 'system': 'forensic', 'model': 'fct_violent_deaths',
-     'person': 'person_id_pseudonym', 'seen': 'death_date'},
-    {'kind': 'injury_admission', 'system': 'hospital', 'model': 'fct_injury_admissions',
-     'person': 'person_id_pseudonym', 'seen': 'admission_date'},
-] %}
+-- The kinds of record are one list (macro person_record_kinds): the sightings, the counts per
+-- kind and the systems are all written from it. The systems and their count come from the
+-- counts per kind, so the aggregate has no DISTINCT (a `count(distinct)` or
+-- `string_agg(distinct ...)` sorts every sighting by person and system; at 10M police rows
+-- the query took 25 to 33 s, 17.6 s without).
+--
+-- Incremental: a build recomputes only the persons whose records the new batches brought,
+-- under every pseudonym those records ever had (macro person_changes; the pre-hook deletes
+-- their rows first, so a person left with no record is gone). At 10M police rows, rebuilding
+-- every person took 63 s of a 217 s build after 1 % more rows.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ person_changes_deleted() }}",
+) }}
+{%- set kinds = person_record_kinds() %}
+{%- set changed = person_changes() %}
 {#- Per system (in code order), whether the person has a record in it. -#}
 {%- set in_system = {} %}
 {%- for system in kinds | map(attribute='system') | unique | sort %}
@@ -32,15 +32,24 @@
 {%- endfor %}
 
 with
+{% if changed is not none %}
+changed_persons as (
 
+    {{ changed }}
+
+),
+{% endif %}
 sightings as (
     {% for k in kinds %}
         select
             {{ k.person }} as person_id_pseudonym,
             '{{ k.kind }}' as record_kind,
             {{ k.seen }} as seen_date
-        from {{ ref(k.model) }}
+        from {{ k.model }}
         where {{ k.person }} is not null
+        {%- if changed is not none %}
+            and {{ k.person }} in (select changed_persons.person_id_pseudonym from changed_persons)
+        {%- endif %}
         {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 
