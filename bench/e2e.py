@@ -4,7 +4,8 @@
         --departments 27] [--results FILE] [--keep]
 
 Each case (a row count, on the demo geography or a larger one) gets its own scratch
-OBSERVATORIO_HOME under `.observatorio/bench/e2e/` and so its own embedded warehouse on
+OBSERVATORIO_HOME under `.observatorio/bench/e2e/` (an earlier run's, kept or not, is removed
+first: a case starts from nothing) and so its own embedded warehouse on
 OBSERVATORIO_WAREHOUSE_PORT (stopped when the case ends, unless `--keep`), or the warehouse of
 OBSERVATORIO_WAREHOUSE_URL (an external PostgreSQL: the case then runs in that database, which
 should be empty). Every stage runs in its own interpreter, as each is its own Airflow task, and
@@ -26,7 +27,7 @@ reports its wall time and its own peak RSS (`ru_maxrss`; the PostgreSQL server i
 - `deliver`: the `unidad_analitica` extract (`observatorio.delivery.extracts.deliver`).
 - `delta_ingest`, `delta_build`: +1 % new rows ingested, then the same build again, which is
   incremental for the incremental models (`incremental_models` lists them: the police facts,
-  the indicator contributions and the indicator marts; the tests of models whose meta names
+  the person dimension, the indicator contributions and marts; the tests of models whose meta names
   `changed_records` check only the records the batch changed). The new rows' incidents are spread
   over the same year as the first file's, so they touch every municipality-month.
 
@@ -45,6 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -307,6 +309,12 @@ def run_case(
     if not os.environ.get("OBSERVATORIO_WAREHOUSE_URL"):
         env["OBSERVATORIO_HOME"] = str(home / "h")
     Geography(municipalities, departments)  # fails early on an impossible geography
+    if home.exists():
+        # A case starts from nothing: an earlier run's warehouse (kept with `--keep`) would
+        # make the first build incremental and hold its rows too.
+        if (home / "h").exists() and not os.environ.get("OBSERVATORIO_WAREHOUSE_URL"):
+            child("stop_earlier", STOP, env=env)
+        shutil.rmtree(home)
     work = home / "work"
     print(f"case {label} in {home}", flush=True)
     stages: dict[str, dict[str, Any]] = {}

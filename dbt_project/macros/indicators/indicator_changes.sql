@@ -52,11 +52,48 @@
 {%- endmacro %}
 
 
+{#- The indicators over one plain fact and whole interfaces besides (the police ÷ forensic
+    homicide ratio: police reports over forensic deaths), by that plain interface:
+    {interface name: [indicator codes]}. The contributions recompute their rows of the plain
+    fact by unit and their other rows whole (the pre-hook tells them apart by `fact_model`);
+    the indicator marts recompute them whole. Recomputed whole, the ratio's 729,442 police rows
+    were deleted and inserted again by every build at 10M police rows. Not those labelled by
+    source, nor those over an interface with `units_of`. -#}
+{% macro indicator_mixed_interfaces() -%}
+{%- set definitions = indicator_definitions() -%}
+{%- set found = {} -%}
+{%- for indicator in definitions.indicators if not indicator.by_source -%}
+    {%- set plain = [] -%}
+    {%- set others = [] -%}
+    {%- for fact in indicator_row_parts(indicator) | map(attribute='fact') | unique -%}
+        {%- set interface = definitions.interfaces[fact] -%}
+        {%- if interface.units_of -%}
+            {%- do others.append(none) -%}
+        {%- elif indicator_interface_by_unit(interface) -%}
+            {%- do plain.append(fact) -%}
+        {%- else -%}
+            {%- do others.append(interface.model) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if plain | length == 1 and others and none not in others
+        and definitions.interfaces[plain[0]].model not in others -%}
+        {%- if plain[0] not in found %}{% do found.update({plain[0]: []}) %}{% endif -%}
+        {%- do found[plain[0]].append(indicator.code) -%}
+    {%- endif -%}
+{%- endfor -%}
+{{ return(found) }}
+{%- endmacro %}
+
+
 {#- The plain interfaces whose changed units int_indicator_changes lists: those of the
-    indicators recomputed by unit and those other interfaces take their units of. -#}
+    indicators recomputed by unit (wholly or in part) and those other interfaces take their
+    units of. -#}
 {% macro indicator_changed_interfaces() -%}
 {%- set definitions = indicator_definitions() -%}
 {%- set names = indicator_unit_interfaces().keys() | list -%}
+{%- for name in indicator_mixed_interfaces() -%}
+    {%- if name not in names %}{% do names.append(name) %}{% endif -%}
+{%- endfor -%}
 {%- for name in indicator_unit_interfaces(partial=true) -%}
     {%- set plain = definitions.interfaces[name].units_of.interface -%}
     {%- if plain not in names %}{% do names.append(plain) %}{% endif -%}
@@ -73,7 +110,7 @@
     {%- set definitions = indicator_definitions() -%}
     {%- set by_unit = [] -%}
     {%- for groups in [indicator_unit_interfaces()]
-        + ([] if cells else [indicator_unit_interfaces(partial=true)]) -%}
+        + ([] if cells else [indicator_unit_interfaces(partial=true), indicator_mixed_interfaces()]) -%}
         {%- for codes in groups.values() %}{% do by_unit.extend(codes) %}{% endfor -%}
     {%- endfor -%}
     {%- set codes = definitions.indicators | map(attribute='code')
@@ -127,9 +164,10 @@
 
 {#- The pre-hook of fct_indicator_contributions in an incremental build: delete the rows of
     the indicators recomputed whole and the changed rows of the others (as their interface
-    says), and any row outside the spine's period (it shrinks when the first or last month's
-    reports are corrected away). The model's select then inserts their rows as they are
-    now. -#}
+    says; of an indicator over a plain fact and whole interfaces, its rows of the other fact
+    models and its changed units' rows), and any row outside the spine's period (it shrinks
+    when the first or last month's reports are corrected away). The model's select then
+    inserts their rows as they are now. -#}
 {% macro indicator_contributions_replaced() -%}
     {%- if is_incremental() %}
     {%- set definitions = indicator_definitions() %}
@@ -145,6 +183,17 @@
         and {{ indicator_changed_rows(name, definitions.interfaces[name] if partial
             else {'counted_by': 'counted_id'}, 'built') }};
     {%- endfor %}
+    {%- endfor %}
+    {%- for name, codes in indicator_mixed_interfaces().items() %}
+    delete from {{ this }} as built
+    where
+        built.indicator_code in (
+            {%- for code in codes %}'{{ code }}'{% if not loop.last %}, {% endif %}{% endfor -%}
+        )
+        and (
+            built.fact_model != '{{ definitions.interfaces[name].model }}'
+            or {{ indicator_changed_rows(name, {'counted_by': 'counted_id'}, 'built') }}
+        );
     {%- endfor %}
     {{ indicator_outside_spine_deleted() }}
     {%- endif %}

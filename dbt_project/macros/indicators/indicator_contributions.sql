@@ -12,13 +12,15 @@
     units' rows (macros/indicators/indicator_changes.sql). -#}
 {%- set by_unit = indicator_unit_interfaces() if is_incremental() else {} -%}
 {%- set partly = indicator_unit_interfaces(partial=true) if is_incremental() else {} -%}
+{%- set mixed = indicator_mixed_interfaces() if is_incremental() else {} -%}
 {%- set parts = [] -%}
 {%- set used = [] -%}
 {%- set changed = [] -%}
 {%- for indicator in definitions.indicators -%}
     {%- for part in indicator_row_parts(indicator) -%}
         {%- set is_changed = indicator.code in by_unit.get(part.fact, [])
-            or indicator.code in partly.get(part.fact, []) -%}
+            or indicator.code in partly.get(part.fact, [])
+            or indicator.code in mixed.get(part.fact, []) -%}
         {#- The cell's source: each row's label (`by_source`), or the indicator's. -#}
         {%- do part.update({'source': 'source_system' if indicator.by_source
             else "'" ~ indicator.source ~ "'", 'disaggregations': indicator.disaggregations,
