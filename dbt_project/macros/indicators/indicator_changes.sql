@@ -173,27 +173,25 @@
     {%- set definitions = indicator_definitions() %}
     delete from {{ this }}
     where indicator_code in ({{ indicator_rebuilt_list(cells=false) }});
-    {%- for partial in [false, true] %}
-    {%- for name, codes in indicator_unit_interfaces(partial=partial).items() %}
-    delete from {{ this }} as built
-    where
-        built.indicator_code in (
-            {%- for code in codes %}'{{ code }}'{% if not loop.last %}, {% endif %}{% endfor -%}
-        )
-        and {{ indicator_changed_rows(name, definitions.interfaces[name] if partial
-            else {'counted_by': 'counted_id'}, 'built') }};
+    {#- Per interface, its indicators' rows as `built` holds them: a plain fact's by unit; a
+        derived one's as its `units_of` says; an indicator over a plain fact and whole
+        interfaces as if it took its units of that fact. -#}
+    {%- set replaced = [] %}
+    {%- for name, codes in indicator_unit_interfaces().items() %}
+        {%- do replaced.append((name, codes, {'counted_by': 'counted_id'})) %}
     {%- endfor %}
+    {%- for name, codes in indicator_unit_interfaces(partial=true).items() %}
+        {%- do replaced.append((name, codes, definitions.interfaces[name])) %}
     {%- endfor %}
     {%- for name, codes in indicator_mixed_interfaces().items() %}
+        {%- do replaced.append((name, codes, {'units_of': {'interface': name,
+            'fact_model': definitions.interfaces[name].model}})) %}
+    {%- endfor %}
+    {%- for name, codes, interface in replaced %}
     delete from {{ this }} as built
     where
-        built.indicator_code in (
-            {%- for code in codes %}'{{ code }}'{% if not loop.last %}, {% endif %}{% endfor -%}
-        )
-        and (
-            built.fact_model != '{{ definitions.interfaces[name].model }}'
-            or {{ indicator_changed_rows(name, {'counted_by': 'counted_id'}, 'built') }}
-        );
+        built.indicator_code in ({{ sql_literals(codes) }})
+        and {{ indicator_changed_rows(name, interface, 'built') }};
     {%- endfor %}
     {{ indicator_outside_spine_deleted() }}
     {%- endif %}
