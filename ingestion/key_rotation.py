@@ -77,14 +77,16 @@ def declared_columns() -> list[PseudonymColumn]:
 
 
 def _existing(conn: psycopg.Connection[Any]) -> dict[tuple[str, str, str], str]:
-    """(schema, table, column) -> type of every column of an ordinary table."""
+    """(schema, table, column) -> type of every column of a table (not of a partition:
+    an update of its partitioned table rewrites it)."""
     rows = conn.execute(
         """
         select n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
         from pg_attribute a
         join pg_class c on c.oid = a.attrelid
         join pg_namespace n on n.oid = c.relnamespace
-        where c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
+        where c.relkind in ('r', 'p') and not c.relispartition
+            and a.attnum > 0 and not a.attisdropped
             and n.nspname <> all(%s) and n.nspname not like 'pg_temp%%'
         """,
         (list(_SKIPPED_SCHEMAS),),

@@ -73,17 +73,29 @@ def copy_into_staging(
 def _create_staging(
     conn: psycopg.Connection, contract: Contract, table: str, constants: dict[str, Any]
 ) -> None:
-    """A fresh per-batch table (and its quarantine twin) in `ingest`.
+    """A fresh per-batch table in `ingest` and its quarantine twin.
 
-    Unlogged: it lives only until publish, and a crash leaves nothing in `raw` anyway. The
+    The twin is committed at once (the quarantine's own connection writes to it); the batch's
+    table is created in the transaction its COPY then runs in. It is logged, since a large
+    batch's table becomes its raw table's partition as it is (`ingestion.loader.publish_batch`),
+    and created in the COPY's transaction, PostgreSQL with `wal_level=minimal` (the embedded
+    warehouse) writes no WAL for the rows: the table's files are synced at commit. The
     provenance columns that are the same for every row of the batch are column defaults, so
-    COPY does not carry them once per row.
+    COPY does not carry them once per row. Autovacuum leaves it alone (it is analysed after
+    its COPY; vacuuming it, while the gate reads it, only delayed the publish's ALTER TABLE).
     """
     columns = [*contract.output_columns(), *PROVENANCE_COLUMNS]
     for name in (table, f"{table}__q"):
         conn.execute(sql.SQL("drop table if exists ingest.{}").format(sql.Identifier(name)))
     conn.execute(
-        sql.SQL("create unlogged table ingest.{} ({})").format(
+        sql.SQL(
+            "create unlogged table ingest.{} (source_row bigint not null, column_name text,"
+            " reason text not null, offending_value text)"
+        ).format(sql.Identifier(f"{table}__q"))
+    )
+    conn.commit()
+    conn.execute(
+        sql.SQL("create table ingest.{} ({}) with (autovacuum_enabled = false)").format(
             sql.Identifier(table),
             sql.SQL(", ").join(
                 sql.SQL("{} {}{}").format(
@@ -96,12 +108,6 @@ def _create_staging(
                 for n, t in columns
             ),
         )
-    )
-    conn.execute(
-        sql.SQL(
-            "create unlogged table ingest.{} (source_row bigint not null, column_name text,"
-            " reason text not null, offending_value text)"
-        ).format(sql.Identifier(f"{table}__q"))
     )
 
 
@@ -163,7 +169,6 @@ def _stage_columnar(
     with connect(settings, role="loader") as conn, connect(settings, role="loader") as qconn:
         constants = _constants(conn, batch_id, delivered or path.name, sha256)
         _create_staging(conn, contract, table, constants)
-        conn.commit()
         plan, batches = read_batches(path, contract, encoding, key)
         copy_good = sql.SQL("copy ingest.{} ({}) from stdin (format csv)").format(
             sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, good_columns(contract)))
@@ -188,7 +193,9 @@ def _stage_columnar(
     return rows_read + footer, rows_staged, rows_quarantined, plan.warnings, footer
 
 
-def analyze_written(conn: psycopg.Connection, schema: str, table: str, rows: int) -> bool:
+def analyze_written(
+    conn: psycopg.Connection, schema: str, table: str, rows: int, only: bool = False
+) -> bool:
     """ANALYZE `schema.table` in `conn`'s transaction when `rows` were just written to it.
 
     Autovacuum analyses a table only a while after a large load, and a query planned before
@@ -196,10 +203,15 @@ def analyze_written(conn: psycopg.Connection, schema: str, table: str, rows: int
     the compound-uniqueness check runs about twice as fast) and the raw tables dbt reads next
     (without statistics, a test over the justice funnel at 1M rows ran minutes instead of
     10 s). A transaction's ANALYZE counts the rows it inserted itself. True if it ran.
+    `only`: a partitioned table's statistics as a whole, not its partitions' (PostgreSQL 18).
     """
     if rows < ANALYZE_FROM_ROWS:
         return False
-    conn.execute(sql.SQL("analyze {}.{}").format(sql.Identifier(schema), sql.Identifier(table)))
+    conn.execute(
+        sql.SQL("analyze {}{}.{}").format(
+            sql.SQL("only ") if only else sql.SQL(""), sql.Identifier(schema), sql.Identifier(table)
+        )
+    )
     return True
 
 
@@ -260,7 +272,6 @@ def _stage_rows(
     with connect(settings, role="loader") as conn, connect(settings, role="loader") as qconn:
         constants = _constants(conn, batch_id, delivered or path.name, sha256)
         _create_staging(conn, contract, table, constants)
-        conn.commit()
         plan, records = parse_records(path, contract, encoding, key)
         copy_good = sql.SQL("copy ingest.{} ({}) from stdin").format(
             sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, good_cols))

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ingestion import stage_copy
+from ingestion import loader, stage_copy
 from ingestion.errors import BatchError
 from observatorio.orchestration.ingest import ingest_file
 from tests.police_files import report_row, write_reports
@@ -61,6 +61,101 @@ def test_a_large_batch_leaves_statistics_for_the_next_build(
     assert (result.status, result.rows_loaded) == ("loaded", 7)
     reltuples, columns_with_statistics = statistics(SOURCE)
     assert reltuples == 14.0 and columns_with_statistics > 10
+
+
+def _partitions(db) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    return db.execute(
+        "select c.relname::text, pg_get_expr(c.relpartbound, c.oid), c.relpersistence::text"
+        " from pg_inherits as i join pg_class as c on c.oid = i.inhrelid"
+        " where i.inhparent = 'raw.police__reports'::regclass order by 1"
+    ).fetchall()
+
+
+def test_a_large_batch_becomes_a_partition_of_its_raw_table(
+    clean_warehouse, tmp_path, settings, monkeypatch
+):
+    # Published by attaching its staged table, not by copying it; smaller batches share the
+    # default partition. The threshold is lowered so seven rows count as a large batch.
+    monkeypatch.setattr(loader, "ATTACH_FROM_ROWS", 5)
+    db = clean_warehouse
+    small = ingest_file(
+        SOURCE, write_reports(tmp_path / "small.csv", [report_row(i) for i in (1, 2, 3)]), settings
+    )
+    rows = [report_row(i) for i in range(4, 11)]
+    large = ingest_file(SOURCE, write_reports(tmp_path / "large.csv", rows), settings)
+    assert (small.rows_loaded, large.rows_loaded) == (3, 7)
+    part = loader.staging_table_for(large.batch_id)
+    # Logged ("p"): a crash keeps it, as it keeps any raw row.
+    assert _partitions(db) == [
+        (part, f"FOR VALUES IN ('{large.batch_id}')", "p"),
+        (f"{SOURCE}__default", "DEFAULT", "p"),
+    ]
+    by_batch = db.execute(
+        "select _batch_id, count(*), min(_source_row), max(_source_row), min(_source_file)"
+        " from raw.police__reports group by 1"
+    ).fetchall()
+    assert sorted(by_batch) == sorted(
+        [(small.batch_id, 3, 1, 3, "small.csv"), (large.batch_id, 7, 1, 7, "large.csv")]
+    )
+    assert db.execute(f"select count(*) from raw.{SOURCE}__default").fetchone() == (3,)
+    # The batch's constants were staging's column defaults: none is left on the partition,
+    # and autovacuum, off while it was staged, is on again.
+    defaults = db.execute(
+        "select count(*), (select reloptions from pg_class where oid = to_regclass(%s))"
+        " from pg_attrdef where adrelid = to_regclass(%s)",
+        (f"raw.{part}", f"raw.{part}"),
+    ).fetchone()
+    assert defaults == (0, None)
+    assert db.execute("select to_regclass(%s)", (f"ingest.{part}",)).fetchone() == (None,)
+
+    # Its rows removed outside a batch and the ledger told (as the benches do), the same
+    # content loads again: the empty partition left behind is replaced.
+    db.execute("delete from raw.police__reports where _batch_id = %s", (large.batch_id,))
+    for table in ("batch_ledger", "file_receipts"):
+        db.execute(f"delete from ops.{table} where batch_id = %s", (large.batch_id,))
+    again = ingest_file(SOURCE, write_reports(tmp_path / "large.csv", rows), settings)
+    assert (again.status, again.rows_loaded) == ("loaded", 7)
+    assert [p[0] for p in _partitions(db)] == [part, f"{SOURCE}__default"]
+
+    # The ledger forgets the batch but its rows stay: the publish stops rather than add them twice.
+    for table in ("batch_ledger", "file_receipts"):
+        db.execute(f"delete from ops.{table} where batch_id = %s", (large.batch_id,))
+    with pytest.raises(BatchError, match=f"raw.{part} already holds rows"):
+        ingest_file(SOURCE, write_reports(tmp_path / "large.csv", rows), settings)
+    assert db.execute(
+        "select count(*) from raw.police__reports where _batch_id = %s", (large.batch_id,)
+    ).fetchone() == (7,)
+
+
+def test_a_large_batch_is_inserted_where_it_cannot_be_attached(
+    clean_warehouse, loader_db, tmp_path, settings, monkeypatch
+):
+    # A raw table that kept a column its contract dropped, and one made before raw tables were
+    # partitioned: the batch is copied in, as before.
+    from ingestion.contract import load_contract
+    from ingestion.provenance import PROVENANCE_COLUMNS
+
+    monkeypatch.setattr(loader, "ATTACH_FROM_ROWS", 5)
+    db = clean_warehouse
+    rows = [report_row(i) for i in range(1, 8)]
+    db.execute(f"drop table if exists raw.{SOURCE} cascade")
+    contract = load_contract(SOURCE)
+    columns = ", ".join(f'"{n}" {t}' for n, t in [*contract.output_columns(), *PROVENANCE_COLUMNS])
+    loader_db.execute(f"create table raw.{SOURCE} ({columns})")
+    plain = ingest_file(SOURCE, write_reports(tmp_path / "plain.csv", rows), settings)
+    assert plain.rows_loaded == 7
+    assert db.execute(
+        "select relkind::text from pg_class where oid = %s::regclass", (f"raw.{SOURCE}",)
+    ).fetchone() == ("r",)
+
+    loader_db.execute(f"drop table raw.{SOURCE}")
+    loader.ensure_raw_table(loader_db, contract)
+    loader_db.execute(f"alter table raw.{SOURCE} add column dropped_by_the_contract text")
+    rows = [report_row(i) for i in range(8, 15)]
+    kept = ingest_file(SOURCE, write_reports(tmp_path / "kept.csv", rows), settings)
+    assert kept.rows_loaded == 7
+    assert [p[0] for p in _partitions(db)] == [f"{SOURCE}__default"]
+    assert db.execute(f"select count(*) from raw.{SOURCE}__default").fetchone() == (7,)
 
 
 def test_no_raw_identifier_reaches_the_warehouse(clean_warehouse, tmp_path, settings):
