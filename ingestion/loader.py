@@ -499,14 +499,27 @@ def _insert_batch(conn: psycopg.Connection, contract: Contract, staged: StagedBa
 
 
 def _attachable(conn: psycopg.Connection, contract: Contract, staged: StagedBatch) -> bool:
-    """A large batch, a raw table partitioned by batch, and the same columns in both (a raw
-    table keeps the columns a contract has since dropped: such a batch is inserted)."""
-    return (
-        staged.rows_staged >= ATTACH_FROM_ROWS
-        and raw_table_kind(conn, contract) == "p"
-        and table_columns(conn, "raw", contract.name)
-        == table_columns(conn, "ingest", staged.staging_table)
+    """A large batch, a raw table partitioned by batch, the same columns in both (a raw table
+    keeps the columns a contract has since dropped: such a batch is inserted), and every
+    column the raw table holds NOT NULL is NOT NULL in the staged table too."""
+    if staged.rows_staged < ATTACH_FROM_ROWS or raw_table_kind(conn, contract) != "p":
+        return False
+    raw = table_columns(conn, "raw", contract.name)
+    staged_columns = table_columns(conn, "ingest", staged.staging_table)
+    not_null = _not_null_columns(conn, "raw", contract.name)
+    return raw == staged_columns and not_null <= _not_null_columns(
+        conn, "ingest", staged.staging_table
     )
+
+
+def _not_null_columns(conn: psycopg.Connection, schema: str, table: str) -> set[str]:
+    rows = conn.execute(
+        "select a.attname::text from pg_attribute as a"
+        " where a.attrelid = to_regclass(format('%%I.%%I', %s::text, %s::text))"
+        " and a.attnum > 0 and not a.attisdropped and a.attnotnull",
+        (schema, table),
+    ).fetchall()
+    return {str(name) for (name,) in rows}
 
 
 def _attach_batch(conn: psycopg.Connection, contract: Contract, staged: StagedBatch) -> int:

@@ -148,6 +148,15 @@ def test_a_large_batch_is_inserted_where_it_cannot_be_attached(
         "select relkind::text from pg_class where oid = %s::regclass", (f"raw.{SOURCE}",)
     ).fetchone() == ("r",)
 
+    # A NOT NULL the staged table lacks (a contract that made a required column optional).
+    loader_db.execute(f"drop table raw.{SOURCE}")
+    loader.ensure_raw_table(loader_db, contract)
+    loader_db.execute(f"alter table raw.{SOURCE} alter column municipality_name set not null")
+    rows = [report_row(i) for i in range(15, 22)]
+    relaxed = ingest_file(SOURCE, write_reports(tmp_path / "relaxed.csv", rows), settings)
+    assert relaxed.rows_loaded == 7
+    assert [p[0] for p in _partitions(db)] == [f"{SOURCE}__default"]
+
     loader_db.execute(f"drop table raw.{SOURCE}")
     loader.ensure_raw_table(loader_db, contract)
     loader_db.execute(f"alter table raw.{SOURCE} add column dropped_by_the_contract text")
