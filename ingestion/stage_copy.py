@@ -83,10 +83,10 @@ def _create_staging(
     freezes the rows (allowed in the table's own transaction, where no one else sees it):
     the first reader (the gate) need not set each row's hint bits, which on a logged table
     with data checksums writes every page to the WAL again (the 10M gate: 37.2 s before
-    staging was logged, 49.6 s after, unfrozen). The
-    provenance columns that are the same for every row of the batch are column defaults, so
-    COPY does not carry them once per row. Autovacuum leaves it alone (it is analysed after
-    its COPY; vacuuming it, while the gate reads it, only delayed the publish's ALTER TABLE).
+    staging was logged, 49.6 s after, unfrozen). Autovacuum leaves it alone (it is analysed
+    after its COPY; vacuuming it while the gate reads it only delayed the publish's ALTER
+    TABLE). The provenance columns that are the same for every row of the batch are column
+    defaults, so COPY does not carry them once per row.
     """
     columns = [*contract.output_columns(), *PROVENANCE_COLUMNS]
     for name in (table, f"{table}__q"):
