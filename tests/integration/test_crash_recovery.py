@@ -19,12 +19,13 @@ def _wait_for_copy(url: str, process: subprocess.Popen, seconds: float = 120.0) 
     with psycopg.connect(url, autocommit=True) as conn:
         while time.monotonic() < deadline:
             assert process.poll() is None, "the loader finished before it could be killed"
+            # By the statement: the staged table is created in its COPY's transaction, so
+            # no other session sees it in pg_class yet.
             row = conn.execute(
-                "select tuples_processed from pg_stat_progress_copy p"
-                " join pg_class c on c.oid = p.relid"
-                " join pg_namespace n on n.oid = c.relnamespace"
-                " where n.nspname = 'ingest' and p.command = 'COPY FROM'"
-                " and tuples_processed > 1000"
+                "select p.tuples_processed from pg_stat_progress_copy p"
+                " join pg_stat_activity a on a.pid = p.pid"
+                " where a.query ilike 'copy ingest.%' and p.command = 'COPY FROM'"
+                " and p.tuples_processed > 1000"
             ).fetchone()
             if row:
                 return int(row[0])
