@@ -125,7 +125,7 @@ def forget_earlier_runs(conn: Any, raw: Path) -> None:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     batch_id = batch_id_for(load_contract("police__reports"), digest.hexdigest())
-    # A large batch is a partition of its own (ingestion.loader.ATTACH_FROM_ROWS).
+    # A large batch is a partition of its own (ingestion.raw_tables.ATTACH_FROM_ROWS).
     conn.execute(f"drop table if exists raw.{staging_table_for(batch_id)}")
     if conn.execute("select to_regclass('raw.police__reports')").fetchone()[0]:
         conn.execute("delete from raw.police__reports where _batch_id = %s", (batch_id,))

@@ -414,7 +414,7 @@ def parse_contract(data: dict[str, Any], path: Path | None = None) -> Contract:
     names = [c.name for c in contract.columns]
     if len(set(names)) != len(names):
         raise ContractError(f"{where}: duplicate column names")
-    # The raw table is indexed by the key's first column (ingestion.loader.ensure_raw_table).
+    # The raw table is indexed by the key's first column (ingestion.raw_tables.ensure_raw_table).
     outputs = {name for name, _ in contract.output_columns()}
     unknown = [key for key in contract.primary_key if key not in outputs]
     if unknown:

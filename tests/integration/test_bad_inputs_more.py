@@ -245,7 +245,7 @@ def test_a_raw_table_from_before_privacy_by_default_loses_its_extra_column(
 ):
     # `_extra` held undeclared columns' raw text; the next load's table check drops it.
     from ingestion.contract import load_contract
-    from ingestion.loader import ensure_raw_table
+    from ingestion.raw_tables import ensure_raw_table
 
     contract = load_contract(SOURCE)
     ensure_raw_table(loader_db, contract)
@@ -264,7 +264,7 @@ def test_a_raw_table_is_indexed_by_batch_and_by_record(clean_warehouse, loader_d
     # partition: a large batch is a partition of its own); the record (the first column of the
     # contract's primary key): every version of the records it changed, in every partition.
     from ingestion.contract import load_contract
-    from ingestion.loader import default_partition, ensure_raw_table
+    from ingestion.raw_tables import default_partition, ensure_raw_table
 
     contract = load_contract(SOURCE)
     ensure_raw_table(loader_db, contract)

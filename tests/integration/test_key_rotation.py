@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ingestion import loader
+from ingestion import raw_tables
 from ingestion.key_rotation import find_pseudonym_columns
 from observatorio.core.settings import SettingsError, get_settings
 from observatorio.orchestration.ingest import ingest_file
@@ -67,7 +67,7 @@ def test_a_person_keeps_one_pseudonym_across_a_rotation(
         db.execute(f"drop table if exists {table} cascade")
     # Each batch a partition of its own (a large batch's way): rotation re-keys the raw table
     # once, its partitions with it (re-keyed twice, the later batch's pseudonyms would differ).
-    monkeypatch.setattr(loader, "ATTACH_FROM_ROWS", 1)
+    monkeypatch.setattr(raw_tables, "ATTACH_FROM_ROWS", 1)
     before = write_reports(tmp_path / "denuncias_20240105.csv", [report_row(1), report_row(2)])
     assert ingest_file(SOURCE, before, settings).status == "loaded"
     run_dbt(BUILD, settings)

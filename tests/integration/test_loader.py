@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ingestion import loader, stage_copy
+from ingestion import loader, raw_tables, stage_copy
 from ingestion.errors import BatchError
 from observatorio.orchestration.ingest import ingest_file
 from tests.police_files import report_row, write_reports
@@ -76,7 +76,7 @@ def test_a_large_batch_becomes_a_partition_of_its_raw_table(
 ):
     # Published by attaching its staged table, not by copying it; smaller batches share the
     # default partition. The threshold is lowered so seven rows count as a large batch.
-    monkeypatch.setattr(loader, "ATTACH_FROM_ROWS", 5)
+    monkeypatch.setattr(raw_tables, "ATTACH_FROM_ROWS", 5)
     db = clean_warehouse
     small = ingest_file(
         SOURCE, write_reports(tmp_path / "small.csv", [report_row(i) for i in (1, 2, 3)]), settings
@@ -135,7 +135,7 @@ def test_a_large_batch_is_inserted_where_it_cannot_be_attached(
     from ingestion.contract import load_contract
     from ingestion.provenance import PROVENANCE_COLUMNS
 
-    monkeypatch.setattr(loader, "ATTACH_FROM_ROWS", 5)
+    monkeypatch.setattr(raw_tables, "ATTACH_FROM_ROWS", 5)
     db = clean_warehouse
     rows = [report_row(i) for i in range(1, 8)]
     db.execute(f"drop table if exists raw.{SOURCE} cascade")
@@ -148,23 +148,21 @@ def test_a_large_batch_is_inserted_where_it_cannot_be_attached(
         "select relkind::text from pg_class where oid = %s::regclass", (f"raw.{SOURCE}",)
     ).fetchone() == ("r",)
 
-    # A NOT NULL the staged table lacks (a contract that made a required column optional).
-    loader_db.execute(f"drop table raw.{SOURCE}")
-    loader.ensure_raw_table(loader_db, contract)
-    loader_db.execute(f"alter table raw.{SOURCE} alter column municipality_name set not null")
-    rows = [report_row(i) for i in range(15, 22)]
-    relaxed = ingest_file(SOURCE, write_reports(tmp_path / "relaxed.csv", rows), settings)
-    assert relaxed.rows_loaded == 7
-    assert [p[0] for p in _partitions(db)] == [f"{SOURCE}__default"]
-
-    loader_db.execute(f"drop table raw.{SOURCE}")
-    loader.ensure_raw_table(loader_db, contract)
-    loader_db.execute(f"alter table raw.{SOURCE} add column dropped_by_the_contract text")
-    rows = [report_row(i) for i in range(8, 15)]
-    kept = ingest_file(SOURCE, write_reports(tmp_path / "kept.csv", rows), settings)
-    assert kept.rows_loaded == 7
-    assert [p[0] for p in _partitions(db)] == [f"{SOURCE}__default"]
-    assert db.execute(f"select count(*) from raw.{SOURCE}__default").fetchone() == (7,)
+    # A NOT NULL the staged table lacks (a contract that made a required column optional),
+    # and a column the contract has since dropped: each batch is copied into the default one.
+    changes = {
+        "relaxed": "alter column municipality_name set not null",
+        "kept": "add column dropped_by_the_contract text",
+    }
+    for first, (name, change) in zip((15, 8), changes.items(), strict=True):
+        loader_db.execute(f"drop table raw.{SOURCE}")
+        raw_tables.ensure_raw_table(loader_db, contract)
+        loader_db.execute(f"alter table raw.{SOURCE} {change}")
+        rows = [report_row(i) for i in range(first, first + 7)]
+        result = ingest_file(SOURCE, write_reports(tmp_path / f"{name}.csv", rows), settings)
+        assert result.rows_loaded == 7, name
+        assert [p[0] for p in _partitions(db)] == [f"{SOURCE}__default"], name
+        assert db.execute(f"select count(*) from raw.{SOURCE}__default").fetchone() == (7,)
 
 
 def test_no_raw_identifier_reaches_the_warehouse(clean_warehouse, tmp_path, settings):
