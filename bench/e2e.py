@@ -29,7 +29,10 @@ reports its wall time and its own peak RSS (`ru_maxrss`; the PostgreSQL server i
   incremental for the incremental models (`incremental_models` lists them: the police facts,
   the person dimension, the indicator contributions and marts; the tests of models whose meta names
   `changed_records` check only the records the batch changed). The new rows' incidents are spread
-  over the same year as the first file's, so they touch every municipality-month.
+  over the same year as the first file's, so they touch every municipality-month: the worst
+  case for the indicator marts, which recompute the municipality-months a batch touches.
+- `recent_simulate`, `recent_ingest`, `recent_build`: another +1 % as a police drop brings it,
+  new reports of the latest days (all in the year's last month, RECENT_MONTH), built likewise.
 
 Then, in the bench's own process: the database size, the dense indicator mart's rows and bytes
 and a BI query (one indicator, one year) without and with an index, and, with `--partitions`,
@@ -69,6 +72,8 @@ BI_QUERY = (
     " where indicator_code = %s and month between %s and %s"
 )
 BI_INDICATOR = "homicide_rate_police"
+# The month the `recent_` stages' incidents fall in: the last of the simulated year's.
+RECENT_MONTH = 12
 
 SIMULATE = """
 import json, sys
@@ -77,13 +82,14 @@ from bench.ingest import write_police_file
 from simulator.reference import Geography, use_geography, write_seeds
 rows, first, munis, depts, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), \
     int(sys.argv[4]), Path(sys.argv[5])
+month = int(sys.argv[6]) if len(sys.argv) > 6 else None
 geography = Geography(munis, depts)
 use_geography(geography)
 out.mkdir(parents=True, exist_ok=True)
 if not geography.is_demo:
     write_seeds(out / "reference")
 name = out / f"denuncias_e2e_{first}_{rows}.csv"
-write_police_file(name, rows, seed=first, first=first)
+write_police_file(name, rows, seed=first, first=first, month=month)
 print(json.dumps({"file": str(name), "bytes": name.stat().st_size}))
 """
 REFERENCE = """
@@ -354,6 +360,12 @@ def run_case(
     delta_file = stage("delta_simulate", SIMULATE, str(delta), str(rows + 1), *geo)["result"]
     stage("delta_ingest", INGEST, SOURCE, delta_file["file"])
     stage("delta_build", BUILD)
+    # The same +1 % as a drop of the latest days: new reports of the period's last month.
+    recent_file = stage(
+        "recent_simulate", SIMULATE, str(delta), str(rows + delta + 1), *geo, str(RECENT_MONTH)
+    )["result"]
+    stage("recent_ingest", INGEST, SOURCE, recent_file["file"])
+    stage("recent_build", BUILD)
     mart = mart_figures(url)
     partition = None
     if partitions:
@@ -375,6 +387,7 @@ def run_case(
         "delta_rows": delta,
         "incremental_models": stages["delta_build"]["result"]["incremental_models"],
         "delta_build_over_full_build": round(delta_build / full, 3),
+        "recent_build_over_full_build": round(stages["recent_build"]["seconds"] / full, 3),
         "database_bytes": mart.pop("database_bytes"),
         "indicator_mart": mart,
         "partitioning": partition,

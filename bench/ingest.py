@@ -38,10 +38,13 @@ from typing import Any
 RESULTS = Path(__file__).with_name("results") / "ingest.json"
 
 
-def write_police_file(path: Path, rows: int, seed: int = 1, first: int = 1) -> None:
+def write_police_file(
+    path: Path, rows: int, seed: int = 1, first: int = 1, month: int | None = None
+) -> None:
     """A police export in the real layout (cp1252, `;`, dd/mm/yyyy), from the simulator's world.
 
-    Report numbers run from `first` (a later file with a higher `first` brings new reports)."""
+    Report numbers run from `first` (a later file with a higher `first` brings new reports).
+    Incidents fall on any day of 2024, or only in `month` (a drop of the latest days)."""
     from ingestion.pseudonymise import national_id_check_digit
     from simulator.police import REPORT_COLUMNS
     from simulator.reference import municipalities, penal_code
@@ -55,7 +58,8 @@ def write_police_file(path: Path, rows: int, seed: int = 1, first: int = 1) -> N
         writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
         writer.writerow(REPORT_COLUMNS)
         for n in range(first, first + rows):
-            day, month = rng.randint(1, 28), rng.randint(1, 12)
+            day = rng.randint(1, 28)
+            incident_month = rng.randint(1, 12) if month is None else month
             code, name = rng.choice(munis)
             offence, offence_name = rng.choice(offences)
             body = f"{rng.randrange(100_000_000, 999_999_999)}"
@@ -64,8 +68,8 @@ def write_police_file(path: Path, rows: int, seed: int = 1, first: int = 1) -> N
                     # Seven digits, as the contract requires, past ten million rows too.
                     f"DEN-{2024 + n // 10_000_000}-{n % 10_000_000:07d}",
                     "1",
-                    f"{day:02d}/{month:02d}/2024 10:{n % 60:02d}",
-                    f"{day:02d}/{month:02d}/2024",
+                    f"{day:02d}/{incident_month:02d}/2024 10:{n % 60:02d}",
+                    f"{day:02d}/{incident_month:02d}/2024",
                     "21:30",
                     code,
                     name,

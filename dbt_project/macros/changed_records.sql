@@ -10,23 +10,34 @@
     was ranked (70-80 s at 1M rows for a batch of 1 %). A list of constants is hashed, so a
     large batch stays cheap. Past `changed_records_max_constants` records (a whole file re-sent,
     say) the list would make the SQL itself the cost, and the filter is that semi-join: the
-    same records, read the slow way. -#}
-{% macro changed_records_filter(key, staging, unbuilt, column=none) -%}
+    same records, read the slow way.
+
+    `within`: a column of `staging` and of the reader that the key is part of (a report's
+    number, for its victims' `report_id-victim_seq`): the filter then also lists its values,
+    which reach the raw table's index where the key, an expression there, could not (the
+    reader's windows must be partitioned by it: macro police_versions_resolved). -#}
+{% macro changed_records_filter(key, staging, unbuilt, column=none, within=none) -%}
     {%- if not execute -%}
         true
     {%- else -%}
         {%- set most = var('changed_records_max_constants') | int -%}
-        {%- set changed -%}
-            select distinct staged.{{ key }}
+        {%- set rows -%}
             from {{ staging }} as staged
             where staged.{{ key }} is not null and {{ unbuilt }}
         {%- endset -%}
-        {%- set keys = run_query(changed ~ ' limit ' ~ (most + 1)).columns[0].values() -%}
+        {%- set changed = 'select distinct staged.' ~ key ~ ' ' ~ rows -%}
+        {%- set listed = 'select distinct staged.' ~ ([key] + ([within] if within else []))
+            | join(', staged.') ~ ' ' ~ rows -%}
+        {%- set found = run_query(listed ~ ' limit ' ~ (most + 1)) -%}
+        {%- set keys = found.columns[0].values() -%}
         {%- set column = column or key -%}
         {%- if keys | length == 0 -%}
             false
         {%- elif keys | length > most -%}
             {{ column }} in ({{ changed }})
+        {%- elif within -%}
+            {{ column }} in ({{ sql_literals(keys) }})
+            and {{ within }} in ({{ sql_literals(found.columns[1].values() | unique | list) }})
         {%- else -%}
             {{ column }} in ({{ sql_literals(keys) }})
         {%- endif -%}

@@ -9,11 +9,13 @@
     itself) changes the dbt project's fingerprint, and `build_warehouse` then builds with
     `--full-refresh` (observatorio.transform.builds).
 
+    `within`: the column the key is part of, listed too (macro changed_records_filter).
+
     A batch counts as built once some row of the model carries it; a batch whose rows were all
     superseded by later copies is looked at again by every build (correct, only slower). -#}
-{% macro incremental_records(key, staging) -%}
+{% macro incremental_records(key, staging, within=none) -%}
     {%- if is_incremental() %}
-    where {{ changed_records_filter(key, staging, batches_not_in(this)) }}
+    where {{ changed_records_filter(key, staging, batches_not_in(this), within=within) }}
     {%- endif %}
 {%- endmacro %}
 

@@ -15,14 +15,23 @@
       included), `is_latest_version`, `municipality_code` (`99999` when neither the code nor
       a name resolves) and `is_municipality_from_name`.
     - `municipalities` and `municipality_names` name the import CTEs of `ref_municipalities`
-      and `int_municipality_names`. -#}
+      and `int_municipality_names`.
+    - `within`: a column the key is part of (a report's number, for one victim of it): every
+      window is partitioned by it too, which groups the same rows, so that a filter on it
+      (macro changed_records_filter's `within`) reaches the staged rows, where the raw
+      table's index on it finds them. A filter on the key alone reached them too, but as an
+      expression no index has: every raw row was read (100,000 changed report victims among
+      10M: fct_crime_reports' select 4.6 s → 1.7 s alone; in a build, the versions' 13.4 s →
+      4.1 s). -#}
 {% macro police_versions_resolved(
     records,
     key,
     keep='latest',
     municipalities='municipalities',
-    municipality_names='municipality_names'
+    municipality_names='municipality_names',
+    within=none
 ) -%}
+    {%- set partition = ([within] if within else []) + [key] -%}
     {%- if keep not in ('latest', 'all') -%}
         {{ exceptions.raise_compiler_error(
             "police_versions_resolved: keep must be 'latest' or 'all', not '" ~ keep ~ "'"
@@ -44,12 +53,12 @@
             ranked.version_rank = 1 as is_latest_version
             {%- if keep == 'all' %},
             row_number() over (
-                partition by ranked.{{ key }}
+                partition by ranked.{{ partition | join(', ranked.') }}
                 order by ranked.recorded_at
             ) as version_number,
             ranked.recorded_at as valid_from,
             lead(ranked.recorded_at) over (
-                partition by ranked.{{ key }}
+                partition by ranked.{{ partition | join(', ranked.') }}
                 order by ranked.recorded_at
             ) as valid_to
             {%- endif %}
@@ -58,7 +67,7 @@
             select
                 {{ records }}.*,
                 row_number() over (
-                    partition by {{ records }}.{{ key }}
+                    partition by {{ records }}.{{ partition | join(', ' ~ records ~ '.') }}
                     order by
                         {{ records }}.recorded_at desc,
                         {{ records }}.ingested_at desc,
@@ -66,13 +75,17 @@
                         {{ records }}.source_row desc
                 ) as version_rank,
                 row_number() over (
-                    partition by {{ records }}.{{ key }}, {{ records }}.recorded_at
+                    partition by
+                        {{ records }}.{{ partition | join(', ' ~ records ~ '.') }},
+                        {{ records }}.recorded_at
                     order by
                         {{ records }}.ingested_at desc,
                         {{ records }}.batch_id desc,
                         {{ records }}.source_row desc
                 ) as copy_rank,
-                count(*) over (partition by {{ records }}.{{ key }}) as version_count
+                count(*) over (
+                    partition by {{ records }}.{{ partition | join(', ' ~ records ~ '.') }}
+                ) as version_count
 
             from {{ records }}
         ) as ranked

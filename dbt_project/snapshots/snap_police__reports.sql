@@ -37,7 +37,9 @@ select
 
 from {{ ref('int_crime_reports_classified') }}
 {%- if execute and adapter.get_relation(this.database, this.schema, this.identifier) %}
-where {{ changed_records_filter('report_victim_id', staged, batches_not_in(this)) }}
+where {{ changed_records_filter(
+    'report_victim_id', staged, batches_not_in(this), within='report_id'
+) }}
 {%- endif %}
 
 {% endsnapshot %}

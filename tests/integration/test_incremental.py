@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,33 @@ def _materialized(db: Any, table: str) -> int:
     return int(db.execute(f"select count(*) from marts.{table}").fetchone()[0])
 
 
+def _planned_rows(db: Any, table: str) -> int:
+    """The rows the planner believes `table` holds: its count at its last ANALYZE."""
+    return int(
+        db.execute(f"select reltuples from pg_class where oid = '{table}'::regclass").fetchone()[0]
+    )
+
+
+def _assert_reports_read_by_number(db: Any, compiled: str) -> None:
+    """The police facts list the changed reports' numbers besides their victims (macro
+    changed_records_filter's `within`), and a number reaches the raw table's index through
+    the versions' windows (macro police_versions_resolved): without seq scans, the plan then
+    reads raw by an index, where a filter left above the windows could only scan."""
+    assert re.search(r"report_id in \([^)]*'DEN-2024-0000011'", compiled), compiled
+    with db.transaction():
+        db.execute("set local enable_seqscan = off")
+        plan = [
+            str(row[0])
+            for row in db.execute(
+                "explain select * from intermediate.int_crime_reports_classified"
+                " where report_id = 'DEN-2024-0000011'"
+            ).fetchall()
+        ]
+    raw = [line for line in plan if re.search(r" on (raw\.)?police__reports", line)]
+    assert raw and not any("Seq Scan" in line for line in raw), plan
+    assert any("Index" in line for line in raw), plan
+
+
 def _reclassified_project(settings: Any, root: Path) -> Any:
     """A copy of the project whose code map sends simple assault (CP-131) to another ICCS code."""
     shutil.copytree(settings.dbt_project_dir, root / "dbt_project", symlinks=True)
@@ -143,6 +171,14 @@ def test_incremental_batches_equal_a_full_refresh(clean_warehouse, tmp_path, set
     # The person dimension recomputes the victims of the new batch's reports alone.
     persons = _scoped_test_sql(results, "dim_person_pseudonym")
     assert "'DEN-2024-0000011'" in persons and "'DEN-2024-0000001'" not in persons, persons
+    _assert_reports_read_by_number(db, _scoped_test_sql(results, "fct_crime_reports"))
+    # Five rows changed in a ten-row fact: below autovacuum's threshold, so the incremental
+    # facts keep the statistics of the first build (macro analyze_if_changed), while a table
+    # rebuilt whole is analysed again.
+    assert _planned_rows(db, "marts.fct_crime_reports") == 10
+    assert _planned_rows(db, "marts.mart_crime_reports_monthly") == _materialized(
+        db, "mart_crime_reports_monthly"
+    )
 
     # Batch 3: a correction. Report 2 is re-sent: the victim died (homicide), and it happened
     # in another municipality, so a cell loses the row and another gains it; the victim's ID

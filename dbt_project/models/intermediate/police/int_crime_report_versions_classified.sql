@@ -37,7 +37,7 @@ municipality_names as (
 
 resolved as (
 
-    {{ police_versions_resolved('reports', 'report_victim_id', keep='all') }}
+    {{ police_versions_resolved('reports', 'report_victim_id', keep='all', within='report_id') }}
 
 ),
 

@@ -17,7 +17,9 @@ with
 versions as (
 
     select * from {{ ref('int_crime_report_versions_classified') }}
-    {{ incremental_records('report_victim_id', ref('stg_interface__crime_events')) }}
+    {{ incremental_records(
+        'report_victim_id', ref('stg_interface__crime_events'), within='report_id'
+    ) }}
 
 ),
 

@@ -14,7 +14,9 @@ with
 reports as (
 
     select * from {{ ref('int_crime_reports_classified') }}
-    {{ incremental_records('report_victim_id', ref('stg_interface__crime_events')) }}
+    {{ incremental_records(
+        'report_victim_id', ref('stg_interface__crime_events'), within='report_id'
+    ) }}
 
 ),
 
