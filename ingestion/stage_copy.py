@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 # Below this many rows written at once, a table's scans are cheap and ANALYZE would cost more.
 ANALYZE_FROM_ROWS = 100_000
+# The staged table's constraint that every row is of its batch (see `_create_staging`).
+BATCH_CHECK = "staged_batch"
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,9 @@ def _create_staging(
     staging was logged, 49.6 s after, unfrozen). Autovacuum leaves it alone (it is analysed
     after its COPY; vacuuming it while the gate reads it only delayed the publish's ALTER
     TABLE). The provenance columns that are the same for every row of the batch are column
-    defaults, so COPY does not carry them once per row.
+    defaults, so COPY does not carry them once per row. A CHECK constraint says every row is
+    of the batch, which is the partition's bound: attaching the table as its raw table's
+    partition then reads none of its rows to prove it (`ingestion.raw_tables`).
     """
     columns = [*contract.output_columns(), *PROVENANCE_COLUMNS]
     for name in (table, f"{table}__q"):
@@ -99,7 +103,10 @@ def _create_staging(
     )
     conn.commit()
     conn.execute(
-        sql.SQL("create table ingest.{} ({}) with (autovacuum_enabled = false)").format(
+        sql.SQL(
+            "create table ingest.{} ({}, constraint {} check (_batch_id = {})) with"
+            " (autovacuum_enabled = false)"
+        ).format(
             sql.Identifier(table),
             sql.SQL(", ").join(
                 sql.SQL("{} {}{}").format(
@@ -111,6 +118,8 @@ def _create_staging(
                 )
                 for n, t in columns
             ),
+            sql.Identifier(BATCH_CHECK),
+            sql.Literal(constants["_batch_id"]),
         )
     )
 

@@ -48,6 +48,42 @@ def test_duplicate_keys_fail_critically_with_sample_rows(clean_warehouse, tmp_pa
     assert "sample rows 2, 6" in result.message
 
 
+def test_the_key_is_checked_in_one_query_that_counts_every_duplicate(
+    clean_warehouse, tmp_path, settings
+):
+    # GX's unexpected-rows expectation runs its query twice (the rows, then a count of them);
+    # the key's (`ExpectKeyToBeUnique`) counts its own rows, so a passing batch is read once,
+    # and the count stays exact past the 200 rows GX keeps as a sample.
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        rows = [report_row(i) for i in range(1, 6)]
+        good = ingest_file(SOURCE, write_reports(tmp_path / "good.csv", rows), settings)
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert good.status == "loaded"
+    assert sum("as copies" in s for s in statements) == 1
+
+    rows = [report_row(i) for i in range(1, 251)] * 2
+    result = ingest_file(SOURCE, write_reports(tmp_path / "twice.csv", rows), settings)
+    assert result.status == "rejected"
+    assert "expect_key_to_be_unique(report_id,victim_seq,recorded_at) [critical] observed 250" in (
+        result.message
+    )
+    assert clean_warehouse.execute(
+        "select observed_value from ops.validation_results"
+        " where batch_id = %s and expectation_type = 'expect_key_to_be_unique'",
+        (result.batch_id,),
+    ).fetchall() == [("250",)]
+
+
 def test_warning_publishes_with_a_flag(clean_warehouse, tmp_path, settings):
     rows = [report_row(i, codigo_municipio="San José") for i in range(1, 6)]
     result = ingest_file(SOURCE, write_reports(tmp_path / "d.csv", rows), settings)

@@ -127,6 +127,38 @@ def test_a_large_batch_becomes_a_partition_of_its_raw_table(
     ).fetchone() == (7,)
 
 
+def test_a_staged_batch_is_attached_without_reading_its_rows(
+    clean_warehouse, tmp_path, settings, monkeypatch
+):
+    # Staging's CHECK constraint (every row of the batch) implies the partition's bound, so
+    # the attach reads none of the staged rows (at 10M rows a scan of the whole batch), and
+    # the constraint is dropped once the bound says the same.
+    from ingestion.contract import load_contract
+    from observatorio.core.warehouse import connect
+
+    monkeypatch.setattr(raw_tables, "ATTACH_FROM_ROWS", 5)
+    contract = load_contract(SOURCE)
+    rows = [report_row(i) for i in range(1, 8)]
+    staged = loader.stage_file(SOURCE, write_reports(tmp_path / "large.csv", rows), settings)
+    assert isinstance(staged, loader.StagedBatch)
+    part = staged.staging_table
+    messages: list[str] = []
+    with connect(settings, role="loader") as conn:
+        conn.add_notice_handler(lambda notice: messages.append(str(notice.message_primary)))
+        raw_tables.ensure_raw_table(conn, contract)
+        conn.execute("set client_min_messages = debug1")
+        assert raw_tables.publish_rows(conn, contract, staged) == 7
+        conn.commit()
+    assert f'partition constraint for table "{part}" is implied by existing constraints' in (
+        messages
+    )
+    assert f'verifying table "{part}"' not in messages
+    assert clean_warehouse.execute(
+        "select count(*) from pg_constraint where conrelid = %s::regclass and contype = 'c'",
+        (f"raw.{part}",),
+    ).fetchone() == (0,)
+
+
 def test_a_large_batch_is_inserted_where_it_cannot_be_attached(
     clean_warehouse, loader_db, tmp_path, settings, monkeypatch
 ):

@@ -5,6 +5,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ingestion.cells import Problem, Record, detect_encoding
 from ingestion.contract import load_contract
@@ -54,6 +56,48 @@ def test_utf8_without_bom_is_utf8_where_the_contract_names_utf8_sig(tmp_path):
     assert detect_encoding(path, ("utf-8-sig", "latin-1")) == "utf-8"
     path.write_text("codigo;nombre\n01002;Jesús María\n", encoding="latin-1")
     assert detect_encoding(path, ("utf-8-sig", "latin-1")) == "latin-1"
+
+
+@given(
+    # Often the bytes that cp1252 or cp1250 leave undefined, several in one file.
+    data=st.lists(
+        st.sampled_from([0x41, 0x0A, 0xE9, 0x81, 0x83, 0x88, 0x8D, 0x8F, 0x90, 0x98, 0x9D])
+        | st.integers(0, 0xFF),
+        max_size=300,
+    ).map(bytes),
+    encoding=st.sampled_from(["cp1252", "cp1250", "cp1251", "iso8859-15", "cp850"]),
+    small_chunks=st.booleans(),
+)
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_table_encoding_fails_where_its_codec_fails(tmp_path, data, encoding, small_chunks):
+    """The bytes a single-byte encoding maps to nothing are searched for, not decoded: the
+    first one's offset is where Python's codec stops, in a plain and in a gzip file, across
+    chunk boundaries too."""
+    import ingestion.cells as cells
+
+    try:
+        data.decode(encoding)
+        expected = None
+    except UnicodeDecodeError as exc:
+        expected = exc.start
+    assert cells._undecodable_bytes(encoding) is not None
+    plain, packed = tmp_path / "f.csv", tmp_path / "f.csv.gz"
+    plain.write_bytes(data)
+    packed.write_bytes(gzip.compress(data))
+    chunk = cells.CHUNK
+    cells.CHUNK = 7 if small_chunks else chunk
+    try:
+        assert cells._first_undecodable(plain, encoding) == expected
+        assert cells._first_undecodable(packed, encoding) == expected
+    finally:
+        cells.CHUNK = chunk
+
+
+def test_an_undefined_cp1252_byte_is_named_by_its_offset(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes("codigo;nombre\n01;Peña\n".encode("cp1252") + b"02;A\x9dB\x81\n")
+    with pytest.raises(BatchError, match=r"cp1252 fails at byte 26"):
+        detect_encoding(path, ("cp1252",))
 
 
 def test_bad_cells_are_reported_per_cell_with_row_and_column(tmp_path):
