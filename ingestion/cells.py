@@ -83,7 +83,7 @@ def _first_undecodable(path: Path, encoding: str) -> int | None:
     """The byte offset of the first byte `encoding` cannot decode in the file, or None.
 
     A table encoding's file is searched for the bytes it cannot decode, a few searches per
-    chunk instead of decoding it (cp1252, 167 MB: 0.05 s against 0.8 s)."""
+    chunk instead of decoding it (cp1252, the 1.7 GB file of 10M rows: 0.4 s against 2.8 s)."""
     decoder = codecs.getincrementaldecoder(encoding)()
     undecodable = _undecodable_bytes(encoding)
     offset = 0
