@@ -79,6 +79,21 @@ def _undecodable_bytes(encoding: str) -> tuple[bytes, ...] | None:
     return tuple(bytes([i]) for i, char in enumerate(table) if char == "\ufffe")
 
 
+def _undecodable_at(
+    chunk: bytes, decoder: codecs.IncrementalDecoder, undecodable: tuple[bytes, ...] | None
+) -> int | None:
+    """Where in `chunk` the first byte that cannot be decoded is: searched for when the
+    encoding is a table one (`undecodable`), else found by decoding."""
+    if undecodable is not None:
+        found = [at for byte in undecodable if (at := chunk.find(byte)) >= 0]
+        return min(found) if found else None
+    try:
+        decoder.decode(chunk)
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return None
+
+
 def _first_undecodable(path: Path, encoding: str) -> int | None:
     """The byte offset of the first byte `encoding` cannot decode in the file, or None.
 
@@ -90,16 +105,9 @@ def _first_undecodable(path: Path, encoding: str) -> int | None:
     try:
         with _open_bytes(path) as handle:
             while chunk := handle.read(CHUNK):
-                if undecodable is not None:
-                    found = [at for byte in undecodable if (at := chunk.find(byte)) >= 0]
-                    if found:
-                        return offset + min(found)
-                    offset += len(chunk)
-                    continue
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError as exc:
-                    return offset + exc.start
+                at = _undecodable_at(chunk, decoder, undecodable)
+                if at is not None:
+                    return offset + at
                 offset += len(chunk)
             try:
                 decoder.decode(b"", final=True)
