@@ -19,7 +19,7 @@ reports its wall time and its own peak RSS (`ru_maxrss`; the PostgreSQL server i
   files by COPY (dbt's CSV seeding takes minutes for the 2.5M-row population table, and the
   project's seeds stay the demo's).
 - `stage`, `gate`, `publish`: `ingestion.loader.stage_file`, the Great Expectations gate
-  (`observatorio.orchestration.ingest.gate_batches`), `ingestion.loader.publish_batch`.
+  (`observatorio.orchestration.gating.gate_batches`), `ingestion.loader.publish_batch`.
 - `build`: `dbt build` without the seeds (already loaded by `reference`), planned and recorded
   as `build_warehouse` does (`observatorio.transform.builds`: `--full-refresh` for the first
   build); its result lists the slowest nodes (models, snapshots, tests) and the seconds spent

@@ -160,9 +160,14 @@ def bench_copy(conn: Any, clean: Path, rows: int) -> float:
 def _child(code: str, *args: str) -> tuple[dict[str, Any], float]:
     """Run `code` in a fresh interpreter; its last stdout line (JSON) and its peak RSS in MB.
 
-    The child reports its own peak (`ru_maxrss` of itself, read as it ends).
+    The child reports the peak of its own process and of each it waited for (`ru_maxrss`,
+    read as it ends): `ingest_file` gates a large file in a worker process of its own.
     """
-    probe = ";import resource as _r; print(_r.getrusage(_r.RUSAGE_SELF).ru_maxrss)"
+    probe = (
+        ";import resource as _r;"
+        "print(max(_r.getrusage(_r.RUSAGE_SELF).ru_maxrss,"
+        " _r.getrusage(_r.RUSAGE_CHILDREN).ru_maxrss))"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code + probe, *args], capture_output=True, text=True
     )

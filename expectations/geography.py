@@ -15,7 +15,7 @@ Profiles whose geography is loaded through a contract do this by default
 dbt instead (`resolve`: a name typed where a code belongs is looked up, and what does not
 resolve is the unknown member 99999), as the simulated country's messy exports need.
 
-Called by `observatorio.orchestration.ingest.gate_batches`; runs as the loader, which reads
+Called by `observatorio.orchestration.gating.gate_batches`; runs as the loader, which reads
 the geography from the raw table its contract loaded (or the demo's seed file).
 """
 

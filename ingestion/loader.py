@@ -27,7 +27,7 @@ from psycopg import sql
 from ingestion import ledger
 from ingestion.contract import Contract, load_contract
 from ingestion.errors import BatchError
-from ingestion.raw_tables import ensure_raw_table, publish_rows
+from ingestion.raw_tables import ensure_raw_table, index_before_attach, publish_rows
 from ingestion.stage_copy import (
     _stage_columnar,
     _stage_rows,
@@ -297,6 +297,13 @@ def reject_batch(staged: StagedBatch, reason: str, settings: Settings | None = N
         warnings=staged.warnings,
         message=reason,
     )
+
+
+def prepare_publish(staged: StagedBatch, settings: Settings | None = None) -> None:
+    """What of the publish can be done before the verdict (the batch's raw index, where it
+    will be attached), in its own transaction: `ingest_file` runs it while the gate runs."""
+    with connect(settings or get_settings(), role="loader") as conn:
+        index_before_attach(conn, load_contract(staged.source), staged)
 
 
 def publish_batch(

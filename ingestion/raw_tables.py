@@ -165,6 +165,33 @@ def _attachable(conn: psycopg.Connection, contract: Contract, staged: StagedBatc
     } and all(staged_columns[n][1] for n, (_, not_null) in raw.items() if not_null)
 
 
+# PostgreSQL's longest identifier (NAMEDATALEN - 1 bytes).
+MAX_IDENTIFIER = 63
+
+
+def index_before_attach(conn: psycopg.Connection, contract: Contract, staged: StagedBatch) -> bool:
+    """Build, on a staged batch its publish will attach, the index every partition of the raw
+    table has (by record id): the attach then takes it instead of building it (0.65 s of the
+    publish at 1M rows). `ingest_file` calls this while its worker gates the batch; a batch
+    the gate rejects is dropped with its index. False where the publish will not attach."""
+    name = f"{staged.staging_table}__record"
+    if (
+        not contract.primary_key
+        or len(name.encode()) > MAX_IDENTIFIER
+        or staged.rows_staged < ATTACH_FROM_ROWS
+        or raw_table_kind(conn, contract) != "p"
+    ):
+        return False
+    conn.execute(
+        sql.SQL("create index if not exists {} on ingest.{} ({})").format(
+            sql.Identifier(name),
+            sql.Identifier(staged.staging_table),
+            sql.Identifier(contract.primary_key[0]),
+        )
+    )
+    return True
+
+
 def _attach_batch(conn: psycopg.Connection, contract: Contract, staged: StagedBatch) -> int:
     """Make the staging table the raw table's partition for this batch, in the caller's
     transaction: its batch constants no longer column defaults, autovacuum on again (staging

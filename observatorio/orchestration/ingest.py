@@ -15,7 +15,7 @@ remote copies of the batches it finished (see `ingestion.connectors.sftp`).
 
 from __future__ import annotations
 
-import logging
+import contextlib
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -26,17 +26,17 @@ from ingestion.loader import (
     BatchRejected,
     BatchResult,
     move_file,
+    prepare_publish,
     publish_batch,
-    reject_batch,
     stage_file,
 )
 from ingestion.staged import StagedBatch
 from observatorio.core.settings import Settings, get_settings
 from observatorio.core.warehouse import ensure_warehouse
+from observatorio.orchestration.gate_worker import GateWorker, gate_worker_for
+from observatorio.orchestration.gating import gate_batches, gate_staged
 
 __all__ = ["claim", "gate", "gate_batches", "ingest_file", "publish", "report", "stage"]
-
-log = logging.getLogger(__name__)
 
 
 def claim(source: str, run_id: str | None = None) -> list[str]:
@@ -115,60 +115,40 @@ def report(step: dict[str, Any]) -> dict[str, int]:
 def ingest_file(
     source: str, path: Path, settings: Settings | None = None, move: bool = False
 ) -> BatchResult:
-    """Stage, gate and publish (or reject) one file: the whole path, for the CLI and tests."""
+    """Stage, gate and publish (or reject) one file: the whole path, for the CLI and tests.
+
+    A large file is gated by a worker process that imports the gate while this one stages
+    (`observatorio.orchestration.gate_worker`): the same verdict, sooner."""
     settings = settings or get_settings()
     ensure_warehouse(settings)
-    staged = stage_file(source, path, settings)
-    if isinstance(staged, BatchResult):
-        result = staged
-    else:
-        verdict = gate_staged(staged, settings)
-        result = (
-            verdict
-            if isinstance(verdict, BatchResult)
-            else publish_batch(staged, verdict, settings)
-        )
+    # A large file: the gate is imported in a second process while this one stages it.
+    with contextlib.ExitStack() as stack:
+        worker = gate_worker_for(path)
+        if worker is not None:
+            stack.enter_context(worker)
+        staged = stage_file(source, path, settings)
+        if isinstance(staged, BatchResult):
+            result = staged
+        else:
+            verdict = (
+                _gate_beside_publish(worker, staged, settings)
+                if worker is not None and worker.ready()
+                else gate_staged(staged, settings)
+            )
+            result = (
+                verdict
+                if isinstance(verdict, BatchResult)
+                else publish_batch(staged, verdict, settings)
+            )
     if move:
         move_file(path, result.status, source, settings)
     return result
 
 
-def gate_batches(
-    staged: list[StagedBatch], settings: Settings | None = None
-) -> list[BatchResult | list[str]]:
-    """Gate staged batches in one GX run: each is rejected (a BatchResult) or passes with
-    the warnings to flag it with."""
-    from expectations.gate import validate_batches
-    from expectations.geography import quarantine_unknown
-
-    settings = settings or get_settings()
-    # Rows whose municipality code the profile's geography lacks go to quarantine first,
-    # the code in the reason (expectations/geography.py); the suite validates the rest.
-    for batch in staged:
-        quarantine_unknown(batch, settings)
-    # A header-only file is a day with nothing to report: there is nothing to validate, and
-    # it is published as an empty batch with a warning, so the silence stays visible.
-    with_rows = [b for b in staged if b.rows_staged > 0]
-    outcomes = dict(
-        zip((b.batch_id for b in with_rows), validate_batches(with_rows, settings), strict=True)
-    )
-    verdicts: list[BatchResult | list[str]] = []
-    for batch in staged:
-        outcome = outcomes.get(batch.batch_id)
-        if outcome is None:
-            verdicts.append([f"{Path(batch.file).name}: header only, no records (empty batch)"])
-            continue
-        log.info("gate %s: %s", batch.batch_id, outcome.summary())
-        if outcome.rejects:
-            reason = f"{Path(batch.file).name}: {outcome.summary()}"
-            verdicts.append(reject_batch(batch, reason, settings))
-        else:
-            verdicts.append(outcome.warnings())
-    if staged:
-        log.info("Great Expectations Data Docs: file://%s", settings.gx_docs_dir / "index.html")
-    return verdicts
-
-
-def gate_staged(staged: StagedBatch, settings: Settings | None = None) -> BatchResult | list[str]:
-    """Gate one staged batch (see gate_batches)."""
-    return gate_batches([staged], settings)[0]
+def _gate_beside_publish(
+    worker: GateWorker, staged: StagedBatch, settings: Settings
+) -> BatchResult | list[str]:
+    """The worker gates the batch while this process prepares its publish."""
+    worker.submit([staged], settings)
+    prepare_publish(staged, settings)
+    return worker.verdicts()[0]

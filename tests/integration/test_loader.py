@@ -159,6 +159,28 @@ def test_a_staged_batch_is_attached_without_reading_its_rows(
     ).fetchone() == (0,)
 
 
+def test_the_index_built_before_the_verdict_is_the_one_the_attached_partition_keeps(
+    clean_warehouse, tmp_path, settings, monkeypatch
+):
+    # `prepare_publish` (run while the gate's worker gates) builds the batch's index by
+    # record id; the attach takes it as the partition's share of the raw table's index
+    # instead of building one: the partition ends with that index alone.
+    monkeypatch.setattr(raw_tables, "ATTACH_FROM_ROWS", 5)
+    ingest_file(SOURCE, write_reports(tmp_path / "first.csv", [report_row(1)]), settings)
+    rows = [report_row(i) for i in range(2, 9)]
+    staged = loader.stage_file(SOURCE, write_reports(tmp_path / "large.csv", rows), settings)
+    assert isinstance(staged, loader.StagedBatch)
+    loader.prepare_publish(staged, settings)
+    assert loader.publish_batch(staged, [], settings).status == "loaded"
+    part = staged.staging_table
+    assert clean_warehouse.execute(
+        "select i.indexrelid::regclass::text, p.inhparent::regclass::text"
+        " from pg_index as i left join pg_inherits as p on p.inhrelid = i.indexrelid"
+        " where i.indrelid = %s::regclass",
+        (f"raw.{part}",),
+    ).fetchall() == [(f"raw.{part}__record", "raw.police__reports__record")]
+
+
 def test_a_large_batch_is_inserted_where_it_cannot_be_attached(
     clean_warehouse, loader_db, tmp_path, settings, monkeypatch
 ):
