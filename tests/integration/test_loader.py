@@ -63,6 +63,35 @@ def test_a_large_batch_leaves_statistics_for_the_next_build(
     assert reltuples == 14.0 and columns_with_statistics > 10
 
 
+def test_the_partitioned_table_is_analysed_as_a_whole_once_a_tenth_of_it_is_new(
+    clean_warehouse, tmp_path, settings, monkeypatch
+):
+    # Its sample is drawn from every partition: renewed after 10 % new rows (the ledger's,
+    # since the last ANALYZE), as autovacuum does for a plain table, not after every batch.
+    monkeypatch.setattr(raw_tables, "ATTACH_FROM_ROWS", 5)
+    monkeypatch.setattr(stage_copy, "ANALYZE_FROM_ROWS", 5)
+
+    def whole_table_rows() -> float:
+        row = clean_warehouse.execute(
+            "select reltuples from pg_class where oid = 'raw.police__reports'::regclass"
+        ).fetchone()
+        return float(row[0])
+
+    def ingest(name: str, first: int, count: int) -> None:
+        rows = [report_row(i) for i in range(first, first + count)]
+        result = ingest_file(SOURCE, write_reports(tmp_path / f"{name}.csv", rows), settings)
+        assert (result.status, result.rows_loaded) == ("loaded", count)
+
+    ingest("first", 1, 1)  # below ANALYZE_FROM_ROWS: autovacuum's business
+    assert whole_table_rows() == -1.0
+    ingest("large", 2, 60)
+    assert whole_table_rows() == 61.0  # never analysed as a whole: now it is
+    ingest("small", 100, 5)
+    assert whole_table_rows() == 61.0  # 5 new rows of 61: under a tenth, kept
+    ingest("another", 200, 5)
+    assert whole_table_rows() == 71.0  # 10 new rows since: renewed
+
+
 def _partitions(db) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
     return db.execute(
         "select c.relname::text, pg_get_expr(c.relpartbound, c.oid), c.relpersistence::text"
