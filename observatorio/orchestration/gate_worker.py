@@ -20,6 +20,7 @@ reads one request `(staged batch dicts, settings)`, and writes `("verdicts", [..
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import pickle
@@ -42,8 +43,8 @@ log = logging.getLogger(__name__)
 GATE_WORKER_FROM_BYTES = 64 * 1024 * 1024
 READY = b"R"
 NICENESS = 10
-# The modules the worker imports (its arguments) before it says READY: the gate, its suites (Great
-# Expectations itself) and the client of its OpenLineage events, all imported lazily.
+# The modules the worker imports (its arguments) before it says READY: the gate, its suites
+# (Great Expectations itself) and the client of its OpenLineage events, all imported lazily.
 WARM_MODULES = (
     "expectations.gate",
     "expectations.generated",
@@ -75,7 +76,8 @@ def gate_worker_for(path: Path) -> GateWorker | None:
 
 
 class GateWorker:
-    """One worker process, for one `gate` call; `close` ends it whatever happened."""
+    """One worker process for one request (`gate`, or `submit` then `verdicts`); `close`
+    ends it whatever happened."""
 
     def __init__(self) -> None:
         root = str(Path(__file__).resolve().parents[2])
@@ -164,8 +166,6 @@ def serve(level: int, modules: list[str]) -> int:
     # Staging is the critical path: the import yields the cores to it (and, once the batch
     # is staged, the parent waits and nothing else competes).
     os.nice(NICENESS)
-    import importlib
-
     try:
         for module in modules:
             importlib.import_module(module)
