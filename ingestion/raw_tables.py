@@ -79,14 +79,20 @@ def ensure_raw_table(conn: psycopg.Connection, contract: Contract) -> None:
     # Every version of a record, by its id (the first column of the contract's primary key):
     # what an incremental build of the person dimension reads for the records a batch changed
     # (dbt macro person_changes), a lookup instead of a read of every row.
-    if contract.primary_key:
-        _ensure_index(conn, f"{contract.name}__record", table, contract.primary_key[0])
+    if (column := record_column(contract)) is not None:
+        _ensure_index(conn, f"{contract.name}__record", table, column)
     for name in RETIRED_PROVENANCE_COLUMNS:
         # A warehouse from before privacy by default kept undeclared columns' raw text here.
         if name in present:
             conn.execute(
                 sql.SQL("alter table raw.{} drop column {}").format(table, sql.Identifier(name))
             )
+
+
+def record_column(contract: Contract) -> str | None:
+    """The column the raw table is indexed by, every partition too: the record id (the first
+    column of the contract's primary key), or None for a contract without one."""
+    return contract.primary_key[0] if contract.primary_key else None
 
 
 def _ensure_index(conn: psycopg.Connection, name: str, table: sql.Identifier, column: str) -> None:
@@ -175,18 +181,16 @@ def index_before_attach(conn: psycopg.Connection, contract: Contract, staged: St
     publish at 1M rows). `ingest_file` calls this while its worker gates the batch; a batch
     the gate rejects is dropped with its index. False where the publish will not attach."""
     name = f"{staged.staging_table}__record"
+    column = record_column(contract)
     if (
-        not contract.primary_key
+        column is None
         or len(name.encode()) > MAX_IDENTIFIER
-        or staged.rows_staged < ATTACH_FROM_ROWS
-        or raw_table_kind(conn, contract) != "p"
+        or not _attachable(conn, contract, staged)
     ):
         return False
     conn.execute(
         sql.SQL("create index if not exists {} on ingest.{} ({})").format(
-            sql.Identifier(name),
-            sql.Identifier(staged.staging_table),
-            sql.Identifier(contract.primary_key[0]),
+            sql.Identifier(name), sql.Identifier(staged.staging_table), sql.Identifier(column)
         )
     )
     return True

@@ -76,8 +76,8 @@ def gate_worker_for(path: Path) -> GateWorker | None:
 
 
 class GateWorker:
-    """One worker process for one request (`gate`, or `submit` then `verdicts`); `close`
-    ends it whatever happened."""
+    """One worker process for one request (`submit`, then `verdicts`: `gate_batches`, run by
+    the worker); `close` ends it whatever happened."""
 
     def __init__(self) -> None:
         root = str(Path(__file__).resolve().parents[2])
@@ -101,11 +101,6 @@ class GateWorker:
             self._process.wait(),
         )
         return False
-
-    def gate(self, staged: list[StagedBatch], settings: Settings) -> list[BatchResult | list[str]]:
-        """`gate_batches(staged, settings)`, run by the worker."""
-        self.submit(staged, settings)
-        return self.verdicts()
 
     def submit(self, staged: list[StagedBatch], settings: Settings) -> None:
         """Hand the worker its batches; `verdicts` waits for what it made of them."""

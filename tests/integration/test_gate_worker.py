@@ -42,7 +42,8 @@ def test_the_worker_gives_the_verdict_and_results_of_the_gate_in_process(
     by_worker = _staged(write_reports(tmp_path / "a.csv", first), settings)
     with GateWorker() as worker:
         assert worker.ready()
-        [verdict] = worker.gate([by_worker], settings)
+        worker.submit([by_worker], settings)
+        [verdict] = worker.verdicts()
     in_process = _staged(write_reports(tmp_path / "b.csv", second), settings)
     assert verdict == gate_staged(in_process, settings)
     assert isinstance(verdict, list)
@@ -63,7 +64,8 @@ def test_a_batch_the_worker_rejects_comes_back_rejected_and_leaves_no_staged_tab
     staged = _staged(write_reports(tmp_path / "d.csv", rows), settings)
     with GateWorker() as worker:
         assert worker.ready()
-        [verdict] = worker.gate([staged], settings)
+        worker.submit([staged], settings)
+        [verdict] = worker.verdicts()
     assert isinstance(verdict, BatchResult)
     assert verdict.status == "rejected"
     assert "expect_key_to_be_unique(report_id,victim_seq,recorded_at)" in verdict.message
@@ -79,7 +81,8 @@ def test_an_error_in_the_worker_is_raised_here_with_its_type(clean_warehouse, tm
         gate_staged(gone, settings)
     with GateWorker() as worker, pytest.raises(type(in_process.value)) as from_worker:
         assert worker.ready()
-        worker.gate([gone], settings)
+        worker.submit([gone], settings)
+        worker.verdicts()
     assert str(from_worker.value) == str(in_process.value)
 
 
@@ -96,7 +99,8 @@ def test_a_worker_that_dies_is_noticed_before_and_while_it_gates(
         with pytest.raises(
             GateWorkerError, match=re.escape("ended without a verdict (exit code -9)")
         ):
-            during.gate([staged], settings)
+            during.submit([staged], settings)
+            during.verdicts()
 
 
 def test_the_worker_is_started_only_where_it_pays(tmp_path, monkeypatch):
