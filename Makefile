@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export XDG_RUNTIME_DIR ?= /tmp/observatorio-runtime-$(shell id -u)
 
-.PHONY: install manifest run test lint indicators airflow bi bi-import bi-stop docs warehouse-stop clean bench-ingest bench-linkage bench-linkage-1m bench-e2e bench-noop bench-celery
+.PHONY: install manifest run test lint lint-types lint-sql indicators airflow bi bi-import bi-stop docs warehouse-stop clean bench-ingest bench-linkage bench-linkage-1m bench-e2e bench-noop bench-celery
 
 $(STAMP): pyproject.toml constraints.txt
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
@@ -40,16 +40,24 @@ test: $(STAMP) manifest
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --no-loadscope-reorder
 
-## sqlfluff's dbt templater compiles every model with a database connection: on the warehouse.
+## ruff, then mypy beside sqlfluff (minutes each from a clean clone; sqlfluff in two processes):
+## 2m50s on 2 cores, 6 min one after the other.
 lint: $(STAMP)
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lint-types lint-sql
+
+lint-types: $(STAMP)
 	$(BIN)/mypy
+
+## sqlfluff's dbt templater compiles every model with a database connection: on the warehouse.
+lint-sql: $(STAMP)
+	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
 	cd dbt_project && ../$(BIN)/python -c 'import os; from observatorio.core import warehouse; \
 		from observatorio.transform.dbt import dbt_environment; warehouse.ensure_warehouse(); \
 		os.environ.update(dbt_environment()); \
-		os.execv("../$(BIN)/sqlfluff", ["sqlfluff", "lint", "models"])'
+		os.execv("../$(BIN)/sqlfluff", ["sqlfluff", "lint", "--processes", "2", "models"])'
 
 ## Regenerate what comes from the indicator definitions (dbt_project/indicators/*.yml).
 indicators: $(STAMP)

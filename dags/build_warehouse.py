@@ -59,11 +59,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import AssetAny, dag, task
+from airflow.sdk import dag, task
 
 from observatorio.orchestration.alerts import deadline
 from observatorio.orchestration.cosmos import dbt_task_group
-from observatorio.orchestration.defaults import DEFAULT_ARGS, MARTS, START_DATE, raw_asset
+from observatorio.orchestration.defaults import (
+    DEFAULT_ARGS,
+    MARTS,
+    START_DATE,
+    AnyAssetHashedOnce,
+    raw_asset,
+)
 
 # The models that read the victim register, and everything built from them.
 REGISTER_READERS = "tag:victim_register+"
@@ -77,12 +83,12 @@ SEEDS_UNLESS_FULL_REFRESH = (
 )
 
 
-def raw_assets() -> AssetAny:
+def raw_assets() -> AnyAssetHashedOnce:
     """Any `raw.<source>` Asset, one per contract dbt reads (the active ones, and the
     catalog's that map into a canonical interface)."""
     from ingestion.contract import modelled_contracts
 
-    return AssetAny(*(raw_asset(source) for source in modelled_contracts()))
+    return AnyAssetHashedOnce(*(raw_asset(source) for source in modelled_contracts()))
 
 
 @dag(

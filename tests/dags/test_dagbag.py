@@ -128,8 +128,12 @@ def test_every_task_alerts_through_the_project_callback(bag):
 def test_parsing_the_whole_dagbag_is_fast_and_needs_no_database(manifest, settings, tmp_path):
     """Timed in a fresh interpreter (Airflow imported first, as in the DAG processor).
 
-    The metadata database and the warehouse are pointed at a closed port: a DAG file that
-    touches either at import time fails here instead of slowing every parse.
+    The budget is on the parse's CPU time: the work a parse does, which the other test
+    workers on a shared 2-core machine do not lengthen as they lengthen its wall time (one
+    CI run measured 2.33 s of wall time for a parse that takes 1.6 s alone). Heavy modules
+    imported at parse time show in both. The metadata database and the warehouse are
+    pointed at a closed port: a DAG file that touches either at import time fails here
+    instead of slowing every parse.
     """
     from observatorio.orchestration.airflow_env import airflow_environment
 
@@ -137,10 +141,11 @@ def test_parsing_the_whole_dagbag_is_fast_and_needs_no_database(manifest, settin
         "import time, json\n"
         "import airflow.sdk\n"
         "from airflow.dag_processing.dagbag import DagBag\n"
-        "started = time.perf_counter()\n"
+        "started, cpu = time.perf_counter(), time.process_time()\n"
         f"bag = DagBag(dag_folder={str(DAGS_DIR)!r})\n"
-        "seconds = time.perf_counter() - started\n"
-        "print(json.dumps({'seconds': seconds, 'dags': sorted(bag.dags),"
+        "seconds = time.process_time() - cpu\n"
+        "wall = time.perf_counter() - started\n"
+        "print(json.dumps({'seconds': seconds, 'wall': wall, 'dags': sorted(bag.dags),"
         " 'errors': {k: v[-300:] for k, v in bag.import_errors.items()}}))\n"
     )
     env = {
@@ -150,7 +155,7 @@ def test_parsing_the_whole_dagbag_is_fast_and_needs_no_database(manifest, settin
         "OBSERVATORIO_WAREHOUSE_URL": "postgresql://nobody@127.0.0.1:9/none",
     }
     # The fastest of up to three fresh interpreters: other jobs on a shared machine only ever
-    # slow a parse down (one CI run measured 2.13 s, and 8.4 s for the whole test just after).
+    # slow a parse down, CPU time too (caches, frequency), if much less than wall time.
     timings = []
     for _ in range(3):
         completed = subprocess.run(
@@ -164,8 +169,11 @@ def test_parsing_the_whole_dagbag_is_fast_and_needs_no_database(manifest, settin
         if result["seconds"] <= PARSE_BUDGET_SECONDS:
             break
     fastest = min(timings)
-    assert fastest <= PARSE_BUDGET_SECONDS, f"DagBag parse took {timings} s"
-    print(f"DagBag parse: {fastest:.2f} s for {len(result['dags'])} DAGs")
+    assert fastest <= PARSE_BUDGET_SECONDS, f"DagBag parse took {timings} s of CPU time"
+    print(
+        f"DagBag parse: {fastest:.2f} s of CPU time ({result['wall']:.2f} s wall) for "
+        f"{len(result['dags'])} DAGs"
+    )
 
 
 def test_build_warehouse_is_scheduled_on_every_raw_asset(bag):
@@ -176,6 +184,16 @@ def test_build_warehouse_is_scheduled_on_every_raw_asset(bag):
     # Every contract dbt reads: the active ones and the catalog's mapped into an interface.
     expected = {f"observatorio://warehouse/raw/{name}" for name in modelled_contracts()}
     assert uris == expected
+    # Serialised as Airflow's own "any of": the scheduler sees the same condition.
+    from airflow.sdk import AssetAny
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    condition = dag.timetable.asset_condition
+    plain = AssetAny(*condition.objects)
+    assert condition == plain and hash(condition) == hash(plain)
+    encoded = DagSerialization.to_dict(dag)["dag"]["timetable"]["__var"]["asset_condition"]
+    assert encoded["__type"] == "asset_any"
+    assert {asset["uri"] for asset in encoded["objects"]} == expected
 
 
 def _ours(manifest, kind):  # type: ignore[no-untyped-def]

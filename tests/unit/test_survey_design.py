@@ -8,7 +8,7 @@
   subset of its respondents wherever a primary sampling unit has none of them.
 - The publication rules: suppressed on a small base or above the suppression CV, flagged
   above the caution CV.
-- Over 200 simulated surveys, the 95 % intervals of the published cells cover the true
+- Over 100 simulated surveys, the 95 % intervals of the published cells cover the true
   population value 93-97 % of the time, in the totals and in the sex and age-group domains.
 """
 
@@ -39,7 +39,9 @@ YEAR = 2024
 # 3,000-adult sample to publish much.
 MEDIUM = 20.0
 SAMPLE = 3_000
-SURVEYS = 200
+# 28,559 published cells, 0.957 of them covered (0.949, 0.955 and 0.963 by breakdown): 85 s
+# of two cores; the 200 surveys before took 141 s of a CI run.
+SURVEYS = 100
 
 
 def _respondents(world: SurveyWorld, rng: random.Random, size: int) -> list[dict[str, Any]]:
