@@ -75,7 +75,7 @@ class AnyAssetHashedOnce(AssetAny):
 
     def __init__(self, *objects: Asset) -> None:
         super().__init__(*objects)
-        self._hash = hash(tuple(self.objects))
+        self._hash = super().__hash__()  # Airflow's own, once
 
     def __hash__(self) -> int:
         return self._hash

@@ -130,7 +130,7 @@ def test_parsing_the_whole_dagbag_is_fast_and_needs_no_database(manifest, settin
 
     The budget is on the parse's CPU time: the work a parse does, which the other test
     workers on a shared 2-core machine do not lengthen as they lengthen its wall time (one
-    CI run measured 2.33 s of wall time for a parse that takes 1.6 s alone). Heavy modules
+    CI run measured 2.33 s of wall time; 1.6 s of CPU time beside a later CI run). Heavy modules
     imported at parse time show in both. The metadata database and the warehouse are
     pointed at a closed port: a DAG file that touches either at import time fails here
     instead of slowing every parse.
@@ -141,11 +141,10 @@ def test_parsing_the_whole_dagbag_is_fast_and_needs_no_database(manifest, settin
         "import time, json\n"
         "import airflow.sdk\n"
         "from airflow.dag_processing.dagbag import DagBag\n"
-        "started, cpu = time.perf_counter(), time.process_time()\n"
+        "cpu = time.process_time()\n"
         f"bag = DagBag(dag_folder={str(DAGS_DIR)!r})\n"
         "seconds = time.process_time() - cpu\n"
-        "wall = time.perf_counter() - started\n"
-        "print(json.dumps({'seconds': seconds, 'wall': wall, 'dags': sorted(bag.dags),"
+        "print(json.dumps({'seconds': seconds, 'dags': sorted(bag.dags),"
         " 'errors': {k: v[-300:] for k, v in bag.import_errors.items()}}))\n"
     )
     env = {
@@ -170,10 +169,7 @@ def test_parsing_the_whole_dagbag_is_fast_and_needs_no_database(manifest, settin
             break
     fastest = min(timings)
     assert fastest <= PARSE_BUDGET_SECONDS, f"DagBag parse took {timings} s of CPU time"
-    print(
-        f"DagBag parse: {fastest:.2f} s of CPU time ({result['wall']:.2f} s wall) for "
-        f"{len(result['dags'])} DAGs"
-    )
+    print(f"DagBag parse: {fastest:.2f} s of CPU time for {len(result['dags'])} DAGs")
 
 
 def test_build_warehouse_is_scheduled_on_every_raw_asset(bag):
